@@ -1,0 +1,108 @@
+# genrep.h -- build, test, bench. `make help` lists the targets.
+# Switches (override on the command line: make OPENMP=0 test)
+CC      ?= cc
+CXX     ?= c++
+OPENMP  ?= 1
+CUDA    ?= 0
+SAN     ?= 0
+
+OPT      = -O2 -g
+WARN     = -Wall -Wextra
+CFLAGS_  = $(OPT) $(WARN) -std=c11 -I.
+CXXFLAGS_= $(OPT) $(WARN) -std=c++17 -I.
+LDLIBS_  = -lz -lm
+ifeq ($(strip $(OPENMP)),1)
+CFLAGS_   += -fopenmp
+CXXFLAGS_ += -fopenmp
+endif
+ifeq ($(strip $(SAN)),1)
+CFLAGS_   += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CXXFLAGS_ += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+BUILD     = build/san
+else
+BUILD     = build
+endif
+CHECK_LIBS = $$(pkg-config --libs check)
+
+# Debian packages each target needs; `make deps` installs what is missing.
+DEPS_PKGS  = build-essential check libbenchmark-dev libstb-dev zlib1g-dev pkg-config dataset-fashion-mnist
+BENCH_PKGS = libopenblas-dev
+
+TRAINER_SRC = $(wildcard trainer/*.c)
+TEST_SRC    = $(wildcard tests/test_*.c)
+TEST_BIN    = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+EX_SRC      = $(wildcard examples/[0-9][0-9]_*.c)
+EX_BIN      = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
+HDR         = genrep.h $(wildcard parts/*.h)
+
+.PHONY: all deps bench-deps test demo bench clean help examples
+all: $(BUILD)/genrep $(EX_BIN)
+
+help:
+	@echo "make          build build/genrep and the examples"
+	@echo "make demo     install what is missing, build, run the main job"
+	@echo "make test     install what is missing, build and run every test"
+	@echo "make bench    benchmarks (needs libopenblas-dev; installs it)"
+	@echo "make deps     install missing Debian packages (root) or print the apt-get line"
+
+# Install missing packages as root; otherwise print the exact command and stop.
+define install_pkgs
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing || exit 1; \
+	  else \
+	    echo "deps: missing Debian packages:$$missing"; \
+	    echo "deps: run this, then repeat the make command:"; \
+	    echo "    sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+endef
+
+deps:
+	$(call install_pkgs,$(DEPS_PKGS))
+bench-deps: deps
+	$(call install_pkgs,$(BENCH_PKGS))
+
+$(BUILD)/genrep: $(TRAINER_SRC) $(wildcard trainer/*.h) $(HDR) | $(BUILD)
+	$(CC) $(CFLAGS_) -o $@ $(TRAINER_SRC) $(LDLIBS_)
+
+$(BUILD)/examples/%: examples/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_) -o $@ $< $(LDLIBS_)
+
+$(BUILD)/tests/%: tests/%.c $(HDR) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_) -Werror -o $@ $< $(CHECK_LIBS) $(LDLIBS_)
+
+$(BUILD):
+	@mkdir -p $@
+
+examples: $(EX_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory all-tests
+	@BUILD=$(BUILD) sh tests/run.sh
+
+all-tests: $(TEST_BIN) $(EX_BIN) $(BUILD)/genrep $(BUILD)/tests/cxx17_header $(BUILD)/tests/two_tu_static
+
+# The header compiles as C++17, and two GENREP_STATIC units link together.
+$(BUILD)/tests/cxx17_header: tests/cxx17_header.cc $(HDR)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_) -Werror -o $@ $< $(LDLIBS_)
+$(BUILD)/tests/two_tu_static: tests/static_a.c tests/static_b.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_) -Werror -o $@ tests/static_a.c tests/static_b.c $(LDLIBS_)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/examples/00_quickstart
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory -C bench
+
+clean:
+	rm -rf build

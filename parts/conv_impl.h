@@ -1,0 +1,1 @@
+/* parts/conv_impl.h: development fragment of genrep.h, inlined before release */

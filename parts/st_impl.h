@@ -1,0 +1,1 @@
+/* parts/st_impl.h: development fragment of genrep.h, inlined before release */
