@@ -10,7 +10,7 @@ OPT      = -O2 -g
 WARN     = -Wall -Wextra
 CFLAGS_  = $(OPT) $(WARN) -std=c11 -I.
 CXXFLAGS_= $(OPT) $(WARN) -std=c++17 -I.
-LDLIBS_  = -lz -lm
+LDLIBS_  = -lstb -lz -lm
 ifeq ($(strip $(OPENMP)),1)
 CFLAGS_   += -fopenmp
 CXXFLAGS_ += -fopenmp
