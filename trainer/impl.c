@@ -1,0 +1,3 @@
+/* trainer/impl.c: the one translation unit of the CLI that holds genrep.h's implementation. */
+#define GENREP_IMPLEMENTATION
+#include "trainer.h"

@@ -1,0 +1,35 @@
+/* trainer/main.c: `genrep`, the reference trainer CLI. Dispatches subcommands. */
+#include "trainer.h"
+#include <stdio.h>
+#include <string.h>
+
+static int cmd_info(int argc, char **argv) {
+    (void)argc; (void)argv;
+    printf("genrep.h 0.1.0\n");
+    printf("isa      %s\n", genrep_isa_name(genrep_get_isa()));
+    printf("threads  %d\n", genrep_num_threads());
+    return 0;
+}
+
+static const struct { const char *name; genrep_cmd_fn fn; const char *help; } commands[] = {
+    {"info", cmd_info, "print version, the kernel path (ISA) in use and the thread count"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: genrep <command> [flags]   (genrep <command> --help for its flags)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nenvironment: GENREP_ISA=scalar|avx2|avx512 forces a kernel path; OMP_NUM_THREADS sets threads.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "genrep: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
