@@ -351,6 +351,9 @@ GENREP_API float genrep_cosine_lr(float base_lr, float min_lr, int64_t step, int
 
 #include "parts/data_decl.h"
 #include "parts/st_decl.h"
+#include "parts/encoder_decl.h"
+#include "parts/models_decl.h"
+#include "parts/lead_decl.h"
 
 #ifdef __cplusplus
 }
@@ -675,6 +678,9 @@ GENREP_API genrep_status genrep_sgemm_ref(int transA, int transB, int M, int N, 
 #include "parts/layers_impl.h"
 #include "parts/data_impl.h"
 #include "parts/st_impl.h"
+#include "parts/encoder_impl.h"
+#include "parts/models_impl.h"
+#include "parts/lead_impl.h"
 
 #endif /* GENREP__IMPLEMENTED */
 #endif /* GENREP_IMPLEMENTATION */

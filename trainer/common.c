@@ -1,0 +1,345 @@
+/* trainer/common.c: flag parsing, run directories, checkpoints of the CLI. */
+#include "common.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+const char *flag_value(const char *cmd, int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "genrep %s: %s needs a value\n", cmd, argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int flag_int(const char *cmd, const char *flag, const char *val, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end) {
+        fprintf(stderr, "genrep %s: %s: '%s' is not an integer\n", cmd, flag, val);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        fprintf(stderr, "genrep %s: %s: %ld is out of range, expected %ld..%ld\n", cmd, flag, v, lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int flag_float(const char *cmd, const char *flag, const char *val, double lo, double hi, float *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (errno || end == val || *end || v != v) {
+        fprintf(stderr, "genrep %s: %s: '%s' is not a number\n", cmd, flag, val);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        fprintf(stderr, "genrep %s: %s: %g is out of range, expected %g..%g\n", cmd, flag, v, lo, hi);
+        return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+int flag_u64(const char *cmd, const char *flag, const char *val, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (*val == '-') { fprintf(stderr, "genrep %s: %s: must be >= 0, got '%s'\n", cmd, flag, val); return -1; }
+    unsigned long long v = strtoull(val, &end, 10);
+    if (errno || end == val || *end) {
+        fprintf(stderr, "genrep %s: %s: '%s' is not a non-negative integer\n", cmd, flag, val);
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int mkdir_p(const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        fprintf(stderr, "genrep: path too long: %s\n", path);
+        return -1;
+    }
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) && errno != EEXIST) {
+                fprintf(stderr, "genrep: cannot create directory %s: %s\n", buf, strerror(errno));
+                return -1;
+            }
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat sb;
+    if (stat(path, &sb) || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "genrep: %s is not a directory\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+int file_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+int write_text_atomic(const char *path, const char *text) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) { fprintf(stderr, "genrep: cannot write %s: %s\n", tmp, strerror(errno)); return -1; }
+    size_t n = strlen(text), off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, text + off, n - off);
+        if (w <= 0) {
+            fprintf(stderr, "genrep: cannot write %s: %s\n", tmp, strerror(errno));
+            close(fd); unlink(tmp); return -1;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) || close(fd) || rename(tmp, path)) {
+        fprintf(stderr, "genrep: cannot write %s: %s\n", path, strerror(errno));
+        unlink(tmp); return -1;
+    }
+    return 0;
+}
+
+double now_seconds(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+}
+
+void format_eta(char *buf, size_t n, double s) {
+    if (s < 0 || s != s) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, n, "%lds", t);
+}
+
+void report_status(const char *cmd, const char *what, genrep_status st) {
+    fprintf(stderr, "genrep %s: %s: %s: %s\n", cmd, what, genrep_status_str(st), genrep_last_error());
+}
+
+/* ---- generator / discriminator weights ---- */
+
+static genrep_status table_save(const char *path, const genrep_param_info *t, int n, const float *params,
+                                const char *const *kv, int n_kv) {
+    genrep_st_entry e[GENREP_GAN_MAX_TENSORS];
+    for (int i = 0; i < n; i++) {
+        memset(&e[i], 0, sizeof e[i]);
+        e[i].name = t[i].name;
+        e[i].ndim = t[i].ndim;
+        for (int d = 0; d < t[i].ndim; d++) e[i].shape[d] = t[i].shape[d];
+        e[i].data = params + t[i].offset;
+    }
+    return genrep_st_write(path, e, n, kv, n_kv);
+}
+
+static genrep_status table_load(genrep_st *st, const char *path, const genrep_param_info *t, int n, float *params) {
+    genrep_st_spec spec[GENREP_GAN_MAX_TENSORS];
+    memset(spec, 0, sizeof spec);
+    for (int i = 0; i < n; i++) {
+        memset(&spec[i], 0, sizeof spec[i]);
+        spec[i].name = t[i].name;
+        spec[i].ndim = t[i].ndim;
+        for (int d = 0; d < t[i].ndim; d++) spec[i].shape[d] = t[i].shape[d];
+    }
+    genrep_status s = genrep_st_expect(st, spec, n);
+    if (s) return s;
+    for (int i = 0; i < n; i++) {
+        const genrep_st_tensor *x = genrep_st_find(st, t[i].name);
+        if (!x || (size_t)x->numel != t[i].numel) {
+            return GENREP_ERR_FORMAT;
+        }
+        memcpy(params + t[i].offset, x->data, t[i].numel * sizeof(float));
+    }
+    (void)path;
+    return GENREP_OK;
+}
+
+static void gan_meta(char vals[6][32], const char *kv[12], const genrep_gan_config *c) {
+    snprintf(vals[0], 32, "%s", c->kind == GENREP_GAN_CGAN ? "cgan" : "dcgan");
+    snprintf(vals[1], 32, "%d", c->zdim);
+    snprintf(vals[2], 32, "%d", c->width);
+    snprintf(vals[3], 32, "%d", c->dwidth);
+    snprintf(vals[4], 32, "%d", c->n_classes);
+    snprintf(vals[5], 32, "%d", c->embed_dim);
+    static const char *keys[6] = {"genrep.model", "genrep.zdim", "genrep.width", "genrep.dwidth",
+                                  "genrep.n_classes", "genrep.embed_dim"};
+    for (int i = 0; i < 6; i++) { kv[2 * i] = keys[i]; kv[2 * i + 1] = vals[i]; }
+}
+
+static genrep_status save_with_meta(const char *path, const genrep_gan_config *c, const genrep_param_info *t,
+                                    int n, const float *params, const char *const *extra_kv, int n_extra) {
+    char vals[6][32];
+    const char *kv[12 + 2 * 16];
+    gan_meta(vals, kv, c);
+    if (n_extra > 16) n_extra = 16;
+    for (int i = 0; i < 2 * n_extra; i++) kv[12 + i] = extra_kv[i];
+    return table_save(path, t, n, params, kv, 6 + n_extra);
+}
+
+genrep_status gen_save(const char *path, const genrep_gen *g, const char *const *extra_kv, int n_extra) {
+    return save_with_meta(path, &g->cfg, g->table, g->n_tensors, g->params, extra_kv, n_extra);
+}
+genrep_status disc_save(const char *path, const genrep_disc *d, const char *const *extra_kv, int n_extra) {
+    return save_with_meta(path, &d->cfg, d->table, d->n_tensors, d->params, extra_kv, n_extra);
+}
+
+static genrep_status meta_int(genrep_st *st, const char *path, const char *key, int *out) {
+    const char *v = genrep_st_meta(st, key);
+    char *end;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || end == v || *end || x <= 0 || x > 1 << 20) {
+        fprintf(stderr, "genrep: %s: metadata %s is %s%s%s, expected a positive integer\n", path, key,
+                v ? "'" : "missing", v ? v : "", v ? "'" : "");
+        return GENREP_ERR_FORMAT;
+    }
+    *out = (int)x;
+    return GENREP_OK;
+}
+
+static genrep_status gan_config_from(genrep_st *st, const char *path, genrep_gan_config *c) {
+    const char *m = genrep_st_meta(st, "genrep.model");
+    if (!m || (strcmp(m, "dcgan") && strcmp(m, "cgan"))) {
+        fprintf(stderr, "genrep: %s: metadata genrep.model is %s, expected dcgan or cgan "
+                "(is this a generator weights file?)\n", path, m ? m : "missing");
+        return GENREP_ERR_FORMAT;
+    }
+    genrep_gan_config_default(c, !strcmp(m, "cgan") ? GENREP_GAN_CGAN : GENREP_GAN_DCGAN);
+    genrep_status s = meta_int(st, path, "genrep.zdim", &c->zdim);
+    if (!s) s = meta_int(st, path, "genrep.width", &c->width);
+    if (!s) s = meta_int(st, path, "genrep.dwidth", &c->dwidth);
+    if (!s) s = meta_int(st, path, "genrep.n_classes", &c->n_classes);
+    if (!s) s = meta_int(st, path, "genrep.embed_dim", &c->embed_dim);
+    return s;
+}
+
+genrep_status gen_load(const char *path, genrep_gen *g, int max_batch) {
+    genrep_st *st;
+    genrep_status s = genrep_st_open(&st, path, 0);
+    if (s) return s;
+    genrep_gan_config c;
+    s = gan_config_from(st, path, &c);
+    if (!s) s = genrep_gen_create(g, &c, max_batch, 0);
+    if (!s) {
+        s = table_load(st, path, g->table, g->n_tensors, g->params);
+        if (s) genrep_gen_free(g);
+    }
+    genrep_st_close(st);
+    return s;
+}
+
+genrep_status disc_load_into(const char *path, genrep_disc *d) {
+    genrep_st *st;
+    genrep_status s = genrep_st_open(&st, path, 0);
+    if (s) return s;
+    s = table_load(st, path, d->table, d->n_tensors, d->params);
+    genrep_st_close(st);
+    return s;
+}
+
+/* ---- encoder checkpoints ---- */
+
+int enc_config_by_name(genrep_encoder_config *c, const char *arch, int C, int H, int W) {
+    if (!strcmp(arch, "small")) genrep_encoder_config_small(c, C, H, W);
+    else if (!strcmp(arch, "resnet18")) genrep_encoder_config_resnet18(c, C, H, W);
+    else return -1;
+    return 0;
+}
+
+genrep_status enc_save(const char *path, const genrep_encoder *e, const char *arch,
+                       const extra_tensor *extra, int n_extra, const char *const *kv, int n_kv) {
+    int n = e->num_tensors + n_extra;
+    genrep_st_entry *en = (genrep_st_entry *)calloc((size_t)n, sizeof *en);
+    const char **meta = (const char **)calloc((size_t)(2 * n_kv + 8), sizeof *meta);
+    if (!en || !meta) { free(en); free(meta); return GENREP_ERR_NOMEM; }
+    for (int i = 0; i < e->num_tensors; i++) {
+        const genrep_encoder_tensor *t = &e->tensors[i];
+        en[i].name = t->name; en[i].ndim = t->ndim;
+        for (int d = 0; d < t->ndim; d++) en[i].shape[d] = t->shape[d];
+        en[i].data = e->params + t->offset;
+    }
+    for (int i = 0; i < n_extra; i++) {
+        genrep_st_entry *x = &en[e->num_tensors + i];
+        x->name = extra[i].name; x->ndim = 1; x->shape[0] = (int64_t)extra[i].n; x->data = extra[i].data;
+    }
+    char in[64], ho[32];
+    snprintf(in, sizeof in, "%d,%d,%d", e->cfg.in_channels, e->cfg.in_h, e->cfg.in_w);
+    snprintf(ho, sizeof ho, "%d", e->cfg.head_out);
+    meta[0] = "genrep.encoder"; meta[1] = arch;
+    meta[2] = "genrep.in"; meta[3] = in;
+    meta[4] = "genrep.head_out"; meta[5] = ho;
+    for (int i = 0; i < 2 * n_kv; i++) meta[6 + i] = kv[i];
+    genrep_status s = genrep_st_write(path, en, n, meta, 3 + n_kv);
+    free(en); free(meta);
+    return s;
+}
+
+genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra_tensor *extra, int n_extra,
+                       genrep_st **st_out) {
+    genrep_st *st;
+    genrep_status s = genrep_st_open(&st, path, 0);
+    if (s) return s;
+    const char *arch = genrep_st_meta(st, "genrep.encoder"), *in = genrep_st_meta(st, "genrep.in");
+    const char *ho = genrep_st_meta(st, "genrep.head_out");
+    int C, H, W, head_out;
+    genrep_encoder_config c;
+    if (!arch || !in || !ho || sscanf(in, "%d,%d,%d", &C, &H, &W) != 3 || sscanf(ho, "%d", &head_out) != 1
+        || enc_config_by_name(&c, arch, C, H, W)) {
+        fprintf(stderr, "genrep: %s: not an encoder checkpoint (metadata genrep.encoder/genrep.in/"
+                "genrep.head_out missing or invalid)\n", path);
+        genrep_st_close(st);
+        return GENREP_ERR_FORMAT;
+    }
+    c.head_out = head_out;
+    if (head_out == 0) c.head_hidden = 0;
+    s = genrep_encoder_create(e, &c, max_batch, 0);
+    if (s) { genrep_st_close(st); return s; }
+    int n = e->num_tensors + n_extra;
+    genrep_st_spec *spec = (genrep_st_spec *)calloc((size_t)n, sizeof *spec);
+    for (int i = 0; i < e->num_tensors; i++) {
+        const genrep_encoder_tensor *t = &e->tensors[i];
+        spec[i].name = t->name; spec[i].ndim = t->ndim;
+        for (int d = 0; d < t->ndim; d++) spec[i].shape[d] = t->shape[d];
+    }
+    for (int i = 0; i < n_extra; i++) {
+        spec[e->num_tensors + i].name = extra[i].name;
+        spec[e->num_tensors + i].ndim = 1;
+        spec[e->num_tensors + i].shape[0] = (int64_t)extra[i].n;
+    }
+    /* without extra tensors, optimiser state in the file is fine: check only ours */
+    for (int i = 0; i < n && !s; i++) {
+        const genrep_st_tensor *x = genrep_st_find(st, spec[i].name);
+        if (!x) {
+            fprintf(stderr, "genrep: %s: tensor %s is missing\n", path, spec[i].name);
+            s = GENREP_ERR_FORMAT;
+            break;
+        }
+        int64_t want = 1;
+        for (int d = 0; d < spec[i].ndim; d++) want *= spec[i].shape[d];
+        if (x->numel != want || x->ndim != spec[i].ndim) {
+            fprintf(stderr, "genrep: %s: tensor %s has %lld values, expected %lld\n", path, spec[i].name,
+                    (long long)x->numel, (long long)want);
+            s = GENREP_ERR_SHAPE;
+            break;
+        }
+        if (i < e->num_tensors) memcpy(e->params + e->tensors[i].offset, x->data, (size_t)want * sizeof(float));
+        else memcpy((float *)extra[i - e->num_tensors].data, x->data, (size_t)want * sizeof(float));
+    }
+    free(spec);
+    if (s) { genrep_encoder_free(e); genrep_st_close(st); return s; }
+    if (st_out) *st_out = st; else genrep_st_close(st);
+    return GENREP_OK;
+}

@@ -1,0 +1,46 @@
+/* trainer/common.h: flag parsing, run directories, checkpoints of the CLI. */
+#ifndef GENREP_TRAINER_COMMON_H
+#define GENREP_TRAINER_COMMON_H
+#include "trainer.h"
+#include <stdio.h>
+
+/* Flag values: on a bad value print "genrep CMD: --flag: ..." and return -1. */
+int  flag_int(const char *cmd, const char *flag, const char *val, long lo, long hi, int *out);
+int  flag_float(const char *cmd, const char *flag, const char *val, double lo, double hi, float *out);
+int  flag_u64(const char *cmd, const char *flag, const char *val, uint64_t *out);
+/* argv[*i] is a flag that needs a value: return it and advance, or complain. */
+const char *flag_value(const char *cmd, int argc, char **argv, int *i);
+
+int  mkdir_p(const char *path);            /* 0 on success; errors printed */
+int  file_exists(const char *path);
+/* Write text to path atomically (temp + fsync + rename). 0 on success. */
+int  write_text_atomic(const char *path, const char *text);
+double now_seconds(void);
+/* "1h02m" / "3m05s" / "12s" */
+void format_eta(char *buf, size_t n, double seconds);
+
+/* Print "genrep CMD: what: status: detail" for a failed library call. */
+void report_status(const char *cmd, const char *what, genrep_status st);
+
+/* Generator weights <-> safetensors. Metadata keys: genrep.model = "dcgan"
+   or "cgan", genrep.zdim, genrep.width, genrep.dwidth, genrep.n_classes,
+   genrep.embed_dim. extra_kv (n_extra pairs) is added to the metadata. */
+genrep_status gen_save(const char *path, const genrep_gen *g, const char *const *extra_kv, int n_extra);
+/* Create g (max_batch) from a weights file; checks every tensor's name and shape. */
+genrep_status gen_load(const char *path, genrep_gen *g, int max_batch);
+genrep_status disc_save(const char *path, const genrep_disc *d, const char *const *extra_kv, int n_extra);
+genrep_status disc_load_into(const char *path, genrep_disc *d);
+
+/* Encoder checkpoints: tensors under their state_dict names, plus extra
+   tensors (optimiser state) and metadata genrep.encoder = "small" or
+   "resnet18", genrep.in = "C,H,W", genrep.head_out. */
+typedef struct { const char *name; const float *data; size_t n; } extra_tensor;
+genrep_status enc_save(const char *path, const genrep_encoder *e, const char *arch,
+                       const extra_tensor *extra, int n_extra, const char *const *kv, int n_kv);
+/* Create e from a checkpoint (max_batch); when extra is not NULL, fill the
+   extra tensors (their sizes must match). *st_out (may be NULL) receives
+   the open file for reading more metadata; close it with genrep_st_close. */
+genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra_tensor *extra, int n_extra,
+                       genrep_st **st_out);
+int enc_config_by_name(genrep_encoder_config *c, const char *arch, int C, int H, int W);
+#endif
