@@ -35,7 +35,7 @@ EX_SRC      = $(wildcard examples/[0-9][0-9]_*.c)
 EX_BIN      = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 HDR         = genrep.h $(wildcard parts/*.h)
 
-.PHONY: all deps bench-deps test demo bench clean help examples
+.PHONY: all deps bench-deps test demo bench clean help examples fuzz
 all: $(BUILD)/genrep $(EX_BIN)
 
 help:
@@ -43,6 +43,7 @@ help:
 	@echo "make demo     install what is missing, build, run the main job"
 	@echo "make test     install what is missing, build and run every test"
 	@echo "make bench    benchmarks (needs libopenblas-dev; installs it)"
+	@echo "make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 20)"
 	@echo "make deps     install missing Debian packages (root) or print the apt-get line"
 
 # Install missing packages as root; otherwise print the exact command and stop.
@@ -103,6 +104,10 @@ demo: deps
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory -C bench
+
+# libFuzzer targets (clang); FUZZ_SECONDS per target, default 20.
+fuzz: deps
+	@$(MAKE) --no-print-directory -C tests/fuzz run
 
 clean:
 	rm -rf build
