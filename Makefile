@@ -100,7 +100,7 @@ $(BUILD)/tests/two_tu_static: tests/static_a.c tests/static_b.c $(HDR)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	./$(BUILD)/examples/00_quickstart
+	@BUILD=$(BUILD) sh trainer/demo.sh
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory -C bench

@@ -18,6 +18,10 @@ for t in "$B"/tests/test_*; do
     case "$t" in *.log) continue;; esac
     run "$(basename "$t")" "$t"
 done
+for t in tests/test_*.sh; do
+    [ -f "$t" ] || continue
+    run "$(basename "$t" .sh)" env BUILD="$B" sh "$t"
+done
 run cxx17_header "$B/tests/cxx17_header"
 run two_tu_static "$B/tests/two_tu_static"
 for e in "$B"/examples/*; do

@@ -291,6 +291,18 @@ int genrep_cmd_train(int argc, char **argv) {
     const float norm_mean = 0.5f, norm_std = 0.5f; /* encoder input (x - 0.5) / 0.5 for every source */
 
     snprintf(path, sizeof path, "%s/metrics.csv", o.out);
+    if (step0) { /* drop rows logged after the checkpoint we resume from */
+        FILE *old = fopen(path, "r");
+        char keep[1300], line[512];
+        snprintf(keep, sizeof keep, "%s.keep", path);
+        FILE *nf = fopen(keep, "w");
+        if (old && nf) {
+            while (fgets(line, sizeof line, old))
+                if (!strncmp(line, "step", 4) || atoll(line) <= step0) fputs(line, nf);
+        }
+        if (old) fclose(old);
+        if (nf) { fclose(nf); rename(keep, path); }
+    }
     FILE *mf = fopen(path, step0 ? "a" : "w");
     if (!mf) { fprintf(stderr, "genrep train: cannot write %s\n", path); return 1; }
     if (!step0) fprintf(mf, "step,loss,lr,img_per_s\n");

@@ -13,10 +13,12 @@ static int cmd_info(int argc, char **argv) {
 
 int genrep_cmd_train(int argc, char **argv);
 int genrep_cmd_probe(int argc, char **argv);
+int genrep_cmd_views(int argc, char **argv);
 
 static const struct { const char *name; genrep_cmd_fn fn; const char *help; } commands[] = {
     {"train", genrep_cmd_train, "train an encoder contrastively on generator views (or real data)"},
     {"probe", genrep_cmd_probe, "linear probe + kNN of a frozen encoder on real Fashion-MNIST"},
+    {"views", genrep_cmd_views, "the figure of views: anchors and their latent / pixel views as one PNG"},
     {"info", cmd_info, "print version, the kernel path (ISA) in use and the thread count"},
 };
 
