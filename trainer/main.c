@@ -15,6 +15,7 @@ int genrep_cmd_train(int argc, char **argv);
 int genrep_cmd_probe(int argc, char **argv);
 int genrep_cmd_views(int argc, char **argv);
 int genrep_cmd_steer_train(int argc, char **argv);
+int genrep_cmd_aug_grid(int argc, char **argv);
 int genrep_cmd_embed(int argc, char **argv);
 int genrep_cmd_gan_eval(int argc, char **argv);
 
@@ -22,6 +23,7 @@ static const struct { const char *name; genrep_cmd_fn fn; const char *help; } co
     {"train", genrep_cmd_train, "train an encoder contrastively on generator views (or real data)"},
     {"probe", genrep_cmd_probe, "linear probe + kNN of a frozen encoder on real Fashion-MNIST"},
     {"steer-train", genrep_cmd_steer_train, "learn latent walks (shift, zoom, rotate, brightness, contrast) through a frozen generator"},
+    {"aug-grid", genrep_cmd_aug_grid, "PNG grid of SimCLR-augmented views of real Fashion-MNIST images"},
     {"views", genrep_cmd_views, "the figure of views: anchors and their latent / pixel views as one PNG"},
     {"gan-eval", genrep_cmd_gan_eval, "quality of generators: classifier accuracy and Frechet distance (or --train-classifier)"},
     {"embed", genrep_cmd_embed, "features of a folder of your images from a trained encoder, to CSV (+ nearest neighbours)"},
