@@ -1,0 +1,372 @@
+/* [ENCODER] ResNet encoder + projection head: layout and names, init,
+   finite differences of the whole network, eval consistency, threads. */
+#define GENREP_IMPLEMENTATION
+#include "genrep.h"
+#include "testutil.h"
+#include "golden.h"
+#include <string.h>
+
+#ifndef GOLDEN_DIR
+#define GOLDEN_DIR "tests/ref/"
+#endif
+
+/* A tiny network: 2x8x8 input, stem 4, stage 1 (width 4, identity
+   shortcut), stage 2 (width 6, stride 2, projection shortcut), head 6->5->3. */
+static void tiny_config(genrep_encoder_config *c) {
+    genrep_encoder_config_small(c, 2, 8, 8);
+    c->stem_width = 4;
+    c->num_stages = 2;
+    c->widths[0] = 4; c->blocks[0] = 1; c->strides[0] = 1;
+    c->widths[1] = 6; c->blocks[1] = 2; c->strides[1] = 2;
+    c->head_hidden = 5; c->head_out = 3;
+}
+
+START_TEST(layout_and_names) {
+    genrep_encoder_config c;
+    genrep_encoder e;
+    /* the default small ResNet: counts from PyTorch (the reference's
+       SupConResNet layout with this config, num_batches_tracked left out) */
+    genrep_encoder_config_small(&c, 1, 28, 28);
+    ck_assert_int_eq(genrep_encoder_create(&e, &c, 4, 1), GENREP_OK);
+    ck_assert_uint_eq(e.num_params, 727776);
+    ck_assert_uint_eq(e.num_buffers, 2240);
+    ck_assert_int_eq(e.num_tensors, 79);
+    ck_assert_int_eq(e.feat_dim, 128);
+    ck_assert_int_eq(e.out_dim, 128);
+    const genrep_encoder_tensor *t = genrep_encoder_find(&e, "encoder.stem.0.weight");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->ndim, 4);
+    ck_assert(t->shape[0] == 32 && t->shape[1] == 1 && t->shape[2] == 3 && t->shape[3] == 3);
+    t = genrep_encoder_find(&e, "encoder.layer2.0.shortcut.0.weight");
+    ck_assert_ptr_nonnull(t);
+    ck_assert(t->shape[0] == 64 && t->shape[1] == 32 && t->shape[2] == 1 && t->shape[3] == 1);
+    ck_assert_ptr_null(genrep_encoder_find(&e, "encoder.layer1.0.shortcut.0.weight")); /* identity */
+    ck_assert_ptr_nonnull(genrep_encoder_find(&e, "encoder.layer3.1.bn2.running_var"));
+    t = genrep_encoder_find(&e, "head.2.weight");
+    ck_assert_ptr_nonnull(t);
+    ck_assert(t->ndim == 2 && t->shape[0] == 128 && t->shape[1] == 128);
+    /* trained tensors tile [0, num_params), buffers [num_params, +num_buffers), no overlap */
+    size_t tr = 0, bf = 0;
+    int seen_buffer = 0;
+    for (int i = 0; i < e.num_tensors; i++) {
+        const genrep_encoder_tensor *x = &e.tensors[i];
+        if (x->trainable) { ck_assert(!seen_buffer); ck_assert_uint_eq(x->offset, tr); tr += x->numel; }
+        else { seen_buffer = 1; ck_assert_uint_eq(x->offset, e.num_params + bf); bf += x->numel; }
+        size_t n = 1;
+        for (int k = 0; k < x->ndim; k++) n *= (size_t)x->shape[k];
+        ck_assert_uint_eq(n, x->numel);
+        for (int j = 0; j < i; j++) ck_assert_str_ne(x->name, e.tensors[j].name);
+    }
+    ck_assert_uint_eq(tr, e.num_params);
+    ck_assert_uint_eq(bf, e.num_buffers);
+    genrep_encoder_free(&e);
+    genrep_encoder_config_resnet18(&c, 1, 28, 28);
+    ck_assert_int_eq(genrep_encoder_create(&e, &c, 2, 1), GENREP_OK);
+    ck_assert_uint_eq(e.num_params, 11496000);
+    ck_assert_uint_eq(e.num_buffers, 9600);
+    ck_assert_int_eq(e.num_tensors, 104);
+    ck_assert_int_eq(e.feat_dim, 512);
+    float x[2 * 28 * 28];
+    tu_fill(x, 2 * 28 * 28, 3, -1, 1);
+    ck_assert_int_eq(genrep_encoder_forward(&e, x, 2, 1), GENREP_OK);
+    for (int i = 0; i < 2; i++) {
+        double s = 0;
+        for (int k = 0; k < 128; k++) s += (double)e.out[i * 128 + k] * e.out[i * 128 + k];
+        ck_assert(fabs(s - 1.0) < 1e-5);
+    }
+    genrep_encoder_free(&e);
+    /* bad configurations */
+    genrep_encoder_config_small(&c, 1, 28, 28);
+    c.num_stages = 5;
+    ck_assert_int_eq(genrep_encoder_create(&e, &c, 4, 1), GENREP_ERR_ARG);
+    genrep_encoder_config_small(&c, 1, 28, 28);
+    ck_assert_int_eq(genrep_encoder_create(&e, &c, 0, 1), GENREP_ERR_ARG);
+}
+END_TEST
+
+START_TEST(init_deterministic_and_distributed) {
+    genrep_encoder_config c;
+    genrep_encoder_config_small(&c, 1, 28, 28);
+    genrep_encoder a, b;
+    ck_assert_int_eq(genrep_encoder_create(&a, &c, 1, 42), GENREP_OK);
+    ck_assert_int_eq(genrep_encoder_create(&b, &c, 1, 42), GENREP_OK);
+    size_t n = a.num_params + a.num_buffers;
+    ck_assert(!memcmp(a.params, b.params, n * sizeof(float)));
+    ck_assert_int_eq(genrep_encoder_init_params(&b, 43), GENREP_OK);
+    ck_assert(memcmp(a.params, b.params, a.num_params * sizeof(float)));
+    /* Kaiming normal, fan_out = K*R*S: std sqrt(2 / fan_out) */
+    const genrep_encoder_tensor *t = genrep_encoder_find(&a, "encoder.layer3.1.conv2.weight");
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < t->numel; i++) { double v = a.params[t->offset + i]; s += v; s2 += v * v; }
+    double sd = sqrt(s2 / t->numel), want = sqrt(2.0 / (128 * 9));
+    ck_assert_msg(fabs(sd - want) < 0.02 * want, "conv std %g want %g", sd, want);
+    ck_assert(fabs(s / t->numel) < 0.02 * want);
+    /* linear: uniform(+-1/sqrt(fan_in)), weights and bias */
+    const char *lin[2] = {"head.0.weight", "head.2.bias"};
+    for (int k = 0; k < 2; k++) {
+        t = genrep_encoder_find(&a, lin[k]);
+        float lo = 1, hi = -1, bound = 1.0f / sqrtf(128.0f);
+        for (size_t i = 0; i < t->numel; i++) {
+            float v = a.params[t->offset + i];
+            lo = v < lo ? v : lo; hi = v > hi ? v : hi;
+        }
+        ck_assert(lo >= -bound && hi <= bound && hi - lo > 1.5f * bound);
+    }
+    /* BN: gamma 1, beta 0, running mean 0, var 1 */
+    ck_assert(a.params[genrep_encoder_find(&a, "encoder.layer1.1.bn1.weight")->offset + 3] == 1.0f);
+    ck_assert(a.params[genrep_encoder_find(&a, "encoder.layer1.1.bn1.bias")->offset + 3] == 0.0f);
+    ck_assert(a.params[genrep_encoder_find(&a, "encoder.layer1.1.bn1.running_mean")->offset + 3] == 0.0f);
+    ck_assert(a.params[genrep_encoder_find(&a, "encoder.layer1.1.bn1.running_var")->offset + 3] == 1.0f);
+    genrep_encoder_free(&a);
+    genrep_encoder_free(&b);
+}
+END_TEST
+
+/* The tiny network against PyTorch (tests/ref/make_loss_golden.py, "enc."
+   tensors): every tensor loads by its state_dict name 1:1, and train-mode
+   forward, backward, running-stat update and eval-mode forward agree. */
+START_TEST(pytorch_golden) {
+    golden_file g;
+    ck_assert_int_eq(golden_load(&g, GOLDEN_DIR "golden_losses.bin"), 0);
+    genrep_encoder_config c;
+    tiny_config(&c);
+    genrep_encoder e;
+    ck_assert_int_eq(genrep_encoder_create(&e, &c, 3, 1), GENREP_OK);
+    int ngold = 0;
+    for (int i = 0; i < g.count; i++) ngold += !strncmp(g.t[i].name, "enc.param.", 10);
+    ck_assert_int_eq(ngold, e.num_tensors);
+    char nm[160];
+    for (int i = 0; i < e.num_tensors; i++) {
+        const genrep_encoder_tensor *t = &e.tensors[i];
+        snprintf(nm, sizeof nm, "enc.param.%s", t->name);
+        golden_tensor *gt = golden_get(&g, nm);
+        ck_assert_msg(gt != NULL, "%s missing from the PyTorch state_dict", t->name);
+        ck_assert_int_eq(gt->ndim, t->ndim);
+        for (int k = 0; k < t->ndim; k++) ck_assert_int_eq(gt->dims[k], t->shape[k]);
+        memcpy(e.params + t->offset, gt->data, t->numel * sizeof(float));
+    }
+    const float *x = golden_f32(&g, "enc.x"), *r = golden_f32(&g, "enc.r");
+    ck_assert_int_eq(genrep_encoder_forward(&e, x, 3, 1), GENREP_OK);
+    TU_ASSERT_CLOSE(e.features, golden_f32(&g, "enc.train.feat"), 3 * 6, 1e-5, 1e-4, "train features");
+    TU_ASSERT_CLOSE(e.out, golden_f32(&g, "enc.train.out"), 3 * 3, 1e-5, 1e-4, "train out");
+    memset(e.grads, 0, e.num_params * sizeof(float));
+    float dx[3 * 2 * 8 * 8] = {0};
+    ck_assert_int_eq(genrep_encoder_backward(&e, dx, r), GENREP_OK);
+    TU_ASSERT_CLOSE(dx, golden_f32(&g, "enc.train.dx"), 3 * 2 * 8 * 8, 1e-5, 1e-3, "dx");
+    for (int i = 0; i < e.num_tensors; i++) {
+        const genrep_encoder_tensor *t = &e.tensors[i];
+        snprintf(nm, sizeof nm, t->trainable ? "enc.grad.%s" : "enc.train.running.%s", t->name);
+        const float *want = golden_f32(&g, nm);
+        ck_assert_ptr_nonnull(want);
+        TU_ASSERT_CLOSE((t->trainable ? e.grads : e.params) + t->offset, want, t->numel, 1e-5, 1e-3, nm);
+    }
+    ck_assert_int_eq(genrep_encoder_forward(&e, x, 3, 0), GENREP_OK);
+    TU_ASSERT_CLOSE(e.out, golden_f32(&g, "enc.eval.out"), 3 * 3, 1e-5, 1e-4, "eval out");
+    genrep_encoder_free(&e);
+    golden_free(&g);
+}
+END_TEST
+
+/* loss = sum(out * R), accumulated in double */
+static double tiny_loss(genrep_encoder *e, const float *x, int N, const float *R, int training) {
+    ck_assert_int_eq(genrep_encoder_forward(e, x, N, training), GENREP_OK);
+    double s = 0;
+    for (int i = 0; i < N * e->out_dim; i++) s += (double)e->out[i] * R[i];
+    return s;
+}
+
+/* Central differences (in float forward passes, loss summed in double)
+   against backward for every parameter and every input value. */
+static void fd_check(int training, int with_head) {
+    genrep_set_num_threads(1); /* thousands of tiny passes: no thread-team overhead (Check forks per test) */
+    genrep_encoder_config c;
+    tiny_config(&c);
+    if (!with_head) c.head_out = 0;
+    genrep_encoder e;
+    const int N = 3, nx = N * 2 * 8 * 8;
+    ck_assert_int_eq(genrep_encoder_create(&e, &c, N, 7), GENREP_OK);
+    /* random (not init-shaped) parameters so BN's gamma/beta matter too;
+       running stats positive for eval mode */
+    tu_fill(e.params, e.num_params, 11, -0.6f, 0.6f);
+    tu_fill(e.params + e.num_params, e.num_buffers, 12, 0.2f, 1.0f);
+    float *x = malloc(nx * sizeof(float)), *dx = calloc(nx, sizeof(float));
+    float R[3 * 6];
+    tu_fill(x, nx, 13, -1, 1);
+    tu_fill(R, 3 * 6, 14, -1, 1);
+    float *run0 = malloc(e.num_buffers * sizeof(float));
+    memcpy(run0, e.params + e.num_params, e.num_buffers * sizeof(float));
+    tiny_loss(&e, x, N, R, training);
+    memset(e.grads, 0, e.num_params * sizeof(float));
+    float dout[3 * 6];
+    for (int i = 0; i < N * e.out_dim; i++) dout[i] = R[i];
+    ck_assert_int_eq(genrep_encoder_backward(&e, dx, dout), GENREP_OK);
+    /* Every ReLU kink within +-h of a perturbed value bends the difference
+       quotient (a tiny net with random weights has many units near 0), so an
+       element passes if the quotient at h = 1e-3, 2.5e-4 or 1e-4 agrees. */
+    int nbad = 0, nchk = 0;
+    double worst = 0;
+    char msg[512] = "";
+    int at = 0;
+    for (int which = 0; which < 2; which++) {
+        float *v = which ? x : e.params;
+        const float *g = which ? dx : e.grads;
+        size_t n = which ? (size_t)nx : e.num_params;
+        for (size_t i = 0; i < n; i++) {
+            double err = INFINITY, num = 0;
+            for (int hk = 0; hk < 3 && err > 1; hk++) {
+                float h = hk == 0 ? 1e-3f : hk == 1 ? 2.5e-4f : 1e-4f, keep = v[i];
+                v[i] = keep + h; double lp = tiny_loss(&e, x, N, R, training);
+                v[i] = keep - h; double lm = tiny_loss(&e, x, N, R, training);
+                v[i] = keep;
+                num = (lp - lm) / ((double)(keep + h) - (double)(keep - h));
+                double q = fabs(g[i] - num) / (2e-3 + 2e-2 * fabs(num));
+                if (q < err) err = q;
+            }
+            if (err > worst) worst = err;
+            nchk++;
+            if (err > 1) {
+                if (nbad < 4)
+                    at += snprintf(msg + at, sizeof msg - at, " %s[%zu] analytic %.6g numeric %.6g;",
+                                   which ? "input" : "param", i, g[i], num);
+                nbad++;
+            }
+        }
+    }
+    /* a kink of a ReLU inside +-h can spoil a handful of differences; more is a bug */
+    ck_assert_msg(nbad <= nchk / 200, "%d of %d finite differences disagree (worst ratio %.3g):%s", nbad, nchk, worst,
+                  msg);
+    if (!training) /* eval mode never touches the running stats */
+        ck_assert(!memcmp(run0, e.params + e.num_params, e.num_buffers * sizeof(float)));
+    else
+        ck_assert(memcmp(run0, e.params + e.num_params, e.num_buffers * sizeof(float)));
+    free(x); free(dx); free(run0);
+    genrep_encoder_free(&e);
+}
+
+START_TEST(finite_differences_train) { fd_check(1, 1); }
+END_TEST
+START_TEST(finite_differences_eval) { fd_check(0, 1); }
+END_TEST
+START_TEST(finite_differences_no_head) { fd_check(1, 0); }
+END_TEST
+
+/* backward accumulates into grads and dinp */
+START_TEST(backward_accumulates) {
+    genrep_encoder_config c;
+    tiny_config(&c);
+    genrep_encoder e;
+    const int N = 2, nx = N * 2 * 8 * 8;
+    ck_assert_int_eq(genrep_encoder_create(&e, &c, N, 3), GENREP_OK);
+    float x[2 * 2 * 8 * 8], dx1[2 * 2 * 8 * 8] = {0}, dx2[2 * 2 * 8 * 8], dout[2 * 3];
+    tu_fill(x, nx, 1, -1, 1); tu_fill(dout, 6, 2, -1, 1);
+    ck_assert_int_eq(genrep_encoder_forward(&e, x, N, 1), GENREP_OK);
+    float out0[2 * 3];
+    memcpy(out0, e.out, sizeof out0);
+    memset(e.grads, 0, e.num_params * 4);
+    ck_assert_int_eq(genrep_encoder_backward(&e, dx1, dout), GENREP_OK);
+    ck_assert(!memcmp(out0, e.out, sizeof out0)); /* backward leaves out valid */
+    float *g1 = malloc(e.num_params * 4);
+    memcpy(g1, e.grads, e.num_params * 4);
+    memcpy(dx2, dx1, sizeof dx2);
+    ck_assert_int_eq(genrep_encoder_forward(&e, x, N, 1), GENREP_OK);
+    ck_assert_int_eq(genrep_encoder_backward(&e, dx2, dout), GENREP_OK);
+    for (size_t i = 0; i < e.num_params; i++) ck_assert(fabsf(e.grads[i] - 2 * g1[i]) <= 1e-6f + 1e-5f * fabsf(g1[i]));
+    for (int i = 0; i < nx; i++) ck_assert(fabsf(dx2[i] - 2 * dx1[i]) <= 1e-6f + 1e-5f * fabsf(dx1[i]));
+    free(g1);
+    ck_assert_int_eq(genrep_encoder_forward(&e, x, 3, 1), GENREP_ERR_ARG); /* > max_batch */
+    genrep_encoder_free(&e);
+}
+END_TEST
+
+/* Eval mode: one image alone gives its row of a larger batch; features()
+   in chunks gives the same rows. */
+START_TEST(eval_batch_consistency) {
+    genrep_encoder_config c;
+    genrep_encoder_config_small(&c, 1, 28, 28);
+    c.stem_width = 8; c.widths[0] = 8; c.widths[1] = 16; c.widths[2] = 32;
+    genrep_encoder e;
+    const int N = 5, chw = 28 * 28;
+    ck_assert_int_eq(genrep_encoder_create(&e, &c, N, 5), GENREP_OK);
+    float *x = malloc((size_t)7 * chw * 4);
+    tu_fill(x, (size_t)7 * chw, 21, -1, 1);
+    /* some training steps' worth of running stats */
+    ck_assert_int_eq(genrep_encoder_forward(&e, x, N, 1), GENREP_OK);
+    ck_assert_int_eq(genrep_encoder_forward(&e, x + chw, N, 1), GENREP_OK);
+    ck_assert_int_eq(genrep_encoder_forward(&e, x, N, 0), GENREP_OK);
+    int F = e.feat_dim, O = e.out_dim;
+    float *fb = malloc((size_t)N * F * 4), *ob = malloc((size_t)N * O * 4);
+    memcpy(fb, e.features, (size_t)N * F * 4);
+    memcpy(ob, e.out, (size_t)N * O * 4);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(genrep_encoder_forward(&e, x + (size_t)i * chw, 1, 0), GENREP_OK);
+        TU_ASSERT_CLOSE(e.features, fb + (size_t)i * F, F, 1e-6, 1e-5, "batch-1 features");
+        TU_ASSERT_CLOSE(e.out, ob + (size_t)i * O, O, 1e-6, 1e-5, "batch-1 embedding");
+    }
+    /* 7 images through a max_batch of 5: chunks 5 + 2 */
+    float *f7 = malloc((size_t)7 * F * 4);
+    ck_assert_int_eq(genrep_encoder_features(f7, &e, x, 7), GENREP_OK);
+    TU_ASSERT_CLOSE(f7, fb, (size_t)N * F, 1e-6, 1e-5, "features() chunk 1");
+    ck_assert_int_eq(genrep_encoder_forward(&e, x + (size_t)5 * chw, 2, 0), GENREP_OK);
+    TU_ASSERT_CLOSE(f7 + (size_t)5 * F, e.features, (size_t)2 * F, 1e-6, 1e-5, "features() chunk 2");
+    ck_assert_int_eq(genrep_encoder_backward(&e, NULL, ob), GENREP_OK); /* last forward is a batch: fine */
+    ck_assert_int_eq(genrep_encoder_features(f7, &e, x, 7), GENREP_OK);
+    ck_assert_int_eq(genrep_encoder_backward(&e, NULL, ob), GENREP_ERR_ARG); /* after features(): no batch */
+    free(x); free(fb); free(ob); free(f7);
+    genrep_encoder_free(&e);
+}
+END_TEST
+
+/* Same bits on 1 and 2 threads: forward, parameter gradients, input gradient. */
+START_TEST(threads_bitwise) {
+    genrep_encoder_config c;
+    genrep_encoder_config_small(&c, 1, 28, 28);
+    c.stem_width = 16; c.widths[0] = 16; c.widths[1] = 32; c.widths[2] = 64;
+    const int N = 8, nx = N * 28 * 28;
+    genrep_encoder e;
+    ck_assert_int_eq(genrep_encoder_create(&e, &c, N, 9), GENREP_OK);
+    float *x = malloc(nx * 4), *dout = malloc((size_t)N * 128 * 4);
+    tu_fill(x, nx, 31, -1, 1); tu_fill(dout, (size_t)N * 128, 32, -1, 1);
+    float *out[2], *g[2], *dx[2], *run[2];
+    size_t np = e.num_params, nb = e.num_buffers;
+    float *p0 = malloc((np + nb) * 4);
+    memcpy(p0, e.params, (np + nb) * 4);
+    int nt0 = genrep_num_threads();
+    for (int k = 0; k < 2; k++) {
+        genrep_set_num_threads(k + 1);
+        memcpy(e.params, p0, (np + nb) * 4);
+        memset(e.grads, 0, np * 4);
+        dx[k] = calloc(nx, 4);
+        ck_assert_int_eq(genrep_encoder_forward(&e, x, N, 1), GENREP_OK);
+        out[k] = malloc((size_t)N * 128 * 4);
+        memcpy(out[k], e.out, (size_t)N * 128 * 4);
+        ck_assert_int_eq(genrep_encoder_backward(&e, dx[k], dout), GENREP_OK);
+        g[k] = malloc(np * 4); memcpy(g[k], e.grads, np * 4);
+        run[k] = malloc(nb * 4); memcpy(run[k], e.params + np, nb * 4);
+    }
+    genrep_set_num_threads(nt0);
+    ck_assert(!memcmp(out[0], out[1], (size_t)N * 128 * 4));
+    ck_assert(!memcmp(g[0], g[1], np * 4));
+    ck_assert(!memcmp(dx[0], dx[1], (size_t)nx * 4));
+    ck_assert(!memcmp(run[0], run[1], nb * 4));
+    for (int k = 0; k < 2; k++) { free(out[k]); free(g[k]); free(dx[k]); free(run[k]); }
+    free(x); free(dout); free(p0);
+    genrep_encoder_free(&e);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("encoder");
+    TCase *tc = tcase_create("encoder");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, layout_and_names);
+    tcase_add_test(tc, init_deterministic_and_distributed);
+    tcase_add_test(tc, pytorch_golden);
+    tcase_add_test(tc, finite_differences_train);
+    tcase_add_test(tc, finite_differences_eval);
+    tcase_add_test(tc, finite_differences_no_head);
+    tcase_add_test(tc, backward_accumulates);
+    tcase_add_test(tc, eval_batch_consistency);
+    tcase_add_test(tc, threads_bitwise);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
