@@ -1,0 +1,252 @@
+/* trainer/cmd_embed.c: `genrep embed`, features of a folder of the user's
+   images from a trained encoder, to CSV, and the nearest neighbours of a
+   query image among them (what examples/05_embed.c does, for the CLI). */
+#define _POSIX_C_SOURCE 200809L   /* scandir, fileno, fsync under -std=c11 */
+#include "common.h"
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stb/stb_image.h>          /* implementations come from -lstb */
+#include <stb/stb_image_resize.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: genrep embed --encoder RUN_DIR_OR_FILE --images DIR --out FILE.csv [flags]\n"
+        "Embed every image under DIR (subfolders included, in byte order) with a trained\n"
+        "encoder and write FILE.csv: a header, then one row per image: path,f0,f1,...\n"
+        "Images are converted to the encoder's channels, resized to its input size\n"
+        "(stb_image_resize) and normalised as in training; files that cannot be decoded\n"
+        "are reported and skipped. Extensions read: png jpg jpeg bmp gif tga ppm pgm pnm psd hdr.\n\n"
+        "  --encoder PATH   RUN_DIR of `genrep train` (uses RUN_DIR/ckpt.safetensors) or a checkpoint\n"
+        "  --images DIR     folder of images\n"
+        "  --out FILE.csv   output, replaced atomically\n"
+        "  --head           write the L2-normalised projection-head output instead of the\n"
+        "                   pooled features (the features are what `genrep probe` evaluates)\n"
+        "  --invert         use 1 - pixel: Fashion-MNIST is light objects on black, most\n"
+        "                   photos and drawings are dark on white\n"
+        "  --query IMG      print the images of DIR most similar (cosine) to IMG\n"
+        "  --k K            how many neighbours to print, 1..1000 (default 5)\n"
+        "  --batch N        images per forward pass, 1..4096 (default 64)\n"
+        "  --threads T\n");
+}
+
+/* The image files under dir, recursively, sorted per directory. */
+typedef struct { char **p; int n, cap; } path_list;
+
+static int is_image_name(const char *name) {
+    static const char *exts[] = {"png", "jpg", "jpeg", "bmp", "gif", "tga", "ppm", "pgm", "pnm", "psd", "hdr"};
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++) {
+        const char *a = dot + 1, *b = exts[e];
+        while (*a && *b && (*a | 0x20) == *b) { a++; b++; }
+        if (!*a && !*b) return 1;
+    }
+    return 0;
+}
+
+static int list_images(path_list *l, const char *dir, int depth) {
+    struct dirent **ents;
+    int m = scandir(dir, &ents, NULL, alphasort);
+    if (m < 0) { fprintf(stderr, "genrep embed: cannot read directory %s\n", dir); return -1; }
+    int rc = 0;
+    for (int i = 0; i < m; i++) {
+        const char *nm = ents[i]->d_name;
+        char path[4096];
+        struct stat sb;
+        if (!rc && nm[0] != '.' && snprintf(path, sizeof path, "%s/%s", dir, nm) < (int)sizeof path
+            && stat(path, &sb) == 0) {
+            if (S_ISDIR(sb.st_mode)) {
+                if (depth < 16) rc = list_images(l, path, depth + 1);
+            } else if (is_image_name(nm)) {
+                if (l->n == l->cap) {
+                    int nc = l->cap ? 2 * l->cap : 256;
+                    char **np = (char **)realloc(l->p, sizeof(char *) * (size_t)nc);
+                    if (!np) rc = -1; else { l->p = np; l->cap = nc; }
+                }
+                if (!rc && !(l->p[l->n++] = strdup(path))) rc = -1;
+            }
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    if (rc) fprintf(stderr, "genrep embed: out of memory listing %s\n", dir);
+    return rc;
+}
+
+/* x (C,H,W) = the image at path, C channels, resized to H x W, mapped to
+   (v - 0.5) / 0.5 like the training inputs (1 - v first with invert).
+   0, or -1 after printing why the file is skipped. */
+static int load_image(float *x, const char *path, int C, int H, int W, int invert) {
+    int w, h, comp;
+    if (!stbi_info(path, &w, &h, &comp)) {
+        fprintf(stderr, "genrep embed: skipping %s: %s\n", path, stbi_failure_reason());
+        return -1;
+    }
+    if (w > GENREP_IMAGE_MAX_SIDE || h > GENREP_IMAGE_MAX_SIDE) {
+        fprintf(stderr, "genrep embed: skipping %s: %dx%d is larger than %d a side\n", path, w, h, GENREP_IMAGE_MAX_SIDE);
+        return -1;
+    }
+    unsigned char *px = stbi_load(path, &w, &h, &comp, C), *rs = NULL;
+    if (!px) { fprintf(stderr, "genrep embed: skipping %s: %s\n", path, stbi_failure_reason()); return -1; }
+    if (w != W || h != H) {
+        rs = (unsigned char *)malloc((size_t)W * H * C);
+        if (!rs || !stbir_resize_uint8(px, w, h, 0, rs, W, H, 0, C)) {
+            fprintf(stderr, "genrep embed: skipping %s: cannot resize %dx%d to %dx%d\n", path, w, h, W, H);
+            free(rs); stbi_image_free(px);
+            return -1;
+        }
+    }
+    const unsigned char *p = rs ? rs : px;
+    for (int c = 0; c < C; c++)
+        for (size_t i = 0; i < (size_t)H * W; i++) {
+            float v = p[i * C + c] / 255.0f;
+            x[(size_t)c * H * W + i] = ((invert ? 1.0f - v : v) - 0.5f) / 0.5f;
+        }
+    free(rs);
+    stbi_image_free(px);
+    return 0;
+}
+
+/* CSV field: quoted (RFC 4180) when it holds a comma, quote or line break. */
+static void csv_path(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) { fputs(s, f); return; }
+    fputc('"', f);
+    for (; *s; s++) { if (*s == '"') fputc('"', f); fputc(*s, f); }
+    fputc('"', f);
+}
+
+/* Embed the images of batch (nb of them, already in x); rows of out are D wide. */
+static genrep_status embed_batch(genrep_encoder *e, const float *x, int nb, int head, float *out, int D) {
+    if (!head) return genrep_encoder_features(out, e, x, nb);
+    genrep_status s = genrep_encoder_forward(e, x, nb, 0);
+    if (!s) memcpy(out, e->out, sizeof(float) * (size_t)nb * D);
+    return s;
+}
+
+int genrep_cmd_embed(int argc, char **argv) {
+    const char *C_ = "embed";
+    const char *enc_arg = NULL, *images = NULL, *out = NULL, *query = NULL;
+    int head = 0, invert = 0, k = 5, batch = 64, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--head")) head = 1;
+        else if (!strcmp(a, "--invert")) invert = 1;
+        else if (!strcmp(a, "--encoder") || !strcmp(a, "--images") || !strcmp(a, "--out") || !strcmp(a, "--query")) {
+            if (!(v = flag_value(C_, argc, argv, &i))) return 2;
+            if (!*v) { fprintf(stderr, "genrep embed: %s: empty value\n", a); return 2; }
+            if (a[2] == 'e') enc_arg = v; else if (a[2] == 'i') images = v; else if (a[2] == 'o') out = v; else query = v;
+        } else if (!strcmp(a, "--k") || !strcmp(a, "--batch") || !strcmp(a, "--threads")) {
+            if (!(v = flag_value(C_, argc, argv, &i))) return 2;
+            int r = !strcmp(a, "--k") ? flag_int(C_, a, v, 1, 1000, &k)
+                  : !strcmp(a, "--batch") ? flag_int(C_, a, v, 1, 4096, &batch) : flag_int(C_, a, v, 1, 1024, &threads);
+            if (r) return 2;
+        } else {
+            fprintf(stderr, "genrep embed: unknown flag '%s' (genrep embed --help lists them)\n", a);
+            return 2;
+        }
+    }
+    if (!enc_arg || !images || !out) {
+        fprintf(stderr, "genrep embed: --encoder, --images and --out are required\n\n");
+        usage(stderr);
+        return 2;
+    }
+    if (threads) genrep_set_num_threads(threads);
+    char ckpt[4200];
+    struct stat sb;
+    if (stat(enc_arg, &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", enc_arg);
+    else snprintf(ckpt, sizeof ckpt, "%s", enc_arg);
+    if (!file_exists(ckpt)) {
+        fprintf(stderr, "genrep embed: --encoder: %s does not exist (give a run directory of `genrep train` or its "
+                "ckpt.safetensors)\n", ckpt);
+        return 1;
+    }
+    genrep_encoder e;
+    genrep_status s = enc_load(ckpt, &e, batch, NULL, 0, NULL);
+    if (s) { report_status(C_, ckpt, s); return 1; }
+    const int C = e.cfg.in_channels, H = e.cfg.in_h, W = e.cfg.in_w, D = head ? e.out_dim : e.feat_dim;
+    if (C != 1 && C != 3) {
+        fprintf(stderr, "genrep embed: %s takes %d-channel images; only 1 (gray) or 3 (RGB) can be read\n", ckpt, C);
+        genrep_encoder_free(&e); return 1;
+    }
+
+    path_list l = {NULL, 0, 0};
+    if (list_images(&l, images, 0)) { genrep_encoder_free(&e); return 1; }
+    if (l.n == 0) fprintf(stderr, "genrep embed: no image files under %s\n", images);
+    const size_t chw = (size_t)C * H * W;
+    float *x = (float *)malloc(sizeof(float) * chw * (size_t)batch);
+    float *feat = (float *)malloc(sizeof(float) * (size_t)D * (size_t)(l.n + 1));
+    int *row_file = (int *)malloc(sizeof(int) * (size_t)(l.n + 1));
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
+    FILE *f = x && feat && row_file ? fopen(tmp, "w") : NULL;
+    int rc = 0, kept = 0, skipped = 0, opened = f != NULL;
+    if (!f) { fprintf(stderr, "genrep embed: cannot write %s (or out of memory)\n", tmp); rc = 1; }
+    double t0 = now_seconds();
+    if (!rc) {
+        fprintf(f, "path");
+        for (int j = 0; j < D; j++) fprintf(f, ",f%d", j);
+        fputc('\n', f);
+    }
+    /* Decode a batch of readable files, embed them in one forward, write rows. */
+    for (int i0 = 0; i0 < l.n && !rc;) {
+        int nb = 0, idx[4096];
+        for (; i0 < l.n && nb < batch; i0++) {
+            if (load_image(x + (size_t)nb * chw, l.p[i0], C, H, W, invert)) { skipped++; continue; }
+            idx[nb++] = i0;
+        }
+        if (!nb) continue;
+        if ((s = embed_batch(&e, x, nb, head, feat + (size_t)kept * D, D))) { report_status(C_, "encoder", s); rc = 1; break; }
+        for (int b = 0; b < nb; b++) {
+            const float *r = feat + (size_t)(kept + b) * D;
+            csv_path(f, l.p[idx[b]]);
+            for (int j = 0; j < D; j++) fprintf(f, ",%.7g", r[j]);
+            fputc('\n', f);
+            row_file[kept + b] = idx[b];
+        }
+        kept += nb;
+    }
+    if (!rc && kept == 0) { fprintf(stderr, "genrep embed: no image could be read; %s left as it was\n", out); rc = 1; }
+    /* Replace out only once the whole file is on disk. */
+    if (f) {
+        int bad = ferror(f) || fflush(f) || fsync(fileno(f));
+        bad |= fclose(f);
+        if (!rc && (bad || rename(tmp, out))) { fprintf(stderr, "genrep embed: cannot write %s\n", out); rc = 1; }
+        if (rc) unlink(tmp);
+    }
+    if (!rc)
+        printf("genrep embed: wrote %s: %d images x %d %s in %.1fs\n", out, kept, D,
+               head ? "head outputs" : "features", now_seconds() - t0);
+    if (!rc && query) {
+        float *q = feat + (size_t)kept * D;
+        if (load_image(x, query, C, H, W, invert)) { fprintf(stderr, "genrep embed: --query %s cannot be read\n", query); rc = 1; }
+        else if ((s = embed_batch(&e, x, 1, head, q, D))) { report_status(C_, query, s); rc = 1; }
+        float *sim = rc ? NULL : (float *)malloc(sizeof(float) * (size_t)kept);
+        if (!rc && !sim) { fprintf(stderr, "genrep embed: out of memory\n"); rc = 1; }
+        for (int i = 0; !rc && i < kept; i++) {
+            double dot = 0, na = 0, nq = 0;
+            for (int j = 0; j < D; j++) {
+                double a = feat[(size_t)i * D + j];
+                dot += a * q[j]; na += a * a; nq += (double)q[j] * q[j];
+            }
+            sim[i] = (float)(dot / (sqrt(na * nq) + 1e-30));
+        }
+        if (!rc) printf("nearest to %s (cosine similarity):\n", query);
+        for (int r = 0; !rc && r < k && r < kept; r++) {
+            int best = 0;
+            for (int i = 1; i < kept; i++) if (sim[i] > sim[best]) best = i;
+            printf("  %2d  %.4f  %s\n", r + 1, sim[best], l.p[row_file[best]]);
+            sim[best] = -INFINITY;
+        }
+        free(sim);
+    }
+    if (opened) printf("genrep embed: %d file%s skipped\n", skipped, skipped == 1 ? "" : "s");
+    for (int i = 0; i < l.n; i++) free(l.p[i]);
+    free(l.p); free(x); free(feat); free(row_file);
+    genrep_encoder_free(&e);
+    return rc;
+}
