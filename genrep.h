@@ -20,11 +20,16 @@
      GENREP_FREE(p)          matching free (default: free)
      GENREP_ASSERT(x)        internal invariant check (default: assert)
      GENREP_NO_ZLIB          leave out the gzip IDX reader (no -lz needed)
+     GENREP_IMAGE_IO         image folders (PNG/JPEG) and PNG grids through
+                             Debian's libstb-dev: define it (in every unit
+                             that uses them) and link -lstb (default: off)
 
    ENVIRONMENT
      GENREP_ISA=scalar|avx2|avx512   force a kernel path (default: best the
                                      CPU and OS support, chosen once)
      OMP_NUM_THREADS                 threads for GEMM, conv and batch ops
+     GENREP_FMNIST_DIR               Fashion-MNIST directory (default
+                                     /usr/share/datasets/fashion-mnist)
 
    QUICK START (this is examples/00_quickstart.c; make test runs it)
      see [QUICKSTART] below.
@@ -73,6 +78,10 @@
                  pools, upsample, embedding, conditional batchnorm,
                  L2 normalisation, softmax cross-entropy
      [OPTIM]     SGD, Adam/AdamW, cosine schedule with warm-up
+     [AUG]       SimCLR augmentations: batched, deterministic, and their
+                 fixed-parameter pieces (torchvision semantics)
+     [IDX]       IDX files (gzip or plain), Fashion-MNIST loader
+     [IMAGE]     image folders, PNG grids (GENREP_IMAGE_IO)
      [QUICKSTART]
    ============================================================================
 */
@@ -126,7 +135,8 @@ GENREP_API const char *genrep_isa_name(genrep_isa isa);
 /* Threads used by parallel ops (OpenMP max threads; 1 without OpenMP). */
 GENREP_API int  genrep_num_threads(void);
 GENREP_API void genrep_set_num_threads(int n);
-/* Free GEMM's per-thread packing buffers (they are re-made on demand). */
+/* Free GEMM's per-thread packing buffers, those of every thread (they are
+   re-made on demand). Not while any genrep_sgemm call is running. */
 GENREP_API void genrep_release_buffers(void);
 
 /* ----------------------------------------------------------------- [RNG] */
@@ -211,7 +221,10 @@ typedef struct {
 /* Fill d and compute P,Q; GENREP_ERR_ARG / _SHAPE on bad sizes. */
 GENREP_API genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C, int H, int W,
                                             int K, int R, int S, int stride, int pad);
-/* Scratch floats needed by forward and backward (max of the two). */
+/* Scratch floats for forward and backward (one size serves both); 0 if d
+   is invalid. Bounded and independent of the thread count: the batch runs
+   in chunks whose im2col matrix is about 4 MB (one image per chunk when a
+   single image needs more), forward keeping up to 2 chunks in flight. */
 GENREP_API size_t genrep_conv2d_workspace(const genrep_conv2d_desc *d);
 GENREP_API genrep_status genrep_conv2d_forward(float *out, float *ws, const float *inp,
                                                const float *weight, const float *bias,
@@ -354,6 +367,8 @@ GENREP_API float genrep_cosine_lr(float base_lr, float min_lr, int64_t step, int
 #include "parts/encoder_decl.h"
 #include "parts/models_decl.h"
 #include "parts/lead_decl.h"
+#include "parts/eval_decl.h"
+#include "parts/steer_decl.h"
 
 #ifdef __cplusplus
 }
@@ -681,6 +696,8 @@ GENREP_API genrep_status genrep_sgemm_ref(int transA, int transB, int M, int N, 
 #include "parts/encoder_impl.h"
 #include "parts/models_impl.h"
 #include "parts/lead_impl.h"
+#include "parts/eval_impl.h"
+#include "parts/steer_impl.h"
 
 #endif /* GENREP__IMPLEMENTED */
 #endif /* GENREP_IMPLEMENTATION */

@@ -12,6 +12,7 @@ static int cmd_info(int argc, char **argv) {
 }
 
 int genrep_cmd_train(int argc, char **argv);
+int genrep_cmd_gan_train(int argc, char **argv);
 int genrep_cmd_probe(int argc, char **argv);
 int genrep_cmd_views(int argc, char **argv);
 int genrep_cmd_steer_train(int argc, char **argv);
@@ -20,6 +21,7 @@ int genrep_cmd_embed(int argc, char **argv);
 int genrep_cmd_gan_eval(int argc, char **argv);
 
 static const struct { const char *name; genrep_cmd_fn fn; const char *help; } commands[] = {
+    {"gan-train", genrep_cmd_gan_train, "train a DCGAN or class-conditional GAN on Fashion-MNIST (the shipped generators)"},
     {"train", genrep_cmd_train, "train an encoder contrastively on generator views (or real data)"},
     {"probe", genrep_cmd_probe, "linear probe + kNN of a frozen encoder on real Fashion-MNIST"},
     {"steer-train", genrep_cmd_steer_train, "learn latent walks (shift, zoom, rotate, brightness, contrast) through a frozen generator"},
