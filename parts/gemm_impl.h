@@ -506,7 +506,10 @@ GENREP_API genrep_status genrep_sgemm(int transA, int transB, int M, int N, int 
         per = per < 1 ? 1 : per > 4 ? 4 : per;
     }
     int chunk = (pans + nt * per - 1) / (nt * per), nchunk = (pans + chunk - 1) / chunk;
-#pragma omp parallel num_threads(nt) reduction(| : fail)
+    /* The full team, always: libgomp retires pool threads when a team
+       shrinks, and a retired thread's packing buffers would be lost until
+       genrep_release_buffers(). Threads past nt find no chunk left. */
+#pragma omp parallel reduction(| : fail)
     {
         int a_ready = 0;
 #pragma omp for schedule(dynamic, 1)

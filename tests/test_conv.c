@@ -1,0 +1,515 @@
+/* Linear, conv2d and conv_transpose2d: the im2col + GEMM paths against the
+   scalar references (every ISA, odd shapes, ragged batch chunks), backward
+   against central differences of a double-precision forward written here,
+   accumulation and NULL gradients, thread-count determinism, bad arguments. */
+#define GENREP_IMPLEMENTATION
+#include "genrep.h"
+#include "testutil.h"
+#include <string.h>
+
+static float *fa(size_t n) { float *p = (float *)genrep_alloc((n ? n : 1) * sizeof(float)); ck_assert_ptr_nonnull(p); return p; }
+static float *fr(size_t n, uint64_t seed) { float *p = fa(n); tu_fill(p, n, seed, -1.0f, 1.0f); return p; }
+static float *fcopy(const float *x, size_t n) { float *p = fa(n); memcpy(p, x, (n ? n : 1) * sizeof(float)); return p; }
+
+/* Forward geometry of both conv kinds as the test sees it. */
+typedef struct { int tr; genrep_conv2d_desc c; genrep_convt2d_desc t; } op_desc;
+
+static size_t n_inp(const op_desc *o) { return o->tr ? (size_t)o->t.N * o->t.C * o->t.H * o->t.W : (size_t)o->c.N * o->c.C * o->c.H * o->c.W; }
+static size_t n_out(const op_desc *o) { return o->tr ? (size_t)o->t.N * o->t.K * o->t.P * o->t.Q : (size_t)o->c.N * o->c.K * o->c.P * o->c.Q; }
+static size_t n_wt(const op_desc *o) { return o->tr ? (size_t)o->t.C * o->t.K * o->t.R * o->t.S : (size_t)o->c.K * o->c.C * o->c.R * o->c.S; }
+static size_t n_bias(const op_desc *o) { return (size_t)(o->tr ? o->t.K : o->c.K); }
+static size_t n_ws(const op_desc *o) { return o->tr ? genrep_convt2d_workspace(&o->t) : genrep_conv2d_workspace(&o->c); }
+
+static genrep_status op_fwd(const op_desc *o, float *out, float *ws, const float *x, const float *w, const float *b) {
+    return o->tr ? genrep_convt2d_forward(out, ws, x, w, b, &o->t) : genrep_conv2d_forward(out, ws, x, w, b, &o->c);
+}
+static genrep_status op_bwd(const op_desc *o, float *dx, float *dw, float *db, float *ws, const float *dy,
+                            const float *x, const float *w) {
+    return o->tr ? genrep_convt2d_backward(dx, dw, db, ws, dy, x, w, &o->t)
+                 : genrep_conv2d_backward(dx, dw, db, ws, dy, x, w, &o->c);
+}
+static void op_fwd_ref(const op_desc *o, float *out, const float *x, const float *w, const float *b) {
+    if (o->tr) genrep__convt2d_forward_ref(out, x, w, b, &o->t); else genrep__conv2d_forward_ref(out, x, w, b, &o->c);
+}
+static void op_bwd_ref(const op_desc *o, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w) {
+    if (o->tr) genrep__convt2d_backward_ref(dx, dw, db, dy, x, w, &o->t);
+    else genrep__conv2d_backward_ref(dx, dw, db, dy, x, w, &o->c);
+}
+
+/* Double-precision forward, written independently of the library: conv2d as
+   a gather, conv_transpose2d as a gather too (out pixel p collects the input
+   pixels h with h*stride - pad + r = p), where the library's reference
+   scatters. */
+static void fwd_double(const op_desc *o, double *out, const double *x, const double *w, const double *b) {
+    if (!o->tr) {
+        const genrep_conv2d_desc *d = &o->c;
+        for (int n = 0; n < d->N; n++) for (int k = 0; k < d->K; k++)
+        for (int p = 0; p < d->P; p++) for (int q = 0; q < d->Q; q++) {
+            double acc = b ? b[k] : 0.0;
+            for (int c = 0; c < d->C; c++) for (int r = 0; r < d->R; r++) for (int s = 0; s < d->S; s++) {
+                int h = p * d->stride_h - d->pad_h + r, ww = q * d->stride_w - d->pad_w + s;
+                if (h < 0 || h >= d->H || ww < 0 || ww >= d->W) continue;
+                acc += x[((n * d->C + c) * d->H + h) * d->W + ww] * w[((k * d->C + c) * d->R + r) * d->S + s];
+            }
+            out[((n * d->K + k) * d->P + p) * d->Q + q] = acc;
+        }
+    } else {
+        const genrep_convt2d_desc *d = &o->t;
+        for (int n = 0; n < d->N; n++) for (int k = 0; k < d->K; k++)
+        for (int p = 0; p < d->P; p++) for (int q = 0; q < d->Q; q++) {
+            double acc = b ? b[k] : 0.0;
+            for (int c = 0; c < d->C; c++) for (int r = 0; r < d->R; r++) for (int s = 0; s < d->S; s++) {
+                int th = p + d->pad_h - r, tw = q + d->pad_w - s;
+                if (th < 0 || tw < 0 || th % d->stride_h || tw % d->stride_w) continue;
+                int h = th / d->stride_h, ww = tw / d->stride_w;
+                if (h >= d->H || ww >= d->W) continue;
+                acc += x[((n * d->C + c) * d->H + h) * d->W + ww] * w[((c * d->K + k) * d->R + r) * d->S + s];
+            }
+            out[((n * d->K + k) * d->P + p) * d->Q + q] = acc;
+        }
+    }
+}
+
+static op_desc mk_conv(int N, int C, int H, int W, int K, int R, int S, int stride, int pad) {
+    op_desc o; memset(&o, 0, sizeof o);
+    ck_assert_int_eq(genrep_conv2d_init(&o.c, N, C, H, W, K, R, S, stride, pad), GENREP_OK);
+    return o;
+}
+static op_desc mk_convt(int N, int C, int H, int W, int K, int R, int S, int stride, int pad, int outpad) {
+    op_desc o; memset(&o, 0, sizeof o); o.tr = 1;
+    ck_assert_int_eq(genrep_convt2d_init(&o.t, N, C, H, W, K, R, S, stride, pad, outpad), GENREP_OK);
+    return o;
+}
+static void desc_str(const op_desc *o, char *buf, size_t n) {
+    if (o->tr) snprintf(buf, n, "convt N%d C%d %dx%d K%d k%dx%d s%dx%d p%dx%d op%dx%d -> %dx%d", o->t.N, o->t.C, o->t.H,
+                        o->t.W, o->t.K, o->t.R, o->t.S, o->t.stride_h, o->t.stride_w, o->t.pad_h, o->t.pad_w,
+                        o->t.outpad_h, o->t.outpad_w, o->t.P, o->t.Q);
+    else snprintf(buf, n, "conv N%d C%d %dx%d K%d k%dx%d s%dx%d p%dx%d -> %dx%d", o->c.N, o->c.C, o->c.H, o->c.W,
+                  o->c.K, o->c.R, o->c.S, o->c.stride_h, o->c.stride_w, o->c.pad_h, o->c.pad_w, o->c.P, o->c.Q);
+}
+
+/* Fast path vs the scalar reference, forward and backward (accumulating into
+   pre-filled gradients), on one descriptor. */
+static void check_vs_ref(const op_desc *o, uint64_t seed) {
+    char name[160], what[200];
+    desc_str(o, name, sizeof name);
+    size_t ni = n_inp(o), no = n_out(o), nw = n_wt(o), nb = n_bias(o), nws = n_ws(o);
+    ck_assert_msg(nws > 0, "%s: workspace 0", name);
+    float *x = fr(ni, seed), *w = fr(nw, seed + 1), *b = fr(nb, seed + 2), *dy = fr(no, seed + 3);
+    float *ws = fa(nws), *y = fa(no), *yr = fa(no);
+    float *dx = fr(ni, seed + 4), *dw = fr(nw, seed + 5), *db = fr(nb, seed + 6);
+    float *dxr = fcopy(dx, ni), *dwr = fcopy(dw, nw), *dbr = fcopy(db, nb);
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        ck_assert_int_eq(op_fwd(o, y, ws, x, w, with_bias ? b : NULL), GENREP_OK);
+        op_fwd_ref(o, yr, x, w, with_bias ? b : NULL);
+        snprintf(what, sizeof what, "%s forward bias=%d isa=%s", name, with_bias, genrep_isa_name(genrep_get_isa()));
+        TU_ASSERT_CLOSE(y, yr, no, 1e-5, 1e-5, what);
+    }
+    ck_assert_int_eq(op_bwd(o, dx, dw, db, ws, dy, x, w), GENREP_OK);
+    op_bwd_ref(o, dxr, dwr, dbr, dy, x, w);
+    snprintf(what, sizeof what, "%s dinp", name);   TU_ASSERT_CLOSE(dx, dxr, ni, 1e-5, 1e-5, what);
+    snprintf(what, sizeof what, "%s dweight", name); TU_ASSERT_CLOSE(dw, dwr, nw, 1e-5, 1e-5, what);
+    snprintf(what, sizeof what, "%s dbias", name);   TU_ASSERT_CLOSE(db, dbr, nb, 1e-5, 1e-5, what);
+    float *bufs[] = { x, w, b, dy, ws, y, yr, dx, dw, db, dxr, dwr, dbr };
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) genrep_free(bufs[i]);
+}
+
+/* Odd shapes for both conv kinds, each checked by check_vs_ref; the test
+   below runs the sweep per ISA and per chunk budget. */
+static void sweep_shapes(void) {
+    uint64_t seed = 100;
+    /* conv2d: batch 1 and 3, 3 channels, 7x7 (and 7x5), kernels 1/3/4/5 (and 3x2), strides 1..3, pads 0..2 */
+    for (int ks = 0; ks < 5; ks++)
+        for (int stride = 1; stride <= 3; stride++)
+            for (int pad = 0; pad <= 2; pad++) {
+                static const int RS[5][2] = { {1, 1}, {3, 3}, {4, 4}, {5, 5}, {3, 2} };
+                int R = RS[ks][0], S = RS[ks][1];
+                int N = (stride + pad) % 2 ? 3 : 1, W = ks == 4 ? 5 : 7;
+                if (7 + 2 * pad < R || W + 2 * pad < S) continue;
+                op_desc o = mk_conv(N, 3, 7, W, 4, R, S, stride, pad);
+                check_vs_ref(&o, seed++);
+            }
+    /* non-square stride and padding, set on the descriptor directly */
+    op_desc o = mk_conv(2, 3, 7, 6, 5, 3, 4, 1, 0);
+    o.c.stride_h = 2; o.c.stride_w = 1; o.c.pad_h = 1; o.c.pad_w = 2;
+    o.c.P = (7 + 2 - 3) / 2 + 1; o.c.Q = (6 + 4 - 4) / 1 + 1;
+    check_vs_ref(&o, seed++);
+    /* conv_transpose2d: kernels 1/3/4/5, strides 1..3 with every output padding, pads 0..2 */
+    for (int R = 1; R <= 5; R++) {
+        if (R == 2) continue;
+        for (int stride = 1; stride <= 3; stride++)
+            for (int outpad = 0; outpad < stride; outpad++)
+                for (int pad = 0; pad <= 2; pad++) {
+                    if ((7 - 1) * stride - 2 * pad + R + outpad <= 0) continue;
+                    op_desc t = mk_convt((stride + pad) % 2 ? 3 : 1, 3, 7, 7, 4, R, R, stride, pad, outpad);
+                    check_vs_ref(&t, seed++);
+                }
+    }
+    op_desc t = mk_convt(3, 5, 5, 4, 3, 4, 3, 2, 1, 1); /* the DCGAN-style upsampler, non-square */
+    check_vs_ref(&t, seed++);
+}
+
+START_TEST(conv_fast_vs_ref_all_isas) {
+    genrep_isa best = genrep_get_isa();
+    const size_t budget0 = genrep__conv_col_budget;
+    for (int isa = GENREP_ISA_SCALAR; isa <= GENREP_ISA_AVX512; isa++) {
+        if (genrep_set_isa((genrep_isa)isa) != GENREP_OK) continue;
+        genrep__conv_col_budget = budget0;       /* whole (small) batch in one chunk */
+        sweep_shapes();
+        genrep__conv_col_budget = 3000;          /* 2 images per chunk for 3x3: chunks 2 + 1 */
+        sweep_shapes();
+        genrep__conv_col_budget = 300;           /* mostly 1 image per chunk (no gather/scatter) */
+        sweep_shapes();
+    }
+    genrep__conv_col_budget = budget0;
+    ck_assert_int_eq(genrep_set_isa(best), GENREP_OK);
+}
+END_TEST
+
+START_TEST(linear_fast_vs_ref_all_isas) {
+    genrep_isa best = genrep_get_isa();
+    static const int shapes[][3] = { {1, 1, 1}, {1, 3, 5}, {7, 13, 3}, {17, 33, 65}, {64, 128, 10} };
+    for (int isa = GENREP_ISA_SCALAR; isa <= GENREP_ISA_AVX512; isa++) {
+        if (genrep_set_isa((genrep_isa)isa) != GENREP_OK) continue;
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+            int B = shapes[i][0], C = shapes[i][1], OC = shapes[i][2];
+            float *x = fr((size_t)B * C, 1 + i), *w = fr((size_t)OC * C, 2 + i), *b = fr(OC, 3 + i), *dy = fr((size_t)B * OC, 4 + i);
+            float *y = fa((size_t)B * OC), *yr = fa((size_t)B * OC);
+            float *dx = fr((size_t)B * C, 5 + i), *dw = fr((size_t)OC * C, 6 + i), *db = fr(OC, 7 + i);
+            float *dxr = fcopy(dx, (size_t)B * C), *dwr = fcopy(dw, (size_t)OC * C), *dbr = fcopy(db, OC);
+            for (int wb = 0; wb < 2; wb++) {
+                ck_assert_int_eq(genrep_linear_forward(y, x, w, wb ? b : NULL, B, C, OC), GENREP_OK);
+                genrep__linear_forward_ref(yr, x, w, wb ? b : NULL, B, C, OC);
+                TU_ASSERT_CLOSE(y, yr, (size_t)B * OC, 1e-5, 1e-5, "linear forward");
+            }
+            ck_assert_int_eq(genrep_linear_backward(dx, dw, db, dy, x, w, B, C, OC), GENREP_OK);
+            genrep__linear_backward_ref(dxr, dwr, dbr, dy, x, w, B, C, OC);
+            TU_ASSERT_CLOSE(dx, dxr, (size_t)B * C, 1e-5, 1e-5, "linear dinp");
+            TU_ASSERT_CLOSE(dw, dwr, (size_t)OC * C, 1e-5, 1e-5, "linear dweight");
+            TU_ASSERT_CLOSE(db, dbr, (size_t)OC, 1e-5, 1e-5, "linear dbias");
+            float *bufs[] = { x, w, b, dy, y, yr, dx, dw, db, dxr, dwr, dbr };
+            for (size_t j = 0; j < sizeof bufs / sizeof *bufs; j++) genrep_free(bufs[j]);
+        }
+    }
+    ck_assert_int_eq(genrep_set_isa(best), GENREP_OK);
+}
+END_TEST
+
+/* ------------------------------------------------ finite differences (double) */
+
+static double *to_d(const float *x, size_t n) {
+    double *d = (double *)malloc((n ? n : 1) * sizeof(double));
+    for (size_t i = 0; i < n; i++) d[i] = x[i];
+    return d;
+}
+static double loss_d(const op_desc *o, const double *x, const double *w, const double *b, const double *G, double *tmp) {
+    fwd_double(o, tmp, x, w, b);
+    double L = 0;
+    for (size_t i = 0; i < n_out(o); i++) L += tmp[i] * G[i];
+    return L;
+}
+
+/* L = sum(out * G). The library's backward (fast path, dout = G, zeroed
+   gradients) must match central differences of the double forward at every
+   coordinate of inp, weight and bias. L is linear in each tensor, so the
+   difference quotient is exact up to double rounding; the tolerance only
+   covers the float sums of the backward. The library's float forward is
+   checked against the double forward on the way. */
+static void check_fd(const op_desc *o, uint64_t seed) {
+    char name[160], what[200];
+    desc_str(o, name, sizeof name);
+    size_t ni = n_inp(o), no = n_out(o), nw = n_wt(o), nb = n_bias(o);
+    float *x = fr(ni, seed), *w = fr(nw, seed + 1), *b = fr(nb, seed + 2), *G = fr(no, seed + 3);
+    float *ws = fa(n_ws(o)), *y = fa(no), *yd = fa(no);
+    float *dx = fa(ni), *dw = fa(nw), *db = fa(nb);
+    memset(dx, 0, ni * sizeof(float)); memset(dw, 0, nw * sizeof(float)); memset(db, 0, nb * sizeof(float));
+    ck_assert_int_eq(op_fwd(o, y, ws, x, w, b), GENREP_OK);
+    ck_assert_int_eq(op_bwd(o, dx, dw, db, ws, G, x, w), GENREP_OK);
+    double *xd = to_d(x, ni), *wd = to_d(w, nw), *bd = to_d(b, nb), *Gd = to_d(G, no), *tmp = to_d(y, no);
+    fwd_double(o, tmp, xd, wd, bd);
+    for (size_t i = 0; i < no; i++) yd[i] = (float)tmp[i];
+    snprintf(what, sizeof what, "%s forward vs double", name);
+    TU_ASSERT_CLOSE(y, yd, no, 1e-5, 1e-5, what);
+    struct { double *p; float *g; size_t n; const char *nm; } ts[3] = {
+        { xd, dx, ni, "dinp" }, { wd, dw, nw, "dweight" }, { bd, db, nb, "dbias" } };
+    const double eps = 1e-3;
+    for (int t = 0; t < 3; t++) {
+        float *fd = fa(ts[t].n);
+        for (size_t i = 0; i < ts[t].n; i++) {
+            double v = ts[t].p[i];
+            ts[t].p[i] = v + eps; double Lp = loss_d(o, xd, wd, bd, Gd, tmp);
+            ts[t].p[i] = v - eps; double Lm = loss_d(o, xd, wd, bd, Gd, tmp);
+            ts[t].p[i] = v;
+            fd[i] = (float)((Lp - Lm) / (2 * eps));
+        }
+        snprintf(what, sizeof what, "%s %s vs finite differences", name, ts[t].nm);
+        TU_ASSERT_CLOSE(ts[t].g, fd, ts[t].n, 2e-5, 2e-5, what);
+        genrep_free(fd);
+    }
+    free(xd); free(wd); free(bd); free(Gd); free(tmp);
+    float *bufs[] = { x, w, b, G, ws, y, yd, dx, dw, db };
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) genrep_free(bufs[i]);
+}
+
+START_TEST(conv2d_grad_fd) {
+    op_desc a = mk_conv(2, 3, 6, 5, 4, 3, 3, 2, 1); check_fd(&a, 11);
+    op_desc b = mk_conv(1, 2, 7, 7, 3, 3, 2, 1, 0); check_fd(&b, 12);
+    op_desc c = mk_conv(3, 2, 7, 6, 2, 4, 4, 3, 2); check_fd(&c, 13);
+    genrep__conv_col_budget = 50;               /* chunks of one image */
+    op_desc d = mk_conv(3, 2, 5, 5, 3, 3, 3, 1, 1); check_fd(&d, 14);
+    genrep__conv_col_budget = (size_t)1 << 20;
+}
+END_TEST
+
+START_TEST(convt2d_grad_fd) {
+    op_desc a = mk_convt(2, 3, 4, 5, 4, 4, 4, 2, 1, 1); check_fd(&a, 21);
+    op_desc b = mk_convt(1, 2, 5, 5, 3, 3, 3, 1, 1, 0); check_fd(&b, 22);
+    op_desc c = mk_convt(3, 2, 3, 4, 2, 5, 3, 3, 2, 2); check_fd(&c, 23);
+    genrep__conv_col_budget = 40;
+    op_desc d = mk_convt(3, 2, 4, 4, 3, 3, 3, 2, 0, 1); check_fd(&d, 24);
+    genrep__conv_col_budget = (size_t)1 << 20;
+}
+END_TEST
+
+START_TEST(linear_grad_fd) {
+    const int B = 5, C = 7, OC = 4;
+    float *x = fr(B * C, 31), *w = fr(OC * C, 32), *b = fr(OC, 33), *G = fr(B * OC, 34);
+    float dx[5 * 7] = {0}, dw[4 * 7] = {0}, db[4] = {0}, y[5 * 4];
+    ck_assert_int_eq(genrep_linear_forward(y, x, w, b, B, C, OC), GENREP_OK);
+    ck_assert_int_eq(genrep_linear_backward(dx, dw, db, G, x, w, B, C, OC), GENREP_OK);
+    double xd[5 * 7], wd[4 * 7], bd[4];
+    for (int i = 0; i < B * C; i++) xd[i] = x[i];
+    for (int i = 0; i < OC * C; i++) wd[i] = w[i];
+    for (int i = 0; i < OC; i++) bd[i] = b[i];
+    /* L(x, w, b) = sum_{b,o} G[b,o] * (b[o] + sum_c x[b,c] w[o,c]) in double */
+#define LIN_L(L) do { L = 0; for (int bb = 0; bb < B; bb++) for (int o = 0; o < OC; o++) { \
+        double acc = bd[o]; for (int c = 0; c < C; c++) acc += xd[bb * C + c] * wd[o * C + c]; \
+        L += acc * G[bb * OC + o]; } } while (0)
+    struct { double *p; float *g; int n; } ts[3] = { { xd, dx, B * C }, { wd, dw, OC * C }, { bd, db, OC } };
+    for (int t = 0; t < 3; t++)
+        for (int i = 0; i < ts[t].n; i++) {
+            double v = ts[t].p[i], Lp, Lm;
+            ts[t].p[i] = v + 1e-3; LIN_L(Lp);
+            ts[t].p[i] = v - 1e-3; LIN_L(Lm);
+            ts[t].p[i] = v;
+            double fd = (Lp - Lm) / 2e-3;
+            ck_assert_msg(fabs(ts[t].g[i] - fd) <= 2e-5 + 2e-5 * fabs(fd), "linear grad %d[%d]: %g vs fd %g", t, i,
+                          (double)ts[t].g[i], fd);
+        }
+#undef LIN_L
+    genrep_free(x); genrep_free(w); genrep_free(b); genrep_free(G);
+}
+END_TEST
+
+/* ------------------------------------------- accumulation and NULL gradients */
+
+START_TEST(backward_accumulates_and_null_ok) {
+    op_desc os[2] = { mk_conv(3, 3, 6, 6, 4, 3, 3, 1, 1), mk_convt(3, 3, 4, 4, 4, 4, 4, 2, 1, 0) };
+    for (int k = 0; k < 2; k++) {
+        const op_desc *o = &os[k];
+        size_t ni = n_inp(o), no = n_out(o), nw = n_wt(o), nb = n_bias(o);
+        float *x = fr(ni, 41), *w = fr(nw, 42), *dy = fr(no, 43), *ws = fa(n_ws(o));
+        float *p0x = fr(ni, 44), *p0w = fr(nw, 45), *p0b = fr(nb, 46);
+        float *zx = fa(ni), *zw = fa(nw), *zb = fa(nb);
+        memset(zx, 0, ni * 4); memset(zw, 0, nw * 4); memset(zb, 0, nb * 4);
+        ck_assert_int_eq(op_bwd(o, zx, zw, zb, ws, dy, x, w), GENREP_OK);  /* from zero */
+        float *ax = fcopy(p0x, ni), *aw = fcopy(p0w, nw), *ab = fcopy(p0b, nb);
+        ck_assert_int_eq(op_bwd(o, ax, aw, ab, ws, dy, x, w), GENREP_OK);  /* onto p0 */
+        for (size_t i = 0; i < ni; i++) zx[i] += p0x[i];
+        for (size_t i = 0; i < nw; i++) zw[i] += p0w[i];
+        for (size_t i = 0; i < nb; i++) zb[i] += p0b[i];
+        TU_ASSERT_CLOSE(ax, zx, ni, 1e-5, 1e-5, "dinp accumulates");
+        TU_ASSERT_CLOSE(aw, zw, nw, 1e-5, 1e-5, "dweight accumulates");
+        TU_ASSERT_CLOSE(ab, zb, nb, 1e-5, 1e-5, "dbias accumulates");
+        /* each gradient alone gives the same bits as all three together */
+        float *sx = fcopy(p0x, ni), *sw = fcopy(p0w, nw), *sb = fcopy(p0b, nb);
+        ck_assert_int_eq(op_bwd(o, sx, NULL, NULL, ws, dy, x, w), GENREP_OK);
+        ck_assert_int_eq(op_bwd(o, NULL, sw, NULL, ws, dy, x, w), GENREP_OK);
+        ck_assert_int_eq(op_bwd(o, NULL, NULL, sb, NULL, dy, x, w), GENREP_OK); /* bias needs no workspace */
+        ck_assert_int_eq(op_bwd(o, NULL, NULL, NULL, NULL, dy, x, w), GENREP_OK);
+        ck_assert(memcmp(sx, ax, ni * 4) == 0);
+        ck_assert(memcmp(sw, aw, nw * 4) == 0);
+        ck_assert(memcmp(sb, ab, nb * 4) == 0);
+        /* only what is needed must be given: no weight for dweight, no inp for dinp */
+        ck_assert_int_eq(op_bwd(o, NULL, sw, NULL, ws, dy, x, NULL), GENREP_OK);
+        ck_assert_int_eq(op_bwd(o, sx, NULL, NULL, ws, dy, NULL, w), GENREP_OK);
+        float *bufs[] = { x, w, dy, ws, p0x, p0w, p0b, zx, zw, zb, ax, aw, ab, sx, sw, sb };
+        for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) genrep_free(bufs[i]);
+    }
+    /* linear */
+    const int B = 4, C = 6, OC = 3;
+    float *x = fr(B * C, 51), *w = fr(OC * C, 52), *dy = fr(B * OC, 53);
+    float *p0x = fr(B * C, 54), *p0w = fr(OC * C, 55), *p0b = fr(OC, 56);
+    float zx[24] = {0}, zw[18] = {0}, zb[3] = {0};
+    ck_assert_int_eq(genrep_linear_backward(zx, zw, zb, dy, x, w, B, C, OC), GENREP_OK);
+    float *ax = fcopy(p0x, 24), *aw = fcopy(p0w, 18), *ab = fcopy(p0b, 3);
+    ck_assert_int_eq(genrep_linear_backward(ax, aw, ab, dy, x, w, B, C, OC), GENREP_OK);
+    for (int i = 0; i < 24; i++) zx[i] += p0x[i];
+    for (int i = 0; i < 18; i++) zw[i] += p0w[i];
+    for (int i = 0; i < 3; i++) zb[i] += p0b[i];
+    TU_ASSERT_CLOSE(ax, zx, 24, 1e-5, 1e-5, "linear dinp accumulates");
+    TU_ASSERT_CLOSE(aw, zw, 18, 1e-5, 1e-5, "linear dweight accumulates");
+    TU_ASSERT_CLOSE(ab, zb, 3, 1e-5, 1e-5, "linear dbias accumulates");
+    ck_assert_int_eq(genrep_linear_backward(NULL, NULL, NULL, dy, NULL, NULL, B, C, OC), GENREP_OK);
+    float *bufs[] = { x, w, dy, p0x, p0w, p0b, ax, aw, ab };
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) genrep_free(bufs[i]);
+}
+END_TEST
+
+/* ------------------------------------------------------------ determinism */
+
+/* Every output of every op, at 1 and at 2 threads, must be the same bits. */
+static void run_all(const op_desc *o, float *y, float *dx, float *dw, float *db, const float *x, const float *w,
+                    const float *b, const float *dy, float *ws) {
+    ck_assert_int_eq(op_fwd(o, y, ws, x, w, b), GENREP_OK);
+    memset(dx, 0, n_inp(o) * 4); memset(dw, 0, n_wt(o) * 4); memset(db, 0, n_bias(o) * 4);
+    ck_assert_int_eq(op_bwd(o, dx, dw, db, ws, dy, x, w), GENREP_OK);
+}
+
+START_TEST(threads_bitwise_identical) {
+    const size_t budget0 = genrep__conv_col_budget;
+    /* the last op has many chunks, so that the threads' chunks of conv2d
+       forward overlap in time (each must use its own workspace slot) */
+    op_desc os[4] = { mk_conv(5, 16, 12, 12, 24, 3, 3, 1, 1), mk_conv(4, 8, 15, 13, 16, 5, 5, 2, 2),
+                      mk_convt(5, 16, 8, 8, 12, 4, 4, 2, 1, 0), mk_conv(24, 16, 16, 16, 16, 3, 3, 1, 1) };
+    for (int k = 0; k < 4; k++)
+        for (int chunked = 0; chunked < 2; chunked++) {
+            const op_desc *o = &os[k];
+            /* chunks of 2,2,1 / 5 / 4,1 / 24 x 1 images */
+            genrep__conv_col_budget = chunked ? 50000 : budget0;
+            size_t ni = n_inp(o), no = n_out(o), nw = n_wt(o), nb = n_bias(o), nws = n_ws(o);
+            float *x = fr(ni, 61), *w = fr(nw, 62), *b = fr(nb, 63), *dy = fr(no, 64), *ws = fa(nws);
+            float *y[2], *dx[2], *dw[2], *db[2];
+            for (int t = 0; t < 2; t++) {
+                y[t] = fa(no); dx[t] = fa(ni); dw[t] = fa(nw); db[t] = fa(nb);
+                genrep_set_num_threads(t + 1);
+                run_all(o, y[t], dx[t], dw[t], db[t], x, w, b, dy, ws);
+            }
+            ck_assert_msg(memcmp(y[0], y[1], no * 4) == 0, "op %d forward differs across threads", k);
+            ck_assert_msg(memcmp(dx[0], dx[1], ni * 4) == 0, "op %d dinp differs across threads", k);
+            ck_assert_msg(memcmp(dw[0], dw[1], nw * 4) == 0, "op %d dweight differs across threads", k);
+            ck_assert_msg(memcmp(db[0], db[1], nb * 4) == 0, "op %d dbias differs across threads", k);
+            for (int t = 0; t < 2; t++) { genrep_free(y[t]); genrep_free(dx[t]); genrep_free(dw[t]); genrep_free(db[t]); }
+            genrep_free(x); genrep_free(w); genrep_free(b); genrep_free(dy); genrep_free(ws);
+        }
+    genrep__conv_col_budget = budget0;
+    /* linear: the GEMM and the bias sums */
+    const int B = 33, C = 70, OC = 45;
+    float *x = fr(B * C, 71), *w = fr(OC * C, 72), *b = fr(OC, 73), *dy = fr(B * OC, 74);
+    float *y[2], *dx[2], *dw[2], *db[2];
+    for (int t = 0; t < 2; t++) {
+        y[t] = fa(B * OC); dx[t] = fa(B * C); dw[t] = fa(OC * C); db[t] = fa(OC);
+        memset(dx[t], 0, B * C * 4); memset(dw[t], 0, OC * C * 4); memset(db[t], 0, OC * 4);
+        genrep_set_num_threads(t + 1);
+        ck_assert_int_eq(genrep_linear_forward(y[t], x, w, b, B, C, OC), GENREP_OK);
+        ck_assert_int_eq(genrep_linear_backward(dx[t], dw[t], db[t], dy, x, w, B, C, OC), GENREP_OK);
+    }
+    ck_assert(memcmp(y[0], y[1], B * OC * 4) == 0);
+    ck_assert(memcmp(dx[0], dx[1], B * C * 4) == 0);
+    ck_assert(memcmp(dw[0], dw[1], OC * C * 4) == 0);
+    ck_assert(memcmp(db[0], db[1], OC * 4) == 0);
+    for (int t = 0; t < 2; t++) { genrep_free(y[t]); genrep_free(dx[t]); genrep_free(dw[t]); genrep_free(db[t]); }
+    genrep_free(x); genrep_free(w); genrep_free(b); genrep_free(dy);
+}
+END_TEST
+
+/* ---------------------------------------------------------- bad arguments */
+
+#define EXPECT_FAIL(call, status, needle) do { \
+    ck_assert_int_eq((call), (status)); \
+    ck_assert_msg(strstr(genrep_last_error(), (needle)) != NULL, "message '%s' lacks '%s'", genrep_last_error(), (needle)); \
+} while (0)
+
+START_TEST(bad_arguments) {
+    genrep_conv2d_desc d;
+    EXPECT_FAIL(genrep_conv2d_init(NULL, 1, 1, 4, 4, 1, 3, 3, 1, 0), GENREP_ERR_ARG, "'d'");
+    EXPECT_FAIL(genrep_conv2d_init(&d, 0, 1, 4, 4, 1, 3, 3, 1, 0), GENREP_ERR_ARG, "'N'");
+    EXPECT_FAIL(genrep_conv2d_init(&d, 1, -2, 4, 4, 1, 3, 3, 1, 0), GENREP_ERR_ARG, "'C'");
+    EXPECT_FAIL(genrep_conv2d_init(&d, 1, 1, 0, 4, 1, 3, 3, 1, 0), GENREP_ERR_ARG, "'H'");
+    EXPECT_FAIL(genrep_conv2d_init(&d, 1, 1, 4, 4, 0, 3, 3, 1, 0), GENREP_ERR_ARG, "'K'");
+    EXPECT_FAIL(genrep_conv2d_init(&d, 1, 1, 4, 4, 1, 0, 3, 1, 0), GENREP_ERR_ARG, "'R'");
+    EXPECT_FAIL(genrep_conv2d_init(&d, 1, 1, 4, 4, 1, 3, 3, 0, 0), GENREP_ERR_ARG, "'stride'");
+    EXPECT_FAIL(genrep_conv2d_init(&d, 1, 1, 4, 4, 1, 3, 3, 1, -1), GENREP_ERR_ARG, "'pad'");
+    EXPECT_FAIL(genrep_conv2d_init(&d, 1, 1, 2, 4, 1, 5, 3, 1, 1), GENREP_ERR_SHAPE, "kernel"); /* P <= 0 */
+    ck_assert_int_eq(genrep_conv2d_init(&d, 2, 3, 5, 5, 4, 3, 3, 1, 1), GENREP_OK);
+    ck_assert_int_eq(d.P, 5); ck_assert_int_eq(d.Q, 5);
+    static float buf[16384], *ws = buf + 4096, *x = buf + 8192, *w = buf + 12288, *y = buf;
+    ck_assert_uint_le(genrep_conv2d_workspace(&d), 4096);
+    EXPECT_FAIL(genrep_conv2d_forward(NULL, ws, x, w, NULL, &d), GENREP_ERR_ARG, "'out'");
+    EXPECT_FAIL(genrep_conv2d_forward(y, NULL, x, w, NULL, &d), GENREP_ERR_ARG, "'ws'");
+    EXPECT_FAIL(genrep_conv2d_forward(y, ws, NULL, w, NULL, &d), GENREP_ERR_ARG, "'inp'");
+    EXPECT_FAIL(genrep_conv2d_forward(y, ws, x, NULL, NULL, &d), GENREP_ERR_ARG, "'weight'");
+    EXPECT_FAIL(genrep_conv2d_forward(y, ws, x, w, NULL, NULL), GENREP_ERR_ARG, "'d'");
+    EXPECT_FAIL(genrep_conv2d_backward(x, w, NULL, ws, NULL, x, w, &d), GENREP_ERR_ARG, "'dout'");
+    EXPECT_FAIL(genrep_conv2d_backward(x, NULL, NULL, ws, y, x, NULL, &d), GENREP_ERR_ARG, "'weight'");
+    EXPECT_FAIL(genrep_conv2d_backward(NULL, w, NULL, ws, y, NULL, w, &d), GENREP_ERR_ARG, "'inp'");
+    EXPECT_FAIL(genrep_conv2d_backward(x, NULL, NULL, NULL, y, x, w, &d), GENREP_ERR_ARG, "'ws'");
+    genrep_conv2d_desc bad = d; bad.P = 7;                        /* hand-edited, inconsistent */
+    EXPECT_FAIL(genrep_conv2d_forward(y, ws, x, w, NULL, &bad), GENREP_ERR_SHAPE, "P=7");
+    ck_assert_uint_eq(genrep_conv2d_workspace(&bad), 0);
+    ck_assert_uint_eq(genrep_conv2d_workspace(NULL), 0);
+    bad = d; bad.K = 0;
+    EXPECT_FAIL(genrep_conv2d_backward(x, w, NULL, ws, y, x, w, &bad), GENREP_ERR_ARG, "'K'");
+
+    genrep_convt2d_desc t;
+    EXPECT_FAIL(genrep_convt2d_init(NULL, 1, 1, 4, 4, 1, 3, 3, 2, 1, 1), GENREP_ERR_ARG, "'d'");
+    EXPECT_FAIL(genrep_convt2d_init(&t, 1, 1, 4, -4, 1, 3, 3, 2, 1, 1), GENREP_ERR_ARG, "'W'");
+    EXPECT_FAIL(genrep_convt2d_init(&t, 1, 1, 4, 4, 1, 3, 0, 2, 1, 1), GENREP_ERR_ARG, "'S'");
+    EXPECT_FAIL(genrep_convt2d_init(&t, 1, 1, 4, 4, 1, 3, 3, 2, 1, 2), GENREP_ERR_ARG, "'outpad'");
+    EXPECT_FAIL(genrep_convt2d_init(&t, 1, 1, 4, 4, 1, 3, 3, 2, 1, -1), GENREP_ERR_ARG, "'outpad'");
+    EXPECT_FAIL(genrep_convt2d_init(&t, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0), GENREP_ERR_SHAPE, "empty"); /* P = -1 */
+    ck_assert_int_eq(genrep_convt2d_init(&t, 2, 3, 4, 4, 2, 4, 4, 2, 1, 0), GENREP_OK);
+    ck_assert_int_eq(t.P, 8); ck_assert_int_eq(t.Q, 8);
+    ck_assert_uint_le(genrep_convt2d_workspace(&t), 4096);
+    EXPECT_FAIL(genrep_convt2d_forward(y, NULL, x, w, NULL, &t), GENREP_ERR_ARG, "'ws'");
+    EXPECT_FAIL(genrep_convt2d_forward(y, ws, x, w, NULL, NULL), GENREP_ERR_ARG, "'d'");
+    EXPECT_FAIL(genrep_convt2d_backward(x, w, NULL, ws, NULL, x, w, &t), GENREP_ERR_ARG, "'dout'");
+    genrep_convt2d_desc badt = t; badt.outpad_h = 2;
+    EXPECT_FAIL(genrep_convt2d_backward(x, w, NULL, ws, y, x, w, &badt), GENREP_ERR_ARG, "'outpad'");
+    badt = t; badt.Q = 3;
+    EXPECT_FAIL(genrep_convt2d_forward(y, ws, x, w, NULL, &badt), GENREP_ERR_SHAPE, "Q=3");
+    ck_assert_uint_eq(genrep_convt2d_workspace(&badt), 0);
+
+    EXPECT_FAIL(genrep_linear_forward(NULL, x, w, NULL, 2, 3, 4), GENREP_ERR_ARG, "'out'");
+    EXPECT_FAIL(genrep_linear_forward(y, x, NULL, NULL, 2, 3, 4), GENREP_ERR_ARG, "'weight'");
+    EXPECT_FAIL(genrep_linear_forward(y, x, w, NULL, 0, 3, 4), GENREP_ERR_ARG, "'B'");
+    EXPECT_FAIL(genrep_linear_forward(y, x, w, NULL, 2, -3, 4), GENREP_ERR_ARG, "'C'");
+    EXPECT_FAIL(genrep_linear_backward(x, NULL, NULL, NULL, x, w, 2, 3, 4), GENREP_ERR_ARG, "'dout'");
+    EXPECT_FAIL(genrep_linear_backward(x, NULL, NULL, y, x, NULL, 2, 3, 4), GENREP_ERR_ARG, "'weight'");
+    EXPECT_FAIL(genrep_linear_backward(NULL, w, NULL, y, NULL, w, 2, 3, 4), GENREP_ERR_ARG, "'inp'");
+    EXPECT_FAIL(genrep_linear_backward(x, w, NULL, y, x, w, 2, 3, 0), GENREP_ERR_ARG, "'OC'");
+}
+END_TEST
+
+/* The workspace stays bounded on the bench shapes (chunking works) and a
+   chunk of the big layer still holds several images. */
+START_TEST(workspace_bounded) {
+    genrep_conv2d_desc d;
+    ck_assert_int_eq(genrep_conv2d_init(&d, 128, 64, 14, 14, 64, 3, 3, 1, 1), GENREP_OK);
+    size_t ws = genrep_conv2d_workspace(&d);
+    ck_assert_uint_gt(ws, (size_t)576 * 196);
+    ck_assert_uint_le(ws * 4, (size_t)32 << 20);
+    ck_assert_int_eq(genrep_conv2d_init(&d, 512, 512, 64, 64, 512, 3, 3, 1, 1), GENREP_OK);
+    ck_assert_uint_le(genrep_conv2d_workspace(&d), (size_t)4608 * 4096 * 2); /* one image, even past the budget */
+    genrep_convt2d_desc t;
+    ck_assert_int_eq(genrep_convt2d_init(&t, 128, 256, 4, 4, 128, 4, 4, 2, 1, 0), GENREP_OK);
+    ck_assert_uint_le(genrep_convt2d_workspace(&t) * 4, (size_t)32 << 20);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("conv");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, conv_fast_vs_ref_all_isas);
+    tcase_add_test(tc, linear_fast_vs_ref_all_isas);
+    tcase_add_test(tc, conv2d_grad_fd);
+    tcase_add_test(tc, convt2d_grad_fd);
+    tcase_add_test(tc, linear_grad_fd);
+    tcase_add_test(tc, backward_accumulates_and_null_ok);
+    tcase_add_test(tc, threads_bitwise_identical);
+    tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, workspace_bounded);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
