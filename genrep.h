@@ -2,87 +2,144 @@
 /*
    ============================================================================
    genrep.h -- a single-header C library for GenRep (Jahanian, Puig, Tian,
-   Isola, ICLR 2022): sample a generator, make latent "views", train an
-   encoder contrastively, probe it on real data.
+   Isola, ICLR 2022): sample a generator, make latent "views" of each sample,
+   train an encoder contrastively on them, probe it on real data.
 
    RECIPE
      In exactly one C or C++ file:
          #define GENREP_IMPLEMENTATION
          #include "genrep.h"
-     Everywhere else just #include "genrep.h". Compile with -fopenmp for
-     threads (without it everything runs on one thread), link -lm (and -lz
-     for the IDX reader).
+     Everywhere else just #include "genrep.h". Build with -fopenmp for
+     threads (without it everything runs on one thread); link -lz -lm, and
+     -lstb when GENREP_IMAGE_IO is defined. A CUDA path is planned as a
+     GENREP_CUDA_IMPLEMENTATION section in one .cu file; it does not exist
+     yet (see ISA / CUDA below).
 
-   CONFIGURATION (define before the implementation include)
+   CONFIGURATION (define before the include; the same in every file)
      GENREP_STATIC           all functions static (default: extern)
      GENREP_MALLOC(sz)       allocator returning 64-byte aligned memory
                              (default: aligned_alloc(64, round_up(sz, 64)))
      GENREP_FREE(p)          matching free (default: free)
      GENREP_ASSERT(x)        internal invariant check (default: assert)
-     GENREP_NO_ZLIB          leave out the gzip IDX reader (no -lz needed)
-     GENREP_IMAGE_IO         image folders (PNG/JPEG) and PNG grids through
-                             Debian's libstb-dev: define it (in every unit
-                             that uses them) and link -lstb (default: off)
+     GENREP_NO_ZLIB          IDX reader reads plain files only (no -lz)
+     GENREP_IMAGE_IO         image folders and PNG grids through Debian's
+                             libstb-dev (stb_image, stb_image_write; -lstb)
 
    ENVIRONMENT
-     GENREP_ISA=scalar|avx2|avx512   force a kernel path (default: best the
-                                     CPU and OS support, chosen once)
-     OMP_NUM_THREADS                 threads for GEMM, conv and batch ops
-     GENREP_FMNIST_DIR               Fashion-MNIST directory (default
+     GENREP_ISA=scalar|avx2|avx512   force a kernel path (default: the best
+                                     this CPU and OS support, chosen once)
+     GENREP_FMNIST_DIR               Fashion-MNIST files (default
                                      /usr/share/datasets/fashion-mnist)
+     OMP_NUM_THREADS                 threads for GEMM, conv and batch ops
 
-   QUICK START (this is examples/00_quickstart.c; make test runs it)
-     see [QUICKSTART] below.
+   QUICK START (examples/00_quickstart.c, byte for byte; make test checks)
+QUICKSTART-BEGIN
+// Quick start: fit a linear classifier to two Gaussian blobs with genrep.h's
+// layers (linear -> softmax cross-entropy -> SGD), checking every status.
+#define GENREP_IMPLEMENTATION
+#include "genrep.h"
+#include <stdio.h>
+
+#define B 64 // batch
+#define D 2  // input features
+#define V 2  // classes
+
+int main(void) {
+    float x[B * D], logits[B * V], probs[B * V], dlogits[B * V], loss = 0;
+    int32_t y[B];
+    float w[V * D + V] = {0}, g[V * D + V], mom[V * D + V] = {0}; // weight (V,D), bias (V)
+    genrep_sgd_config sgd = {0.5f, 0.9f, 0.0f, 0};                  // lr, momentum, wd, nesterov
+    genrep_rng rng;
+    genrep_rng_init(&rng, 1234, 0); // Philox stream (seed 1234, stream 0)
+    for (int step = 1; step <= 50; step++) {
+        for (int b = 0; b < B; b++) { // class c is centred at (2c-1, 2c-1)
+            y[b] = (int32_t)genrep_rng_below(&rng, V);
+            for (int d = 0; d < D; d++) x[b * D + d] = (2.0f * y[b] - 1.0f) + genrep_rng_normal(&rng);
+        }
+        genrep_status st = genrep_linear_forward(logits, x, w, w + V * D, B, D, V);
+        if (!st) st = genrep_softmax_xent_forward(&loss, probs, logits, y, B, V);
+        for (int i = 0; i < V * D + V; i++) g[i] = 0.0f; // backward accumulates (+=)
+        for (int i = 0; i < B * V; i++) dlogits[i] = 0.0f;
+        if (!st) st = genrep_softmax_xent_backward(dlogits, probs, y, B, V, 1.0f);
+        if (!st) st = genrep_linear_backward(NULL, g, g + V * D, dlogits, x, w, B, D, V);
+        if (!st) st = genrep_sgd_step(w, mom, g, V * D + V, &sgd, step);
+        if (st) { fprintf(stderr, "error: %s: %s\n", genrep_status_str(st), genrep_last_error()); return 1; }
+        if (step % 10 == 0) printf("step %2d  loss %.4f\n", step, loss);
+    }
+    return loss < 0.4f ? 0 : 1; // two blobs 2.8 sigma apart: the loss ends near 0.2
+}
+QUICKSTART-END
 
    TENSOR LAYOUT
      All data is fp32, row-major, contiguous. Images are NCHW: element
      (n,c,h,w) of an (N,C,H,W) tensor lives at ((n*C + c)*H + h)*W + w, so
      the strides are (C*H*W, H*W, W, 1). genrep_tensor records shape and
-     these strides; the ops take plain pointers plus sizes (llm.c style).
-     Weights use PyTorch's layouts: linear (OUT, IN), conv2d (K, C, R, S),
-     conv_transpose2d (C_in, C_out, R, S).
+     these strides; the ops take plain pointers plus sizes (llm.c style),
+     outputs first, then caches/gradients, then inputs, then sizes.
+     Weights use PyTorch's layouts and state_dict names: linear (OUT, IN),
+     conv2d (K, C, R, S), conv_transpose2d (C_in, C_out, R, S).
 
    MEMORY OWNERSHIP
      Only the _create, _alloc and _open functions allocate; each has a
-     matching _free or _close.
-     Ops never allocate except GEMM's per-thread packing buffers, which are
-     allocated on first use, grown rarely, and released by
-     genrep_release_buffers(). Ops that need scratch (conv) take a
-     workspace whose size the caller queries first.
+     matching _free or _close. Models (generator, discriminator, encoder)
+     hold their parameters in one slab and their gradients in another (a
+     checkpoint is one copy). Ops never allocate, except GEMM's per-thread
+     packing buffers (made on first use, reused, released by
+     genrep_release_buffers()) and the evaluation helpers of [PROBE] and
+     [EVAL], which allocate their scratch and free it before returning.
+     Ops that need scratch (conv, losses) take a workspace whose size the
+     caller queries first (genrep_conv2d_workspace, genrep_ntxent_workspace).
 
    ERRORS
-     Everything a caller can get wrong returns a genrep_status; the
-     per-thread detail message (genrep_last_error()) names the argument,
-     tensor or file and what was expected. The library never prints and
-     never exits. GENREP_ASSERT guards internal invariants only.
+     Everything a caller can get wrong returns a genrep_status (GENREP_OK is
+     0); genrep_status_str() names it and genrep_last_error() holds this
+     thread's detail message naming the argument, tensor or file and what
+     was expected. The library never prints and never exits; GENREP_ASSERT
+     guards internal invariants only.
 
    GRADIENTS
-     Every *_backward ACCUMULATES (+=) into every gradient it writes
-     (dinp, dweight, dbias ...), as llm.c does, so zero gradients before a
-     backward pass. A NULL gradient pointer means "not needed".
+     Every *_backward ACCUMULATES (+=) into every gradient it writes (dinp,
+     dweight, dbias ...), as llm.c does: zero gradients before a backward
+     pass. A NULL gradient pointer means "not needed".
 
-   ISA / THREADS / DETERMINISM
+   ISA / CUDA
      One build runs on any x86-64: SIMD kernels carry target attributes and
-     are chosen at run time from cpuid + XGETBV. Random streams depend only
-     on (seed, stream, counter), never on the thread count. Results are
-     bitwise identical across thread counts for a fixed ISA path; scalar,
-     AVX2 and AVX-512 paths differ in rounding (summation order / FMA), by
-     a few ulp per dot product.
+     are chosen at run time from cpuid + XGETBV (no -march=native needed).
+     GEMM has scalar, AVX2+FMA and AVX-512 microkernels; the other ops are
+     plain C loops the compiler vectorises. CUDA: not implemented yet; the
+     tensor's device field is reserved for it and is always NULL today.
+
+   DETERMINISM
+     Random draws come from Philox4x32-10 streams named by (seed, stream,
+     counter) -- for data, by (seed, sample index, view index) -- never by
+     thread count or call order. For a fixed ISA path every op gives the
+     same bits on 1 and on N threads (reductions run in a fixed order), so
+     a training run with the same seed and flags is bitwise reproducible on
+     any thread count. The scalar, AVX2 and AVX-512 paths differ from each
+     other in rounding (FMA and summation order), by a few ulp per dot
+     product; runs are reproducible per path, not across paths.
 
    CONTENTS (search for the tags)
-     [CORE]      status, allocation, ISA dispatch, threads
-     [RNG]       Philox4x32-10 counter-based generator
-     [TENSOR]    small fp32 tensor
-     [GEMM]      genrep_sgemm: scalar reference, AVX2, AVX-512
-     [LAYERS]    linear, conv2d, conv_transpose2d, batchnorm, activations,
-                 pools, upsample, embedding, conditional batchnorm,
-                 L2 normalisation, softmax cross-entropy
-     [OPTIM]     SGD, Adam/AdamW, cosine schedule with warm-up
-     [AUG]       SimCLR augmentations: batched, deterministic, and their
-                 fixed-parameter pieces (torchvision semantics)
-     [IDX]       IDX files (gzip or plain), Fashion-MNIST loader
-     [IMAGE]     image folders, PNG grids (GENREP_IMAGE_IO)
-     [QUICKSTART]
+     [CORE]        status, allocation, ISA choice, threads
+     [RNG]         Philox4x32-10 counter-based generator
+     [TENSOR]      small fp32 tensor
+     [GEMM]        genrep_sgemm: scalar reference, AVX2, AVX-512 kernels
+     [LAYERS]      [LINEAR] [CONV] [CONVT] [BATCHNORM] [CONDBN] [ACT]
+                   [RESIDUAL] [POOL] [UPSAMPLE] [EMBED] [L2NORM] [XENT]
+     [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
+     [AUG]         SimCLR pixel augmentations, batched and deterministic
+     [IDX]         gzip IDX files, Fashion-MNIST
+     [IMAGE]       image folders, PNG grids (with GENREP_IMAGE_IO)
+     [SAFETENSORS] strict validating reader, atomic writer
+     [ENCODER]     ResNet encoders with projection head
+     [LOSS] [MSE]  NT-Xent, SupCon, MSE
+     [MODELS]      [GAN] generators and discriminators, [GANLOSS]
+     [VIEWS]       latent views: Gaussian, angular, independent, steered
+     [PROBE]       linear probe (logistic regression), kNN accuracy
+     [EVAL]        Frechet distance and generator quality helpers
+     [STEER]       image edits and learned latent walks
+     Every public function is declared below with its shapes, ownership
+     and errors, under its tag; the examples/ folder shows them in use.
    ============================================================================
 */
 #ifndef GENREP_H
@@ -437,6 +494,14 @@ static genrep_status genrep__fail(genrep_status s, const char *fmt, ...) {
     va_end(ap);
     return s;
 }
+
+/* OpenMP pragmas that vanish (without unknown-pragma warnings) in builds
+   without -fopenmp: GENREP__OMP(omp parallel for if (n > 65536)). */
+#ifdef _OPENMP
+#define GENREP__OMP(x) _Pragma(#x)
+#else
+#define GENREP__OMP(x)
+#endif
 
 /* Argument checks used at the top of every op. */
 #define GENREP__CHECK_PTR(p) \

@@ -36,11 +36,10 @@
    the thread count (given a GEMM that does not either: tests check 1 vs 2). */
 
 #if defined(_OPENMP)
-#define GENREP__CONV_PRAGMA(x) _Pragma(#x)
 /* parallel for, skipped when the loop touches fewer than ~32k floats */
-#define GENREP__CONV_PARFOR(work) GENREP__CONV_PRAGMA(omp parallel for schedule(static) if((work) > 32768))
+#define GENREP__CONV_PARFOR(work) GENREP__OMP(omp parallel for schedule(static) if((work) > 32768))
 /* short inner loops: -O2's cheap vectoriser skips loops of unknown trip count */
-#define GENREP__CONV_SIMD GENREP__CONV_PRAGMA(omp simd)
+#define GENREP__CONV_SIMD GENREP__OMP(omp simd)
 #else
 #define GENREP__CONV_PARFOR(work)
 #define GENREP__CONV_SIMD

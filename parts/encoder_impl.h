@@ -46,14 +46,8 @@ struct genrep__encoder_plan {
     int    prof_fwd_calls, prof_bwd_calls;
 };
 
-/* OpenMP pragmas only when compiled with -fopenmp (no unknown-pragma warnings otherwise). */
-#ifdef _OPENMP
-#define GENREP__ENC_PRAGMA(x) _Pragma(#x)
-#else
-#define GENREP__ENC_PRAGMA(x)
-#endif
 /* Elementwise loops over n values go parallel above this size. */
-#define GENREP__ENC_PARFOR(n) GENREP__ENC_PRAGMA(omp parallel for schedule(static) if ((n) > 65536))
+#define GENREP__ENC_PARFOR(n) GENREP__OMP(omp parallel for schedule(static) if ((n) > 65536))
 
 static double genrep__enc_now(void) {
 #ifdef _OPENMP
@@ -654,7 +648,7 @@ static genrep_status genrep__contrastive_forward(const char *fn, float *loss, fl
     st = genrep_sgemm(0, 1, N, N, D, 1.0f / tau, z, D, z, D, 0.0f, P, N);
     if (st) return st;
     int bad = 0;
-GENREP__ENC_PRAGMA(omp parallel for schedule(static) reduction(| : bad) if (N >= 64))
+GENREP__OMP(omp parallel for schedule(static) reduction(| : bad) if (N >= 64))
     for (int i = 0; i < N; i++) {
         float *l = P + (size_t)i * N;
         int32_t yi = genrep__row_label(labels, i, B);
@@ -693,7 +687,7 @@ static genrep_status genrep__contrastive_backward(const char *fn, float *dz, flo
     const float s = (flags & GENREP_LOSS_SCALE_BASE_TAU) ? tau / GENREP_LOSS_BASE_TAU : 1.0f;
     const float c = s / (float)N;
     /* G_ij = c * (p_ij - [j in P(i)] / n_i), diagonal 0 */
-GENREP__ENC_PRAGMA(omp parallel for schedule(static) if (N >= 64))
+GENREP__OMP(omp parallel for schedule(static) if (N >= 64))
     for (int i = 0; i < N; i++) {
         int32_t yi = genrep__row_label(labels, i, B);
         int npos = 0;
@@ -708,7 +702,7 @@ GENREP__ENC_PRAGMA(omp parallel for schedule(static) if (N >= 64))
         }
     }
     /* symmetrise in place: G <- G + G^T (each pair is read and written by one thread) */
-GENREP__ENC_PRAGMA(omp parallel for schedule(static, 8) if (N >= 64))
+GENREP__OMP(omp parallel for schedule(static, 8) if (N >= 64))
     for (int i = 0; i < N; i++)
         for (int j = i + 1; j < N; j++) {
             float a = G[(size_t)i * N + j] + G[(size_t)j * N + i];

@@ -15,15 +15,14 @@
    thread count. Small loops stay on one thread (GENREP__PAR_MIN). */
 
 #ifdef _OPENMP
-#define GENREP__LPRAGMA(x) _Pragma(#x)
 /* parallel-for over independent units when the total work is worth a team */
-#define GENREP__LPARFOR(work) GENREP__LPRAGMA(omp parallel for schedule(static) if ((work) > GENREP__PAR_MIN))
+#define GENREP__LPARFOR(work) GENREP__OMP(omp parallel for schedule(static) if ((work) > GENREP__PAR_MIN))
 /* element-wise loops (no dependence between iterations, in-place allowed):
    threads, and `simd` so they vectorise at -O2 without alias versioning */
-#define GENREP__EWFOR(n) GENREP__LPRAGMA(omp parallel for simd schedule(static) if ((n) > GENREP__PAR_MIN))
+#define GENREP__EWFOR(n) GENREP__OMP(omp parallel for simd schedule(static) if ((n) > GENREP__PAR_MIN))
 /* an inner loop without dependences between iterations: vectorise it (GCC's
    -O2 cost model leaves loops of unknown length scalar otherwise) */
-#define GENREP__SIMD GENREP__LPRAGMA(omp simd)
+#define GENREP__SIMD GENREP__OMP(omp simd)
 #else
 #define GENREP__LPARFOR(work)
 #define GENREP__EWFOR(n)

@@ -13,7 +13,7 @@ GENREP_API genrep_status genrep_latent_anchors(float *z, int B, int D, float tru
                                                uint64_t seed, uint64_t first) {
     GENREP__CHECK_PTR(z); GENREP__CHECK_POS(B); GENREP__CHECK_POS(D);
     if (!(truncation > 0.0f)) return genrep__fail(GENREP_ERR_ARG, "genrep_latent_anchors: truncation must be > 0, got %g", truncation);
-    #pragma omp parallel for if (B * D > 65536)
+    GENREP__OMP(omp parallel for if (B * D > 65536))
     for (int b = 0; b < B; b++) {
         genrep_rng r;
         genrep_rng_init(&r, seed, genrep__latent_stream(first + (uint64_t)b, 0));
@@ -67,7 +67,7 @@ GENREP_API genrep_status genrep_latent_view(float *zv, const float *z, int B, in
         return genrep__fail(GENREP_ERR_ARG, "genrep_latent_view: steer views need n_walks > 0, walks and alpha_max");
     if (kind < GENREP_VIEW_NONE || kind > GENREP_VIEW_STEER)
         return genrep__fail(GENREP_ERR_ARG, "genrep_latent_view: unknown view kind %d", kind);
-    #pragma omp parallel for if (B * D > 65536)
+    GENREP__OMP(omp parallel for if (B * D > 65536))
     for (int b = 0; b < B; b++) {
         const float *za = z + (size_t)b * D;
         float *o = zv + (size_t)b * D;
@@ -213,7 +213,7 @@ GENREP_API genrep_status genrep_linear_probe(float *test_acc, float *train_acc,
 
 /* Copy rows of x into out, each divided by its L2 norm. */
 static void genrep__normalize_rows(float *out, const float *x, int n, int D) {
-    #pragma omp parallel for if (n > 1024)
+    GENREP__OMP(omp parallel for if (n > 1024))
     for (int i = 0; i < n; i++) {
         double s = 0;
         for (int d = 0; d < D; d++) s += (double)x[(size_t)i * D + d] * x[(size_t)i * D + d];
@@ -252,7 +252,7 @@ GENREP_API genrep_status genrep_knn_accuracy(float *acc, const float *xtr, const
         int nb = nte - i0 < CH ? nte - i0 : CH;
         genrep__normalize_rows(te, xte + (size_t)i0 * D, nb, D);
         genrep_sgemm(0, 1, nb, ntr, D, 1.0f, te, D, tr, D, 0.0f, sim, ntr);
-        #pragma omp parallel for reduction(+:correct)
+        GENREP__OMP(omp parallel for reduction(+:correct))
         for (int i = 0; i < nb; i++) {
             int t = 0;
 #ifdef _OPENMP

@@ -117,7 +117,7 @@ GENREP_API genrep_status genrep_steer_edit(float *out, float *mask, const float 
         if (!isfinite(alpha[i]))
             return genrep__fail(GENREP_ERR_NONFINITE, "genrep_steer_edit: alpha[%d] is not finite", i);
     const size_t n = (size_t)C * H * W;
-    #pragma omp parallel for if ((size_t)N * n > 65536)
+    GENREP__OMP(omp parallel for if ((size_t)N * n > 65536))
     for (int i = 0; i < N; i++)
         genrep__steer_edit1(out + i * n, mask ? mask + i * n : NULL, inp + i * n, alpha[i], (int)kind, C, H, W);
     return GENREP_OK;
