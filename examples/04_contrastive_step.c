@@ -18,42 +18,6 @@ static int fail(const char *what, genrep_status st) {
     return 1;
 }
 
-/* Weights from `genrep gan-train` (as in 01_generate.c). */
-static int load_generator(genrep_gen *g, const char *path, int max_batch) {
-    genrep_st *st;
-    genrep_status s = genrep_st_open(&st, path, 0);
-    if (s) return fail(path, s);
-    const char *model = genrep_st_meta(st, "genrep.model");
-    if (!model || (strcmp(model, "dcgan") && strcmp(model, "cgan"))) {
-        fprintf(stderr, "04_contrastive_step: %s: metadata genrep.model is not dcgan or cgan\n", path);
-        genrep_st_close(st);
-        return 1;
-    }
-    genrep_gan_config c;
-    genrep_gan_config_default(&c, strcmp(model, "cgan") ? GENREP_GAN_DCGAN : GENREP_GAN_CGAN);
-    const char *keys[5] = {"genrep.zdim", "genrep.width", "genrep.dwidth", "genrep.n_classes", "genrep.embed_dim"};
-    int *vals[5] = {&c.zdim, &c.width, &c.dwidth, &c.n_classes, &c.embed_dim};
-    for (int i = 0; i < 5; i++) {
-        const char *v = genrep_st_meta(st, keys[i]);
-        if (v) *vals[i] = atoi(v);
-    }
-    if ((s = genrep_gen_create(g, &c, max_batch, 0))) { genrep_st_close(st); return fail(path, s); }
-    genrep_st_spec spec[GENREP_GAN_MAX_TENSORS];
-    memset(spec, 0, sizeof spec);
-    for (int i = 0; i < g->n_tensors; i++) {
-        spec[i].name = g->table[i].name;
-        spec[i].ndim = g->table[i].ndim;
-        for (int d = 0; d < g->table[i].ndim; d++) spec[i].shape[d] = g->table[i].shape[d];
-    }
-    s = genrep_st_expect(st, spec, g->n_tensors);
-    for (int i = 0; i < g->n_tensors && !s; i++)
-        memcpy(g->params + g->table[i].offset, genrep_st_find(st, g->table[i].name)->data,
-               g->table[i].numel * sizeof(float));
-    genrep_st_close(st);
-    if (s) { genrep_gen_free(g); return fail(path, s); }
-    return 0;
-}
-
 int main(int argc, char **argv) {
     const char *gen_path = "weights/fmnist_dcgan.safetensors", *save = NULL;
     int smoke = 0, steps = 200, B = 128;
@@ -68,7 +32,7 @@ int main(int argc, char **argv) {
     genrep_status s;
     genrep_gen g;
     FILE *f = fopen(gen_path, "rb");
-    if (f) { fclose(f); if (load_generator(&g, gen_path, B)) return 1; }
+    if (f) { fclose(f); if ((s = genrep_gen_load(&g, gen_path, B))) return fail(gen_path, s); }
     else if (smoke) {
         genrep_gan_config c;
         genrep_gan_config_default(&c, GENREP_GAN_DCGAN);

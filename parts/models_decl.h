@@ -158,3 +158,16 @@ GENREP_API genrep_status genrep_gan_loss(float *loss, float *dlogits, const floa
 GENREP_API genrep_status genrep_gan_adam_step(float *params, float *m, float *v, const float *grads,
                                               const genrep_param_info *table, int n_tensors,
                                               const genrep_adam_config *cfg, int64_t step);
+
+/* [GANIO] Generator weights as safetensors: the named table (buffers
+   included) plus metadata genrep.model = "dcgan" | "cgan", genrep.zdim,
+   genrep.width, genrep.dwidth, genrep.n_classes, genrep.embed_dim (the
+   files `genrep gan-train` ships in weights/ and weights/export_pytorch.py
+   writes). extra_kv holds n_extra more key/value pairs (may be NULL).
+   Written atomically (see [SAFETENSORS]). */
+GENREP_API genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
+                                         const char *const *extra_kv, int n_extra);
+/* Create g (batches up to max_batch) from a weights file: the metadata
+   gives the architecture, every tensor's name and shape is checked
+   (_FORMAT / _SHAPE naming the file and tensor). Free with genrep_gen_free. */
+GENREP_API genrep_status genrep_gen_load(genrep_gen *g, const char *path, int max_batch);

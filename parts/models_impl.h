@@ -610,3 +610,88 @@ GENREP_API genrep_status genrep_gan_adam_step(float *params, float *m, float *v,
     }
     return GENREP_OK;
 }
+
+/* ---------------------------------------------------------------- [GANIO] */
+
+#define GENREP__GAN_META_N 6
+
+GENREP_API genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
+                                         const char *const *extra_kv, int n_extra) {
+    GENREP__CHECK_PTR(g); GENREP__CHECK_PTR(path); GENREP__CHECK_NONNEG(n_extra);
+    if (n_extra > 0 && !extra_kv) return genrep__fail(GENREP_ERR_ARG, "genrep_gen_save: extra_kv is NULL");
+    if (n_extra > 32) return genrep__fail(GENREP_ERR_ARG, "genrep_gen_save: at most 32 extra metadata pairs");
+    const genrep_gan_config *c = &g->cfg;
+    char vals[GENREP__GAN_META_N][32];
+    const char *kv[2 * (GENREP__GAN_META_N + 32)];
+    static const char *keys[GENREP__GAN_META_N] = {"genrep.model", "genrep.zdim", "genrep.width",
+                                                   "genrep.dwidth", "genrep.n_classes", "genrep.embed_dim"};
+    snprintf(vals[0], 32, "%s", c->kind == GENREP_GAN_CGAN ? "cgan" : "dcgan");
+    snprintf(vals[1], 32, "%d", c->zdim);
+    snprintf(vals[2], 32, "%d", c->width);
+    snprintf(vals[3], 32, "%d", c->dwidth);
+    snprintf(vals[4], 32, "%d", c->n_classes);
+    snprintf(vals[5], 32, "%d", c->embed_dim);
+    for (int i = 0; i < GENREP__GAN_META_N; i++) { kv[2 * i] = keys[i]; kv[2 * i + 1] = vals[i]; }
+    for (int i = 0; i < 2 * n_extra; i++) kv[2 * GENREP__GAN_META_N + i] = extra_kv[i];
+    genrep_st_entry e[GENREP_GAN_MAX_TENSORS];
+    memset(e, 0, sizeof e);
+    for (int i = 0; i < g->n_tensors; i++) {
+        e[i].name = g->table[i].name;
+        e[i].ndim = g->table[i].ndim;
+        for (int d = 0; d < g->table[i].ndim; d++) e[i].shape[d] = g->table[i].shape[d];
+        e[i].data = g->params + g->table[i].offset;
+    }
+    return genrep_st_write(path, e, g->n_tensors, kv, GENREP__GAN_META_N + n_extra);
+}
+
+static genrep_status genrep__gen_meta_int(const genrep_st *st, const char *path, const char *key, int *out) {
+    const char *v = genrep_st_meta(st, key);
+    long x = 0;
+    int ok = v && *v;
+    for (const char *p = v; ok && *p; p++) {
+        if (*p < '0' || *p > '9' || x > (1L << 24)) ok = 0;
+        else x = x * 10 + (*p - '0');
+    }
+    if (!ok || x <= 0)
+        return genrep__fail(GENREP_ERR_FORMAT, "generator '%s': metadata %s is %s%s%s, expected a positive integer",
+                            path, key, v ? "'" : "missing", v ? v : "", v ? "'" : "");
+    *out = (int)x;
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_gen_load(genrep_gen *g, const char *path, int max_batch) {
+    GENREP__CHECK_PTR(g); GENREP__CHECK_PTR(path);
+    genrep_st *st;
+    genrep_status s = genrep_st_open(&st, path, 0);
+    if (s) return s;
+    const char *m = genrep_st_meta(st, "genrep.model");
+    genrep_gan_config c;
+    if (!m || (strcmp(m, "dcgan") && strcmp(m, "cgan"))) {
+        s = genrep__fail(GENREP_ERR_FORMAT, "generator '%s': metadata genrep.model is %s%s%s, expected dcgan or cgan "
+                         "(is this a generator weights file?)", path, m ? "'" : "missing", m ? m : "", m ? "'" : "");
+    } else {
+        genrep_gan_config_default(&c, !strcmp(m, "cgan") ? GENREP_GAN_CGAN : GENREP_GAN_DCGAN);
+        s = genrep__gen_meta_int(st, path, "genrep.zdim", &c.zdim);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.width", &c.width);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.dwidth", &c.dwidth);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.n_classes", &c.n_classes);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.embed_dim", &c.embed_dim);
+    }
+    if (!s) s = genrep_gen_create(g, &c, max_batch, 0);
+    if (s) { genrep_st_close(st); return s; }
+    genrep_st_spec spec[GENREP_GAN_MAX_TENSORS];
+    memset(spec, 0, sizeof spec);
+    for (int i = 0; i < g->n_tensors; i++) {
+        spec[i].name = g->table[i].name;
+        spec[i].ndim = g->table[i].ndim;
+        for (int d = 0; d < g->table[i].ndim; d++) spec[i].shape[d] = g->table[i].shape[d];
+    }
+    s = genrep_st_expect(st, spec, g->n_tensors);
+    for (int i = 0; !s && i < g->n_tensors; i++) {
+        const genrep_st_tensor *x = genrep_st_find(st, g->table[i].name);
+        memcpy(g->params + g->table[i].offset, x->data, g->table[i].numel * sizeof(float));
+    }
+    genrep_st_close(st);
+    if (s) genrep_gen_free(g);
+    return s;
+}
