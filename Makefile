@@ -16,6 +16,7 @@ CFLAGS_   += -fopenmp
 CXXFLAGS_ += -fopenmp
 endif
 ifeq ($(strip $(SAN)),1)
+OPT        = -O1 -g
 CFLAGS_   += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CXXFLAGS_ += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 BUILD     = build/san
@@ -27,15 +28,16 @@ CHECK_LIBS = $$(pkg-config --libs check)
 # Debian packages each target needs; `make deps` installs what is missing.
 DEPS_PKGS  = build-essential check libbenchmark-dev libstb-dev zlib1g-dev pkg-config dataset-fashion-mnist
 BENCH_PKGS = libopenblas-dev
+FUZZ_PKGS  = clang libclang-rt-14-dev
 
 TRAINER_SRC = $(wildcard trainer/*.c)
 TEST_SRC    = $(wildcard tests/test_*.c)
 TEST_BIN    = $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 EX_SRC      = $(wildcard examples/[0-9][0-9]_*.c)
 EX_BIN      = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
-HDR         = genrep.h $(wildcard parts/*.h)
+HDR         = genrep.h
 
-.PHONY: all deps bench-deps test demo bench clean help examples fuzz
+.PHONY: all deps bench-deps fuzz-deps test test-san fuzz-smoke demo bench clean help examples fuzz
 all: $(BUILD)/genrep $(EX_BIN)
 
 help:
@@ -43,6 +45,7 @@ help:
 	@echo "make demo     install what is missing, build, run the main job"
 	@echo "make test     install what is missing, build and run every test"
 	@echo "make bench    benchmarks (needs libopenblas-dev; installs it)"
+	@echo "make test-san the Check suite (SAN_TESTS) under ASan+UBSan, build/san (part of make test)"
 	@echo "make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 20)"
 	@echo "make deps     install missing Debian packages (root) or print the apt-get line"
 
@@ -67,6 +70,8 @@ deps:
 	$(call install_pkgs,$(DEPS_PKGS))
 bench-deps: deps
 	$(call install_pkgs,$(BENCH_PKGS))
+fuzz-deps: deps
+	$(call install_pkgs,$(FUZZ_PKGS))
 
 $(BUILD)/genrep: $(TRAINER_SRC) $(wildcard trainer/*.h) $(HDR) | $(BUILD)
 	$(CC) $(CFLAGS_) -o $@ $(TRAINER_SRC) $(LDLIBS_)
@@ -84,9 +89,34 @@ $(BUILD):
 
 examples: $(EX_BIN)
 
-test: deps
+# make test = the suite (tests/run.sh), then the sanitizer pass, then the fuzz smoke
+test: deps fuzz-deps
 	@$(MAKE) --no-print-directory all-tests
 	@BUILD=$(BUILD) sh tests/run.sh
+	@$(MAKE) --no-print-directory test-san
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+# Sanitizer pass: the Check tests in SAN_TESTS built with ASan+UBSan
+# (SAN=1 -> build/san, -O1, -fno-sanitize-recover) and run; any report fails.
+# Every part of genrep.h is covered; left out for the 10-minute budget (each
+# ASan build costs ~17 s of CPU): test_golden (the layers again, against
+# PyTorch) and test_export (PyTorch weights into the generator of test_models).
+SAN_TESTS ?= $(filter-out test_golden test_export,$(patsubst tests/%.c,%,$(TEST_SRC)))
+SAN_ENV    = ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+test-san:
+	@$(MAKE) --no-print-directory -j2 SAN=1 $(SAN_TESTS:%=build/san/tests/%)
+	@fail=0; for t in $(SAN_TESTS); do \
+	  start=$$(date +%s); \
+	  if $(SAN_ENV) build/san/tests/$$t > build/san/tests/$$t.log 2>&1; then \
+	    echo "PASS san $$t ($$(( $$(date +%s) - start ))s)"; \
+	  else echo "FAIL san $$t"; tail -n 30 build/san/tests/$$t.log; fail=1; fi; \
+	done; exit $$fail
+
+# libFuzzer smoke: each target SMOKE_SECONDS on its committed seed corpus
+SMOKE_SECONDS ?= 10
+fuzz-smoke:
+	@$(MAKE) --no-print-directory -j2 -C tests/fuzz all
+	@$(MAKE) --no-print-directory -C tests/fuzz smoke FUZZ_SECONDS=$(SMOKE_SECONDS)
 
 all-tests: $(TEST_BIN) $(EX_BIN) $(BUILD)/genrep $(BUILD)/tests/cxx17_header $(BUILD)/tests/two_tu_static
 
@@ -106,7 +136,7 @@ bench: bench-deps
 	@$(MAKE) --no-print-directory -C bench
 
 # libFuzzer targets (clang); FUZZ_SECONDS per target, default 20.
-fuzz: deps
+fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory -C tests/fuzz run
 
 clean:

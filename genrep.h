@@ -419,13 +419,772 @@ GENREP_API genrep_status genrep_adam_step(float *params, float *m, float *v, con
    warmup steps (lr*(step+1)/warmup), then cosine from base_lr to min_lr. */
 GENREP_API float genrep_cosine_lr(float base_lr, float min_lr, int64_t step, int64_t warmup, int64_t total);
 
-#include "parts/data_decl.h"
-#include "parts/st_decl.h"
-#include "parts/encoder_decl.h"
-#include "parts/models_decl.h"
-#include "parts/lead_decl.h"
-#include "parts/eval_decl.h"
-#include "parts/steer_decl.h"
+/* -------------------------------------------------------------- [MODELS] */
+/* [GAN] Generators and discriminators for 28x28x1 images in [-1, 1].
+
+   DCGAN generator (width ch, default 32; ~14 M multiply-adds per image):
+     z (B,Z) -> fc (no bias) -> (4ch,7,7) -> bn0 -> relu
+       -> up1: convT 4x4 s2 p1 (no bias) -> (2ch,14,14) -> bn1 -> relu
+       -> up2: convT 4x4 s2 p1 (no bias) -> (ch,28,28)  -> bn2 -> relu
+       -> out: conv 3x3 p1 (+bias) -> (1,28,28) -> tanh
+   Class-conditional generator (GENREP_GAN_CGAN): the same trunk; a shared
+   class embedding (n_classes, E) feeds every batchnorm, which becomes a
+   class-conditional batchnorm (BigGAN): gain = bnI.gain(e), bias =
+   bnI.bias(e), out = xhat * (1 + gain) + bias.
+
+   Discriminator (width dch, default 64), no normalisation (so real and
+   fake can share one forward pass):
+     x (B,1,28,28) -> conv1 4x4 s2 p1 -> (dch,14,14) -> leaky 0.2
+       -> conv2 4x4 s2 p1 -> (2dch,7,7) -> leaky 0.2 -> flatten h (B,F)
+       -> fc -> logit;  conditional: logit += <embed[y], h>  (projection
+       discriminator, Miyato & Koyama 2018).
+
+   The modules are torch.nn's: Linear(Z, 4ch*49, bias=False) viewed as
+   (4ch,7,7), BatchNorm2d (eps 1e-5, momentum 0.1), ConvTranspose2d(...,
+   bias=False), Conv2d, Embedding; tests/ref/make_models_golden.py builds
+   them in PyTorch and the tests match its outputs and gradients.
+
+   Parameters live in one slab, gradients in another with the same layout
+   (llm.c). Each model has a table of named tensors with PyTorch
+   state_dict names ("fc.weight", "bn0.running_mean", ...) and layouts, so
+   a checkpoint maps 1:1 onto safetensors. Batchnorm running statistics
+   are in the table marked is_buffer: saved, never trained (their gradient
+   slots stay zero and genrep_gan_adam_step skips them). */
+
+typedef enum { GENREP_GAN_DCGAN = 0, GENREP_GAN_CGAN = 1 } genrep_gan_kind;
+
+typedef struct {
+    int kind;        /* genrep_gan_kind */
+    int zdim;        /* latent size, default 128 */
+    int width;       /* generator base channels ch, default 32 */
+    int dwidth;      /* discriminator base channels dch, default 64 */
+    int n_classes;   /* classes of the conditional models, default 10 */
+    int embed_dim;   /* generator class embedding size E, default 32 */
+} genrep_gan_config;
+
+/* Fill the defaults above for a kind. */
+GENREP_API void genrep_gan_config_default(genrep_gan_config *cfg, genrep_gan_kind kind);
+
+/* One named tensor of a model: slab[offset .. offset+numel) with shape. */
+typedef struct {
+    char    name[48];
+    int     ndim;
+    int64_t shape[4];
+    size_t  offset, numel;
+    int     is_buffer;  /* 1 = running statistic: saved, not trained */
+} genrep_param_info;
+
+#define GENREP_GAN_MAX_TENSORS 32
+
+typedef struct {
+    genrep_gan_config cfg;
+    int    max_batch;
+    /* parameters and their gradients: one slab each, same layout */
+    float *params, *grads;
+    size_t n_params;                 /* floats in each slab (buffers included) */
+    genrep_param_info table[GENREP_GAN_MAX_TENSORS];
+    int    n_tensors;
+    /* activations (forward caches) and their gradients, sized for max_batch */
+    float *acts, *dacts;
+    size_t n_acts;
+    float *ws;                       /* conv workspace */
+    size_t n_ws;
+    /* state of the last forward, used by backward */
+    int    last_B, last_training;
+    const int32_t *last_y;
+    const float *last_z;
+    /* internal: slab offsets of each tensor and activation, by role */
+    size_t poff[GENREP_GAN_MAX_TENSORS], aoff[32];
+} genrep_gen;
+
+typedef struct {
+    genrep_gan_config cfg;
+    int    max_batch;
+    float *params, *grads;
+    size_t n_params;
+    genrep_param_info table[GENREP_GAN_MAX_TENSORS];
+    int    n_tensors;
+    float *acts, *dacts;
+    size_t n_acts;
+    float *ws;
+    size_t n_ws;
+    int    last_B;
+    const float *last_x;
+    const int32_t *last_y;
+    size_t poff[GENREP_GAN_MAX_TENSORS], aoff[32];
+} genrep_disc;
+
+/* Allocate a generator for batches up to max_batch and initialise it from
+   seed (DCGAN init: conv/linear weights N(0, 0.02), batchnorm gamma
+   N(1, 0.02), biases 0, running_mean 0, running_var 1; class embedding
+   N(0, 1)). Same seed, same bits. */
+GENREP_API genrep_status genrep_gen_create(genrep_gen *g, const genrep_gan_config *cfg, int max_batch,
+                                           uint64_t seed);
+GENREP_API void genrep_gen_free(genrep_gen *g);
+/* Re-draw every parameter from seed (as _create does). */
+GENREP_API void genrep_gen_init(genrep_gen *g, uint64_t seed);
+GENREP_API void genrep_gen_zero_grad(genrep_gen *g);
+/* Look a tensor up by name; NULL if absent. */
+GENREP_API const genrep_param_info *genrep_gen_param(const genrep_gen *g, const char *name);
+/* Output images of the last forward: (B,1,28,28), inside g's activation slab. */
+GENREP_API float *genrep_gen_output(const genrep_gen *g);
+
+/* Forward a batch: z (B, zdim), y (B) class labels in [0, n_classes)
+   (NULL for DCGAN), B <= max_batch. training != 0 uses batch statistics
+   and updates the running statistics (momentum 0.1); 0 uses running
+   statistics. z and y must stay valid until backward. */
+GENREP_API genrep_status genrep_gen_forward(genrep_gen *g, const float *z, const int32_t *y, int B,
+                                            int training);
+/* Backward of the last forward: dout (B,1,28,28) -> grads += ...,
+   dz (B, zdim) += ... (NULL if not needed). */
+GENREP_API genrep_status genrep_gen_backward(genrep_gen *g, float *dz, const float *dout);
+
+/* Sampling: out (B,1,28,28) = G(z, y) in eval mode, any B (processed in
+   chunks of max_batch). Row b depends only on z[b], y[b] and the weights. */
+GENREP_API genrep_status genrep_gen_render(genrep_gen *g, float *out, const float *z, const int32_t *y,
+                                           int B);
+
+/* Multiply-adds per image of the generator's forward (for img/s -> GFLOP/s). */
+GENREP_API double genrep_gen_macs(const genrep_gan_config *cfg);
+
+GENREP_API genrep_status genrep_disc_create(genrep_disc *d, const genrep_gan_config *cfg, int max_batch,
+                                            uint64_t seed);
+GENREP_API void genrep_disc_free(genrep_disc *d);
+GENREP_API void genrep_disc_init(genrep_disc *d, uint64_t seed);
+GENREP_API void genrep_disc_zero_grad(genrep_disc *d);
+GENREP_API const genrep_param_info *genrep_disc_param(const genrep_disc *d, const char *name);
+/* logits (B) = D(x, y); x (B,1,28,28), y (B) or NULL for DCGAN. x and y
+   must stay valid until backward. */
+GENREP_API genrep_status genrep_disc_forward(genrep_disc *d, float *logits, const float *x, const int32_t *y,
+                                             int B);
+/* Backward of the last forward: dlogits (B) -> grads += ... when
+   param_grads != 0 (the generator step passes 0), dx (B,1,28,28) += ...
+   (NULL if not needed). */
+GENREP_API genrep_status genrep_disc_backward(genrep_disc *d, float *dx, const float *dlogits,
+                                              int param_grads);
+
+/* [GANLOSS] mean over B of the per-logit loss for a role:
+     D_REAL: ns softplus(-l), hinge relu(1 - l)
+     D_FAKE: ns softplus(l),  hinge relu(1 + l)
+     G:      ns softplus(-l), hinge -l
+   Writes *loss and dlogits (B) = d loss / d logit (overwrites). */
+typedef enum { GENREP_GAN_LOSS_NS = 0, GENREP_GAN_LOSS_HINGE = 1 } genrep_gan_loss_kind;
+typedef enum { GENREP_GAN_D_REAL = 0, GENREP_GAN_D_FAKE = 1, GENREP_GAN_G = 2 } genrep_gan_role;
+GENREP_API genrep_status genrep_gan_loss(float *loss, float *dlogits, const float *logits, int B,
+                                         genrep_gan_loss_kind kind, genrep_gan_role role);
+
+/* Adam over the trainable tensors of a table (buffers skipped); m and v
+   have the slab's layout. */
+GENREP_API genrep_status genrep_gan_adam_step(float *params, float *m, float *v, const float *grads,
+                                              const genrep_param_info *table, int n_tensors,
+                                              const genrep_adam_config *cfg, int64_t step);
+
+/* [GANIO] Generator weights as safetensors: the named table (buffers
+   included) plus metadata genrep.model = "dcgan" | "cgan", genrep.zdim,
+   genrep.width, genrep.dwidth, genrep.n_classes, genrep.embed_dim (the
+   files `genrep gan-train` ships in weights/ and weights/export_pytorch.py
+   writes). extra_kv holds n_extra more key/value pairs (may be NULL).
+   Written atomically (see [SAFETENSORS]). */
+GENREP_API genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
+                                         const char *const *extra_kv, int n_extra);
+/* Create g (batches up to max_batch) from a weights file: the metadata
+   gives the architecture, every tensor's name and shape is checked
+   (_FORMAT / _SHAPE naming the file and tensor). Free with genrep_gen_free. */
+GENREP_API genrep_status genrep_gen_load(genrep_gen *g, const char *path, int max_batch);
+/* ------------------------------------------------------------- [ENCODER] */
+/* ResNet encoders with a projection head, as GenRep's SupConResNet
+   (networks/resnet_big.py of the reference): a 3x3 stem conv + BN + ReLU
+   (no max pool: CIFAR style), stages of basic blocks
+       out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))
+   with a 1x1 conv + BN shortcut where the shape changes, global average
+   pool to the feature vector (N, F), then the head
+       emb = l2normalize(linear2(relu(linear1(feat))))   F -> F -> out_dim.
+   Convs have no bias. Parameter names follow the reference's state_dict:
+       encoder.stem.0.weight, encoder.stem.1.{weight,bias,running_mean,running_var},
+       encoder.layer1.0.conv1.weight, encoder.layer1.0.bn1.*, ..conv2, ..bn2,
+       encoder.layer2.0.shortcut.0.weight, encoder.layer2.0.shortcut.1.*,
+       head.0.{weight,bias}, head.2.{weight,bias}
+   (BN's num_batches_tracked, an int64 counter, is not kept).
+
+   Memory (llm.c's malloc_and_point_parameters): ONE parameter slab holding
+   the trained tensors first (num_params floats) and then the BN running
+   statistics (num_buffers floats), ONE gradient slab of num_params floats
+   (same offsets as the trained part of params), ONE activation slab sized
+   for max_batch images, and ONE conv workspace. Nothing is allocated after
+   genrep_encoder_create. The optimiser steps the first num_params floats
+   of params with grads; the buffers follow them and are never trained.
+
+   One SimCLR step (x holds view 1 of B images, then view 2):
+       genrep_encoder_forward(&enc, x, 2*B, 1);
+       genrep_ntxent_forward(&loss, lws, enc.out, B, enc.out_dim, 0.1f, 0);
+       memset(dz, 0, ...);   genrep_ntxent_backward(dz, lws, enc.out, B, enc.out_dim, 0.1f, 0, 1.0f);
+       memset(enc.grads, 0, enc.num_params * sizeof(float));
+       genrep_encoder_backward(&enc, NULL, dz);
+       genrep_sgd_step(enc.params, momentum_buf, enc.grads, enc.num_params, &sgd, step); */
+
+#define GENREP_ENCODER_MAX_STAGES 4
+
+typedef struct {
+    int   in_channels, in_h, in_w;                 /* input images (C, H, W) */
+    int   stem_width;                              /* stem conv output channels */
+    int   num_stages;                              /* 1..GENREP_ENCODER_MAX_STAGES */
+    int   widths[GENREP_ENCODER_MAX_STAGES];       /* channels of each stage */
+    int   blocks[GENREP_ENCODER_MAX_STAGES];       /* basic blocks per stage */
+    int   strides[GENREP_ENCODER_MAX_STAGES];      /* stride of each stage's first block */
+    int   head_hidden;                             /* head hidden width; 0 = feature dim */
+    int   head_out;                                /* embedding dim; 0 = no head (output = features) */
+    float bn_eps, bn_momentum;                     /* 1e-5, 0.1 (PyTorch defaults) */
+} genrep_encoder_config;
+
+/* The default small ResNet: stem 3x3 32, stages 32/64/128 of 2 blocks,
+   strides 1/2/2, features 128, head 128 -> 128 -> ReLU -> 128. */
+GENREP_API void genrep_encoder_config_small(genrep_encoder_config *c, int in_channels, int H, int W);
+/* ResNet-18, CIFAR variant: stem 3x3 64, stages 64/128/256/512 of 2 blocks,
+   strides 1/2/2/2, features 512, head 512 -> 512 -> ReLU -> 128. */
+GENREP_API void genrep_encoder_config_resnet18(genrep_encoder_config *c, int in_channels, int H, int W);
+
+/* One named tensor of the parameter slab (a state_dict entry). */
+typedef struct {
+    char    name[64];
+    size_t  offset;                 /* in floats from params (and grads, if trainable) */
+    size_t  numel;
+    int     ndim;
+    int64_t shape[GENREP_MAX_DIMS];
+    int     trainable;              /* 0 for BN running_mean / running_var */
+} genrep_encoder_tensor;
+
+struct genrep__encoder_plan;        /* layer geometry and activation offsets */
+
+typedef struct {
+    genrep_encoder_config cfg;
+    int    feat_dim, out_dim;       /* F; out_dim = head_out, or F without a head */
+    int    max_batch;
+    float *params;                  /* num_params + num_buffers floats */
+    float *grads;                   /* num_params floats, backward accumulates */
+    size_t num_params, num_buffers;
+    genrep_encoder_tensor *tensors;     /* num_tensors entries, trained ones first */
+    int    num_tensors;
+    /* after a forward: */
+    const float *features;          /* (N, F) pooled features, in the activation slab */
+    const float *out;               /* (N, out_dim) L2-normalised embeddings (or = features) */
+    int    last_n, last_training;
+    const float *last_inp;          /* forward's input, read by backward */
+    /* internals */
+    struct genrep__encoder_plan *plan;
+    float *acts;  size_t acts_floats;
+    float *ws;    size_t ws_floats;
+} genrep_encoder;
+
+/* Allocate all slabs for batches up to max_batch and initialise the
+   parameters from seed (Kaiming normal fan_out convs, BN 1/0, linear
+   uniform(+-1/sqrt(fan_in)) weights and biases, running stats 0/1). */
+GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_encoder_config *cfg,
+                                               int max_batch, uint64_t seed);
+GENREP_API void genrep_encoder_free(genrep_encoder *e);
+/* Re-draw the parameters from seed and reset the running stats (as create). */
+GENREP_API genrep_status genrep_encoder_init_params(genrep_encoder *e, uint64_t seed);
+/* Forward of inp (N, C, H, W), N <= max_batch. training != 0: BN uses batch
+   statistics and updates its running stats. Sets e->features and e->out
+   (valid until the next forward) and remembers the pointer inp: keep it
+   alive and unchanged until backward. */
+GENREP_API genrep_status genrep_encoder_forward(genrep_encoder *e, const float *inp, int N, int training);
+/* Backward of the last forward: dout (N, out_dim) is the gradient w.r.t.
+   e->out. grads += dparams; dinp (N, C, H, W) += dinput if not NULL.
+   Its scratch is a separate part of the activation slab: e->out and
+   e->features stay valid. BN's gradient follows the forward's mode. */
+GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp, const float *dout);
+/* Eval-mode features (N, F) of any number of images, in chunks of max_batch. */
+GENREP_API genrep_status genrep_encoder_features(float *feats, genrep_encoder *e, const float *inp, int N);
+/* The named tensor, or NULL. */
+GENREP_API const genrep_encoder_tensor *genrep_encoder_find(const genrep_encoder *e, const char *name);
+
+/* Per-layer wall-clock timing of forward and backward (conv and BN of
+   every layer, pool, head, elementwise, zeroing), for benchmarks; off by
+   default. */
+GENREP_API void genrep_encoder_profile(genrep_encoder *e, int on);
+/* Writes a table "layer fwd_ms bwd_ms" to buf (at most n chars); resets the counters. */
+GENREP_API int  genrep_encoder_profile_report(genrep_encoder *e, char *buf, size_t n);
+
+/* ---------------------------------------------------------------- [LOSS] */
+/* Contrastive losses over 2B L2-normalised embeddings z (2B, D): rows
+   0..B-1 are view 1 of samples 0..B-1, rows B..2B-1 view 2 of the same
+   samples. Logits l_ij = z_i.z_j / tau; every row is an anchor; self-pairs
+   are left out of the softmax. For anchor i with positives P(i):
+       L_i = -s * mean_{p in P(i)} [ l_ip - log sum_{j != i} exp(l_ij) ],
+       loss = mean_i L_i,
+   s = tau / 0.07 with GENREP_LOSS_SCALE_BASE_TAU (SupContrast's
+   base_temperature), else 1.
+   NT-Xent (SimCLR): P(i) = {the other view of the same sample}.
+   SupCon (Khosla et al.): P(i) = {every other row with the same label}.
+   Workspace: genrep_*_workspace(B) floats; forward leaves the softmax in it
+   for backward (call backward with the same z and ws). Backward:
+   dz (2B, D) += dloss * dL/dz, with z treated as the free variable (the
+   L2 normalisation's gradient is genrep_l2norm_backward's job). */
+#define GENREP_LOSS_SCALE_BASE_TAU 1   /* flag: multiply the loss by tau / 0.07 */
+#define GENREP_LOSS_BASE_TAU 0.07f
+
+GENREP_API size_t genrep_ntxent_workspace(int B);
+GENREP_API genrep_status genrep_ntxent_forward(float *loss, float *ws, const float *z,
+                                               int B, int D, float tau, int flags);
+GENREP_API genrep_status genrep_ntxent_backward(float *dz, float *ws, const float *z,
+                                                int B, int D, float tau, int flags, float dloss);
+/* labels (B): class of each sample (both views share it). */
+GENREP_API size_t genrep_supcon_workspace(int B);
+GENREP_API genrep_status genrep_supcon_forward(float *loss, float *ws, const float *z, const int32_t *labels,
+                                               int B, int D, float tau, int flags);
+GENREP_API genrep_status genrep_supcon_backward(float *dz, float *ws, const float *z, const int32_t *labels,
+                                                int B, int D, float tau, int flags, float dloss);
+
+/* [MSE] loss = mean over n of (pred - target)^2 (torch.nn.MSELoss, the
+   inverter baseline regressing z); backward dpred += dloss * 2 (pred - target) / n. */
+GENREP_API genrep_status genrep_mse_forward(float *loss, const float *pred, const float *target, size_t n);
+GENREP_API genrep_status genrep_mse_backward(float *dpred, const float *pred, const float *target,
+                                             size_t n, float dloss);
+
+/* --------------------------------------------------------------- [VIEWS] */
+/* Latent views (GenRep section 3). Every draw comes from a Philox stream
+   named by (seed, sample index, purpose), so a sample's latent and its
+   views do not depend on batch size, batch split or thread count. The
+   sample index of row b is first + b. */
+
+/* Anchors: z (B,D), each coordinate truncation * TruncNormal(-2, 2). */
+GENREP_API genrep_status genrep_latent_anchors(float *z, int B, int D, float truncation,
+                                               uint64_t seed, uint64_t first);
+/* Class labels y (B) uniform in [0, n_classes). */
+GENREP_API genrep_status genrep_latent_classes(int32_t *y, int B, int n_classes, uint64_t seed, uint64_t first);
+
+typedef enum {
+    GENREP_VIEW_NONE = 0,     /* the anchor itself (pixel augmentations only) */
+    GENREP_VIEW_GAUSS,        /* z + sigma * TruncNormal(-2, 2), not re-clipped */
+    GENREP_VIEW_ANGULAR,      /* the Gaussian view rescaled to the anchor's own norm */
+    GENREP_VIEW_INDEPENDENT,  /* a fresh z (same class: the caller keeps y) */
+    GENREP_VIEW_STEER         /* z + sum_t alpha_t w_t, alpha_t ~ U(-alpha_max_t, alpha_max_t) */
+} genrep_view_kind;
+GENREP_API const char *genrep_view_name(genrep_view_kind k);
+/* Parse "none|gauss|angular|independent|steer"; GENREP_ERR_ARG otherwise. */
+GENREP_API genrep_status genrep_view_parse(genrep_view_kind *k, const char *s);
+
+typedef struct {
+    genrep_view_kind kind;
+    float sigma;              /* GAUSS, ANGULAR: noise scale (>= 0) */
+    float truncation;         /* INDEPENDENT: as for anchors (usually 1) */
+    int   n_walks;            /* STEER: T walks ... */
+    const float *walks;       /* ... (T, D) */
+    const float *alpha_max;   /* ... (T), each walk's alpha range */
+} genrep_view_config;
+
+/* zv (B,D) = view number `view` (>= 1; 0 is reserved for anchors) of the
+   anchors z (B,D) with sample indices first..first+B-1. zv may not alias z. */
+GENREP_API genrep_status genrep_latent_view(float *zv, const float *z, int B, int D,
+                                            const genrep_view_config *cfg, uint64_t seed,
+                                            uint64_t first, int view);
+
+/* --------------------------------------------------------------- [PROBE] */
+/* Linear probe: multinomial logistic regression on frozen features,
+   standardised with the training set's mean and std, trained with Adam
+   (minibatch 256, cosine schedule, shuffles from `seed`). Returns top-1
+   accuracy on the test features in *test_acc (and on train in *train_acc,
+   may be NULL). Features (N, D) row-major, labels in [0, n_classes). */
+typedef struct {
+    int   epochs;         /* default 30 */
+    float lr;             /* default 1e-3 */
+    float weight_decay;   /* default 1e-5 (L2, on weights only) */
+    int   batch;          /* default 256 */
+    uint64_t seed;
+} genrep_probe_config;
+GENREP_API void genrep_probe_config_default(genrep_probe_config *cfg);
+GENREP_API genrep_status genrep_linear_probe(float *test_acc, float *train_acc,
+                                             const float *xtr, const int32_t *ytr, int ntr,
+                                             const float *xte, const int32_t *yte, int nte,
+                                             int D, int n_classes, const genrep_probe_config *cfg);
+/* k-nearest-neighbour classifier on cosine similarity (features are L2
+   normalised inside): the k most similar training rows vote with weight
+   exp(sim / 0.07) (Wu et al. 2018, as SimCLR/SupCon monitors do). */
+GENREP_API genrep_status genrep_knn_accuracy(float *acc, const float *xtr, const int32_t *ytr, int ntr,
+                                             const float *xte, const int32_t *yte, int nte,
+                                             int D, int n_classes, int k);
+
+/* --------------------------------------------------------------- [STEER] */
+/* Steered latent views (GenRep section 3.2, after "On the steerability of
+   GANs", Jahanian et al. 2020): one learned linear walk w_t in latent
+   space per image transform t, trained through a FROZEN generator so that
+   G(z + alpha*w_t) looks like edit_t(G(z), alpha). At view time
+   (GENREP_VIEW_STEER) every walk gets its own alpha ~ U(-alpha_max_t,
+   alpha_max_t) and the steps are summed.
+
+   Edits work on (N,C,H,W) images in the generator's range [-1,1] and
+   return the edited image and a validity mask of the same shape (1 where
+   the edited pixel came from inside the source image; 0 elsewhere, where
+   the image value is 0 too). Alpha units, one alpha per image:
+     SHIFTX      pixels, content moves right for alpha > 0 (fractional
+                 alphas are sampled bilinearly)
+     SHIFTY      pixels, content moves down for alpha > 0
+     ZOOM        log2 of the magnification about the image centre
+                 ((H-1)/2, (W-1)/2): 1 = twice as large, -1 = half size
+                 (the border that zooming out uncovers is masked)
+     ROTATE      degrees, counter-clockwise as seen on screen, about the
+                 centre
+     BRIGHTNESS  added to every pixel (mask all ones)
+     CONTRAST    log2 of the factor applied about each image's mean over
+                 (C,H,W): out = m + 2^alpha (x - m) (mask all ones)
+   Geometric edits map each output pixel back to a source point and sample
+   it bilinearly; the point counts as inside when it lies in
+   [0, H-1] x [0, W-1] (coordinates within 1e-6 of an integer are snapped
+   to it, so integer shifts and quarter turns are exact copies). Edits are
+   deterministic and forward only: the training target needs no gradient. */
+
+typedef enum {
+    GENREP_STEER_SHIFTX = 0,
+    GENREP_STEER_SHIFTY,
+    GENREP_STEER_ZOOM,
+    GENREP_STEER_ROTATE,
+    GENREP_STEER_BRIGHTNESS,
+    GENREP_STEER_CONTRAST,
+    GENREP_STEER_N_KINDS
+} genrep_steer_kind;
+
+/* "shiftx", "shifty", "zoom", "rotate", "brightness", "contrast". */
+GENREP_API const char *genrep_steer_name(genrep_steer_kind k);
+GENREP_API genrep_status genrep_steer_parse(genrep_steer_kind *k, const char *s);
+/* Default alpha range (training and views) for 28x28 images: shift 4 px,
+   zoom 0.75 (x0.59 .. x1.68), rotate 30 degrees, brightness 0.4, contrast 0.75. */
+GENREP_API float genrep_steer_default_alpha_max(genrep_steer_kind k);
+
+/* out (N,C,H,W) = edit_kind(inp, alpha[n]) for each image n; mask (same
+   shape, may be NULL) = 1 where valid else 0. out may not alias inp. */
+GENREP_API genrep_status genrep_steer_edit(float *out, float *mask, const float *inp, const float *alpha,
+                                           genrep_steer_kind kind, int N, int C, int H, int W);
+
+/* Walk training state. The trained parameters are the unit walks U (T,D):
+   the latent step for alpha = alpha_max_t, so z' = z + (alpha/alpha_max_t)
+   U_t. Adam then sees every transform on the same scale whatever its
+   units (the reference code feeds alpha/alpha_max to the graph too);
+   genrep_steer_walks converts to walks per alpha unit, W_t = U_t /
+   alpha_max_t, which is what GENREP_VIEW_STEER takes. */
+#define GENREP_STEER_MAX_WALKS 16
+typedef struct {
+    int   T, D, max_batch;
+    genrep_steer_kind kinds[GENREP_STEER_MAX_WALKS];
+    float alpha_max[GENREP_STEER_MAX_WALKS];   /* > 0, alpha units */
+    float truncation;                          /* anchors, default 1 */
+    float *unit, *grad, *m, *v;                /* (T,D) each: U, dL/dU, Adam moments */
+    /* scratch for one batch (max_batch rows) */
+    float *z, *zs, *dz;                        /* (B,D) */
+    float *alpha;                              /* (B) */
+    int32_t *t, *y;                            /* (B) transform, class */
+    float *target, *mask, *dout;               /* (B,1,28,28) */
+} genrep_steer;
+
+/* Allocate for T <= GENREP_STEER_MAX_WALKS walks of a D-dim latent and
+   batches up to max_batch; U ~ N(0, 0.1) per coordinate from seed (as
+   the reference). alpha_max NULL = the defaults above. */
+GENREP_API genrep_status genrep_steer_create(genrep_steer *s, const genrep_steer_kind *kinds,
+                                             const float *alpha_max, int T, int D, int max_batch,
+                                             uint64_t seed);
+GENREP_API void genrep_steer_free(genrep_steer *s);
+/* walks (T,D) = U_t / alpha_max_t (per alpha unit). */
+GENREP_API void genrep_steer_walks(float *walks, const genrep_steer *s);
+
+/* The loss of batch number `step` and its gradient s->grad = dL/dU
+   (overwritten). The batch: anchors z (B,D) = genrep_latent_anchors(seed,
+   first = step*B) (classes likewise for a conditional g); per sample a
+   transform t uniform over the T walks and alpha = alpha_max_t * U(-1,1)
+   from Philox (seed, sample index). target, mask = edit_t(G(z), alpha);
+   L = sum(mask * (G(z + alpha/alpha_max_t U_t) - target)^2) / sum(mask)
+   over the batch; dL/dU_t = sum over samples of t of alpha/alpha_max_t *
+   dL/dz'. g runs in eval mode and stays frozen (its own gradient slab is
+   zeroed and gets junk; its parameters are untouched). B <= max_batch and
+   B <= g->max_batch; g->cfg.zdim == D; g's images must be (1,28,28). */
+GENREP_API genrep_status genrep_steer_loss_grad(genrep_steer *s, float *loss, genrep_gen *g, int B,
+                                                uint64_t seed, int64_t step);
+/* loss_grad, then Adam on U (Adam step count step + 1). */
+GENREP_API genrep_status genrep_steer_train_step(genrep_steer *s, float *loss, genrep_gen *g, int B,
+                                                 const genrep_adam_config *cfg, uint64_t seed, int64_t step);
+/* Held-out check per walk t: on B anchors with sample indices from
+   first, alpha = alpha_max_t * U(-1,1), the masked MSE against
+   edit_t(G(z), alpha) of the walked image G(z + alpha w_t) (loss_walk[t])
+   and of the unmoved image G(z) (loss_still[t], what doing nothing
+   scores). Either output may be NULL. */
+GENREP_API genrep_status genrep_steer_eval(genrep_steer *s, float *loss_walk, float *loss_still, genrep_gen *g,
+                                           int B, uint64_t seed, uint64_t first);
+
+/* ----------------------------------------------------------------- [AUG] */
+/* SimCLR pixel augmentations as GenRep uses them (torchvision semantics on
+   float images in [0, 1]), per view in this order:
+     RandomResizedCrop(out, scale, ratio, bilinear, antialias=False)
+     -> RandomHorizontalFlip(flip_p)
+     -> RandomApply(ColorJitter(b, c, s, h) in a random order, jitter_p)
+     -> RandomGrayscale(gray_p) -> RandomApply(GaussianBlur, blur_p)
+     -> Normalize(mean, std) (if normalize).
+   GenRep's recipe is genrep_aug_config_simclr() (blur_p = 0); SimCLR's full
+   set adds blur_p = 0.5. On 1-channel images saturation, hue and grayscale
+   are identities (torchvision/PIL behaviour). All images are (C,H,W) planes
+   inside NCHW tensors, C = 1 or 3, sides <= GENREP_AUG_MAX_SIDE. */
+
+#define GENREP_AUG_MAX_SIDE 1024  /* bound on H, W, out_h, out_w: the per-view tables
+                                     and line buffers live on the stack (~120 KB
+                                     per thread at most) */
+
+typedef struct {
+    int   out_h, out_w;                     /* output size of the resized crop */
+    float scale_min, scale_max;             /* crop area fraction, (0.2, 1.0) */
+    float ratio_min, ratio_max;             /* crop aspect w/h, (3/4, 4/3) */
+    float flip_p;                           /* horizontal flip probability, 0.5 */
+    float jitter_p;                         /* colour jitter probability, 0.8 */
+    float brightness, contrast, saturation; /* factor ~ U[max(0,1-x), 1+x]: 0.4 each */
+    float hue;                              /* shift ~ U[-hue, hue], hue <= 0.5: 0.1 */
+    float gray_p;                           /* grayscale probability, 0.2 */
+    float blur_p;                           /* Gaussian blur probability: 0 (GenRep), 0.5 (SimCLR) */
+    float blur_sigma_min, blur_sigma_max;   /* sigma ~ U[0.1, 2.0] */
+    int   blur_kernel;                      /* odd kernel side; 0: ~10% of min(out_h,out_w), made odd, >= 3 */
+    int   normalize;                        /* 1: out = (x - mean[c]) / std[c] at the end */
+    float mean[3], std[3];                  /* per channel (only [0] used for C = 1) */
+} genrep_aug_config;
+
+/* The random choices of one view (what the sampler drew). */
+typedef struct {
+    int   top, left, crop_h, crop_w;        /* crop box in the input image */
+    int   flip;                             /* 1: flip horizontally */
+    int   jitter;                           /* 1: colour jitter applied */
+    int   order[4];                         /* permutation of 0 brightness, 1 contrast, 2 saturation, 3 hue */
+    float brightness, contrast, saturation, hue;
+    int   gray;                             /* 1: to grayscale */
+    int   blur;                             /* 1: Gaussian blur */
+    float sigma;                            /* blur sigma */
+    int   kernel;                           /* blur kernel side (odd) */
+} genrep_aug_params;
+
+/* GenRep's SimCLR/SupCon recipe for an out_h x out_w crop: scale (0.2,1),
+   ratio (3/4,4/3), flip 0.5, jitter (0.4,0.4,0.4,0.1) w.p. 0.8, grayscale
+   0.2, no blur (blur_p = 0; sigma range 0.1..2.0 ready), no normalisation
+   (mean 0, std 1; set normalize = 1 and mean/std to use it). */
+GENREP_API void genrep_aug_config_simclr(genrep_aug_config *cfg, int out_h, int out_w);
+/* GENREP_ERR_ARG naming the field if cfg is unusable. */
+GENREP_API genrep_status genrep_aug_config_check(const genrep_aug_config *cfg);
+
+/* Draw the parameters of one view of an H x W image (cfg must pass
+   genrep_aug_config_check). The draws come only from the Philox streams
+   named by (seed, sample_index, view_index), as torchvision draws them:
+   RandomResizedCrop.get_params (10 tries, then a centre crop of the closest
+   allowed ratio; Python's round-half-even), then flip, jitter, the order of
+   the four jitter ops, their factors, grayscale, blur, sigma. */
+GENREP_API void genrep_aug_sample(genrep_aug_params *p, const genrep_aug_config *cfg, int H, int W,
+                                  uint64_t seed, uint64_t sample_index, int view_index);
+
+/* One view with given parameters: out (C, cfg->out_h, cfg->out_w) from
+   in (C, H, W); no allocation, in and out must not overlap. */
+GENREP_API genrep_status genrep_aug_apply(float *out, const float *in, int C, int H, int W,
+                                          const genrep_aug_config *cfg, const genrep_aug_params *p);
+
+/* out (N, C, cfg->out_h, cfg->out_w) = one augmented view of each image of
+   in (N, C, H, W). Image n is sample first_sample_index + n; its view is a
+   function of (seed, sample index, view_index) only, so the result is
+   bitwise the same for any thread count or split of the batch. OpenMP over
+   images; no allocation. */
+GENREP_API genrep_status genrep_augment_batch(float *out, const float *in, int N, int C, int H, int W,
+                                              const genrep_aug_config *cfg, uint64_t seed,
+                                              uint64_t first_sample_index, int view_index);
+
+/* The deterministic pieces, one (C, H, W) image each, torchvision's
+   functional ops on float tensors. out == in (in place) is allowed except
+   for resized_crop. Colour ops clamp to [0, 1] as torchvision does. */
+/* out (C,out_h,out_w) = bilinear resize (align_corners=False, no antialias)
+   of the box (top, left, h, w), which must lie inside the image. */
+GENREP_API genrep_status genrep_aug_resized_crop(float *out, const float *in, int C, int H, int W,
+                                                 int top, int left, int h, int w, int out_h, int out_w);
+GENREP_API genrep_status genrep_aug_hflip(float *out, const float *in, int C, int H, int W);
+GENREP_API genrep_status genrep_aug_adjust_brightness(float *out, const float *in, int C, int H, int W, float factor);
+/* blends with the mean of the grayscale image (of the image itself if C = 1) */
+GENREP_API genrep_status genrep_aug_adjust_contrast(float *out, const float *in, int C, int H, int W, float factor);
+GENREP_API genrep_status genrep_aug_adjust_saturation(float *out, const float *in, int C, int H, int W, float factor);
+/* hue shift in [-0.5, 0.5] (fraction of the colour circle), via HSV */
+GENREP_API genrep_status genrep_aug_adjust_hue(float *out, const float *in, int C, int H, int W, float shift);
+/* gray = 0.2989 R + 0.587 G + 0.114 B, written to all C channels */
+GENREP_API genrep_status genrep_aug_grayscale(float *out, const float *in, int C, int H, int W);
+/* separable Gaussian, odd kernel side, reflect padding (torchvision gaussian_blur) */
+GENREP_API genrep_status genrep_aug_gaussian_blur(float *out, const float *in, int C, int H, int W,
+                                                  int kernel, float sigma);
+GENREP_API genrep_status genrep_aug_normalize(float *out, const float *in, int C, int H, int W,
+                                              const float *mean, const float *std);
+
+/* ----------------------------------------------------------------- [IDX] */
+/* IDX files (LeCun's MNIST format; gzip or plain, read through zlib unless
+   GENREP_NO_ZLIB, then plain only) and Fashion-MNIST. */
+
+#define GENREP_IDX_MAX_DIMS  4
+#define GENREP_IDX_MAX_BYTES ((int64_t)1 << 31)   /* bound on an IDX payload */
+
+typedef struct {
+    void   *data;                          /* host-endian values, genrep_alloc'd */
+    int     type;                          /* IDX type code: 0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64 */
+    int     elem_size;                     /* bytes per value */
+    int     ndim;                          /* 1..GENREP_IDX_MAX_DIMS */
+    int64_t dims[GENREP_IDX_MAX_DIMS];     /* unused dims are 1 */
+    int64_t numel;
+} genrep_idx;
+
+/* A labelled image set: images (n, c, h, w) in [0, 1], labels (n) in [0, num_classes). */
+typedef struct {
+    float   *images;
+    int32_t *labels;
+    int64_t  n;
+    int      c, h, w;
+    int      num_classes;
+} genrep_dataset;
+
+/* Read a whole IDX file; validates the magic, dims (each >= 1, payload
+   <= GENREP_IDX_MAX_BYTES), the length (no truncation, no trailing bytes).
+   Errors: GENREP_ERR_IO (cannot open/read), GENREP_ERR_FORMAT, naming the file. */
+GENREP_API genrep_status genrep_idx_read(genrep_idx *out, const char *path);
+GENREP_API void          genrep_idx_free(genrep_idx *x);
+
+/* The directory used when dir is NULL: $GENREP_FMNIST_DIR, else
+   /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist). */
+GENREP_API const char *genrep_fmnist_default_dir(void);
+/* Load Fashion-MNIST's train (60000) or test (10000) split from
+   dir/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]: images (N,1,28,28)
+   in [0,1], labels 0..9. Checks magic numbers, 28x28 images, image and label
+   counts agree, label range, file lengths; every error names the file. */
+GENREP_API genrep_status genrep_fmnist_load(genrep_dataset *out, const char *dir, int train);
+GENREP_API void          genrep_dataset_free(genrep_dataset *d);
+
+/* --------------------------------------------------------------- [IMAGE] */
+/* Image files through stb_image / stb_image_write (Debian libstb-dev).
+   Opt-in: #define GENREP_IMAGE_IO before including genrep.h (in the
+   implementation unit too) and link -lstb; the core needs no stb. */
+#ifdef GENREP_IMAGE_IO
+#define GENREP_IMAGE_MAX_SIDE 16384   /* larger files are refused before decoding */
+
+/* Class-per-subfolder layout root/<class>/<image>: classes are the
+   subfolders in byte order (label = rank), files with extensions
+   png/jpg/jpeg/bmp/gif/tga/ppm/pgm in byte order; other files and names
+   starting with '.' are skipped.
+   Each image becomes C channels (1 gray or 3 RGB), bilinearly resized to
+   out_h x out_w, values in [0,1]. A file that cannot be decoded or is too
+   large is an error naming it. */
+GENREP_API genrep_status genrep_imagefolder_load(genrep_dataset *out, const char *root, int C,
+                                                 int out_h, int out_w);
+
+/* PNG of a grid of rows x cols images, images (rows*cols, C, H, W), C = 1
+   (gray PNG) or 3 (RGB), row-major (image r*cols + c at row r, column c),
+   with pad pixels of value pad_value around and between the tiles. Values
+   are x*std[c] + mean[c] when mean and std are non-NULL (undoing a
+   normalisation), then clamped to [0,1] and rounded to 8 bits. */
+GENREP_API genrep_status genrep_png_write_grid(const char *path, const float *images, int rows, int cols,
+                                               int C, int H, int W, int pad, float pad_value,
+                                               const float *mean, const float *std);
+#endif
+
+/* ---------------------------------------------------------------- [EVAL] */
+/* Sample-quality statistics in double precision: feature means and
+   covariances, a symmetric eigen-solver, and the Frechet distance between
+   two Gaussians (the FID formula, here in a classifier's feature space):
+       FD = |mu1 - mu2|^2 + tr(C1) + tr(C2) - 2 tr((C1 C2)^(1/2)).
+   The trace of the matrix square root is computed without a non-symmetric
+   sqrtm: with S = C1^(1/2) (symmetric, from C1's eigen-decomposition),
+   C1 C2 is similar to S C2 S, which is symmetric PSD, so
+       tr((C1 C2)^(1/2)) = sum_i sqrt(max(lambda_i(S C2 S), 0)).
+   Sizes are meant for feature dims up to a few hundred (cyclic Jacobi is
+   O(D^3) per sweep). */
+
+/* mu (D) = mean of the rows of x (N, D); cov (D, D) = unbiased covariance
+   (divides by N - 1, as numpy.cov). N >= 2. Accumulates in double. */
+GENREP_API genrep_status genrep_mean_cov(double *mu, double *cov, const float *x, int N, int D);
+
+/* Eigen-decomposition of the symmetric a (n, n), row-major, destroyed:
+   a = V diag(w) V^T with w (n) ascending and V (n, n) holding the
+   eigenvectors as COLUMNS (v may be NULL: eigenvalues only). Cyclic
+   Jacobi rotations until the off-diagonal Frobenius norm is below 1e-14
+   of the whole matrix's (at most 100 sweeps, else GENREP_ERR_ARG, which
+   does not happen for finite symmetric input; non-finite input gives
+   GENREP_ERR_NONFINITE). */
+GENREP_API genrep_status genrep_sym_eig(double *w, double *v, double *a, int n);
+
+/* Doubles of workspace genrep_frechet_distance needs for dimension D. */
+GENREP_API size_t genrep_frechet_workspace(int D);
+/* *fd = Frechet distance between N(mu1, c1) and N(mu2, c2), D dims;
+   c1, c2 (D, D) symmetric PSD (small negative eigenvalues from round-off
+   are clamped to 0). ws: genrep_frechet_workspace(D) doubles. */
+GENREP_API genrep_status genrep_frechet_distance(double *fd, const double *mu1, const double *c1,
+                                                 const double *mu2, const double *c2, int D, double *ws);
+
+/* --------------------------------------------------------- [SAFETENSORS] */
+/* Weights files in the safetensors layout, strict profile:
+     [u64 little-endian N][N bytes of JSON header][data section]
+   The header is one JSON object: tensor name -> {"dtype", "shape",
+   "data_offsets": [begin, end]} (offsets relative to the data section),
+   plus an optional "__metadata__": {string: string} holding architecture
+   and settings. Names are PyTorch state_dict names ("net.0.weight").
+   Reading accepts F32, F16 and BF16 (the last two widened to F32); other
+   dtypes are recognised and refused with GENREP_ERR_UNSUPPORTED. The loader
+   validates the whole file (header, numbers, offsets, no holes, no
+   overlaps, no trailing bytes, finite values) before it returns a handle;
+   every refusal names the file, the tensor and the broken rule.
+   Writing pads the header with spaces to a multiple of 8 bytes, lays the
+   tensors out contiguously in the order given, and replaces the target
+   atomically (temp file in the same directory, fsync, rename, fsync of the
+   directory): an existing file is never left half-written. */
+
+#define GENREP_ST_MAX_RANK   8                      /* dims per tensor */
+#define GENREP_ST_MAX_HEADER ((uint64_t)100 << 20)  /* JSON header cap, bytes */
+#define GENREP_ST_ALLOW_NONFINITE 1                 /* flag: accept NaN/Inf weights */
+
+typedef struct genrep_st genrep_st; /* an open, fully validated file */
+
+typedef struct {
+    const char  *name;                       /* NUL-terminated, unescaped */
+    const char  *dtype;                      /* dtype in the file: "F32", "F16", "BF16" */
+    int          ndim;                       /* 0 (scalar) .. GENREP_ST_MAX_RANK */
+    int64_t      shape[GENREP_ST_MAX_RANK];  /* unused dims are 0 */
+    int64_t      numel;
+    const float *data;                       /* numel floats, widened to F32, 64-byte aligned */
+} genrep_st_tensor;
+
+/* What a model expects to find: name and shape (unused dims ignored). */
+typedef struct {
+    const char *name;
+    int         ndim;
+    int64_t     shape[GENREP_ST_MAX_RANK];
+} genrep_st_spec;
+
+/* One tensor to write: data holds prod(shape) floats, row-major. */
+typedef struct {
+    const char  *name;
+    int          ndim;
+    int64_t      shape[GENREP_ST_MAX_RANK];
+    const float *data;
+} genrep_st_entry;
+
+/* Read and validate path (one read, one allocation for the handle).
+   flags: 0 or GENREP_ST_ALLOW_NONFINITE. On failure *out is NULL and the
+   status is _IO, _NOMEM, _FORMAT, _UNSUPPORTED (dtype) or _NONFINITE. */
+GENREP_API genrep_status genrep_st_open(genrep_st **out, const char *path, int flags);
+/* The same on bytes in memory (copied; the caller keeps ownership).
+   name (may be NULL) is the file name used in error messages. */
+GENREP_API genrep_status genrep_st_open_memory(genrep_st **out, const void *bytes, size_t n, int flags,
+                                               const char *name);
+GENREP_API void genrep_st_close(genrep_st *st);
+/* Tensors, in data-section order. */
+GENREP_API int genrep_st_count(const genrep_st *st);
+GENREP_API const genrep_st_tensor *genrep_st_get(const genrep_st *st, int i);
+/* Tensor by name, NULL if absent (binary search). */
+GENREP_API const genrep_st_tensor *genrep_st_find(const genrep_st *st, const char *name);
+/* __metadata__ value for key, NULL if absent. */
+GENREP_API const char *genrep_st_meta(const genrep_st *st, const char *key);
+/* Metadata entries in key order: *key, *value of entry i; 0 <= i < genrep_st_meta_count. */
+GENREP_API int genrep_st_meta_count(const genrep_st *st);
+GENREP_API void genrep_st_meta_get(const genrep_st *st, int i, const char **key, const char **value);
+/* Check the file holds exactly the tensors a model needs: GENREP_OK, or
+   _FORMAT naming missing and unexpected tensors, or _SHAPE naming the
+   tensors whose shape differs (the message lists as many as fit). */
+GENREP_API genrep_status genrep_st_expect(const genrep_st *st, const genrep_st_spec *specs, int n);
+/* Write n tensors (F32) and n_meta metadata pairs meta_kv[2i] = key,
+   meta_kv[2i+1] = value to path, atomically. Names must be unique and
+   not "__metadata__"; data must be finite (_NONFINITE otherwise, so a
+   diverged run never replaces a good checkpoint). On any failure the
+   previous file at path is untouched and no temp file is left. */
+GENREP_API genrep_status genrep_st_write(const char *path, const genrep_st_entry *entries, int n,
+                                         const char *const *meta_kv, int n_meta);
 
 #ifdef __cplusplus
 }
@@ -753,16 +1512,6337 @@ GENREP_API genrep_status genrep_sgemm_ref(int transA, int transB, int M, int N, 
     return GENREP_OK;
 }
 
-#include "parts/gemm_impl.h"
-#include "parts/conv_impl.h"
-#include "parts/layers_impl.h"
-#include "parts/data_impl.h"
-#include "parts/st_impl.h"
-#include "parts/encoder_impl.h"
-#include "parts/models_impl.h"
-#include "parts/lead_impl.h"
-#include "parts/eval_impl.h"
-#include "parts/steer_impl.h"
+/* ---------------------------------------------------------------- [GEMM] */
+/* BLIS-shaped SGEMM (Van Zee & van de Geijn, "BLIS", TOMS 2015):
+
+     for jc in N step NC            (B block KC x NC, packed, L2)
+       for pc in K step KC          (pack op(B)(pc:pc+KC, jc:jc+NC) into NR-wide micro-panels)
+         for ic in M step MC        (pack op(A)(ic:ic+MC, pc:pc+KC) into MR-tall micro-panels)
+           for jr in NC step NR     (one B micro-panel KC x NR, reused MC/MR times from L1/L2)
+             for ir in MC step MR   C(MR,NR) = alpha * A-panel @ B-panel + beta * C  (microkernel)
+
+   Only the microkernels are ISA-specific; the driver and packing are portable
+   C. Transposes are absorbed by packing: the microkernel always sees A as
+   (k, MR) and B as (k, NR), both contiguous. Edge panels are zero-padded;
+   edge tiles are computed into a local MR x NR tile whose valid part is then
+   added to C, so the microkernel never branches on size. Two refinements for
+   the conv GEMMs (M = 64..256 rows, N = tens of thousands of columns, where
+   packing B costs about as much memory traffic as the whole product):
+   - When op(B) = B is row-major (no transpose), the first row tile of each B
+     micro-panel runs a kernel variant that loads B straight from the caller's
+     matrix and writes the packed copy as it goes: packing B hides under the
+     FMAs instead of being a separate pass (+25..30% on 64x25088x576).
+   - A small op(A) (<= genrep__gemm_akeep floats) is packed once per thread
+     and call, not once per NC block.
+
+   Threads (OpenMP) take chunks of whole NR panels of N (or MR panels of M
+   when N is narrow), handed out dynamically. Every thread packs what it
+   needs itself: no barriers inside a call.
+
+   Determinism: the k dimension is cut at KC boundaries that depend on K
+   only, and every tile sums k in ascending order inside the microkernel,
+   whatever thread computes it. Chunks start at MR / NR multiples, so a
+   tile's position (full or edge) does not depend on the thread count either:
+   results are bitwise identical for any number of threads (tested for 1, 2,
+   3). The packing variant reads the same values in the same order.
+
+   Buffers: every thread (OpenMP worker or caller) keeps its own packing
+   buffers, found through thread-local storage, grown on demand and reused
+   across calls (no allocation in steady state); genrep_release_buffers()
+   frees those of all threads (call it while no GEMM runs). */
+
+/* Microkernel: C(MR,NR) = alpha * sum_k a[k*MR+i] * b[k*NR+j] + beta * C
+   (beta == 0: C is not read). a, b are packed micro-panels (64-byte aligned). */
+typedef void (*genrep__ukernel_fn)(int kc, const float *a, const float *b, float *c, long ldc,
+                                   float alpha, float beta);
+
+/* Variant that reads op(B) = B (K, N) unpacked (row stride ldb) and writes the
+   packed micro-panel to bpack as it goes. */
+typedef void (*genrep__ukernel_pb_fn)(int kc, const float *a, const float *b, long ldb, float *bpack, float *c,
+                                      long ldc, float alpha, float beta);
+
+typedef struct {
+    int MR, NR;       /* microkernel tile */
+    int MC, KC, NC;   /* cache blocking; MC % MR == 0, NC % NR == 0 */
+    int NC_wide;      /* NC when A is too big to pack only once */
+    genrep__ukernel_fn kernel;
+    genrep__ukernel_pb_fn kernel_pb; /* packs B while computing; NULL: pack first */
+} genrep__gemm_cfg;
+
+/* --- scalar microkernel, 4 x 8: plain C, the portable fallback ---------- */
+#define GENREP__S_MR 4
+#define GENREP__S_NR 8
+static void genrep__sgemm_scalar_4x8(int kc, const float *a, const float *b, float *c, long ldc,
+                                     float alpha, float beta) {
+    float acc[GENREP__S_MR][GENREP__S_NR] = {{0}};
+    for (int k = 0; k < kc; k++, a += GENREP__S_MR, b += GENREP__S_NR)
+        for (int i = 0; i < GENREP__S_MR; i++)
+            for (int j = 0; j < GENREP__S_NR; j++) acc[i][j] += a[i] * b[j];
+    for (int i = 0; i < GENREP__S_MR; i++)
+        for (int j = 0; j < GENREP__S_NR; j++) {
+            float *cij = &c[i * ldc + j];
+            *cij = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *cij;
+        }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+/* --- AVX2 + FMA microkernel, 6 x 16: 12 ymm accumulators + 2 for B + 1
+   broadcast = 15 of 16 registers. Per k: 2 loads of B, 6 broadcasts, 12 FMAs.
+   pack == 1: b is the caller's row-major B (row stride ldb) and the packed
+   micro-panel is written to bpack on the way (see the AVX-512 kernel). */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void genrep__avx2_6x16_body(int kc, const float *a, const float *b, long ldb, float *bpack,
+                                          float *c, long ldc, float alpha, float beta, const int pack) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
+           c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
+           c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
+           c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++, a += 6) {
+        __m256 b0, b1, ai;
+        if (pack) {
+            _mm_prefetch((const char *)(b + 8 * ldb), _MM_HINT_T0);
+            b0 = _mm256_loadu_ps(b); b1 = _mm256_loadu_ps(b + 8);
+            _mm256_store_ps(bpack, b0); _mm256_store_ps(bpack + 8, b1);
+            b += ldb;
+            bpack += 16;
+        } else {
+            b0 = _mm256_load_ps(b); b1 = _mm256_load_ps(b + 8);
+            b += 16;
+        }
+        ai = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(ai, b0, c00); c01 = _mm256_fmadd_ps(ai, b1, c01);
+        ai = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(ai, b0, c10); c11 = _mm256_fmadd_ps(ai, b1, c11);
+        ai = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(ai, b0, c20); c21 = _mm256_fmadd_ps(ai, b1, c21);
+        ai = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(ai, b0, c30); c31 = _mm256_fmadd_ps(ai, b1, c31);
+        ai = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(ai, b0, c40); c41 = _mm256_fmadd_ps(ai, b1, c41);
+        ai = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(ai, b0, c50); c51 = _mm256_fmadd_ps(ai, b1, c51);
+    }
+    __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 2; j++) {
+            float *p = c + i * ldc + 8 * j;
+            __m256 r = _mm256_mul_ps(va, acc[i][j]);
+            if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), r);
+            _mm256_storeu_ps(p, r);
+        }
+}
+__attribute__((target("avx2,fma")))
+static void genrep__sgemm_avx2_6x16(int kc, const float *a, const float *b, float *c, long ldc,
+                                    float alpha, float beta) {
+    genrep__avx2_6x16_body(kc, a, b, 16, NULL, c, ldc, alpha, beta, 0);
+}
+__attribute__((target("avx2,fma")))
+static void genrep__sgemm_avx2_6x16_pb(int kc, const float *a, const float *b, long ldb, float *bpack,
+                                       float *c, long ldc, float alpha, float beta) {
+    genrep__avx2_6x16_body(kc, a, b, ldb, bpack, c, ldc, alpha, beta, 1);
+}
+
+/* --- AVX-512, 8 x 48 (the kernels follow the shared body) */
+#define GENREP__Z_MR 8
+#define GENREP__Z_NV 3 /* NR = 16 * NV = 48 */
+/* Prefetch distance (rows of B) of the packing variant below. */
+#ifndef GENREP__Z_PF
+#define GENREP__Z_PF 8
+#endif
+/* Shared body. pack == 0: b is a packed micro-panel (row stride 48).
+   pack == 1: b points into the caller's row-major B (row stride ldb); the
+   kernel also writes the packed micro-panel to bpack, so the first MR rows
+   of C pay for packing B with stores hidden under the FMAs, and the
+   remaining row tiles read the packed copy (same values, same order: the
+   result is bitwise the same as packing first). */
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl"), always_inline))
+static inline void genrep__avx512_8x48_body(int kc, const float *a, const float *b, long ldb, float *bpack,
+                                            float *c, long ldc, float alpha, float beta, const int pack) {
+    __m512 acc[GENREP__Z_MR][GENREP__Z_NV];
+#pragma GCC unroll 8
+    for (int i = 0; i < GENREP__Z_MR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < GENREP__Z_NV; j++) acc[i][j] = _mm512_setzero_ps();
+    /* Touch the C tile early so its lines arrive while the k loop runs. */
+#pragma GCC unroll 8
+    for (int i = 0; i < GENREP__Z_MR; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 47), _MM_HINT_T0);
+    }
+#pragma GCC unroll 2
+    for (int k = 0; k < kc; k++) {
+        __m512 b0, b1, b2;
+        if (pack) {
+            const float *pf = b + GENREP__Z_PF * ldb;
+            _mm_prefetch((const char *)pf, _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + 16), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + 32), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + 47), _MM_HINT_T0);
+            b0 = _mm512_loadu_ps(b); b1 = _mm512_loadu_ps(b + 16); b2 = _mm512_loadu_ps(b + 32);
+            _mm512_store_ps(bpack, b0); _mm512_store_ps(bpack + 16, b1); _mm512_store_ps(bpack + 32, b2);
+            b += ldb;
+            bpack += 48;
+        } else {
+            b0 = _mm512_load_ps(b); b1 = _mm512_load_ps(b + 16); b2 = _mm512_load_ps(b + 32);
+            b += 48;
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < GENREP__Z_MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);
+        }
+        a += GENREP__Z_MR;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (beta == 0.0f) {
+#pragma GCC unroll 8
+        for (int i = 0; i < GENREP__Z_MR; i++)
+#pragma GCC unroll 4
+            for (int j = 0; j < GENREP__Z_NV; j++)
+                _mm512_storeu_ps(c + i * ldc + 16 * j, _mm512_mul_ps(va, acc[i][j]));
+    } else {
+#pragma GCC unroll 8
+        for (int i = 0; i < GENREP__Z_MR; i++)
+#pragma GCC unroll 4
+            for (int j = 0; j < GENREP__Z_NV; j++) {
+                float *p = c + i * ldc + 16 * j;
+                _mm512_storeu_ps(p, _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), _mm512_mul_ps(va, acc[i][j])));
+            }
+    }
+}
+
+/* --- AVX-512 microkernel, 8 x 48: 24 zmm accumulators + 3 for B + 1
+   broadcast of A. Per k: 3 B loads, 8 broadcasts, 24 FMAs = 12 cycles on
+   two 512-bit FMA pipes (Zen 5); 12 independent chains per pipe hide the
+   4-cycle FMA latency. MR = 8 divides the conv GEMMs' M (64, 128, ...), so
+   they have no edge tiles in M. Measured in L1: 208 GFLOP/s = 96% of this
+   core's FMA peak (216 GFLOP/s by a pure-FMA loop). */
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+static void genrep__sgemm_avx512_8x48(int kc, const float *a, const float *b, float *c, long ldc,
+                                      float alpha, float beta) {
+    genrep__avx512_8x48_body(kc, a, b, 48, NULL, c, ldc, alpha, beta, 0);
+}
+/* Same, reading B (K, N) row-major in place and packing it on the way. */
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+static void genrep__sgemm_avx512_8x48_pb(int kc, const float *a, const float *b, long ldb, float *bpack,
+                                         float *c, long ldc, float alpha, float beta) {
+    genrep__avx512_8x48_body(kc, a, b, ldb, bpack, c, ldc, alpha, beta, 1);
+}
+#endif /* x86 */
+
+/* Blocking per path {MC, KC, NC, NC for a large A}. KC*NR*4 bytes (one B
+   micro-panel) is what the inner loop keeps hot in L1/L2; MC*KC*4 (packed
+   A block) is sized for L2 (1 MB on Zen 5). When A is small enough to be
+   packed once per call (genrep__gemm_akeep), a narrow NC keeps the packed B
+   block and the C block in L2 between k blocks; when it is not, A is
+   re-packed for every NC block, so NC is wide to amortise that.
+   Indexed by genrep_isa; MC % MR == 0 and NC % NR == 0. Measured on Zen 5
+   (AVX-512, one thread): KC 384 -> 1024 gave 1024^3 178 -> 197 GFLOP/s;
+   wide NC for 2048^3 +6%; narrow NC for 128x6272x1152 +17%. */
+static int genrep__gemm_blocking[3][4] = {
+    {128, 256, 8 * 96, 8 * 384},      /* scalar 4x8 */
+    {144, 512, 16 * 48, 16 * 192},    /* AVX2 6x16 */
+    {128, 1024, 48 * 16, 48 * 64},    /* AVX-512 8x48 */
+};
+
+static genrep__gemm_cfg genrep__gemm_config(genrep_isa isa) {
+    genrep__gemm_cfg g;
+    g.kernel_pb = NULL;
+    switch (isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    case GENREP_ISA_AVX512:
+        g.MR = GENREP__Z_MR; g.NR = 16 * GENREP__Z_NV; g.kernel = genrep__sgemm_avx512_8x48;
+        g.kernel_pb = genrep__sgemm_avx512_8x48_pb;
+        break;
+    case GENREP_ISA_AVX2:
+        g.MR = 6; g.NR = 16; g.kernel = genrep__sgemm_avx2_6x16;
+        g.kernel_pb = genrep__sgemm_avx2_6x16_pb;
+        break;
+#endif
+    default:
+        isa = GENREP_ISA_SCALAR;
+        g.MR = GENREP__S_MR; g.NR = GENREP__S_NR; g.kernel = genrep__sgemm_scalar_4x8;
+        break;
+    }
+    g.MC = genrep__gemm_blocking[isa][0];
+    g.KC = genrep__gemm_blocking[isa][1];
+    g.NC = genrep__gemm_blocking[isa][2];
+    g.NC_wide = genrep__gemm_blocking[isa][3];
+    return g;
+}
+
+/* Per-thread packing buffers. Each thread that runs GEMM work gets its own
+   record (found through a thread-local pointer, so concurrent callers never
+   share); records are also chained into one global list, pushed lock-free
+   and never unlinked, so genrep_release_buffers() can free the buffers of
+   every thread, including pool threads that no longer exist. */
+typedef struct genrep__gemm_bufs {
+    float *a, *b;
+    size_t acap, bcap;
+    struct genrep__gemm_bufs *next;
+} genrep__gemm_bufs;
+static genrep__gemm_bufs *genrep__gemm_all;
+static GENREP__TLS genrep__gemm_bufs *genrep__gemm_mine;
+
+static genrep__gemm_bufs *genrep__gemm_get_bufs(void) {
+    genrep__gemm_bufs *bu = genrep__gemm_mine;
+    if (bu) return bu;
+    bu = (genrep__gemm_bufs *)genrep_alloc(sizeof *bu);
+    if (!bu) return NULL;
+    memset(bu, 0, sizeof *bu);
+    bu->next = __atomic_load_n(&genrep__gemm_all, __ATOMIC_ACQUIRE);
+    while (!__atomic_compare_exchange_n(&genrep__gemm_all, &bu->next, bu, 1, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE)) {
+    }
+    return genrep__gemm_mine = bu;
+}
+
+static int genrep__gemm_reserve(float **p, size_t *cap, size_t n) {
+    if (n <= *cap) return 1;
+    genrep_free(*p);
+    *p = (float *)genrep_alloc(n * sizeof(float));
+    *cap = *p ? n : 0;
+    return *p != NULL;
+}
+
+/* Pack op(A)(i0:i0+mc, p0:p0+kc) into MR-row micro-panels: panel r holds
+   element (i, k) at [r*MR*kc + k*MR + i]; rows past mc are zero. */
+static void genrep__pack_a(float *dst, const float *A, int lda, int transA, int i0, int mc, int p0, int kc,
+                           int MR) {
+    for (int ir = 0; ir < mc; ir += MR, dst += (size_t)MR * kc) {
+        int mr = mc - ir < MR ? mc - ir : MR;
+        if (transA) { /* A stored (K, M): a row of MR floats per k is contiguous */
+            const float *src = A + (size_t)p0 * lda + i0 + ir;
+            for (int k = 0; k < kc; k++, src += lda) {
+                float *d = dst + (size_t)k * MR;
+                int i = 0;
+                for (; i < mr; i++) d[i] = src[i];
+                for (; i < MR; i++) d[i] = 0.0f;
+            }
+        } else { /* A stored (M, K): gather column i of the panel with stride MR */
+            for (int i = 0; i < mr; i++) {
+                const float *src = A + (size_t)(i0 + ir + i) * lda + p0;
+                float *d = dst + i;
+                for (int k = 0; k < kc; k++) d[(size_t)k * MR] = src[k];
+            }
+            for (int i = mr; i < MR; i++)
+                for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = 0.0f;
+        }
+    }
+}
+
+/* Pack op(B)(p0:p0+kc, j0:j0+nc) into NR-column micro-panels: panel r holds
+   element (k, j) at [r*NR*kc + k*NR + j]; columns past nc are zero. */
+static void genrep__pack_b(float *dst, const float *B, int ldb, int transB, int p0, int kc, int j0, int nc,
+                           int NR) {
+    if (!transB) {
+        /* B stored (K, N): walk each source row once, left to right, and
+           deal it out to the panels (long sequential reads for the
+           prefetcher; one pass over B's rows touches each page once). */
+        int nfull = nc / NR * NR, nr = nc - nfull;
+        for (int k = 0; k < kc; k++) {
+            const float *src = B + (size_t)(p0 + k) * ldb + j0;
+            float *d = dst + (size_t)k * NR;
+            for (int jr = 0; jr < nfull; jr += NR, d += (size_t)NR * kc)
+                memcpy(d, src + jr, (size_t)NR * sizeof(float));
+            if (nr) {
+                int j = 0;
+                for (; j < nr; j++) d[j] = src[nfull + j];
+                for (; j < NR; j++) d[j] = 0.0f;
+            }
+        }
+        return;
+    }
+    for (int jr = 0; jr < nc; jr += NR, dst += (size_t)NR * kc) {
+        int nr = nc - jr < NR ? nc - jr : NR;
+        /* B stored (N, K): row j of storage is column j of op(B) */
+        for (int j = 0; j < nr; j++) {
+            const float *src = B + (size_t)(j0 + jr + j) * ldb + p0;
+            float *d = dst + j;
+            for (int k = 0; k < kc; k++) d[(size_t)k * NR] = src[k];
+        }
+        for (int j = nr; j < NR; j++)
+            for (int k = 0; k < kc; k++) dst[(size_t)k * NR + j] = 0.0f;
+    }
+}
+
+typedef struct {
+    int transA, transB, M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int lda, ldb, ldc;
+} genrep__gemm_args;
+
+/* Packed A up to this many floats (4 MB) is kept for the whole call when
+   N is cut into several blocks or chunks: the conv GEMMs (M = 64..256,
+   K <= 2304) then pack A once per thread instead of once per NC block. */
+static size_t genrep__gemm_akeep = (size_t)1 << 20; /* a variable so tests can shrink it */
+
+/* One chunk: C(m0:m1, n0:n1); m0, n0 are multiples of MR, NR. keep_a: all
+   of op(A)(m0:m1, :) is packed once into this thread's buffer (*a_ready
+   says whether that happened already; m0, m1 must be the same for every
+   chunk of the call). Returns 0 if its buffers could not be allocated. */
+static int genrep__gemm_block(const genrep__gemm_args *g, const genrep__gemm_cfg *cf, int m0, int m1, int n0,
+                              int n1, int keep_a, int *a_ready) {
+    const int MR = cf->MR, NR = cf->NR, K = g->K;
+    genrep__gemm_bufs *bu = genrep__gemm_get_bufs();
+    if (!bu) return 0;
+    int mspan = m1 - m0, nspan = n1 - n0;
+    int mcmax = mspan < cf->MC ? mspan : cf->MC, ncmax = nspan < cf->NC ? nspan : cf->NC;
+    int mpad = (mspan + MR - 1) / MR * MR; /* rows of the whole share, padded */
+    /* keep_a: block (pc, ic) of packed A sits at [pc*mpad + (ic-m0)*kc]
+       (ic - m0 is a multiple of MR) */
+    size_t asz = keep_a ? (size_t)mpad * K : (size_t)((mcmax + MR - 1) / MR * MR) * cf->KC;
+    size_t bsz = (size_t)((ncmax + NR - 1) / NR * NR) * cf->KC;
+    if (!genrep__gemm_reserve(&bu->a, &bu->acap, asz) || !genrep__gemm_reserve(&bu->b, &bu->bcap, bsz))
+        return 0;
+    if (keep_a && !*a_ready) {
+        for (int pc = 0; pc < K; pc += cf->KC) {
+            int kc = K - pc < cf->KC ? K - pc : cf->KC;
+            for (int ic = m0; ic < m1; ic += cf->MC) {
+                int mc = m1 - ic < cf->MC ? m1 - ic : cf->MC;
+                genrep__pack_a(bu->a + (size_t)pc * mpad + (size_t)(ic - m0) * kc, g->A, g->lda, g->transA, ic, mc,
+                               pc, kc, MR);
+            }
+        }
+        *a_ready = 1;
+    }
+    float tile[16 * 64] __attribute__((aligned(64))); /* edge tile, MR*NR <= 1024 */
+    for (int jc = n0; jc < n1; jc += cf->NC) {
+        int nc = n1 - jc < cf->NC ? n1 - jc : cf->NC;
+        for (int pc = 0; pc < K; pc += cf->KC) {
+            int kc = K - pc < cf->KC ? K - pc : cf->KC;
+            /* later k blocks accumulate onto what the first one wrote */
+            float beta = pc == 0 ? g->beta : 1.0f;
+            /* fused: full NR panels of B are packed by the first row tile's kernel */
+            int fused = cf->kernel_pb && !g->transB;
+            if (!fused) genrep__pack_b(bu->b, g->B, g->ldb, g->transB, pc, kc, jc, nc, NR);
+            for (int ic = m0; ic < m1; ic += cf->MC) {
+                int mc = m1 - ic < cf->MC ? m1 - ic : cf->MC;
+                const float *ablk = bu->a;
+                if (keep_a) ablk += (size_t)pc * mpad + (size_t)(ic - m0) * kc;
+                else genrep__pack_a(bu->a, g->A, g->lda, g->transA, ic, mc, pc, kc, MR);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int nr = nc - jr < NR ? nc - jr : NR;
+                    float *bp = bu->b + (size_t)jr * kc;
+                    int packing = fused && ic == m0; /* this panel is not packed yet */
+                    if (packing && nr < NR) { /* edge panel: zero-padded by the pack routine */
+                        genrep__pack_b(bp, g->B, g->ldb, 0, pc, kc, jc + jr, nr, NR);
+                        packing = 0;
+                    }
+                    const float *bsrc = g->B + (size_t)pc * g->ldb + jc + jr;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = mc - ir < MR ? mc - ir : MR;
+                        const float *ap = ablk + (size_t)ir * kc;
+                        float *c = g->C + (size_t)(ic + ir) * g->ldc + jc + jr;
+                        if (mr == MR && nr == NR) {
+                            if (packing) cf->kernel_pb(kc, ap, bsrc, g->ldb, bp, c, g->ldc, g->alpha, beta);
+                            else cf->kernel(kc, ap, bp, c, g->ldc, g->alpha, beta);
+                        } else if (packing) { /* M-edge tile that packs B */
+                            cf->kernel_pb(kc, ap, bsrc, g->ldb, bp, tile, NR, 1.0f, 0.0f);
+                        } else {
+                            cf->kernel(kc, ap, bp, tile, NR, 1.0f, 0.0f);
+                        }
+                        packing = 0;
+                        if (mr < MR || nr < NR) { /* edge: add the valid part of the local tile */
+                            for (int i = 0; i < mr; i++)
+                                for (int j = 0; j < nr; j++) {
+                                    float *cij = &c[(size_t)i * g->ldc + j];
+                                    float t = g->alpha * tile[i * NR + j];
+                                    *cij = beta == 0.0f ? t : t + beta * *cij;
+                                }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+/* Below this many multiply-adds one thread is faster than waking a team. */
+#define GENREP__GEMM_MT_MIN (1 << 18)
+
+GENREP_API genrep_status genrep_sgemm(int transA, int transB, int M, int N, int K,
+                                      float alpha, const float *A, int lda,
+                                      const float *B, int ldb,
+                                      float beta, float *C, int ldc) {
+    genrep_status st = genrep__sgemm_check(__func__, transA, transB, M, N, K, A, lda, B, ldb, C, ldc);
+    if (st) return st;
+    if (M == 0 || N == 0) return GENREP_OK;
+    if (K == 0 || alpha == 0.0f) { /* C = beta * C; beta == 0 writes zeros without reading C */
+        for (int i = 0; i < M; i++) {
+            float *c = C + (size_t)i * ldc;
+            if (beta == 0.0f) memset(c, 0, (size_t)N * sizeof(float));
+            else if (beta != 1.0f)
+                for (int j = 0; j < N; j++) c[j] *= beta;
+        }
+        return GENREP_OK;
+    }
+    genrep__gemm_cfg cf = genrep__gemm_config(genrep_get_isa());
+    /* Even k blocks: K = 1152 with KC = 1024 runs 2 x 576, not 1024 + 128
+       (a short block costs a full C read/write for little work). Depends
+       on K only, so every thread count cuts k the same way. */
+    {
+        int nkb = (K + cf.KC - 1) / cf.KC;
+        cf.KC = (K + nkb - 1) / nkb;
+    }
+    genrep__gemm_args g = {transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
+
+    /* Threads take chunks of N (the long side of the conv GEMMs) in whole
+       NR panels, or of M in whole MR panels when N has too few panels.
+       Chunks are handed out dynamically (a busy core then delays one chunk,
+       not half the work); a few per thread when A can be packed once per
+       thread, else about one NC block each, so A is not packed much more
+       often than with one thread. Chunk bounds never change a result. */
+    int nt = 1;
+#ifdef _OPENMP
+    if ((double)M * N * K >= GENREP__GEMM_MT_MIN && !omp_in_parallel()) nt = omp_get_max_threads();
+#endif
+    int npan = (N + cf.NR - 1) / cf.NR, mpan = (M + cf.MR - 1) / cf.MR;
+    int keep_a = (size_t)mpan * cf.MR * K <= genrep__gemm_akeep;
+    if (!keep_a) cf.NC = cf.NC_wide;
+    int split_n = npan >= 2 * nt || npan >= mpan;
+    int pans = split_n ? npan : mpan;
+    if (nt > pans) nt = pans;
+
+    if (nt <= 1) {
+        int a_ready = 0;
+        if (!genrep__gemm_block(&g, &cf, 0, M, 0, N, keep_a && N > cf.NC, &a_ready))
+            return genrep__fail(GENREP_ERR_NOMEM, "genrep_sgemm: packing buffers");
+        return GENREP_OK;
+    }
+    int fail = 0;
+#ifdef _OPENMP
+    int per = 4; /* chunks per thread */
+    if (split_n && !keep_a) {
+        per = pans / (nt * (cf.NC / cf.NR));
+        per = per < 1 ? 1 : per > 4 ? 4 : per;
+    }
+    int chunk = (pans + nt * per - 1) / (nt * per), nchunk = (pans + chunk - 1) / chunk;
+    /* The full team, always: libgomp retires pool threads when a team
+       shrinks, and a retired thread's packing buffers would be lost until
+       genrep_release_buffers(). Threads past nt find no chunk left. */
+#pragma omp parallel reduction(| : fail)
+    {
+        int a_ready = 0;
+#pragma omp for schedule(dynamic, 1)
+        for (int c = 0; c < nchunk; c++) {
+            int p0 = c * chunk, p1 = p0 + chunk < pans ? p0 + chunk : pans;
+            int ok = split_n ? genrep__gemm_block(&g, &cf, 0, M, p0 * cf.NR, p1 * cf.NR < N ? p1 * cf.NR : N,
+                                                  keep_a, &a_ready)
+                             : genrep__gemm_block(&g, &cf, p0 * cf.MR, p1 * cf.MR < M ? p1 * cf.MR : M, 0, N, 0,
+                                                  &a_ready);
+            fail |= !ok;
+        }
+    }
+#endif
+    if (fail) return genrep__fail(GENREP_ERR_NOMEM, "genrep_sgemm: packing buffers");
+    return GENREP_OK;
+}
+
+/* Frees the packing buffers of every thread; must not run while any
+   genrep_sgemm is running. The small per-thread records stay (a live thread
+   still points at its own) and are reused. */
+GENREP_API void genrep_release_buffers(void) {
+    for (genrep__gemm_bufs *bu = __atomic_load_n(&genrep__gemm_all, __ATOMIC_ACQUIRE); bu; bu = bu->next) {
+        genrep_free(bu->a);
+        genrep_free(bu->b);
+        bu->a = bu->b = NULL;
+        bu->acap = bu->bcap = 0;
+    }
+}
+
+/* ----------------------------------------------------- [LINEAR] [CONV] [CONVT]
+   The GEMM-backed layers. Each op has a plain scalar reference
+   (genrep__*_ref: direct loops, the specification and the tests' oracle;
+   static, so tests reach them by defining GENREP_IMPLEMENTATION in their own
+   translation unit) and the fast path every public function takes:
+
+     conv2d  forward   col = im2col(inp)             (C*R*S, nb*P*Q)
+                       y   = weight (K, CRS) @ col    (K, nb*P*Q)  -> out (+bias)
+             backward  dweight (K, CRS) += dout (K, nbPQ) @ col^T
+                       dcol = weight^T @ dout,  dinp += col2im(dcol)
+     convt2d forward   = conv2d backward-data: dcol = weight^T @ inp, out = col2im(dcol)
+             backward  dinp = conv2d forward of dout with the same weight,
+                       dweight (C, KRS) += inp (C, nbHW) @ im2col(dout)^T
+
+   The batch is processed in chunks of nb images: one GEMM per chunk with
+   N = nb*P*Q columns (wide N keeps the GEMM's packed panels busy), while
+   the chunk's im2col matrix stays near genrep__conv_col_budget floats (4 MB)
+   so it is still in the last-level cache when the GEMM packs it, and the
+   workspace stays bounded (a single image larger than the budget still gets
+   a chunk of 1). Measured (bench/RESULTS.md): one image per chunk, i.e.
+   GEMMs with N = P*Q = 49..196, is 20-50% slower; bigger chunks are no
+   faster. The GEMM's (K, nb*P*Q) result is not NCHW when nb > 1, so it
+   lands in a second workspace slab and is scattered into out (with bias).
+
+   Threads: conv2d forward with up to GENREP__CONV_SLOTS threads hands whole
+   chunks to threads (one-thread GEMMs, no barriers); otherwise, and in every
+   backward, chunks run in sequence and each stage (im2col, GEMM, col2im,
+   scatter) is parallel inside.
+
+   Determinism: im2col/col2im/gather/scatter parallelise over independent
+   output rows or planes, each summed in a fixed order; chunk sizes do not
+   depend on the thread count and gradient chunks are summed in sequence;
+   dbias sums each channel in (n, p, q) order. So results do not depend on
+   the thread count (given a GEMM that does not either: tests check 1 vs 2). */
+
+#if defined(_OPENMP)
+/* parallel for, skipped when the loop touches fewer than ~32k floats */
+#define GENREP__CONV_PARFOR(work) GENREP__OMP(omp parallel for schedule(static) if((work) > 32768))
+/* short inner loops: -O2's cheap vectoriser skips loops of unknown trip count */
+#define GENREP__CONV_SIMD GENREP__OMP(omp simd)
+#else
+#define GENREP__CONV_PARFOR(work)
+#define GENREP__CONV_SIMD
+#endif
+#if defined(__GNUC__)
+#define GENREP__CONV_UNUSED __attribute__((unused))
+#define GENREP__CONV_RESTRICT __restrict
+#else
+#define GENREP__CONV_UNUSED
+#define GENREP__CONV_RESTRICT
+#endif
+
+/* Target size (floats) of one chunk's im2col matrix: 1 M floats = 4 MB.
+   A variable, not a constant, so tests can force several (and ragged)
+   chunks on small shapes and benches can compare chunk sizes; change it
+   only before querying the workspace size. */
+static GENREP__CONV_UNUSED size_t genrep__conv_col_budget = (size_t)1 << 20;
+/* Workspace slots of conv2d forward: up to this many threads take whole
+   chunks (more threads share each chunk's stages instead). A constant, so
+   the workspace size does not depend on the thread count. */
+#define GENREP__CONV_SLOTS 2
+
+/* -------------------------------------------------------------- [LINEAR] */
+
+/* out (B,OC) = inp (B,C) @ weight^T + bias: plain loops, float sum in c order. */
+static GENREP__CONV_UNUSED void genrep__linear_forward_ref(float *out, const float *inp, const float *weight,
+                                                          const float *bias, int B, int C, int OC) {
+    for (int b = 0; b < B; b++)
+        for (int o = 0; o < OC; o++) {
+            float acc = bias ? bias[o] : 0.0f;
+            for (int c = 0; c < C; c++) acc += inp[(size_t)b * C + c] * weight[(size_t)o * C + c];
+            out[(size_t)b * OC + o] = acc;
+        }
+}
+
+static GENREP__CONV_UNUSED void genrep__linear_backward_ref(float *dinp, float *dweight, float *dbias,
+                                                           const float *dout, const float *inp,
+                                                           const float *weight, int B, int C, int OC) {
+    for (int b = 0; b < B; b++)
+        for (int o = 0; o < OC; o++) {
+            float g = dout[(size_t)b * OC + o];
+            if (dbias) dbias[o] += g;
+            for (int c = 0; c < C; c++) {
+                if (dinp) dinp[(size_t)b * C + c] += g * weight[(size_t)o * C + c];
+                if (dweight) dweight[(size_t)o * C + c] += g * inp[(size_t)b * C + c];
+            }
+        }
+}
+
+GENREP_API genrep_status genrep_linear_forward(float *out, const float *inp, const float *weight,
+                                               const float *bias, int B, int C, int OC) {
+    GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(inp); GENREP__CHECK_PTR(weight);
+    GENREP__CHECK_POS(B); GENREP__CHECK_POS(C); GENREP__CHECK_POS(OC);
+    /* out = inp (B,C) @ weight^T (C,OC); then the bias row by row */
+    genrep_status st = genrep_sgemm(0, 1, B, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
+    if (st) return st;
+    if (bias) {
+        GENREP__CONV_PARFOR((size_t)B * OC)
+        for (int b = 0; b < B; b++)
+            for (int o = 0; o < OC; o++) out[(size_t)b * OC + o] += bias[o];
+    }
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_linear_backward(float *dinp, float *dweight, float *dbias,
+                                                const float *dout, const float *inp,
+                                                const float *weight, int B, int C, int OC) {
+    GENREP__CHECK_PTR(dout);
+    GENREP__CHECK_POS(B); GENREP__CHECK_POS(C); GENREP__CHECK_POS(OC);
+    if (dinp) GENREP__CHECK_PTR(weight);
+    if (dweight) GENREP__CHECK_PTR(inp);
+    genrep_status st;
+    /* dinp (B,C) += dout (B,OC) @ weight (OC,C) */
+    if (dinp && (st = genrep_sgemm(0, 0, B, C, OC, 1.0f, dout, OC, weight, C, 1.0f, dinp, C))) return st;
+    /* dweight (OC,C) += dout^T (OC,B) @ inp (B,C) */
+    if (dweight && (st = genrep_sgemm(1, 0, OC, C, B, 1.0f, dout, OC, inp, C, 1.0f, dweight, C))) return st;
+    if (dbias) {
+        /* one channel per iteration, summed over b in order: thread-count independent */
+        GENREP__CONV_PARFOR((size_t)B * OC)
+        for (int o = 0; o < OC; o++) {
+            float acc = 0.0f;
+            for (int b = 0; b < B; b++) acc += dout[(size_t)b * OC + o];
+            dbias[o] += acc;
+        }
+    }
+    return GENREP_OK;
+}
+
+/* ---------------------------------------------------------------- [CONV] */
+
+/* The geometry shared by conv2d and convt2d: an "image" side with ch
+   channels of h x w, a "column" side of p x q positions, and the kernel
+   r x s with its stride and padding. For conv2d the image is the input and
+   the columns the output; for convt2d it is the other way round. */
+typedef struct {
+    int ch, h, w;       /* image plane */
+    int r, s;           /* kernel */
+    int sh, sw, ph, pw; /* stride, padding */
+    int p, q;           /* column grid (conv output size) */
+} genrep__col_geom;
+
+/* im2col of nb images: col (ch*r*s, ld) with column i*p*q + y*q + x of row
+   (c*r + kr)*s + ks holding img[i, c, y*sh - ph + kr, x*sw - pw + ks] (0 when
+   outside). img holds nb contiguous (ch, h, w) images. */
+static void genrep__im2col(float *col, size_t ld, const float *img, int nb, const genrep__col_geom *g) {
+    const int rows = g->ch * g->r * g->s;
+    const size_t pq = (size_t)g->p * g->q, hw = (size_t)g->h * g->w;
+    GENREP__CONV_PARFOR((size_t)rows * nb * pq)
+    for (int row = 0; row < rows; row++) {
+        const int c = row / (g->r * g->s), kr = (row / g->s) % g->r, ks = row % g->s;
+        /* valid x range: 0 <= x*sw - pw + ks < w */
+        int x0 = 0, x1 = g->q;
+        while (x0 < x1 && x0 * g->sw - g->pw + ks < 0) x0++;
+        while (x1 > x0 && (x1 - 1) * g->sw - g->pw + ks >= g->w) x1--;
+        /* stride 1 and q == w (a "same"-width conv): the valid part of
+           this row is the input plane shifted by one offset, so it is one
+           contiguous copy; then the columns that wrapped round are zeroed. */
+        const int shifted = g->sh == 1 && g->sw == 1 && g->q == g->w;
+        int y0 = 0, y1 = g->p;
+        while (y0 < y1 && y0 * g->sh - g->ph + kr < 0) y0++;
+        while (y1 > y0 && (y1 - 1) * g->sh - g->ph + kr >= g->h) y1--;
+        for (int i = 0; i < nb; i++) {
+            const float *src = img + (size_t)i * g->ch * hw + (size_t)c * hw;
+            float *dst = col + (size_t)row * ld + (size_t)i * pq;
+            if (shifted) {
+                if (x0 >= x1 || y0 >= y1) { memset(dst, 0, sizeof(float) * pq); continue; }
+                memset(dst, 0, sizeof(float) * (size_t)y0 * g->q);
+                /* from (y0, x0) to (y1-1, x1-1) inclusive: never reads outside the plane */
+                memcpy(dst + (size_t)y0 * g->q + x0, src + (size_t)(y0 - g->ph + kr) * g->w + x0 - g->pw + ks,
+                       sizeof(float) * ((size_t)(y1 - 1 - y0) * g->q + (size_t)(x1 - x0)));
+                for (int y = y0; y < y1; y++) {
+                    float *d = dst + (size_t)y * g->q;
+                    for (int x = 0; x < x0; x++) d[x] = 0.0f;
+                    for (int x = x1; x < g->q; x++) d[x] = 0.0f;
+                }
+                memset(dst + (size_t)y1 * g->q, 0, sizeof(float) * (size_t)(g->p - y1) * g->q);
+                continue;
+            }
+            for (int y = 0; y < g->p; y++, dst += g->q) {
+                float *GENREP__CONV_RESTRICT d = dst;
+                if (y < y0 || y >= y1) { memset(d, 0, sizeof(float) * (size_t)g->q); continue; }
+                const float *GENREP__CONV_RESTRICT srow = src + (size_t)(y * g->sh - g->ph + kr) * g->w - g->pw + ks;
+                for (int x = 0; x < x0; x++) d[x] = 0.0f;
+                if (g->sw == 1) {
+                    GENREP__CONV_SIMD
+                    for (int x = x0; x < x1; x++) d[x] = srow[x];
+                } else {
+                    for (int x = x0; x < x1; x++) d[x] = srow[(size_t)x * g->sw];
+                }
+                for (int x = x1; x < g->q; x++) d[x] = 0.0f;
+            }
+        }
+    }
+}
+
+/* col2im, the adjoint of im2col: img[i, c, :, :] += every column entry that
+   im2col would have read from it. One (image, channel) plane per iteration
+   and a fixed (kr, ks, y, x) order inside, so no races and no thread-count
+   dependent sums. col is scratch: the shifted case below zeroes entries of it. */
+static void genrep__col2im_add(float *img, float *col, size_t ld, int nb, const genrep__col_geom *g) {
+    const size_t pq = (size_t)g->p * g->q, hw = (size_t)g->h * g->w;
+    const int planes = nb * g->ch;
+    const int shifted = g->sh == 1 && g->sw == 1 && g->q == g->w; /* as in im2col */
+    GENREP__CONV_PARFOR((size_t)planes * g->r * g->s * pq)
+    for (int pl = 0; pl < planes; pl++) {
+        const int i = pl / g->ch, c = pl % g->ch;
+        float *dst = img + (size_t)pl * hw;
+        for (int kr = 0; kr < g->r; kr++)
+            for (int ks = 0; ks < g->s; ks++) {
+                float *src = col + (size_t)((c * g->r + kr) * g->s + ks) * ld + (size_t)i * pq;
+                int x0 = 0, x1 = g->q, y0 = 0, y1 = g->p;
+                while (x0 < x1 && x0 * g->sw - g->pw + ks < 0) x0++;
+                while (x1 > x0 && (x1 - 1) * g->sw - g->pw + ks >= g->w) x1--;
+                while (y0 < y1 && y0 * g->sh - g->ph + kr < 0) y0++;
+                while (y1 > y0 && (y1 - 1) * g->sh - g->ph + kr >= g->h) y1--;
+                if (x0 >= x1 || y0 >= y1) continue;
+                if (shifted) {
+                    /* zero the entries that fall outside the image, then add
+                       the whole span (y0, x0) .. (y1-1, x1-1) as one shifted
+                       vector: the zeroed entries land on neighbouring rows
+                       and add nothing */
+                    for (int y = y0; y < y1; y++) {
+                        float *srow = src + (size_t)y * g->q;
+                        for (int x = 0; x < x0; x++) srow[x] = 0.0f;
+                        for (int x = x1; x < g->q; x++) srow[x] = 0.0f;
+                    }
+                    const size_t j0 = (size_t)y0 * g->q + x0, j1 = (size_t)(y1 - 1) * g->q + x1;
+                    /* (y0, x0) of col is pixel (y0 - ph + kr, x0 - pw + ks) >= (0, 0) of the plane */
+                    float *GENREP__CONV_RESTRICT d = dst + (size_t)(y0 - g->ph + kr) * g->w + (x0 - g->pw + ks);
+                    const float *GENREP__CONV_RESTRICT s = src + j0;
+                    GENREP__CONV_SIMD
+                    for (size_t j = 0; j < j1 - j0; j++) d[j] += s[j];
+                    continue;
+                }
+                for (int y = y0; y < y1; y++) {
+                    float *GENREP__CONV_RESTRICT drow = dst + (size_t)(y * g->sh - g->ph + kr) * g->w - g->pw + ks;
+                    const float *GENREP__CONV_RESTRICT srow = src + (size_t)y * g->q;
+                    if (g->sw == 1) {
+                        GENREP__CONV_SIMD
+                        for (int x = x0; x < x1; x++) drow[x] += srow[x];
+                    } else {
+                        for (int x = x0; x < x1; x++) drow[(size_t)x * g->sw] += srow[x];
+                    }
+                }
+            }
+    }
+}
+
+/* nb images (ch, n) contiguous <-> one (ch, nb*n) matrix (the GEMM layout). */
+static void genrep__chunk_gather(float *dst, const float *src, int nb, int ch, size_t n) {
+    GENREP__CONV_PARFOR((size_t)nb * ch * n)
+    for (int c = 0; c < ch; c++)
+        for (int i = 0; i < nb; i++)
+            memcpy(dst + ((size_t)c * nb + i) * n, src + ((size_t)i * ch + c) * n, sizeof(float) * n);
+}
+/* dst images (nb, ch, n) (op) src (ch, nb*n): accumulate ? += : =, then + bias[c] if bias. */
+static void genrep__chunk_scatter(float *dst, const float *src, const float *bias, int accumulate,
+                                  int nb, int ch, size_t n) {
+    GENREP__CONV_PARFOR((size_t)nb * ch * n)
+    for (int pl = 0; pl < nb * ch; pl++) {
+        const int i = pl / ch, c = pl % ch;
+        float *d = dst + (size_t)pl * n;
+        const float *s = src + ((size_t)c * nb + i) * n;
+        const float b = bias ? bias[c] : 0.0f;
+        if (accumulate) for (size_t j = 0; j < n; j++) d[j] += s[j];
+        else if (bias)  for (size_t j = 0; j < n; j++) d[j] = s[j] + b;
+        else            memcpy(d, s, sizeof(float) * n);
+    }
+}
+
+/* dbias[c] += sum over n and the plane of dout (N, ch, n); fixed order per channel. */
+static void genrep__bias_grad(float *dbias, const float *dout, int N, int ch, size_t n) {
+    GENREP__CONV_PARFOR((size_t)N * ch * n)
+    for (int c = 0; c < ch; c++) {
+        float acc = 0.0f;
+        for (int i = 0; i < N; i++) {
+            const float *s = dout + ((size_t)i * ch + c) * n;
+            for (size_t j = 0; j < n; j++) acc += s[j];
+        }
+        dbias[c] += acc;
+    }
+}
+
+/* Images per chunk: as many as keep rows x (nb*cols) within the budget, at least 1. */
+static int genrep__conv_chunk(int N, size_t rows, size_t cols) {
+    size_t per = rows * cols, nb = per ? genrep__conv_col_budget / per : (size_t)N;
+    if (nb < 1) nb = 1;
+    if (nb > (size_t)N) nb = (size_t)N;
+    return (int)nb;
+}
+
+/* Workspace of the chunked scheme: the im2col matrix (rows, nb*cols) and,
+   when nb > 1, the (other, nb*cols) GEMM operand that is not NCHW. */
+static size_t genrep__conv_ws(int N, size_t rows, size_t other, size_t cols) {
+    int nb = genrep__conv_chunk(N, rows, cols);
+    return rows * nb * cols + (nb > 1 ? other * nb * cols : 0);
+}
+
+static genrep__col_geom genrep__conv2d_geom(const genrep_conv2d_desc *d) {
+    genrep__col_geom g = { d->C, d->H, d->W, d->R, d->S, d->stride_h, d->stride_w,
+                           d->pad_h, d->pad_w, d->P, d->Q };
+    return g;
+}
+
+/* Shared checks of both descriptors' sizes. */
+static genrep_status genrep__conv_check_sizes(const char *fn, int N, int C, int H, int W, int K, int R, int S,
+                                              int sh, int sw, int ph, int pw) {
+    if (N <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'N' must be > 0, got %d", fn, N);
+    if (C <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'C' must be > 0, got %d", fn, C);
+    if (H <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'H' must be > 0, got %d", fn, H);
+    if (W <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'W' must be > 0, got %d", fn, W);
+    if (K <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'K' must be > 0, got %d", fn, K);
+    if (R <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'R' must be > 0, got %d", fn, R);
+    if (S <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'S' must be > 0, got %d", fn, S);
+    if (sh <= 0 || sw <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'stride' must be > 0, got %d x %d", fn, sh, sw);
+    if (ph < 0 || pw < 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'pad' must be >= 0, got %d x %d", fn, ph, pw);
+    /* every GEMM dimension and plane index must fit an int */
+    if ((int64_t)C * R * S > INT32_MAX / 4 || (int64_t)K * R * S > INT32_MAX / 4 || (int64_t)H * W > INT32_MAX / 4)
+        return genrep__fail(GENREP_ERR_ARG, "%s: sizes too large", fn);
+    return GENREP_OK;
+}
+
+/* A descriptor handed to forward/backward must be what _init produced. */
+static genrep_status genrep__conv2d_check_desc(const char *fn, const genrep_conv2d_desc *d) {
+    if (!d) return genrep__fail(GENREP_ERR_ARG, "%s: argument 'd' is NULL", fn);
+    genrep_status st = genrep__conv_check_sizes(fn, d->N, d->C, d->H, d->W, d->K, d->R, d->S,
+                                                d->stride_h, d->stride_w, d->pad_h, d->pad_w);
+    if (st) return st;
+    if (d->P != (d->H + 2 * d->pad_h - d->R) / d->stride_h + 1 || d->P <= 0 ||
+        d->Q != (d->W + 2 * d->pad_w - d->S) / d->stride_w + 1 || d->Q <= 0)
+        return genrep__fail(GENREP_ERR_SHAPE, "%s: descriptor P=%d Q=%d do not match its sizes (use genrep_conv2d_init)",
+                            fn, d->P, d->Q);
+    if ((int64_t)d->P * d->Q > INT32_MAX / 4) return genrep__fail(GENREP_ERR_ARG, "%s: output too large", fn);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C, int H, int W,
+                                            int K, int R, int S, int stride, int pad) {
+    GENREP__CHECK_PTR(d);
+    genrep_status st = genrep__conv_check_sizes(__func__, N, C, H, W, K, R, S, stride, stride, pad, pad);
+    if (st) return st;
+    /* H + 2*pad - R < 0 would make C's truncating division round toward 0, so test before dividing */
+    if (H + 2 * pad < R || W + 2 * pad < S)
+        return genrep__fail(GENREP_ERR_SHAPE, "%s: kernel %dx%d larger than padded input %dx%d",
+                            __func__, R, S, H + 2 * pad, W + 2 * pad);
+    genrep_conv2d_desc t = { N, C, H, W, K, R, S, stride, stride, pad, pad,
+                             (H + 2 * pad - R) / stride + 1, (W + 2 * pad - S) / stride + 1 };
+    *d = t;
+    return GENREP_OK;
+}
+
+/* A slab is col (CRS, nb*PQ) and, for nb > 1, a (K, nb*PQ) output /
+   output-gradient matrix. Backward uses one slab; forward has up to
+   GENREP__CONV_SLOTS so that threads can take whole chunks. */
+GENREP_API size_t genrep_conv2d_workspace(const genrep_conv2d_desc *d) {
+    if (genrep__conv2d_check_desc(__func__, d)) return 0;
+    const size_t CRS = (size_t)d->C * d->R * d->S, PQ = (size_t)d->P * d->Q;
+    const int nb = genrep__conv_chunk(d->N, CRS, PQ), nchunks = (d->N + nb - 1) / nb;
+    const int slots = nchunks < GENREP__CONV_SLOTS ? nchunks : GENREP__CONV_SLOTS;
+    return (size_t)slots * genrep__conv_ws(d->N, CRS, (size_t)d->K, PQ);
+}
+
+/* out (N,K,P,Q) = sum_{c,r,s} inp[n,c,p*sh-ph+r,q*sw-pw+s] * weight[k,c,r,s] + bias[k]. */
+static GENREP__CONV_UNUSED void genrep__conv2d_forward_ref(float *out, const float *inp, const float *weight,
+                                                          const float *bias, const genrep_conv2d_desc *d) {
+    for (int n = 0; n < d->N; n++)
+        for (int k = 0; k < d->K; k++)
+            for (int p = 0; p < d->P; p++)
+                for (int q = 0; q < d->Q; q++) {
+                    float acc = bias ? bias[k] : 0.0f;
+                    for (int c = 0; c < d->C; c++)
+                        for (int r = 0; r < d->R; r++) {
+                            int h = p * d->stride_h - d->pad_h + r;
+                            if (h < 0 || h >= d->H) continue;
+                            for (int s = 0; s < d->S; s++) {
+                                int w = q * d->stride_w - d->pad_w + s;
+                                if (w < 0 || w >= d->W) continue;
+                                acc += inp[(((size_t)n * d->C + c) * d->H + h) * d->W + w] *
+                                       weight[(((size_t)k * d->C + c) * d->R + r) * d->S + s];
+                            }
+                        }
+                    out[(((size_t)n * d->K + k) * d->P + p) * d->Q + q] = acc;
+                }
+}
+
+/* The adjoint of the loop above, term by term. */
+static GENREP__CONV_UNUSED void genrep__conv2d_backward_ref(float *dinp, float *dweight, float *dbias,
+                                                           const float *dout, const float *inp,
+                                                           const float *weight, const genrep_conv2d_desc *d) {
+    for (int n = 0; n < d->N; n++)
+        for (int k = 0; k < d->K; k++)
+            for (int p = 0; p < d->P; p++)
+                for (int q = 0; q < d->Q; q++) {
+                    float g = dout[(((size_t)n * d->K + k) * d->P + p) * d->Q + q];
+                    if (dbias) dbias[k] += g;
+                    for (int c = 0; c < d->C; c++)
+                        for (int r = 0; r < d->R; r++) {
+                            int h = p * d->stride_h - d->pad_h + r;
+                            if (h < 0 || h >= d->H) continue;
+                            for (int s = 0; s < d->S; s++) {
+                                int w = q * d->stride_w - d->pad_w + s;
+                                if (w < 0 || w >= d->W) continue;
+                                size_t ii = (((size_t)n * d->C + c) * d->H + h) * d->W + w;
+                                size_t wi = (((size_t)k * d->C + c) * d->R + r) * d->S + s;
+                                if (dinp) dinp[ii] += g * weight[wi];
+                                if (dweight) dweight[wi] += g * inp[ii];
+                            }
+                        }
+                }
+}
+
+/* One chunk of the forward: images n0 .. n0+m-1, col and y are this chunk's slab. */
+static genrep_status genrep__conv2d_forward_chunk(float *out, float *col, float *y, const float *inp,
+                                                  const float *weight, const float *bias,
+                                                  const genrep_conv2d_desc *d, const genrep__col_geom *g,
+                                                  int n0, int m) {
+    const int K = d->K, CRS = d->C * d->R * d->S;
+    const size_t PQ = (size_t)d->P * d->Q, CHW = (size_t)d->C * d->H * d->W;
+    const int cols = (int)(m * PQ);
+    genrep__im2col(col, (size_t)cols, inp + (size_t)n0 * CHW, m, g);
+    if (m == 1) {
+        /* one image: the (K, PQ) product is already NCHW; bias first, GEMM adds onto it */
+        float *o = out + (size_t)n0 * K * PQ;
+        if (bias) for (int k = 0; k < K; k++) for (size_t j = 0; j < PQ; j++) o[(size_t)k * PQ + j] = bias[k];
+        return genrep_sgemm(0, 0, K, cols, CRS, 1.0f, weight, CRS, col, cols, bias ? 1.0f : 0.0f, o, cols);
+    }
+    genrep_status st = genrep_sgemm(0, 0, K, cols, CRS, 1.0f, weight, CRS, col, cols, 0.0f, y, cols);
+    if (st) return st;
+    genrep__chunk_scatter(out + (size_t)n0 * K * PQ, y, bias, 0, m, K, PQ);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_conv2d_forward(float *out, float *ws, const float *inp,
+                                               const float *weight, const float *bias,
+                                               const genrep_conv2d_desc *d) {
+    genrep_status st = genrep__conv2d_check_desc(__func__, d);
+    if (st) return st;
+    GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(ws); GENREP__CHECK_PTR(inp); GENREP__CHECK_PTR(weight);
+    const genrep__col_geom g = genrep__conv2d_geom(d);
+    const int CRS = d->C * d->R * d->S;
+    const size_t PQ = (size_t)d->P * d->Q;
+    const int nb = genrep__conv_chunk(d->N, (size_t)CRS, PQ);
+#ifdef _OPENMP
+    /* With no more threads than workspace slots, whole chunks go to threads
+       (chunk c to thread c % slots), each running im2col, a one-thread GEMM
+       and the scatter in its own slab: no barrier inside the pass, which
+       matters on a shared machine (bench/RESULTS.md: 10x under load), and
+       each core reads back the im2col matrix it wrote. A chunk computes the
+       same bits on any thread, so this is as deterministic as the serial loop. */
+    const int nchunks = (d->N + nb - 1) / nb, nt = genrep_num_threads();
+    const int slots = nchunks < GENREP__CONV_SLOTS ? nchunks : GENREP__CONV_SLOTS;
+    const size_t slab = genrep__conv_ws(d->N, (size_t)CRS, (size_t)d->K, PQ);
+    if (nt > 1 && nt <= slots && !omp_in_parallel()) {
+        int fail = 0;
+        #pragma omp parallel for schedule(static, 1) num_threads(slots) reduction(| : fail)
+        for (int c = 0; c < nchunks; c++) {
+            float *col = ws + (size_t)omp_get_thread_num() * slab, *y = col + (size_t)CRS * nb * PQ;
+            const int n0 = c * nb, m = d->N - n0 < nb ? d->N - n0 : nb;
+            if (!fail && genrep__conv2d_forward_chunk(out, col, y, inp, weight, bias, d, &g, n0, m)) fail = 1;
+        }
+        return fail ? genrep__fail(GENREP_ERR_NOMEM, "%s: GEMM failed (packing buffers)", __func__) : GENREP_OK;
+    }
+#endif
+    /* otherwise chunks in sequence, each stage parallel inside */
+    for (int n0 = 0; n0 < d->N; n0 += nb) {
+        const int m = d->N - n0 < nb ? d->N - n0 : nb;
+        st = genrep__conv2d_forward_chunk(out, ws, ws + (size_t)CRS * nb * PQ, inp, weight, bias, d, &g, n0, m);
+        if (st) return st;
+    }
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws,
+                                                const float *dout, const float *inp,
+                                                const float *weight, const genrep_conv2d_desc *d) {
+    genrep_status st = genrep__conv2d_check_desc(__func__, d);
+    if (st) return st;
+    GENREP__CHECK_PTR(dout);
+    if (dinp) GENREP__CHECK_PTR(weight);
+    if (dweight) GENREP__CHECK_PTR(inp);
+    if (dinp || dweight) GENREP__CHECK_PTR(ws);
+    const genrep__col_geom g = genrep__conv2d_geom(d);
+    const int K = d->K, CRS = d->C * d->R * d->S;
+    const size_t PQ = (size_t)d->P * d->Q, CHW = (size_t)d->C * d->H * d->W;
+    if (dbias) genrep__bias_grad(dbias, dout, d->N, K, PQ);
+    if (!dinp && !dweight) return GENREP_OK;
+    const int nb = genrep__conv_chunk(d->N, (size_t)CRS, PQ);
+    float *col = ws, *dy = ws + (size_t)CRS * nb * PQ;
+    for (int n0 = 0; n0 < d->N; n0 += nb) {
+        const int m = d->N - n0 < nb ? d->N - n0 : nb;
+        const int cols = (int)(m * PQ);
+        /* dout chunk as one (K, m*PQ) matrix */
+        const float *dyc = dout + (size_t)n0 * K * PQ;
+        if (m > 1) { genrep__chunk_gather(dy, dyc, m, K, PQ); dyc = dy; }
+        if (dweight) {
+            /* dweight (K, CRS) += dout (K, cols) @ col^T (cols, CRS) */
+            genrep__im2col(col, (size_t)cols, inp + (size_t)n0 * CHW, m, &g);
+            st = genrep_sgemm(0, 1, K, CRS, cols, 1.0f, dyc, cols, col, cols, 1.0f, dweight, CRS);
+            if (st) return st;
+        }
+        if (dinp) {
+            /* dcol (CRS, cols) = weight^T (CRS, K) @ dout (K, cols), then scattered back */
+            st = genrep_sgemm(1, 0, CRS, cols, K, 1.0f, weight, CRS, dyc, cols, 0.0f, col, cols);
+            if (st) return st;
+            genrep__col2im_add(dinp + (size_t)n0 * CHW, col, (size_t)cols, m, &g);
+        }
+    }
+    return GENREP_OK;
+}
+
+/* --------------------------------------------------------------- [CONVT] */
+
+/* A transposed conv is the conv2d whose input is our output: image side
+   (K, P, Q), column side (H, W). */
+static genrep__col_geom genrep__convt2d_geom(const genrep_convt2d_desc *d) {
+    genrep__col_geom g = { d->K, d->P, d->Q, d->R, d->S, d->stride_h, d->stride_w,
+                           d->pad_h, d->pad_w, d->H, d->W };
+    return g;
+}
+
+static genrep_status genrep__convt2d_check_desc(const char *fn, const genrep_convt2d_desc *d) {
+    if (!d) return genrep__fail(GENREP_ERR_ARG, "%s: argument 'd' is NULL", fn);
+    genrep_status st = genrep__conv_check_sizes(fn, d->N, d->C, d->H, d->W, d->K, d->R, d->S,
+                                                d->stride_h, d->stride_w, d->pad_h, d->pad_w);
+    if (st) return st;
+    if (d->outpad_h < 0 || d->outpad_w < 0 || d->outpad_h >= d->stride_h || d->outpad_w >= d->stride_w)
+        return genrep__fail(GENREP_ERR_ARG, "%s: 'outpad' must be in [0, stride), got %d x %d", fn,
+                            d->outpad_h, d->outpad_w);
+    if (d->P != (d->H - 1) * d->stride_h - 2 * d->pad_h + d->R + d->outpad_h || d->P <= 0 ||
+        d->Q != (d->W - 1) * d->stride_w - 2 * d->pad_w + d->S + d->outpad_w || d->Q <= 0)
+        return genrep__fail(GENREP_ERR_SHAPE, "%s: descriptor P=%d Q=%d do not match its sizes (use genrep_convt2d_init)",
+                            fn, d->P, d->Q);
+    if ((int64_t)d->P * d->Q > INT32_MAX / 4) return genrep__fail(GENREP_ERR_ARG, "%s: output too large", fn);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_convt2d_init(genrep_convt2d_desc *d, int N, int C, int H, int W,
+                                             int K, int R, int S, int stride, int pad, int outpad) {
+    GENREP__CHECK_PTR(d);
+    genrep_status st = genrep__conv_check_sizes(__func__, N, C, H, W, K, R, S, stride, stride, pad, pad);
+    if (st) return st;
+    if (outpad < 0 || outpad >= stride)
+        return genrep__fail(GENREP_ERR_ARG, "%s: 'outpad' must be in [0, stride=%d), got %d", __func__, stride, outpad);
+    int64_t P = (int64_t)(H - 1) * stride - 2 * pad + R + outpad, Q = (int64_t)(W - 1) * stride - 2 * pad + S + outpad;
+    if (P <= 0 || Q <= 0)
+        return genrep__fail(GENREP_ERR_SHAPE, "%s: output %lldx%lld is empty (pad %d too large)", __func__,
+                            (long long)P, (long long)Q, pad);
+    if (P * Q > INT32_MAX / 4) return genrep__fail(GENREP_ERR_ARG, "%s: output too large", __func__);
+    genrep_convt2d_desc t = { N, C, H, W, K, R, S, stride, stride, pad, pad, outpad, outpad, (int)P, (int)Q };
+    *d = t;
+    return GENREP_OK;
+}
+
+/* col (KRS, nb*HW) plus, for nb > 1, a (C, nb*HW) slab for the input (forward,
+   dweight) or the input gradient (backward). */
+GENREP_API size_t genrep_convt2d_workspace(const genrep_convt2d_desc *d) {
+    if (genrep__convt2d_check_desc(__func__, d)) return 0;
+    return genrep__conv_ws(d->N, (size_t)d->K * d->R * d->S, (size_t)d->C, (size_t)d->H * d->W);
+}
+
+/* out[n,k,h*sh-ph+r, w*sw-pw+s] += inp[n,c,h,w] * weight[c,k,r,s]: the
+   definition (each input pixel stamps the kernel onto the output), then bias. */
+static GENREP__CONV_UNUSED void genrep__convt2d_forward_ref(float *out, const float *inp, const float *weight,
+                                                           const float *bias, const genrep_convt2d_desc *d) {
+    for (int n = 0; n < d->N; n++)
+        for (int k = 0; k < d->K; k++)
+            for (size_t j = 0; j < (size_t)d->P * d->Q; j++)
+                out[((size_t)n * d->K + k) * d->P * d->Q + j] = bias ? bias[k] : 0.0f;
+    for (int n = 0; n < d->N; n++)
+        for (int c = 0; c < d->C; c++)
+            for (int h = 0; h < d->H; h++)
+                for (int w = 0; w < d->W; w++) {
+                    float x = inp[(((size_t)n * d->C + c) * d->H + h) * d->W + w];
+                    for (int k = 0; k < d->K; k++)
+                        for (int r = 0; r < d->R; r++) {
+                            int p = h * d->stride_h - d->pad_h + r;
+                            if (p < 0 || p >= d->P) continue;
+                            for (int s = 0; s < d->S; s++) {
+                                int q = w * d->stride_w - d->pad_w + s;
+                                if (q < 0 || q >= d->Q) continue;
+                                out[(((size_t)n * d->K + k) * d->P + p) * d->Q + q] +=
+                                    x * weight[(((size_t)c * d->K + k) * d->R + r) * d->S + s];
+                            }
+                        }
+                }
+}
+
+static GENREP__CONV_UNUSED void genrep__convt2d_backward_ref(float *dinp, float *dweight, float *dbias,
+                                                            const float *dout, const float *inp,
+                                                            const float *weight, const genrep_convt2d_desc *d) {
+    if (dbias)
+        for (int n = 0; n < d->N; n++)
+            for (int k = 0; k < d->K; k++)
+                for (size_t j = 0; j < (size_t)d->P * d->Q; j++)
+                    dbias[k] += dout[((size_t)n * d->K + k) * d->P * d->Q + j];
+    for (int n = 0; n < d->N; n++)
+        for (int c = 0; c < d->C; c++)
+            for (int h = 0; h < d->H; h++)
+                for (int w = 0; w < d->W; w++) {
+                    size_t ii = (((size_t)n * d->C + c) * d->H + h) * d->W + w;
+                    float dx = 0.0f;
+                    for (int k = 0; k < d->K; k++)
+                        for (int r = 0; r < d->R; r++) {
+                            int p = h * d->stride_h - d->pad_h + r;
+                            if (p < 0 || p >= d->P) continue;
+                            for (int s = 0; s < d->S; s++) {
+                                int q = w * d->stride_w - d->pad_w + s;
+                                if (q < 0 || q >= d->Q) continue;
+                                float g = dout[(((size_t)n * d->K + k) * d->P + p) * d->Q + q];
+                                size_t wi = (((size_t)c * d->K + k) * d->R + r) * d->S + s;
+                                dx += g * weight[wi];
+                                if (dweight) dweight[wi] += g * inp[ii];
+                            }
+                        }
+                    if (dinp) dinp[ii] += dx;
+                }
+}
+
+GENREP_API genrep_status genrep_convt2d_forward(float *out, float *ws, const float *inp,
+                                                const float *weight, const float *bias,
+                                                const genrep_convt2d_desc *d) {
+    genrep_status st = genrep__convt2d_check_desc(__func__, d);
+    if (st) return st;
+    GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(ws); GENREP__CHECK_PTR(inp); GENREP__CHECK_PTR(weight);
+    const genrep__col_geom g = genrep__convt2d_geom(d);
+    const int C = d->C, KRS = d->K * d->R * d->S;
+    const size_t HW = (size_t)d->H * d->W, KPQ = (size_t)d->K * d->P * d->Q;
+    const int nb = genrep__conv_chunk(d->N, (size_t)KRS, HW);
+    float *col = ws, *x = ws + (size_t)KRS * nb * HW;
+    /* out starts as the bias (or 0); col2im accumulates onto it */
+    GENREP__CONV_PARFOR((size_t)d->N * KPQ)
+    for (int pl = 0; pl < d->N * d->K; pl++) {
+        float *o = out + (size_t)pl * d->P * d->Q, b = bias ? bias[pl % d->K] : 0.0f;
+        for (size_t j = 0; j < (size_t)d->P * d->Q; j++) o[j] = b;
+    }
+    for (int n0 = 0; n0 < d->N; n0 += nb) {
+        const int m = d->N - n0 < nb ? d->N - n0 : nb;
+        const int cols = (int)(m * HW);
+        const float *xc = inp + (size_t)n0 * C * HW;
+        if (m > 1) { genrep__chunk_gather(x, xc, m, C, HW); xc = x; }
+        /* col (KRS, cols) = weight^T (KRS, C) @ inp (C, cols) */
+        st = genrep_sgemm(1, 0, KRS, cols, C, 1.0f, weight, KRS, xc, cols, 0.0f, col, cols);
+        if (st) return st;
+        genrep__col2im_add(out + (size_t)n0 * KPQ, col, (size_t)cols, m, &g);
+    }
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_convt2d_backward(float *dinp, float *dweight, float *dbias, float *ws,
+                                                 const float *dout, const float *inp,
+                                                 const float *weight, const genrep_convt2d_desc *d) {
+    genrep_status st = genrep__convt2d_check_desc(__func__, d);
+    if (st) return st;
+    GENREP__CHECK_PTR(dout);
+    if (dinp) GENREP__CHECK_PTR(weight);
+    if (dweight) GENREP__CHECK_PTR(inp);
+    if (dinp || dweight) GENREP__CHECK_PTR(ws);
+    const genrep__col_geom g = genrep__convt2d_geom(d);
+    const int C = d->C, KRS = d->K * d->R * d->S;
+    const size_t HW = (size_t)d->H * d->W, KPQ = (size_t)d->K * d->P * d->Q;
+    if (dbias) genrep__bias_grad(dbias, dout, d->N, d->K, (size_t)d->P * d->Q);
+    if (!dinp && !dweight) return GENREP_OK;
+    const int nb = genrep__conv_chunk(d->N, (size_t)KRS, HW);
+    float *col = ws, *x = ws + (size_t)KRS * nb * HW;
+    for (int n0 = 0; n0 < d->N; n0 += nb) {
+        const int m = d->N - n0 < nb ? d->N - n0 : nb;
+        const int cols = (int)(m * HW);
+        /* col (KRS, cols) = im2col(dout): the conv2d forward of dout */
+        genrep__im2col(col, (size_t)cols, dout + (size_t)n0 * KPQ, m, &g);
+        if (dweight) {
+            /* dweight (C, KRS) += inp (C, cols) @ col^T (cols, KRS) */
+            const float *xc = inp + (size_t)n0 * C * HW;
+            if (m > 1) { genrep__chunk_gather(x, xc, m, C, HW); xc = x; }
+            st = genrep_sgemm(0, 1, C, KRS, cols, 1.0f, xc, cols, col, cols, 1.0f, dweight, KRS);
+            if (st) return st;
+        }
+        if (dinp) {
+            /* dinp (C, cols) += weight (C, KRS) @ col (KRS, cols) */
+            float *dx = dinp + (size_t)n0 * C * HW;
+            if (m == 1) {
+                st = genrep_sgemm(0, 0, C, cols, KRS, 1.0f, weight, KRS, col, cols, 1.0f, dx, cols);
+                if (st) return st;
+            } else {
+                st = genrep_sgemm(0, 0, C, cols, KRS, 1.0f, weight, KRS, col, cols, 0.0f, x, cols);
+                if (st) return st;
+                genrep__chunk_scatter(dx, x, NULL, 1, m, C, HW);
+            }
+        }
+    }
+    return GENREP_OK;
+}
+
+/* -------------------------------------------------------------- [LAYERS] */
+/* The non-GEMM layers: batchnorm, conditional batchnorm, activations,
+   residual add, pools, upsample, embedding, L2 normalisation, softmax
+   cross-entropy, and the optimisers ([OPTIM] at the end). Plain scalar
+   loops in llm.c's style; the compiler vectorises the element-wise ones
+   (`omp simd` on loops of unknown length, which GCC's -O2 cost model
+   would otherwise leave scalar; branch-free selects where a ternary with
+   arithmetic in one arm would stay a branch).
+
+   Threads: loops are split over independent units (channels, planes, rows)
+   with a static schedule, and every unit is computed the same sequential
+   way whichever thread runs it, so results are bitwise identical for any
+   thread count. Small loops stay on one thread (GENREP__PAR_MIN). */
+
+#ifdef _OPENMP
+/* parallel-for over independent units when the total work is worth a team */
+#define GENREP__LPARFOR(work) GENREP__OMP(omp parallel for schedule(static) if ((work) > GENREP__PAR_MIN))
+/* element-wise loops (no dependence between iterations, in-place allowed):
+   threads, and `simd` so they vectorise at -O2 without alias versioning */
+#define GENREP__EWFOR(n) GENREP__OMP(omp parallel for simd schedule(static) if ((n) > GENREP__PAR_MIN))
+/* an inner loop without dependences between iterations: vectorise it (GCC's
+   -O2 cost model leaves loops of unknown length scalar otherwise) */
+#define GENREP__SIMD GENREP__OMP(omp simd)
+#else
+#define GENREP__LPARFOR(work)
+#define GENREP__EWFOR(n)
+#define GENREP__SIMD
+#endif
+#define GENREP__PAR_MIN 32768 /* elements touched; below this a thread team costs more than it saves */
+
+/* Checks shared by the layers: a float that must be > 0 (NaN fails too). */
+#define GENREP__CHECK_FPOS(x) \
+    do { if (!((x) > 0.0f)) return genrep__fail(GENREP_ERR_ARG, "%s: '%s' must be > 0, got %g", __func__, #x, (double)(x)); } while (0)
+
+/* [BATCHNORM] ------------------------------------------------------------ */
+
+/* Sums over a row of n floats in double, split over 8 interleaved partial
+   sums: the compiler can vectorise this (a single running sum has one long
+   dependency chain), and the order is still fixed, so the result does not
+   depend on threads. */
+static double genrep__sum8(const float *x, int n) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += x[i + j];
+    for (; i < n; i++) acc[i & 7] += x[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+/* sum (x - m)^2 in double, same pattern */
+static double genrep__ssq8(const float *x, int n, double m) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) { double d = x[i + j] - m; acc[j] += d * d; }
+    for (; i < n; i++) { double d = x[i] - m; acc[i & 7] += d * d; }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+/* *sdy += sum dy, *sdyx += sum dy * xhat with xhat = (x - m) * r (float, as
+   the forward computes it), same pattern */
+static void genrep__bn_dsums(double *sdy, double *sdyx, const float *dy, const float *x, int n, float m, float r) {
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) { a[j] += dy[i + j]; b[j] += (double)dy[i + j] * ((x[i + j] - m) * r); }
+    for (; i < n; i++) { a[i & 7] += dy[i]; b[i & 7] += (double)dy[i] * ((x[i] - m) * r); }
+    *sdy += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    *sdyx += ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
+}
+
+/* Shared by batchnorm and condbn. Per channel c, over the N*HW values
+   inp[n, c, :]: the statistics used to normalise (batch or running), the
+   cache, and the running-stat update. Writes mean_c, rstd_c. */
+static void genrep__bn_stats(float *mean_c, float *rstd_c, float *running_mean, float *running_var,
+                             const float *inp, int c, int N, int C, int HW, float eps, float momentum,
+                             int training) {
+    if (!training) {
+        *mean_c = running_mean[c];
+        *rstd_c = (float)(1.0 / sqrt((double)running_var[c] + (double)eps));
+        return;
+    }
+    /* two passes in double: mean, then the sum of squared deviations, each
+       summed in the fixed order n, hw (this order is what makes the result
+       independent of the thread count) */
+    const size_t M = (size_t)N * HW;
+    double sum = 0.0;
+    for (int n = 0; n < N; n++) sum += genrep__sum8(inp + ((size_t)n * C + c) * HW, HW);
+    double mean = sum / (double)M;
+    double ssq = 0.0;
+    for (int n = 0; n < N; n++) ssq += genrep__ssq8(inp + ((size_t)n * C + c) * HW, HW, mean);
+    double var = ssq / (double)M;          /* biased: used to normalise */
+    *mean_c = (float)mean;
+    *rstd_c = (float)(1.0 / sqrt(var + (double)eps));
+    /* PyTorch: running = (1 - momentum) * running + momentum * batch, with
+       the unbiased variance (M > 1 is checked by the caller) */
+    if (running_mean)
+        running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + (double)momentum * mean);
+    if (running_var)
+        running_var[c] = (float)((1.0 - momentum) * running_var[c] + (double)momentum * (ssq / (double)(M - 1)));
+}
+
+/* Argument checks shared by the batchnorm and condbn forwards. */
+static genrep_status genrep__bn_check_fwd(const char *fn, float *out, const float *inp,
+                                          const float *running_mean, const float *running_var,
+                                          int N, int C, int HW, float eps, float momentum, int training) {
+    if (!out) return genrep__fail(GENREP_ERR_ARG, "%s: argument 'out' is NULL", fn);
+    if (!inp) return genrep__fail(GENREP_ERR_ARG, "%s: argument 'inp' is NULL", fn);
+    if (N <= 0 || C <= 0 || HW <= 0)
+        return genrep__fail(GENREP_ERR_ARG, "%s: N, C, HW must be > 0, got N=%d C=%d HW=%d", fn, N, C, HW);
+    if (!(eps > 0.0f)) return genrep__fail(GENREP_ERR_ARG, "%s: 'eps' must be > 0, got %g", fn, (double)eps);
+    if (!(momentum >= 0.0f && momentum <= 1.0f))
+        return genrep__fail(GENREP_ERR_ARG, "%s: 'momentum' must be in [0, 1], got %g", fn, (double)momentum);
+    if (training && (size_t)N * HW < 2)
+        return genrep__fail(GENREP_ERR_SHAPE, "%s: training needs more than 1 value per channel, got N*HW=%lld",
+                            fn, (long long)N * HW);
+    if (!training && (!running_mean || !running_var))
+        return genrep__fail(GENREP_ERR_ARG, "%s: eval mode (training=0) needs running_mean and running_var", fn);
+    return GENREP_OK;
+}
+
+static genrep_status genrep__bn_check_bwd(const char *fn, const float *dout, const float *inp,
+                                          const float *mean, const float *rstd, int N, int C, int HW) {
+    if (!dout) return genrep__fail(GENREP_ERR_ARG, "%s: argument 'dout' is NULL", fn);
+    if (!inp) return genrep__fail(GENREP_ERR_ARG, "%s: argument 'inp' is NULL", fn);
+    if (!mean) return genrep__fail(GENREP_ERR_ARG, "%s: argument 'mean' is NULL", fn);
+    if (!rstd) return genrep__fail(GENREP_ERR_ARG, "%s: argument 'rstd' is NULL", fn);
+    if (N <= 0 || C <= 0 || HW <= 0)
+        return genrep__fail(GENREP_ERR_ARG, "%s: N, C, HW must be > 0, got N=%d C=%d HW=%d", fn, N, C, HW);
+    return GENREP_OK;
+}
+
+/* out (N,C,HW) = (inp - mean[c]) * rstd[c] * gamma[c] + beta[c].
+   The cache pointers mean, rstd (C) may be NULL when no backward follows. */
+GENREP_API genrep_status genrep_batchnorm_forward(float *out, float *mean, float *rstd,
+                                                  float *running_mean, float *running_var,
+                                                  const float *inp, const float *gamma, const float *beta,
+                                                  int N, int C, int HW, float eps, float momentum,
+                                                  int training) {
+    genrep_status st = genrep__bn_check_fwd(__func__, out, inp, running_mean, running_var,
+                                            N, C, HW, eps, momentum, training);
+    if (st) return st;
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        float m, r;
+        genrep__bn_stats(&m, &r, running_mean, running_var, inp, c, N, C, HW, eps, momentum, training);
+        if (mean) mean[c] = m;
+        if (rstd) rstd[c] = r;
+        float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + ((size_t)n * C + c) * HW;
+            float *y = out + ((size_t)n * C + c) * HW;
+            GENREP__SIMD
+            for (int i = 0; i < HW; i++) y[i] = (x[i] - m) * r * g + b;
+        }
+    }
+    return GENREP_OK;
+}
+
+/* Training mode, with xhat = (x - mean) * rstd and dxhat = dout * scale:
+     dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+   (the mean is over the N*HW values of the channel), the gradient through
+   the batch mean and variance. Eval mode: dx = dxhat * rstd.
+   dgamma[c] += sum dout * xhat, dbeta[c] += sum dout. */
+GENREP_API genrep_status genrep_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
+                                                   const float *dout, const float *inp,
+                                                   const float *gamma, const float *mean,
+                                                   const float *rstd, int N, int C, int HW,
+                                                   int training) {
+    genrep_status st = genrep__bn_check_bwd(__func__, dout, inp, mean, rstd, N, C, HW);
+    if (st) return st;
+    const double M = (double)N * HW;
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        const float m = mean[c], r = rstd[c], g = gamma ? gamma[c] : 1.0f;
+        /* sum dout and sum dout * xhat over the channel, in double, fixed order */
+        double sdy = 0.0, sdyx = 0.0;
+        for (int n = 0; n < N; n++) {
+            const size_t off = ((size_t)n * C + c) * HW;
+            genrep__bn_dsums(&sdy, &sdyx, dout + off, inp + off, HW, m, r);
+        }
+        if (dgamma) dgamma[c] += (float)sdyx;
+        if (dbeta) dbeta[c] += (float)sdy;
+        if (!dinp) continue;
+        /* mean(dxhat) and mean(dxhat * xhat): gamma is constant per channel */
+        const float k1 = training ? (float)(g * sdy / M) : 0.0f;
+        const float k2 = training ? (float)(g * sdyx / M) : 0.0f;
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + ((size_t)n * C + c) * HW;
+            const float *dy = dout + ((size_t)n * C + c) * HW;
+            float *dx = dinp + ((size_t)n * C + c) * HW;
+            GENREP__SIMD
+            for (int i = 0; i < HW; i++) {
+                float xhat = (x[i] - m) * r;
+                dx[i] += r * (g * dy[i] - k1 - xhat * k2);
+            }
+        }
+    }
+    return GENREP_OK;
+}
+
+/* [CONDBN] ---------------------------------------------------------------- */
+
+/* out (N,C,HW) = xhat * (1 + gain[n,c]) + bias[n,c]; gain, bias (N,C) may
+   be NULL (read as 0). Statistics, cache and running stats as batchnorm. */
+GENREP_API genrep_status genrep_condbn_forward(float *out, float *mean, float *rstd,
+                                               float *running_mean, float *running_var,
+                                               const float *inp, const float *gain, const float *bias,
+                                               int N, int C, int HW, float eps, float momentum,
+                                               int training) {
+    genrep_status st = genrep__bn_check_fwd(__func__, out, inp, running_mean, running_var,
+                                            N, C, HW, eps, momentum, training);
+    if (st) return st;
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        float m, r;
+        genrep__bn_stats(&m, &r, running_mean, running_var, inp, c, N, C, HW, eps, momentum, training);
+        if (mean) mean[c] = m;
+        if (rstd) rstd[c] = r;
+        for (int n = 0; n < N; n++) {
+            const size_t nc = (size_t)n * C + c;
+            const float g = 1.0f + (gain ? gain[nc] : 0.0f), b = bias ? bias[nc] : 0.0f;
+            const float *x = inp + nc * HW;
+            float *y = out + nc * HW;
+            GENREP__SIMD
+            for (int i = 0; i < HW; i++) y[i] = (x[i] - m) * r * g + b;
+        }
+    }
+    return GENREP_OK;
+}
+
+/* As batchnorm_backward with a per-sample scale (1 + gain[n,c]):
+   dxhat = dout * (1 + gain[n,c]); dgain[n,c] += sum_hw dout * xhat;
+   dbias[n,c] += sum_hw dout; dinp through the batch statistics when training. */
+GENREP_API genrep_status genrep_condbn_backward(float *dinp, float *dgain, float *dbias,
+                                                const float *dout, const float *inp,
+                                                const float *gain, const float *mean,
+                                                const float *rstd, int N, int C, int HW,
+                                                int training) {
+    genrep_status st = genrep__bn_check_bwd(__func__, dout, inp, mean, rstd, N, C, HW);
+    if (st) return st;
+    const double M = (double)N * HW;
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        const float m = mean[c], r = rstd[c];
+        double sdxh = 0.0, sdxhx = 0.0; /* sum dxhat, sum dxhat * xhat over the channel */
+        for (int n = 0; n < N; n++) {
+            const size_t nc = (size_t)n * C + c;
+            const float *x = inp + nc * HW;
+            const float *dy = dout + nc * HW;
+            double sdy = 0.0, sdyx = 0.0; /* per (n, c) */
+            genrep__bn_dsums(&sdy, &sdyx, dy, x, HW, m, r);
+            if (dgain) dgain[nc] += (float)sdyx;
+            if (dbias) dbias[nc] += (float)sdy;
+            const double g = 1.0 + (gain ? gain[nc] : 0.0f);
+            sdxh += g * sdy;
+            sdxhx += g * sdyx;
+        }
+        if (!dinp) continue;
+        const float k1 = training ? (float)(sdxh / M) : 0.0f;
+        const float k2 = training ? (float)(sdxhx / M) : 0.0f;
+        for (int n = 0; n < N; n++) {
+            const size_t nc = (size_t)n * C + c;
+            const float g = 1.0f + (gain ? gain[nc] : 0.0f);
+            const float *x = inp + nc * HW;
+            const float *dy = dout + nc * HW;
+            float *dx = dinp + nc * HW;
+            GENREP__SIMD
+            for (int i = 0; i < HW; i++) {
+                float xhat = (x[i] - m) * r;
+                dx[i] += r * (g * dy[i] - k1 - xhat * k2);
+            }
+        }
+    }
+    return GENREP_OK;
+}
+
+/* [ACT] ------------------------------------------------------------------- */
+/* Element-wise; each element is independent, so any split is deterministic. */
+
+static genrep_status genrep__check_ew(const char *fn, const void *a, const char *an, const void *b,
+                                      const char *bn, const void *c, const char *cn, size_t n) {
+    if (!a) return genrep__fail(GENREP_ERR_ARG, "%s: argument '%s' is NULL", fn, an);
+    if (!b) return genrep__fail(GENREP_ERR_ARG, "%s: argument '%s' is NULL", fn, bn);
+    if (cn && !c) return genrep__fail(GENREP_ERR_ARG, "%s: argument '%s' is NULL", fn, cn);
+    if (n == 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'n' must be > 0, got 0", fn);
+    return GENREP_OK;
+}
+#define GENREP__CHECK_EW2(a, b, n) do { genrep_status s_ = genrep__check_ew(__func__, a, #a, b, #b, NULL, NULL, n); if (s_) return s_; } while (0)
+#define GENREP__CHECK_EW3(a, b, c, n) do { genrep_status s_ = genrep__check_ew(__func__, a, #a, b, #b, c, #c, n); if (s_) return s_; } while (0)
+
+/* out = max(inp, 0); NaN passes through as in PyTorch's clamp. */
+GENREP_API genrep_status genrep_relu_forward(float *out, const float *inp, size_t n) {
+    GENREP__CHECK_EW2(out, inp, n);
+    GENREP__EWFOR(n)
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] < 0.0f ? 0.0f : inp[i];
+    return GENREP_OK;
+}
+/* dinp += dout where inp > 0 (the gradient at 0 is 0, as PyTorch). */
+GENREP_API genrep_status genrep_relu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+    GENREP__CHECK_EW3(dinp, dout, inp, n);
+    GENREP__EWFOR(n)
+    for (size_t i = 0; i < n; i++) { float g = dout[i]; dinp[i] += inp[i] > 0.0f ? g : 0.0f; }
+    return GENREP_OK;
+}
+/* out = inp > 0 ? inp : slope * inp (NaN stays NaN) */
+GENREP_API genrep_status genrep_leaky_relu_forward(float *out, const float *inp, float slope, size_t n) {
+    GENREP__CHECK_EW2(out, inp, n);
+    GENREP__EWFOR(n)
+    for (size_t i = 0; i < n; i++) {
+        /* two selects then one multiply-add: GCC if-converts (vectorises) this
+           form; the plain ternary with a multiply in one arm stays a branch */
+        float x = inp[i], pos = x > 0.0f ? x : 0.0f, neg = x > 0.0f ? 0.0f : x;
+        out[i] = pos + neg * slope;
+    }
+    return GENREP_OK;
+}
+GENREP_API genrep_status genrep_leaky_relu_backward(float *dinp, const float *dout, const float *inp,
+                                                    float slope, size_t n) {
+    GENREP__CHECK_EW3(dinp, dout, inp, n);
+    GENREP__EWFOR(n)
+    for (size_t i = 0; i < n; i++) {
+        float g = dout[i], pos = inp[i] > 0.0f ? g : 0.0f, neg = inp[i] > 0.0f ? 0.0f : g;
+        dinp[i] += pos + neg * slope;
+    }
+    return GENREP_OK;
+}
+GENREP_API genrep_status genrep_tanh_forward(float *out, const float *inp, size_t n) {
+    GENREP__CHECK_EW2(out, inp, n);
+    GENREP__LPARFOR(n) /* no simd: libm calls do not vectorise (clang would warn) */
+    for (size_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+    return GENREP_OK;
+}
+/* d tanh = 1 - tanh^2, from the forward output */
+GENREP_API genrep_status genrep_tanh_backward(float *dinp, const float *dout, const float *out, size_t n) {
+    GENREP__CHECK_EW3(dinp, dout, out, n);
+    GENREP__EWFOR(n)
+    for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+    return GENREP_OK;
+}
+/* 1 / (1 + exp(-x)): exp overflows to inf for x < -88 and the result is 0, never NaN. */
+GENREP_API genrep_status genrep_sigmoid_forward(float *out, const float *inp, size_t n) {
+    GENREP__CHECK_EW2(out, inp, n);
+    GENREP__LPARFOR(n) /* no simd: libm call */
+    for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-inp[i]));
+    return GENREP_OK;
+}
+/* d sigmoid = s * (1 - s), from the forward output */
+GENREP_API genrep_status genrep_sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n) {
+    GENREP__CHECK_EW3(dinp, dout, out, n);
+    GENREP__EWFOR(n)
+    for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * out[i] * (1.0f - out[i]);
+    return GENREP_OK;
+}
+
+/* [RESIDUAL] -------------------------------------------------------------- */
+
+GENREP_API genrep_status genrep_add_forward(float *out, const float *a, const float *b, size_t n) {
+    GENREP__CHECK_EW3(out, a, b, n);
+    GENREP__EWFOR(n)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+    return GENREP_OK;
+}
+/* da += dout, db += dout; either may be NULL (but not both: then nothing is asked). */
+GENREP_API genrep_status genrep_add_backward(float *da, float *db, const float *dout, size_t n) {
+    GENREP__CHECK_PTR(dout);
+    GENREP__CHECK_POS(n);
+    if (da) {
+        GENREP__EWFOR(n)
+        for (size_t i = 0; i < n; i++) da[i] += dout[i];
+    }
+    if (db) {
+        GENREP__EWFOR(n)
+        for (size_t i = 0; i < n; i++) db[i] += dout[i];
+    }
+    return GENREP_OK;
+}
+
+/* [POOL] ------------------------------------------------------------------ */
+
+/* out[n,c] = mean over the HW values of plane (n,c), summed in double. */
+GENREP_API genrep_status genrep_avgpool_forward(float *out, const float *inp, int N, int C, int HW) {
+    GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(inp);
+    GENREP__CHECK_POS(N); GENREP__CHECK_POS(C); GENREP__CHECK_POS(HW);
+    const int64_t planes = (int64_t)N * C;
+    GENREP__LPARFOR((size_t)planes * HW)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *x = inp + pl * HW;
+        double s = 0.0;
+        for (int i = 0; i < HW; i++) s += x[i];
+        out[pl] = (float)(s / HW);
+    }
+    return GENREP_OK;
+}
+/* dinp[n,c,:] += dout[n,c] / HW */
+GENREP_API genrep_status genrep_avgpool_backward(float *dinp, const float *dout, int N, int C, int HW) {
+    GENREP__CHECK_PTR(dinp); GENREP__CHECK_PTR(dout);
+    GENREP__CHECK_POS(N); GENREP__CHECK_POS(C); GENREP__CHECK_POS(HW);
+    const int64_t planes = (int64_t)N * C;
+    GENREP__LPARFOR((size_t)planes * HW)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float g = dout[pl] / (float)HW;
+        float *dx = dinp + pl * HW;
+        GENREP__SIMD
+        for (int i = 0; i < HW; i++) dx[i] += g;
+    }
+    return GENREP_OK;
+}
+
+/* Sizes check for max pool; PyTorch's rules: k, s > 0, 0 <= p <= k/2,
+   output at least 1x1 (floor mode, dilation 1). */
+static genrep_status genrep__maxpool_check(const char *fn, int N, int C, int H, int W, int k, int s, int p,
+                                           int *P, int *Q) {
+    if (N <= 0 || C <= 0 || H <= 0 || W <= 0)
+        return genrep__fail(GENREP_ERR_ARG, "%s: N, C, H, W must be > 0, got %d %d %d %d", fn, N, C, H, W);
+    if (k <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: kernel 'k' must be > 0, got %d", fn, k);
+    if (s <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: stride 's' must be > 0, got %d", fn, s);
+    if (p < 0 || p > k / 2)
+        return genrep__fail(GENREP_ERR_ARG, "%s: padding 'p' must be in [0, k/2] = [0, %d], got %d", fn, k / 2, p);
+    if (H + 2 * p < k || W + 2 * p < k)
+        return genrep__fail(GENREP_ERR_SHAPE, "%s: kernel %d larger than padded input %dx%d", fn, k,
+                            H + 2 * p, W + 2 * p);
+    *P = (H + 2 * p - k) / s + 1;
+    *Q = (W + 2 * p - k) / s + 1;
+    return GENREP_OK;
+}
+
+/* out (N,C,P,Q) = max over the k x k window at (ph*s - p, qw*s - p), padded
+   cells left out; argmax = flat h*W + w of the first maximum in row-major
+   window order. As PyTorch, a NaN wins (and stays). */
+GENREP_API genrep_status genrep_maxpool_forward(float *out, int32_t *argmax, const float *inp,
+                                                int N, int C, int H, int W, int k, int s, int p) {
+    GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(argmax); GENREP__CHECK_PTR(inp);
+    int P, Q;
+    genrep_status st = genrep__maxpool_check(__func__, N, C, H, W, k, s, p, &P, &Q);
+    if (st) return st;
+    const int64_t planes = (int64_t)N * C;
+    GENREP__LPARFOR((size_t)planes * P * Q * k * k)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *x = inp + pl * H * W;
+        float *y = out + pl * P * Q;
+        int32_t *am = argmax + pl * P * Q;
+        for (int ph = 0; ph < P; ph++) {
+            int h0 = ph * s - p, h1 = h0 + k;
+            if (h0 < 0) h0 = 0;
+            if (h1 > H) h1 = H;
+            for (int qw = 0; qw < Q; qw++) {
+                int w0 = qw * s - p, w1 = w0 + k;
+                if (w0 < 0) w0 = 0;
+                if (w1 > W) w1 = W;
+                float best = -INFINITY;
+                int32_t bi = h0 * W + w0;
+                for (int h = h0; h < h1; h++)
+                    for (int w = w0; w < w1; w++) {
+                        float v = x[h * W + w];
+                        if (v > best || v != v) { best = v; bi = h * W + w; }
+                    }
+                y[ph * Q + qw] = best;
+                am[ph * Q + qw] = bi;
+            }
+        }
+    }
+    return GENREP_OK;
+}
+
+/* dinp[n,c,argmax] += dout; planes in parallel, each plane in order. */
+GENREP_API genrep_status genrep_maxpool_backward(float *dinp, const float *dout, const int32_t *argmax,
+                                                 int N, int C, int H, int W, int k, int s, int p) {
+    GENREP__CHECK_PTR(dinp); GENREP__CHECK_PTR(dout); GENREP__CHECK_PTR(argmax);
+    int P, Q;
+    genrep_status st = genrep__maxpool_check(__func__, N, C, H, W, k, s, p, &P, &Q);
+    if (st) return st;
+    const int64_t planes = (int64_t)N * C, PQ = (int64_t)P * Q;
+    /* a bad cache would write out of bounds: check it all before writing */
+    for (int64_t i = 0; i < planes * PQ; i++)
+        if (argmax[i] < 0 || argmax[i] >= H * W)
+            return genrep__fail(GENREP_ERR_ARG, "%s: argmax[%lld] = %d outside [0, H*W=%d)", __func__,
+                                (long long)i, (int)argmax[i], H * W);
+    GENREP__LPARFOR((size_t)planes * PQ)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        float *dx = dinp + pl * H * W;
+        const float *dy = dout + pl * PQ;
+        const int32_t *am = argmax + pl * PQ;
+        for (int64_t i = 0; i < PQ; i++) dx[am[i]] += dy[i];
+    }
+    return GENREP_OK;
+}
+
+/* [UPSAMPLE] -------------------------------------------------------------- */
+
+/* out[n,c,y,x] = inp[n,c,y/2,x/2] */
+GENREP_API genrep_status genrep_upsample2x_forward(float *out, const float *inp, int N, int C, int H, int W) {
+    GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(inp);
+    GENREP__CHECK_POS(N); GENREP__CHECK_POS(C); GENREP__CHECK_POS(H); GENREP__CHECK_POS(W);
+    const int64_t planes = (int64_t)N * C;
+    GENREP__LPARFOR((size_t)planes * H * W * 4)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *x = inp + pl * H * W;
+        float *y = out + pl * 4 * H * W;
+        for (int h = 0; h < H; h++) {
+            float *r0 = y + (size_t)(2 * h) * 2 * W, *r1 = r0 + 2 * W;
+            for (int w = 0; w < W; w++) {
+                float v = x[h * W + w];
+                r0[2 * w] = v; r0[2 * w + 1] = v;
+            }
+            memcpy(r1, r0, sizeof(float) * 2 * W);
+        }
+    }
+    return GENREP_OK;
+}
+/* dinp[n,c,h,w] += sum of the 2x2 block of dout it was copied to */
+GENREP_API genrep_status genrep_upsample2x_backward(float *dinp, const float *dout, int N, int C, int H, int W) {
+    GENREP__CHECK_PTR(dinp); GENREP__CHECK_PTR(dout);
+    GENREP__CHECK_POS(N); GENREP__CHECK_POS(C); GENREP__CHECK_POS(H); GENREP__CHECK_POS(W);
+    const int64_t planes = (int64_t)N * C;
+    GENREP__LPARFOR((size_t)planes * H * W * 4)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        float *dx = dinp + pl * H * W;
+        const float *dy = dout + pl * 4 * H * W;
+        for (int h = 0; h < H; h++) {
+            const float *r0 = dy + (size_t)(2 * h) * 2 * W, *r1 = r0 + 2 * W;
+            for (int w = 0; w < W; w++)
+                dx[h * W + w] += (r0[2 * w] + r0[2 * w + 1]) + (r1[2 * w] + r1[2 * w + 1]);
+        }
+    }
+    return GENREP_OK;
+}
+
+/* [EMBED] ----------------------------------------------------------------- */
+
+static genrep_status genrep__embed_check(const char *fn, const int32_t *idx, int B, int V, int D) {
+    if (B <= 0 || V <= 0 || D <= 0)
+        return genrep__fail(GENREP_ERR_ARG, "%s: B, V, D must be > 0, got %d %d %d", fn, B, V, D);
+    for (int b = 0; b < B; b++)
+        if (idx[b] < 0 || idx[b] >= V)
+            return genrep__fail(GENREP_ERR_ARG, "%s: idx[%d] = %d outside [0, V=%d)", fn, b, (int)idx[b], V);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_embedding_forward(float *out, const int32_t *idx, const float *table,
+                                                  int B, int V, int D) {
+    GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(idx); GENREP__CHECK_PTR(table);
+    genrep_status st = genrep__embed_check(__func__, idx, B, V, D);
+    if (st) return st;
+    for (int b = 0; b < B; b++)
+        memcpy(out + (size_t)b * D, table + (size_t)idx[b] * D, sizeof(float) * D);
+    return GENREP_OK;
+}
+/* Sequential over b: repeated indices add up in batch order (deterministic). */
+GENREP_API genrep_status genrep_embedding_backward(float *dtable, const float *dout, const int32_t *idx,
+                                                   int B, int V, int D) {
+    GENREP__CHECK_PTR(dtable); GENREP__CHECK_PTR(dout); GENREP__CHECK_PTR(idx);
+    genrep_status st = genrep__embed_check(__func__, idx, B, V, D);
+    if (st) return st;
+    for (int b = 0; b < B; b++) {
+        float *dt = dtable + (size_t)idx[b] * D;
+        const float *dy = dout + (size_t)b * D;
+        GENREP__SIMD
+        for (int d = 0; d < D; d++) dt[d] += dy[d];
+    }
+    return GENREP_OK;
+}
+
+/* [L2NORM] ---------------------------------------------------------------- */
+
+/* norm[b] = max(||inp[b]||, eps) (the 2-norm summed in double);
+   out[b] = inp[b] / norm[b]. */
+GENREP_API genrep_status genrep_l2norm_forward(float *out, float *norm, const float *inp, int B, int D, float eps) {
+    GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(norm); GENREP__CHECK_PTR(inp);
+    GENREP__CHECK_POS(B); GENREP__CHECK_POS(D); GENREP__CHECK_FPOS(eps);
+    GENREP__LPARFOR((size_t)B * D)
+    for (int b = 0; b < B; b++) {
+        const float *x = inp + (size_t)b * D;
+        float *y = out + (size_t)b * D;
+        double ss = 0.0;
+        for (int d = 0; d < D; d++) ss += (double)x[d] * x[d];
+        float nb = (float)sqrt(ss);
+        if (!(nb >= eps)) nb = eps; /* clamp_min(eps) */
+        norm[b] = nb;
+        GENREP__SIMD
+        for (int d = 0; d < D; d++) y[d] = x[d] / nb;
+    }
+    return GENREP_OK;
+}
+/* Unclamped rows (||x|| >= eps): dx = (dout - out * <out, dout>) / norm.
+   Clamped rows (||x|| < eps, norm = eps): out = x / eps is linear, dx = dout / eps.
+   The two are told apart by ||out||: 1 (to rounding) unless clamped, so rows
+   with ||x|| within 1e-4 relative of eps count as unclamped (the gradient
+   jumps there anyway). */
+GENREP_API genrep_status genrep_l2norm_backward(float *dinp, const float *dout, const float *out,
+                                                const float *norm, int B, int D) {
+    GENREP__CHECK_PTR(dinp); GENREP__CHECK_PTR(dout); GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(norm);
+    GENREP__CHECK_POS(B); GENREP__CHECK_POS(D);
+    GENREP__LPARFOR((size_t)B * D)
+    for (int b = 0; b < B; b++) {
+        const float *y = out + (size_t)b * D, *dy = dout + (size_t)b * D;
+        float *dx = dinp + (size_t)b * D;
+        double yy = 0.0, ydy = 0.0;
+        for (int d = 0; d < D; d++) { yy += (double)y[d] * y[d]; ydy += (double)y[d] * dy[d]; }
+        const float inv = 1.0f / norm[b];
+        const float proj = yy < 1.0 - 2e-4 ? 0.0f : (float)ydy; /* clamped rows: no projection */
+        GENREP__SIMD
+        for (int d = 0; d < D; d++) dx[d] += (dy[d] - y[d] * proj) * inv;
+    }
+    return GENREP_OK;
+}
+
+/* [XENT] ------------------------------------------------------------------ */
+
+/* probs[b] = softmax(logits[b]) (max subtracted first); *loss = mean over b
+   of logsumexp(logits[b]) - logits[b, t], in double. Sequential over rows so
+   the loss sum has one order (the op is tiny next to the encoder). */
+GENREP_API genrep_status genrep_softmax_xent_forward(float *loss, float *probs, const float *logits,
+                                                     const int32_t *targets, int B, int V) {
+    GENREP__CHECK_PTR(loss); GENREP__CHECK_PTR(probs); GENREP__CHECK_PTR(logits); GENREP__CHECK_PTR(targets);
+    GENREP__CHECK_POS(B); GENREP__CHECK_POS(V);
+    for (int b = 0; b < B; b++)
+        if (targets[b] < 0 || targets[b] >= V)
+            return genrep__fail(GENREP_ERR_ARG, "%s: targets[%d] = %d outside [0, V=%d)", __func__, b,
+                                (int)targets[b], V);
+    double total = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *z = logits + (size_t)b * V;
+        float *pr = probs + (size_t)b * V;
+        float mx = z[0];
+        for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+        double sum = 0.0;
+        for (int v = 0; v < V; v++) { pr[v] = expf(z[v] - mx); sum += pr[v]; }
+        const float inv = (float)(1.0 / sum);
+        for (int v = 0; v < V; v++) pr[v] *= inv;
+        total += (double)mx + log(sum) - (double)z[targets[b]];
+    }
+    *loss = (float)(total / B);
+    return GENREP_OK;
+}
+/* dlogits[b] += dloss * (probs[b] - onehot(targets[b])) / B */
+GENREP_API genrep_status genrep_softmax_xent_backward(float *dlogits, const float *probs,
+                                                      const int32_t *targets, int B, int V, float dloss) {
+    GENREP__CHECK_PTR(dlogits); GENREP__CHECK_PTR(probs); GENREP__CHECK_PTR(targets);
+    GENREP__CHECK_POS(B); GENREP__CHECK_POS(V);
+    for (int b = 0; b < B; b++)
+        if (targets[b] < 0 || targets[b] >= V)
+            return genrep__fail(GENREP_ERR_ARG, "%s: targets[%d] = %d outside [0, V=%d)", __func__, b,
+                                (int)targets[b], V);
+    const float s = dloss / (float)B;
+    GENREP__LPARFOR((size_t)B * V)
+    for (int b = 0; b < B; b++) {
+        const float *pr = probs + (size_t)b * V;
+        float *dz = dlogits + (size_t)b * V;
+        for (int v = 0; v < V; v++) dz[v] += s * (pr[v] - (v == targets[b] ? 1.0f : 0.0f));
+    }
+    return GENREP_OK;
+}
+
+/* --------------------------------------------------------------- [OPTIM] */
+/* Element-wise updates in float, in the operation order of PyTorch's
+   single-tensor CPU implementations (scalars computed in double as Python
+   does, then rounded to float), so results agree with torch.optim to an ulp
+   or so per step. */
+
+/* torch.optim.SGD (dampening 0, maximize False):
+     g = grad + wd * p
+     buf = step == 1 ? g : momentum * buf + g      (only when momentum != 0)
+     g = nesterov ? g + momentum * buf : buf
+     p = p - lr * g
+   buf may be NULL when momentum == 0; step 1 ignores (zeroes) its content. */
+GENREP_API genrep_status genrep_sgd_step(float *params, float *buf, const float *grads, size_t n,
+                                         const genrep_sgd_config *cfg, int64_t step) {
+    GENREP__CHECK_PTR(params); GENREP__CHECK_PTR(grads); GENREP__CHECK_PTR(cfg);
+    GENREP__CHECK_POS(n); GENREP__CHECK_POS(step);
+    const float lr = cfg->lr, mu = cfg->momentum, wd = cfg->weight_decay;
+    if (!(lr >= 0.0f) || isinf(lr)) return genrep__fail(GENREP_ERR_ARG, "%s: 'cfg->lr' must be finite and >= 0, got %g", __func__, (double)lr);
+    if (!(mu >= 0.0f) || isinf(mu)) return genrep__fail(GENREP_ERR_ARG, "%s: 'cfg->momentum' must be finite and >= 0, got %g", __func__, (double)mu);
+    if (!(wd >= 0.0f) || isinf(wd)) return genrep__fail(GENREP_ERR_ARG, "%s: 'cfg->weight_decay' must be finite and >= 0, got %g", __func__, (double)wd);
+    if (cfg->nesterov && mu <= 0.0f)
+        return genrep__fail(GENREP_ERR_ARG, "%s: nesterov needs cfg->momentum > 0", __func__);
+    if (mu != 0.0f && !buf) return genrep__fail(GENREP_ERR_ARG, "%s: argument 'buf' is NULL (needed when momentum != 0)", __func__);
+    /* Step 1 starts from fresh state whatever buf holds: with buf = 0,
+       "momentum*buf + g" is exactly torch's "buf = g". The mode tests are
+       hoisted out of the loops so each loop is straight code the compiler
+       vectorises; "g + wd*p" with wd = 0 is exactly g for finite p. */
+    if (step == 1 && mu != 0.0f) memset(buf, 0, n * sizeof(float));
+    if (mu == 0.0f) {
+        GENREP__EWFOR(n)
+        for (size_t i = 0; i < n; i++) {
+            float g = grads[i] + wd * params[i];
+            params[i] = params[i] - lr * g;
+        }
+    } else if (!cfg->nesterov) {
+        GENREP__EWFOR(n)
+        for (size_t i = 0; i < n; i++) {
+            float g = grads[i] + wd * params[i];
+            float b = buf[i] * mu + g;
+            buf[i] = b;
+            params[i] = params[i] - lr * b;
+        }
+    } else {
+        GENREP__EWFOR(n)
+        for (size_t i = 0; i < n; i++) {
+            float g = grads[i] + wd * params[i];
+            float b = buf[i] * mu + g;
+            buf[i] = b;
+            params[i] = params[i] - lr * (g + mu * b);
+        }
+    }
+    return GENREP_OK;
+}
+
+/* torch.optim.Adam / AdamW (amsgrad False):
+     Adam:  g = grad + wd * p          AdamW: p = p * (1 - lr * wd)
+     m = beta1 * m + (1 - beta1) * g    (torch >= 2.0 writes this as a lerp; same to an ulp)
+     v = beta2 * v + (1 - beta2) * g * g
+     p = p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+   Step 1 zeroes m and v first (torch's fresh state). */
+GENREP_API genrep_status genrep_adam_step(float *params, float *m, float *v, const float *grads, size_t n,
+                                          const genrep_adam_config *cfg, int64_t step) {
+    GENREP__CHECK_PTR(params); GENREP__CHECK_PTR(m); GENREP__CHECK_PTR(v);
+    GENREP__CHECK_PTR(grads); GENREP__CHECK_PTR(cfg);
+    GENREP__CHECK_POS(n); GENREP__CHECK_POS(step);
+    const float lr = cfg->lr, b1 = cfg->beta1, b2 = cfg->beta2, eps = cfg->eps, wd = cfg->weight_decay;
+    if (!(lr >= 0.0f) || isinf(lr)) return genrep__fail(GENREP_ERR_ARG, "%s: 'cfg->lr' must be finite and >= 0, got %g", __func__, (double)lr);
+    if (!(b1 >= 0.0f && b1 < 1.0f)) return genrep__fail(GENREP_ERR_ARG, "%s: 'cfg->beta1' must be in [0, 1), got %g", __func__, (double)b1);
+    if (!(b2 >= 0.0f && b2 < 1.0f)) return genrep__fail(GENREP_ERR_ARG, "%s: 'cfg->beta2' must be in [0, 1), got %g", __func__, (double)b2);
+    if (!(eps >= 0.0f) || isinf(eps)) return genrep__fail(GENREP_ERR_ARG, "%s: 'cfg->eps' must be finite and >= 0, got %g", __func__, (double)eps);
+    if (!(wd >= 0.0f) || isinf(wd)) return genrep__fail(GENREP_ERR_ARG, "%s: 'cfg->weight_decay' must be finite and >= 0, got %g", __func__, (double)wd);
+    /* scalars in double, as PyTorch computes them in Python */
+    const double t = (double)step;
+    const float step_size = (float)((double)lr / (1.0 - pow((double)b1, t)));
+    const float bc2_sqrt = (float)sqrt(1.0 - pow((double)b2, t));
+    const float w1 = (float)(1.0 - (double)b1), w2 = (float)(1.0 - (double)b2);
+    const float decay = (float)(1.0 - (double)lr * wd); /* AdamW's multiplicative decay */
+    /* Adam's L2 term "g + wd*p" and AdamW's "p * (1 - lr*wd)" are exact
+       no-ops for wd = 0 and finite p, so only the mode is tested, outside
+       the loop. sqrtf keeps these loops scalar at -O2 (errno); the update is
+       a few ns per parameter, small next to a training step. */
+    if (step == 1) { /* fresh state, as torch creates it */
+        memset(m, 0, n * sizeof(float));
+        memset(v, 0, n * sizeof(float));
+    }
+    if (cfg->decoupled) {
+        GENREP__LPARFOR(n) /* no simd: sqrtf */
+        for (size_t i = 0; i < n; i++) {
+            float p = params[i] * decay, g = grads[i];
+            float mi = m[i] * b1 + w1 * g, vi = v[i] * b2 + w2 * g * g;
+            m[i] = mi; v[i] = vi;
+            params[i] = p + (-step_size * mi) / (sqrtf(vi) / bc2_sqrt + eps);
+        }
+    } else {
+        GENREP__LPARFOR(n) /* no simd: sqrtf */
+        for (size_t i = 0; i < n; i++) {
+            float p = params[i], g = grads[i] + wd * p;
+            float mi = m[i] * b1 + w1 * g, vi = v[i] * b2 + w2 * g * g;
+            m[i] = mi; v[i] = vi;
+            params[i] = p + (-step_size * mi) / (sqrtf(vi) / bc2_sqrt + eps);
+        }
+    }
+    return GENREP_OK;
+}
+
+/* warm-up: base_lr * (step + 1) / warmup for step < warmup; then
+   min_lr + (base_lr - min_lr) * (1 + cos(pi * r)) / 2 with
+   r = (step - warmup) / (total - warmup), so lr = base_lr at step = warmup
+   and min_lr from step = total on. Bad arguments (step < 0, warmup < 0,
+   total <= 0) give NaN, which the optimisers reject. */
+GENREP_API float genrep_cosine_lr(float base_lr, float min_lr, int64_t step, int64_t warmup, int64_t total) {
+    if (step < 0 || warmup < 0 || total <= 0) {
+        genrep__fail(GENREP_ERR_ARG, "%s: need step >= 0, warmup >= 0, total > 0; got %lld %lld %lld", __func__,
+                     (long long)step, (long long)warmup, (long long)total);
+        return NAN;
+    }
+    if (step < warmup) return (float)((double)base_lr * (double)(step + 1) / (double)warmup);
+    if (step >= total) return min_lr;
+    double r = (double)(step - warmup) / (double)(total - warmup);
+    return (float)(min_lr + 0.5 * ((double)base_lr - min_lr) * (1.0 + cos(3.14159265358979323846 * r)));
+}
+/* -------------------------------------------------------------- [MODELS] */
+/* [GAN] DCGAN / class-conditional generator and (projection) discriminator.
+   Every layer is a call into [LAYERS]; this section only lays out the
+   slabs, names the tensors and chains the ops. */
+
+#define GENREP__GAN_BN_EPS 1e-5f
+#define GENREP__GAN_BN_MOMENTUM 0.1f
+#define GENREP__GAN_LEAK 0.2f
+
+GENREP_API void genrep_gan_config_default(genrep_gan_config *cfg, genrep_gan_kind kind) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->kind = (int)kind;
+    cfg->zdim = 128;
+    cfg->width = 32;
+    cfg->dwidth = 64;
+    cfg->n_classes = 10;
+    cfg->embed_dim = 32;
+}
+
+static genrep_status genrep__gan_check_config(const char *fn, const genrep_gan_config *c, int max_batch) {
+    if (!c) return genrep__fail(GENREP_ERR_ARG, "%s: cfg is NULL", fn);
+    if (c->kind != GENREP_GAN_DCGAN && c->kind != GENREP_GAN_CGAN)
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->kind must be GENREP_GAN_DCGAN or _CGAN, got %d", fn, c->kind);
+    if (c->zdim <= 0 || c->zdim > 65536)
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->zdim must be in 1..65536, got %d", fn, c->zdim);
+    if (c->width <= 0 || c->width > 4096)
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->width must be in 1..4096, got %d", fn, c->width);
+    if (c->dwidth <= 0 || c->dwidth > 4096)
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->dwidth must be in 1..4096, got %d", fn, c->dwidth);
+    if (c->kind == GENREP_GAN_CGAN) {
+        if (c->n_classes <= 0 || c->n_classes > 1000000)
+            return genrep__fail(GENREP_ERR_ARG, "%s: cfg->n_classes must be in 1..1000000, got %d", fn, c->n_classes);
+        if (c->embed_dim <= 0 || c->embed_dim > 65536)
+            return genrep__fail(GENREP_ERR_ARG, "%s: cfg->embed_dim must be in 1..65536, got %d", fn, c->embed_dim);
+    }
+    if (max_batch <= 0 || max_batch > (1 << 20))
+        return genrep__fail(GENREP_ERR_ARG, "%s: max_batch must be in 1..1048576, got %d", fn, max_batch);
+    return GENREP_OK;
+}
+
+/* Append a named tensor to a table; returns its slab offset. Offsets are
+   rounded up to 16 floats so every tensor starts 64-byte aligned. */
+static size_t genrep__gan_add(genrep_param_info *table, int *n, size_t *total, const char *name,
+                              int is_buffer, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    GENREP_ASSERT(*n < GENREP_GAN_MAX_TENSORS);
+    genrep_param_info *p = &table[(*n)++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->ndim = ndim;
+    int64_t d[4] = {d0, d1, d2, d3};
+    p->numel = 1;
+    for (int i = 0; i < 4; i++) {
+        p->shape[i] = i < ndim ? d[i] : 1;
+        if (i < ndim) p->numel *= (size_t)d[i];
+    }
+    p->is_buffer = is_buffer;
+    p->offset = (*total + 15) & ~(size_t)15;
+    *total = p->offset + p->numel;
+    return p->offset;
+}
+
+/* Fill a slab region: N(mean, std) from stream `stream` of seed, or a constant. */
+static void genrep__gan_fill_normal(float *x, size_t n, float mean, float std, uint64_t seed, uint64_t stream) {
+    genrep_rng r;
+    genrep_rng_init(&r, seed, stream);
+    for (size_t i = 0; i < n; i++) x[i] = mean + std * genrep_rng_normal(&r);
+}
+static void genrep__gan_fill(float *x, size_t n, float v) {
+    for (size_t i = 0; i < n; i++) x[i] = v;
+}
+
+/* Initialise a table's tensors by name suffix (DCGAN, Radford et al. 2016):
+   *.weight of conv/linear N(0, 0.02); batchnorm gamma ("bnI.weight")
+   N(1, 0.02); "embed.weight" N(0, 1); biases and running_mean 0;
+   running_var 1. Tensor i draws from stream i + 1, so adding a tensor at
+   the end never changes the others. */
+static void genrep__gan_init_table(float *params, const genrep_param_info *table, int n, uint64_t seed) {
+    for (int i = 0; i < n; i++) {
+        const genrep_param_info *p = &table[i];
+        float *x = params + p->offset;
+        const char *nm = p->name;
+        size_t len = strlen(nm);
+#define GENREP__ENDS(s) (len >= sizeof(s) - 1 && !strcmp(nm + len - (sizeof(s) - 1), s))
+        if (GENREP__ENDS("running_var")) genrep__gan_fill(x, p->numel, 1.0f);
+        else if (GENREP__ENDS("running_mean")) genrep__gan_fill(x, p->numel, 0.0f);
+        else if (!strcmp(nm, "embed.weight")) genrep__gan_fill_normal(x, p->numel, 0.0f, 1.0f, seed, (uint64_t)i + 1);
+        else if (!strncmp(nm, "bn", 2) && p->ndim == 1 && GENREP__ENDS(".weight"))
+            genrep__gan_fill_normal(x, p->numel, 1.0f, 0.02f, seed, (uint64_t)i + 1);
+        else if (GENREP__ENDS(".weight")) genrep__gan_fill_normal(x, p->numel, 0.0f, 0.02f, seed, (uint64_t)i + 1);
+        else genrep__gan_fill(x, p->numel, 0.0f); /* biases */
+#undef GENREP__ENDS
+    }
+}
+
+static const genrep_param_info *genrep__gan_find(const genrep_param_info *table, int n, const char *name) {
+    if (!name) return NULL;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(table[i].name, name)) return &table[i];
+    return NULL;
+}
+
+/* ---- generator layout ----
+   Tensor roles (poff index): */
+enum {
+    GENREP__G_EMBED = 0, GENREP__G_FC,
+    GENREP__G_BN0,  /* 6 per batchnorm: w (gamma | gain.weight), b (beta | gain.bias),
+                       bias.weight, bias.bias (cgan only), running_mean, running_var */
+    GENREP__G_UP1 = GENREP__G_BN0 + 6,
+    GENREP__G_BN1,
+    GENREP__G_UP2 = GENREP__G_BN1 + 6,
+    GENREP__G_BN2,
+    GENREP__G_OUTW = GENREP__G_BN2 + 6,
+    GENREP__G_OUTB,
+    GENREP__G_NP
+};
+/* Activation roles (aoff index); per-batch tensors hold max_batch rows. */
+enum {
+    GENREP__GA_EMB = 0,
+    GENREP__GA_GAIN0, GENREP__GA_BIAS0, GENREP__GA_GAIN1, GENREP__GA_BIAS1, GENREP__GA_GAIN2, GENREP__GA_BIAS2,
+    GENREP__GA_FC, GENREP__GA_BN0, GENREP__GA_R0,
+    GENREP__GA_UP1, GENREP__GA_BN1, GENREP__GA_R1,
+    GENREP__GA_UP2, GENREP__GA_BN2, GENREP__GA_R2,
+    GENREP__GA_CONV, GENREP__GA_OUT,
+    GENREP__GA_MEAN0, GENREP__GA_RSTD0, GENREP__GA_MEAN1, GENREP__GA_RSTD1, GENREP__GA_MEAN2, GENREP__GA_RSTD2,
+    GENREP__GA_N
+};
+#define GENREP__GAN_PIX 784  /* 28*28 */
+
+/* Channels and spatial size of batchnorm i of a generator (7, 14, 28). */
+static void genrep__gen_bn_dims(const genrep_gan_config *c, int i, int *C, int *HW) {
+    static const int side[3] = {7, 14, 28};
+    *C = c->width * (4 >> i);
+    *HW = side[i] * side[i];
+}
+
+GENREP_API double genrep_gen_macs(const genrep_gan_config *c) {
+    double c0 = 4.0 * c->width, c1 = 2.0 * c->width, c2 = c->width;
+    double macs = (double)c->zdim * c0 * 49    /* fc */
+                + c0 * c1 * 16 * 49            /* up1: every input pixel scatters a 4x4 patch */
+                + c1 * c2 * 16 * 196           /* up2 */
+                + c2 * 9 * GENREP__GAN_PIX;    /* out conv */
+    if (c->kind == GENREP_GAN_CGAN) macs += 2.0 * c->embed_dim * (c0 + c1 + c2);
+    return macs;
+}
+
+static void genrep__gen_layout(genrep_gen *g) {
+    const genrep_gan_config *c = &g->cfg;
+    int cg = c->kind == GENREP_GAN_CGAN, Z = c->zdim, E = c->embed_dim;
+    int C0 = 4 * c->width, C1 = 2 * c->width, C2 = c->width;
+    genrep_param_info *t = g->table;
+    int *n = &g->n_tensors;
+    size_t tot = 0;
+    *n = 0;
+    for (int i = 0; i < GENREP_GAN_MAX_TENSORS; i++) g->poff[i] = (size_t)-1;
+    if (cg) g->poff[GENREP__G_EMBED] = genrep__gan_add(t, n, &tot, "embed.weight", 0, 2, c->n_classes, E, 0, 0);
+    /* fc output (4ch*49) is viewed as (4ch, 7, 7), as PyTorch's .view(B, 4ch, 7, 7) */
+    g->poff[GENREP__G_FC] = genrep__gan_add(t, n, &tot, "fc.weight", 0, 2, (int64_t)C0 * 49, Z, 0, 0);
+    for (int i = 0; i < 3; i++) {
+        int C, HW;
+        genrep__gen_bn_dims(c, i, &C, &HW);
+        int base = i == 0 ? GENREP__G_BN0 : i == 1 ? GENREP__G_BN1 : GENREP__G_BN2;
+        char nm[48];
+        if (cg) {
+            snprintf(nm, sizeof nm, "bn%d.gain.weight", i); g->poff[base + 0] = genrep__gan_add(t, n, &tot, nm, 0, 2, C, E, 0, 0);
+            snprintf(nm, sizeof nm, "bn%d.gain.bias", i);   g->poff[base + 1] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
+            snprintf(nm, sizeof nm, "bn%d.bias.weight", i); g->poff[base + 2] = genrep__gan_add(t, n, &tot, nm, 0, 2, C, E, 0, 0);
+            snprintf(nm, sizeof nm, "bn%d.bias.bias", i);   g->poff[base + 3] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
+        } else {
+            snprintf(nm, sizeof nm, "bn%d.weight", i); g->poff[base + 0] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
+            snprintf(nm, sizeof nm, "bn%d.bias", i);   g->poff[base + 1] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
+        }
+        snprintf(nm, sizeof nm, "bn%d.running_mean", i); g->poff[base + 4] = genrep__gan_add(t, n, &tot, nm, 1, 1, C, 0, 0, 0);
+        snprintf(nm, sizeof nm, "bn%d.running_var", i);  g->poff[base + 5] = genrep__gan_add(t, n, &tot, nm, 1, 1, C, 0, 0, 0);
+        if (i == 0) g->poff[GENREP__G_UP1] = genrep__gan_add(t, n, &tot, "up1.weight", 0, 4, C0, C1, 4, 4);
+        if (i == 1) g->poff[GENREP__G_UP2] = genrep__gan_add(t, n, &tot, "up2.weight", 0, 4, C1, C2, 4, 4);
+    }
+    g->poff[GENREP__G_OUTW] = genrep__gan_add(t, n, &tot, "out.weight", 0, 4, 1, C2, 3, 3);
+    g->poff[GENREP__G_OUTB] = genrep__gan_add(t, n, &tot, "out.bias", 0, 1, 1, 0, 0, 0);
+    g->n_params = (tot + 15) & ~(size_t)15;
+
+    /* activations: per-batch rows of each role, then the per-channel stats */
+    size_t B = (size_t)g->max_batch, a = 0;
+    size_t rows[GENREP__GA_N] = {0};
+    if (cg) {
+        rows[GENREP__GA_EMB] = (size_t)E;
+        rows[GENREP__GA_GAIN0] = rows[GENREP__GA_BIAS0] = (size_t)C0;
+        rows[GENREP__GA_GAIN1] = rows[GENREP__GA_BIAS1] = (size_t)C1;
+        rows[GENREP__GA_GAIN2] = rows[GENREP__GA_BIAS2] = (size_t)C2;
+    }
+    rows[GENREP__GA_FC] = rows[GENREP__GA_BN0] = rows[GENREP__GA_R0] = (size_t)C0 * 49;
+    rows[GENREP__GA_UP1] = rows[GENREP__GA_BN1] = rows[GENREP__GA_R1] = (size_t)C1 * 196;
+    rows[GENREP__GA_UP2] = rows[GENREP__GA_BN2] = rows[GENREP__GA_R2] = (size_t)C2 * GENREP__GAN_PIX;
+    rows[GENREP__GA_CONV] = rows[GENREP__GA_OUT] = GENREP__GAN_PIX;
+    for (int r = 0; r < GENREP__GA_N; r++) {
+        size_t len = r >= GENREP__GA_MEAN0 ? (size_t)(r < GENREP__GA_MEAN1 ? C0 : r < GENREP__GA_MEAN2 ? C1 : C2)
+                                           : rows[r] * B;
+        g->aoff[r] = a;
+        a = (a + len + 15) & ~(size_t)15;
+    }
+    g->n_acts = a;
+
+    /* conv workspace: the largest any of the three convolutions needs at max_batch */
+    genrep_convt2d_desc d1, d2;
+    genrep_conv2d_desc d3;
+    genrep_convt2d_init(&d1, g->max_batch, C0, 7, 7, C1, 4, 4, 2, 1, 0);
+    genrep_convt2d_init(&d2, g->max_batch, C1, 14, 14, C2, 4, 4, 2, 1, 0);
+    genrep_conv2d_init(&d3, g->max_batch, C2, 28, 28, 1, 3, 3, 1, 1);
+    size_t w1 = genrep_convt2d_workspace(&d1), w2 = genrep_convt2d_workspace(&d2), w3 = genrep_conv2d_workspace(&d3);
+    g->n_ws = w1 > w2 ? w1 : w2;
+    if (w3 > g->n_ws) g->n_ws = w3;
+}
+
+GENREP_API void genrep_gen_init(genrep_gen *g, uint64_t seed) {
+    memset(g->params, 0, g->n_params * sizeof(float));
+    genrep__gan_init_table(g->params, g->table, g->n_tensors, seed);
+}
+
+GENREP_API void genrep_gen_zero_grad(genrep_gen *g) { memset(g->grads, 0, g->n_params * sizeof(float)); }
+
+GENREP_API genrep_status genrep_gen_create(genrep_gen *g, const genrep_gan_config *cfg, int max_batch,
+                                           uint64_t seed) {
+    GENREP__CHECK_PTR(g);
+    memset(g, 0, sizeof *g);
+    genrep_status st = genrep__gan_check_config(__func__, cfg, max_batch);
+    if (st) return st;
+    g->cfg = *cfg;
+    g->max_batch = max_batch;
+    genrep__gen_layout(g);
+    g->params = (float *)genrep_alloc(g->n_params * sizeof(float));
+    g->grads = (float *)genrep_alloc(g->n_params * sizeof(float));
+    g->acts = (float *)genrep_alloc(g->n_acts * sizeof(float));
+    g->dacts = (float *)genrep_alloc(g->n_acts * sizeof(float));
+    g->ws = (float *)genrep_alloc((g->n_ws ? g->n_ws : 1) * sizeof(float));
+    if (!g->params || !g->grads || !g->acts || !g->dacts || !g->ws) {
+        size_t need = (2 * g->n_params + 2 * g->n_acts + g->n_ws) * sizeof(float);
+        genrep_gen_free(g);
+        return genrep__fail(GENREP_ERR_NOMEM, "%s: cannot allocate %zu bytes (max_batch %d)", __func__, need, max_batch);
+    }
+    memset(g->acts, 0, g->n_acts * sizeof(float));
+    genrep_gen_zero_grad(g);
+    genrep_gen_init(g, seed);
+    return GENREP_OK;
+}
+
+GENREP_API void genrep_gen_free(genrep_gen *g) {
+    if (!g) return;
+    genrep_free(g->params); genrep_free(g->grads);
+    genrep_free(g->acts); genrep_free(g->dacts); genrep_free(g->ws);
+    memset(g, 0, sizeof *g);
+}
+
+GENREP_API const genrep_param_info *genrep_gen_param(const genrep_gen *g, const char *name) {
+    return g ? genrep__gan_find(g->table, g->n_tensors, name) : NULL;
+}
+
+GENREP_API float *genrep_gen_output(const genrep_gen *g) { return g->acts + g->aoff[GENREP__GA_OUT]; }
+
+static genrep_status genrep__gan_check_labels(const char *fn, const int32_t *y, int B, int K) {
+    if (!y) return genrep__fail(GENREP_ERR_ARG, "%s: the conditional model needs labels y", fn);
+    for (int b = 0; b < B; b++)
+        if (y[b] < 0 || y[b] >= K)
+            return genrep__fail(GENREP_ERR_ARG, "%s: label y[%d] = %d is outside [0, %d)", fn, b, (int)y[b], K);
+    return GENREP_OK;
+}
+
+#define GENREP__GAN_TRY(call) do { genrep_status genrep__st_ = (call); if (genrep__st_) return genrep__st_; } while (0)
+
+GENREP_API genrep_status genrep_gen_forward(genrep_gen *g, const float *z, const int32_t *y, int B, int training) {
+    GENREP__CHECK_PTR(g);
+    GENREP__CHECK_PTR(z);
+    if (B <= 0 || B > g->max_batch)
+        return genrep__fail(GENREP_ERR_ARG, "%s: batch B=%d must be in 1..max_batch=%d", __func__, B, g->max_batch);
+    const genrep_gan_config *c = &g->cfg;
+    int cg = c->kind == GENREP_GAN_CGAN, E = c->embed_dim;
+    if (cg) GENREP__GAN_TRY(genrep__gan_check_labels(__func__, y, B, c->n_classes));
+    float *P = g->params, *A = g->acts;
+    int C0 = 4 * c->width, C2 = c->width;
+    const int bnbase[3] = {GENREP__G_BN0, GENREP__G_BN1, GENREP__G_BN2};
+    const int ins[3] = {GENREP__GA_FC, GENREP__GA_UP1, GENREP__GA_UP2};
+    g->last_B = B; g->last_training = training; g->last_z = z; g->last_y = cg ? y : NULL;
+
+    /* class conditioning: e = embed[y]; per batchnorm gain, bias (B,C) = linear(e) */
+    if (cg) {
+        float *e = A + g->aoff[GENREP__GA_EMB];
+        GENREP__GAN_TRY(genrep_embedding_forward(e, y, P + g->poff[GENREP__G_EMBED], B, c->n_classes, E));
+        for (int i = 0; i < 3; i++) {
+            int C, HW, pb = bnbase[i];
+            genrep__gen_bn_dims(c, i, &C, &HW);
+            GENREP__GAN_TRY(genrep_linear_forward(A + g->aoff[GENREP__GA_GAIN0 + 2 * i], e, P + g->poff[pb + 0],
+                                                  P + g->poff[pb + 1], B, E, C));
+            GENREP__GAN_TRY(genrep_linear_forward(A + g->aoff[GENREP__GA_BIAS0 + 2 * i], e, P + g->poff[pb + 2],
+                                                  P + g->poff[pb + 3], B, E, C));
+        }
+    }
+    /* fc: (B,Z) -> (B, C0*49) = (B, C0, 7, 7) */
+    GENREP__GAN_TRY(genrep_linear_forward(A + g->aoff[GENREP__GA_FC], z, P + g->poff[GENREP__G_FC], NULL, B, c->zdim, C0 * 49));
+    for (int i = 0; i < 3; i++) {
+        int C, HW, pb = bnbase[i];
+        genrep__gen_bn_dims(c, i, &C, &HW);
+        float *x = A + g->aoff[ins[i]], *bn = A + g->aoff[ins[i] + 1], *r = A + g->aoff[ins[i] + 2];
+        float *mean = A + g->aoff[GENREP__GA_MEAN0 + 2 * i], *rstd = A + g->aoff[GENREP__GA_RSTD0 + 2 * i];
+        float *rm = P + g->poff[pb + 4], *rv = P + g->poff[pb + 5];
+        if (cg)
+            GENREP__GAN_TRY(genrep_condbn_forward(bn, mean, rstd, rm, rv, x, A + g->aoff[GENREP__GA_GAIN0 + 2 * i],
+                                                  A + g->aoff[GENREP__GA_BIAS0 + 2 * i], B, C, HW,
+                                                  GENREP__GAN_BN_EPS, GENREP__GAN_BN_MOMENTUM, training));
+        else
+            GENREP__GAN_TRY(genrep_batchnorm_forward(bn, mean, rstd, rm, rv, x, P + g->poff[pb + 0], P + g->poff[pb + 1],
+                                                     B, C, HW, GENREP__GAN_BN_EPS, GENREP__GAN_BN_MOMENTUM, training));
+        GENREP__GAN_TRY(genrep_relu_forward(r, bn, (size_t)B * C * HW));
+        if (i == 0 || i == 1) {
+            /* upsample x2: (B,C,s,s) -> (B,C/2,2s,2s) */
+            genrep_convt2d_desc d;
+            int s = i == 0 ? 7 : 14;
+            GENREP__GAN_TRY(genrep_convt2d_init(&d, B, C, s, s, C / 2, 4, 4, 2, 1, 0));
+            GENREP_ASSERT(genrep_convt2d_workspace(&d) <= g->n_ws);
+            GENREP__GAN_TRY(genrep_convt2d_forward(A + g->aoff[ins[i + 1]], g->ws, r,
+                                                   P + g->poff[i == 0 ? GENREP__G_UP1 : GENREP__G_UP2], NULL, &d));
+        }
+    }
+    genrep_conv2d_desc d;
+    GENREP__GAN_TRY(genrep_conv2d_init(&d, B, C2, 28, 28, 1, 3, 3, 1, 1));
+    GENREP_ASSERT(genrep_conv2d_workspace(&d) <= g->n_ws);
+    GENREP__GAN_TRY(genrep_conv2d_forward(A + g->aoff[GENREP__GA_CONV], g->ws, A + g->aoff[GENREP__GA_R2],
+                                          P + g->poff[GENREP__G_OUTW], P + g->poff[GENREP__G_OUTB], &d));
+    GENREP__GAN_TRY(genrep_tanh_forward(A + g->aoff[GENREP__GA_OUT], A + g->aoff[GENREP__GA_CONV], (size_t)B * GENREP__GAN_PIX));
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_gen_backward(genrep_gen *g, float *dz, const float *dout) {
+    GENREP__CHECK_PTR(g);
+    GENREP__CHECK_PTR(dout);
+    int B = g->last_B, tr = g->last_training;
+    if (B <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: no forward pass to differentiate", __func__);
+    const genrep_gan_config *c = &g->cfg;
+    int cg = c->kind == GENREP_GAN_CGAN, E = c->embed_dim;
+    float *P = g->params, *G = g->grads, *A = g->acts, *D = g->dacts;
+    int C0 = 4 * c->width, C2 = c->width;
+    const int bnbase[3] = {GENREP__G_BN0, GENREP__G_BN1, GENREP__G_BN2};
+    const int ins[3] = {GENREP__GA_FC, GENREP__GA_UP1, GENREP__GA_UP2};
+    /* every layer backward accumulates, so start the activation gradients at 0 */
+    memset(D, 0, g->aoff[GENREP__GA_MEAN0] * sizeof(float));
+
+    GENREP__GAN_TRY(genrep_tanh_backward(D + g->aoff[GENREP__GA_CONV], dout, A + g->aoff[GENREP__GA_OUT],
+                                         (size_t)B * GENREP__GAN_PIX));
+    genrep_conv2d_desc d;
+    GENREP__GAN_TRY(genrep_conv2d_init(&d, B, C2, 28, 28, 1, 3, 3, 1, 1));
+    GENREP__GAN_TRY(genrep_conv2d_backward(D + g->aoff[GENREP__GA_R2], G + g->poff[GENREP__G_OUTW],
+                                           G + g->poff[GENREP__G_OUTB], g->ws, D + g->aoff[GENREP__GA_CONV],
+                                           A + g->aoff[GENREP__GA_R2], P + g->poff[GENREP__G_OUTW], &d));
+    for (int i = 2; i >= 0; i--) {
+        int C, HW, pb = bnbase[i];
+        genrep__gen_bn_dims(c, i, &C, &HW);
+        if (i < 2) {
+            genrep_convt2d_desc dt;
+            int s = i == 0 ? 7 : 14, wi = i == 0 ? GENREP__G_UP1 : GENREP__G_UP2;
+            GENREP__GAN_TRY(genrep_convt2d_init(&dt, B, C, s, s, C / 2, 4, 4, 2, 1, 0));
+            GENREP__GAN_TRY(genrep_convt2d_backward(D + g->aoff[ins[i] + 2], G + g->poff[wi], NULL, g->ws,
+                                                    D + g->aoff[ins[i + 1]], A + g->aoff[ins[i] + 2], P + g->poff[wi], &dt));
+        }
+        size_t n = (size_t)B * C * HW;
+        GENREP__GAN_TRY(genrep_relu_backward(D + g->aoff[ins[i] + 1], D + g->aoff[ins[i] + 2], A + g->aoff[ins[i] + 1], n));
+        const float *mean = A + g->aoff[GENREP__GA_MEAN0 + 2 * i], *rstd = A + g->aoff[GENREP__GA_RSTD0 + 2 * i];
+        if (cg)
+            GENREP__GAN_TRY(genrep_condbn_backward(D + g->aoff[ins[i]], D + g->aoff[GENREP__GA_GAIN0 + 2 * i],
+                                                   D + g->aoff[GENREP__GA_BIAS0 + 2 * i], D + g->aoff[ins[i] + 1],
+                                                   A + g->aoff[ins[i]], A + g->aoff[GENREP__GA_GAIN0 + 2 * i],
+                                                   mean, rstd, B, C, HW, tr));
+        else
+            GENREP__GAN_TRY(genrep_batchnorm_backward(D + g->aoff[ins[i]], G + g->poff[pb + 0], G + g->poff[pb + 1],
+                                                      D + g->aoff[ins[i] + 1], A + g->aoff[ins[i]], P + g->poff[pb + 0],
+                                                      mean, rstd, B, C, HW, tr));
+    }
+    GENREP__GAN_TRY(genrep_linear_backward(dz, G + g->poff[GENREP__G_FC], NULL, D + g->aoff[GENREP__GA_FC], g->last_z,
+                                           P + g->poff[GENREP__G_FC], B, c->zdim, C0 * 49));
+    if (cg) {
+        float *e = A + g->aoff[GENREP__GA_EMB], *de = D + g->aoff[GENREP__GA_EMB];
+        for (int i = 0; i < 3; i++) {
+            int C, HW, pb = bnbase[i];
+            genrep__gen_bn_dims(c, i, &C, &HW);
+            GENREP__GAN_TRY(genrep_linear_backward(de, G + g->poff[pb + 0], G + g->poff[pb + 1],
+                                                   D + g->aoff[GENREP__GA_GAIN0 + 2 * i], e, P + g->poff[pb + 0], B, E, C));
+            GENREP__GAN_TRY(genrep_linear_backward(de, G + g->poff[pb + 2], G + g->poff[pb + 3],
+                                                   D + g->aoff[GENREP__GA_BIAS0 + 2 * i], e, P + g->poff[pb + 2], B, E, C));
+        }
+        GENREP__GAN_TRY(genrep_embedding_backward(G + g->poff[GENREP__G_EMBED], de, g->last_y, B, c->n_classes, E));
+    }
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_gen_render(genrep_gen *g, float *out, const float *z, const int32_t *y, int B) {
+    GENREP__CHECK_PTR(g);
+    GENREP__CHECK_PTR(out);
+    GENREP__CHECK_PTR(z);
+    GENREP__CHECK_NONNEG(B);
+    for (int b0 = 0; b0 < B; b0 += g->max_batch) {
+        int nb = B - b0 < g->max_batch ? B - b0 : g->max_batch;
+        GENREP__GAN_TRY(genrep_gen_forward(g, z + (size_t)b0 * g->cfg.zdim, y ? y + b0 : NULL, nb, 0));
+        memcpy(out + (size_t)b0 * GENREP__GAN_PIX, genrep_gen_output(g), (size_t)nb * GENREP__GAN_PIX * sizeof(float));
+    }
+    g->last_B = 0; /* z, y were only borrowed: nothing to differentiate */
+    return GENREP_OK;
+}
+
+/* ---- discriminator layout ---- */
+enum { GENREP__D_C1W = 0, GENREP__D_C1B, GENREP__D_C2W, GENREP__D_C2B, GENREP__D_FCW, GENREP__D_FCB, GENREP__D_EMBED };
+enum { GENREP__DA_C1 = 0, GENREP__DA_L1, GENREP__DA_C2, GENREP__DA_L2, GENREP__DA_EMB, GENREP__DA_DL, GENREP__DA_N };
+
+static void genrep__disc_layout(genrep_disc *d) {
+    const genrep_gan_config *c = &d->cfg;
+    int D1 = c->dwidth, D2 = 2 * c->dwidth, F = D2 * 49;
+    genrep_param_info *t = d->table;
+    int *n = &d->n_tensors;
+    size_t tot = 0;
+    *n = 0;
+    for (int i = 0; i < GENREP_GAN_MAX_TENSORS; i++) d->poff[i] = (size_t)-1;
+    d->poff[GENREP__D_C1W] = genrep__gan_add(t, n, &tot, "conv1.weight", 0, 4, D1, 1, 4, 4);
+    d->poff[GENREP__D_C1B] = genrep__gan_add(t, n, &tot, "conv1.bias", 0, 1, D1, 0, 0, 0);
+    d->poff[GENREP__D_C2W] = genrep__gan_add(t, n, &tot, "conv2.weight", 0, 4, D2, D1, 4, 4);
+    d->poff[GENREP__D_C2B] = genrep__gan_add(t, n, &tot, "conv2.bias", 0, 1, D2, 0, 0, 0);
+    d->poff[GENREP__D_FCW] = genrep__gan_add(t, n, &tot, "fc.weight", 0, 2, 1, F, 0, 0);
+    d->poff[GENREP__D_FCB] = genrep__gan_add(t, n, &tot, "fc.bias", 0, 1, 1, 0, 0, 0);
+    if (c->kind == GENREP_GAN_CGAN)
+        d->poff[GENREP__D_EMBED] = genrep__gan_add(t, n, &tot, "embed.weight", 0, 2, c->n_classes, F, 0, 0);
+    d->n_params = (tot + 15) & ~(size_t)15;
+    size_t B = (size_t)d->max_batch, rows[GENREP__DA_N] = {(size_t)D1 * 196, (size_t)D1 * 196, (size_t)F, (size_t)F,
+                                                           c->kind == GENREP_GAN_CGAN ? (size_t)F : 0, 1};
+    size_t a = 0;
+    for (int r = 0; r < GENREP__DA_N; r++) {
+        d->aoff[r] = a;
+        a = (a + rows[r] * B + 15) & ~(size_t)15;
+    }
+    d->n_acts = a;
+    genrep_conv2d_desc d1, d2;
+    genrep_conv2d_init(&d1, d->max_batch, 1, 28, 28, D1, 4, 4, 2, 1);
+    genrep_conv2d_init(&d2, d->max_batch, D1, 14, 14, D2, 4, 4, 2, 1);
+    size_t w1 = genrep_conv2d_workspace(&d1), w2 = genrep_conv2d_workspace(&d2);
+    d->n_ws = w1 > w2 ? w1 : w2;
+}
+
+GENREP_API void genrep_disc_init(genrep_disc *d, uint64_t seed) {
+    memset(d->params, 0, d->n_params * sizeof(float));
+    genrep__gan_init_table(d->params, d->table, d->n_tensors, seed);
+    if (d->cfg.kind == GENREP_GAN_CGAN) {
+        /* the projection embedding starts small like the other weights
+           (N(0,1) over F = 2dch*49 features would swamp the logit) */
+        const genrep_param_info *p = &d->table[d->n_tensors - 1];
+        genrep__gan_fill_normal(d->params + p->offset, p->numel, 0.0f, 0.02f, seed, (uint64_t)d->n_tensors);
+    }
+}
+
+GENREP_API void genrep_disc_zero_grad(genrep_disc *d) { memset(d->grads, 0, d->n_params * sizeof(float)); }
+
+GENREP_API genrep_status genrep_disc_create(genrep_disc *d, const genrep_gan_config *cfg, int max_batch,
+                                            uint64_t seed) {
+    GENREP__CHECK_PTR(d);
+    memset(d, 0, sizeof *d);
+    genrep_status st = genrep__gan_check_config(__func__, cfg, max_batch);
+    if (st) return st;
+    d->cfg = *cfg;
+    d->max_batch = max_batch;
+    genrep__disc_layout(d);
+    d->params = (float *)genrep_alloc(d->n_params * sizeof(float));
+    d->grads = (float *)genrep_alloc(d->n_params * sizeof(float));
+    d->acts = (float *)genrep_alloc(d->n_acts * sizeof(float));
+    d->dacts = (float *)genrep_alloc(d->n_acts * sizeof(float));
+    d->ws = (float *)genrep_alloc((d->n_ws ? d->n_ws : 1) * sizeof(float));
+    if (!d->params || !d->grads || !d->acts || !d->dacts || !d->ws) {
+        size_t need = (2 * d->n_params + 2 * d->n_acts + d->n_ws) * sizeof(float);
+        genrep_disc_free(d);
+        return genrep__fail(GENREP_ERR_NOMEM, "%s: cannot allocate %zu bytes (max_batch %d)", __func__, need, max_batch);
+    }
+    memset(d->acts, 0, d->n_acts * sizeof(float));
+    genrep_disc_zero_grad(d);
+    genrep_disc_init(d, seed);
+    return GENREP_OK;
+}
+
+GENREP_API void genrep_disc_free(genrep_disc *d) {
+    if (!d) return;
+    genrep_free(d->params); genrep_free(d->grads);
+    genrep_free(d->acts); genrep_free(d->dacts); genrep_free(d->ws);
+    memset(d, 0, sizeof *d);
+}
+
+GENREP_API const genrep_param_info *genrep_disc_param(const genrep_disc *d, const char *name) {
+    return d ? genrep__gan_find(d->table, d->n_tensors, name) : NULL;
+}
+
+GENREP_API genrep_status genrep_disc_forward(genrep_disc *d, float *logits, const float *x, const int32_t *y, int B) {
+    GENREP__CHECK_PTR(d);
+    GENREP__CHECK_PTR(logits);
+    GENREP__CHECK_PTR(x);
+    if (B <= 0 || B > d->max_batch)
+        return genrep__fail(GENREP_ERR_ARG, "%s: batch B=%d must be in 1..max_batch=%d", __func__, B, d->max_batch);
+    const genrep_gan_config *c = &d->cfg;
+    int cg = c->kind == GENREP_GAN_CGAN, D1 = c->dwidth, D2 = 2 * c->dwidth, F = D2 * 49;
+    if (cg) GENREP__GAN_TRY(genrep__gan_check_labels(__func__, y, B, c->n_classes));
+    float *P = d->params, *A = d->acts;
+    d->last_B = B; d->last_x = x; d->last_y = cg ? y : NULL;
+    genrep_conv2d_desc d1, d2;
+    GENREP__GAN_TRY(genrep_conv2d_init(&d1, B, 1, 28, 28, D1, 4, 4, 2, 1));
+    GENREP__GAN_TRY(genrep_conv2d_init(&d2, B, D1, 14, 14, D2, 4, 4, 2, 1));
+    GENREP__GAN_TRY(genrep_conv2d_forward(A + d->aoff[GENREP__DA_C1], d->ws, x, P + d->poff[GENREP__D_C1W],
+                                          P + d->poff[GENREP__D_C1B], &d1));
+    GENREP__GAN_TRY(genrep_leaky_relu_forward(A + d->aoff[GENREP__DA_L1], A + d->aoff[GENREP__DA_C1], GENREP__GAN_LEAK,
+                                              (size_t)B * D1 * 196));
+    GENREP__GAN_TRY(genrep_conv2d_forward(A + d->aoff[GENREP__DA_C2], d->ws, A + d->aoff[GENREP__DA_L1],
+                                          P + d->poff[GENREP__D_C2W], P + d->poff[GENREP__D_C2B], &d2));
+    float *h = A + d->aoff[GENREP__DA_L2];
+    GENREP__GAN_TRY(genrep_leaky_relu_forward(h, A + d->aoff[GENREP__DA_C2], GENREP__GAN_LEAK, (size_t)B * F));
+    GENREP__GAN_TRY(genrep_linear_forward(logits, h, P + d->poff[GENREP__D_FCW], P + d->poff[GENREP__D_FCB], B, F, 1));
+    if (cg) {
+        /* projection: logit += <embed[y], h> */
+        float *e = A + d->aoff[GENREP__DA_EMB];
+        GENREP__GAN_TRY(genrep_embedding_forward(e, y, P + d->poff[GENREP__D_EMBED], B, c->n_classes, F));
+        for (int b = 0; b < B; b++) {
+            float s = 0.0f;
+            const float *eb = e + (size_t)b * F, *hb = h + (size_t)b * F;
+            for (int f = 0; f < F; f++) s += eb[f] * hb[f];
+            logits[b] += s;
+        }
+    }
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_disc_backward(genrep_disc *d, float *dx, const float *dlogits, int param_grads) {
+    GENREP__CHECK_PTR(d);
+    GENREP__CHECK_PTR(dlogits);
+    int B = d->last_B;
+    if (B <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: no forward pass to differentiate", __func__);
+    const genrep_gan_config *c = &d->cfg;
+    int cg = c->kind == GENREP_GAN_CGAN, D1 = c->dwidth, D2 = 2 * c->dwidth, F = D2 * 49;
+    float *P = d->params, *G = param_grads ? d->grads : NULL, *A = d->acts, *DA = d->dacts;
+#define GENREP__DG(role) (G ? G + d->poff[role] : NULL)
+    memset(DA, 0, d->n_acts * sizeof(float));
+    float *h = A + d->aoff[GENREP__DA_L2], *dh = DA + d->aoff[GENREP__DA_L2];
+    GENREP__GAN_TRY(genrep_linear_backward(dh, GENREP__DG(GENREP__D_FCW), GENREP__DG(GENREP__D_FCB), dlogits, h,
+                                           P + d->poff[GENREP__D_FCW], B, F, 1));
+    if (cg) {
+        const float *e = A + d->aoff[GENREP__DA_EMB];
+        float *de = DA + d->aoff[GENREP__DA_EMB];
+        for (int b = 0; b < B; b++) {
+            float dl = dlogits[b];
+            const float *eb = e + (size_t)b * F, *hb = h + (size_t)b * F;
+            float *dhb = dh + (size_t)b * F, *deb = de + (size_t)b * F;
+            for (int f = 0; f < F; f++) { dhb[f] += dl * eb[f]; deb[f] = dl * hb[f]; }
+        }
+        if (G) GENREP__GAN_TRY(genrep_embedding_backward(G + d->poff[GENREP__D_EMBED], de, d->last_y, B, c->n_classes, F));
+    }
+    genrep_conv2d_desc d1, d2;
+    GENREP__GAN_TRY(genrep_conv2d_init(&d1, B, 1, 28, 28, D1, 4, 4, 2, 1));
+    GENREP__GAN_TRY(genrep_conv2d_init(&d2, B, D1, 14, 14, D2, 4, 4, 2, 1));
+    GENREP__GAN_TRY(genrep_leaky_relu_backward(DA + d->aoff[GENREP__DA_C2], dh, A + d->aoff[GENREP__DA_C2],
+                                               GENREP__GAN_LEAK, (size_t)B * F));
+    GENREP__GAN_TRY(genrep_conv2d_backward(DA + d->aoff[GENREP__DA_L1], GENREP__DG(GENREP__D_C2W), GENREP__DG(GENREP__D_C2B),
+                                           d->ws, DA + d->aoff[GENREP__DA_C2], A + d->aoff[GENREP__DA_L1],
+                                           P + d->poff[GENREP__D_C2W], &d2));
+    if (!dx && !G) return GENREP_OK;
+    GENREP__GAN_TRY(genrep_leaky_relu_backward(DA + d->aoff[GENREP__DA_C1], DA + d->aoff[GENREP__DA_L1],
+                                               A + d->aoff[GENREP__DA_C1], GENREP__GAN_LEAK, (size_t)B * D1 * 196));
+    GENREP__GAN_TRY(genrep_conv2d_backward(dx, GENREP__DG(GENREP__D_C1W), GENREP__DG(GENREP__D_C1B), d->ws,
+                                           DA + d->aoff[GENREP__DA_C1], d->last_x, P + d->poff[GENREP__D_C1W], &d1));
+#undef GENREP__DG
+    return GENREP_OK;
+}
+
+/* [GANLOSS] softplus(x) = log(1 + e^x), computed without overflow. */
+static double genrep__softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+static double genrep__sigmoid(double x) {
+    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+}
+
+GENREP_API genrep_status genrep_gan_loss(float *loss, float *dlogits, const float *logits, int B,
+                                         genrep_gan_loss_kind kind, genrep_gan_role role) {
+    GENREP__CHECK_PTR(loss);
+    GENREP__CHECK_PTR(logits);
+    GENREP__CHECK_POS(B);
+    if (kind != GENREP_GAN_LOSS_NS && kind != GENREP_GAN_LOSS_HINGE)
+        return genrep__fail(GENREP_ERR_ARG, "%s: unknown loss kind %d", __func__, (int)kind);
+    if (role != GENREP_GAN_D_REAL && role != GENREP_GAN_D_FAKE && role != GENREP_GAN_G)
+        return genrep__fail(GENREP_ERR_ARG, "%s: unknown role %d", __func__, (int)role);
+    double sum = 0.0, inv = 1.0 / B;
+    for (int b = 0; b < B; b++) {
+        double l = logits[b], f, df;
+        if (kind == GENREP_GAN_LOSS_NS) {
+            /* real / G: softplus(-l), d = -sigmoid(-l); fake: softplus(l), d = sigmoid(l) */
+            if (role == GENREP_GAN_D_FAKE) { f = genrep__softplus(l); df = genrep__sigmoid(l); }
+            else { f = genrep__softplus(-l); df = -genrep__sigmoid(-l); }
+        } else if (role == GENREP_GAN_D_REAL) { f = l < 1 ? 1 - l : 0; df = l < 1 ? -1 : 0; }
+        else if (role == GENREP_GAN_D_FAKE) { f = l > -1 ? 1 + l : 0; df = l > -1 ? 1 : 0; }
+        else { f = -l; df = -1; }
+        sum += f;
+        if (dlogits) dlogits[b] = (float)(df * inv);
+    }
+    *loss = (float)(sum * inv);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_gan_adam_step(float *params, float *m, float *v, const float *grads,
+                                              const genrep_param_info *table, int n_tensors,
+                                              const genrep_adam_config *cfg, int64_t step) {
+    GENREP__CHECK_PTR(table);
+    for (int i = 0; i < n_tensors; i++) {
+        const genrep_param_info *p = &table[i];
+        if (p->is_buffer) continue;
+        GENREP__GAN_TRY(genrep_adam_step(params + p->offset, m + p->offset, v + p->offset, grads + p->offset,
+                                         p->numel, cfg, step));
+    }
+    return GENREP_OK;
+}
+
+/* ---------------------------------------------------------------- [GANIO] */
+
+#define GENREP__GAN_META_N 6
+
+GENREP_API genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
+                                         const char *const *extra_kv, int n_extra) {
+    GENREP__CHECK_PTR(g); GENREP__CHECK_PTR(path); GENREP__CHECK_NONNEG(n_extra);
+    if (n_extra > 0 && !extra_kv) return genrep__fail(GENREP_ERR_ARG, "genrep_gen_save: extra_kv is NULL");
+    if (n_extra > 32) return genrep__fail(GENREP_ERR_ARG, "genrep_gen_save: at most 32 extra metadata pairs");
+    const genrep_gan_config *c = &g->cfg;
+    char vals[GENREP__GAN_META_N][32];
+    const char *kv[2 * (GENREP__GAN_META_N + 32)];
+    static const char *keys[GENREP__GAN_META_N] = {"genrep.model", "genrep.zdim", "genrep.width",
+                                                   "genrep.dwidth", "genrep.n_classes", "genrep.embed_dim"};
+    snprintf(vals[0], 32, "%s", c->kind == GENREP_GAN_CGAN ? "cgan" : "dcgan");
+    snprintf(vals[1], 32, "%d", c->zdim);
+    snprintf(vals[2], 32, "%d", c->width);
+    snprintf(vals[3], 32, "%d", c->dwidth);
+    snprintf(vals[4], 32, "%d", c->n_classes);
+    snprintf(vals[5], 32, "%d", c->embed_dim);
+    for (int i = 0; i < GENREP__GAN_META_N; i++) { kv[2 * i] = keys[i]; kv[2 * i + 1] = vals[i]; }
+    for (int i = 0; i < 2 * n_extra; i++) kv[2 * GENREP__GAN_META_N + i] = extra_kv[i];
+    genrep_st_entry e[GENREP_GAN_MAX_TENSORS];
+    memset(e, 0, sizeof e);
+    for (int i = 0; i < g->n_tensors; i++) {
+        e[i].name = g->table[i].name;
+        e[i].ndim = g->table[i].ndim;
+        for (int d = 0; d < g->table[i].ndim; d++) e[i].shape[d] = g->table[i].shape[d];
+        e[i].data = g->params + g->table[i].offset;
+    }
+    return genrep_st_write(path, e, g->n_tensors, kv, GENREP__GAN_META_N + n_extra);
+}
+
+static genrep_status genrep__gen_meta_int(const genrep_st *st, const char *path, const char *key, int *out) {
+    const char *v = genrep_st_meta(st, key);
+    long x = 0;
+    int ok = v && *v;
+    for (const char *p = v; ok && *p; p++) {
+        if (*p < '0' || *p > '9' || x > (1L << 24)) ok = 0;
+        else x = x * 10 + (*p - '0');
+    }
+    if (!ok || x <= 0)
+        return genrep__fail(GENREP_ERR_FORMAT, "generator '%s': metadata %s is %s%s%s, expected a positive integer",
+                            path, key, v ? "'" : "missing", v ? v : "", v ? "'" : "");
+    *out = (int)x;
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_gen_load(genrep_gen *g, const char *path, int max_batch) {
+    GENREP__CHECK_PTR(g); GENREP__CHECK_PTR(path);
+    genrep_st *st;
+    genrep_status s = genrep_st_open(&st, path, 0);
+    if (s) return s;
+    const char *m = genrep_st_meta(st, "genrep.model");
+    genrep_gan_config c;
+    if (!m || (strcmp(m, "dcgan") && strcmp(m, "cgan"))) {
+        s = genrep__fail(GENREP_ERR_FORMAT, "generator '%s': metadata genrep.model is %s%s%s, expected dcgan or cgan "
+                         "(is this a generator weights file?)", path, m ? "'" : "missing", m ? m : "", m ? "'" : "");
+    } else {
+        genrep_gan_config_default(&c, !strcmp(m, "cgan") ? GENREP_GAN_CGAN : GENREP_GAN_DCGAN);
+        s = genrep__gen_meta_int(st, path, "genrep.zdim", &c.zdim);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.width", &c.width);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.dwidth", &c.dwidth);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.n_classes", &c.n_classes);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.embed_dim", &c.embed_dim);
+    }
+    if (!s) s = genrep_gen_create(g, &c, max_batch, 0);
+    if (s) { genrep_st_close(st); return s; }
+    genrep_st_spec spec[GENREP_GAN_MAX_TENSORS];
+    memset(spec, 0, sizeof spec);
+    for (int i = 0; i < g->n_tensors; i++) {
+        spec[i].name = g->table[i].name;
+        spec[i].ndim = g->table[i].ndim;
+        for (int d = 0; d < g->table[i].ndim; d++) spec[i].shape[d] = g->table[i].shape[d];
+    }
+    s = genrep_st_expect(st, spec, g->n_tensors);
+    for (int i = 0; !s && i < g->n_tensors; i++) {
+        const genrep_st_tensor *x = genrep_st_find(st, g->table[i].name);
+        memcpy(g->params + g->table[i].offset, x->data, g->table[i].numel * sizeof(float));
+    }
+    genrep_st_close(st);
+    if (s) genrep_gen_free(g);
+    return s;
+}
+/* ------------------------------------------------------------- [ENCODER] */
+#include <time.h> /* timespec_get, for the profile without OpenMP */
+/* Layout. The network is a list of "units" (conv -> BN [-> ReLU]) and a
+   list of blocks naming their units. Every unit owns two activation
+   buffers of (max_batch, K, P, Q) in the slab: the conv output (BN's
+   backward needs it) and the BN output, on which the ReLU runs in place
+   (relu(x) > 0 iff x > 0, so the output is enough for the ReLU mask). A
+   block adds its shortcut into its second unit's BN output and applies the
+   ReLU there, in place: that buffer is the block output. Backward uses four
+   scratch gradient buffers of the largest activation size, rotating. */
+
+#define GENREP__ENC_MAX_UNITS 400
+#define GENREP__ENC_MAX_BLOCKS 130
+#define GENREP__ENC_MAX_BLOCKS_PER_STAGE 32
+
+typedef struct {
+    int C, H, W, K, R, S, stride, pad, P, Q;
+    int relu;
+    int t_w, t_gamma, t_beta, t_rmean, t_rvar;  /* tensor table indices */
+    size_t a_conv, a_bn, a_mean, a_rstd;         /* activation slab offsets */
+} genrep__enc_unit;
+
+typedef struct { int u1, u2, sc; } genrep__enc_block;   /* sc = -1: identity shortcut */
+
+enum { GENREP__INIT_KAIMING_OUT, GENREP__INIT_ONE, GENREP__INIT_ZERO, GENREP__INIT_UNIFORM };
+
+enum { GENREP__PROF_CONV_F, GENREP__PROF_BN_F, GENREP__PROF_CONV_B, GENREP__PROF_BN_B };
+
+struct genrep__encoder_plan {
+    int n_units, n_blocks;
+    genrep__enc_unit units[GENREP__ENC_MAX_UNITS];
+    genrep__enc_block blocks[GENREP__ENC_MAX_BLOCKS];
+    int F, HWf, Hd, O, has_head;
+    int t_w1, t_b1, t_w2, t_b2;                  /* head tensors */
+    size_t a_feat, a_h1, a_e, a_out, a_norm;     /* head activations */
+    size_t a_g[4], a_gh[2];                      /* gradient scratch */
+    size_t max_act, max_head;                    /* floats per scratch buffer */
+    /* per-tensor init rule, parallel to e->tensors */
+    int    *init_kind;
+    float  *init_scale;
+    /* profile: per unit conv/BN forward/backward seconds, and the rest */
+    int    profiling;
+    double prof[GENREP__ENC_MAX_UNITS][4];
+    double prof_pool, prof_head, prof_elem, prof_zero;
+    int    prof_fwd_calls, prof_bwd_calls;
+};
+
+/* Elementwise loops over n values go parallel above this size. */
+#define GENREP__ENC_PARFOR(n) GENREP__OMP(omp parallel for schedule(static) if ((n) > 65536))
+
+static double genrep__enc_now(void) {
+#ifdef _OPENMP
+    return omp_get_wtime();
+#else
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#endif
+}
+
+GENREP_API void genrep_encoder_config_small(genrep_encoder_config *c, int in_channels, int H, int W) {
+    if (!c) return;
+    memset(c, 0, sizeof *c);
+    c->in_channels = in_channels; c->in_h = H; c->in_w = W;
+    c->stem_width = 32;
+    c->num_stages = 3;
+    const int w[3] = {32, 64, 128}, s[3] = {1, 2, 2};
+    for (int i = 0; i < 3; i++) { c->widths[i] = w[i]; c->blocks[i] = 2; c->strides[i] = s[i]; }
+    c->head_hidden = 0; c->head_out = 128;
+    c->bn_eps = 1e-5f; c->bn_momentum = 0.1f;
+}
+
+GENREP_API void genrep_encoder_config_resnet18(genrep_encoder_config *c, int in_channels, int H, int W) {
+    if (!c) return;
+    genrep_encoder_config_small(c, in_channels, H, W);
+    c->stem_width = 64;
+    c->num_stages = 4;
+    const int w[4] = {64, 128, 256, 512}, s[4] = {1, 2, 2, 2};
+    for (int i = 0; i < 4; i++) { c->widths[i] = w[i]; c->blocks[i] = 2; c->strides[i] = s[i]; }
+}
+
+static genrep_status genrep__enc_check_config(const genrep_encoder_config *c, int max_batch) {
+    const char *fn = "genrep_encoder_create";
+    if (c->in_channels <= 0 || c->in_h <= 0 || c->in_w <= 0)
+        return genrep__fail(GENREP_ERR_ARG, "%s: input (C,H,W) = (%d,%d,%d) must be > 0", fn,
+                            c->in_channels, c->in_h, c->in_w);
+    if (c->stem_width <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: stem_width must be > 0", fn);
+    if (c->num_stages < 1 || c->num_stages > GENREP_ENCODER_MAX_STAGES)
+        return genrep__fail(GENREP_ERR_ARG, "%s: num_stages must be 1..%d, got %d", fn,
+                            GENREP_ENCODER_MAX_STAGES, c->num_stages);
+    for (int s = 0; s < c->num_stages; s++) {
+        if (c->widths[s] <= 0 || c->strides[s] < 1 || c->strides[s] > 4 ||
+            c->blocks[s] < 1 || c->blocks[s] > GENREP__ENC_MAX_BLOCKS_PER_STAGE)
+            return genrep__fail(GENREP_ERR_ARG, "%s: stage %d: width %d, stride %d (1..4), blocks %d (1..%d)",
+                                fn, s, c->widths[s], c->strides[s], c->blocks[s], GENREP__ENC_MAX_BLOCKS_PER_STAGE);
+    }
+    if (c->head_hidden < 0 || c->head_out < 0)
+        return genrep__fail(GENREP_ERR_ARG, "%s: head_hidden and head_out must be >= 0", fn);
+    if (!(c->bn_eps > 0.0f) || !(c->bn_momentum >= 0.0f && c->bn_momentum <= 1.0f))
+        return genrep__fail(GENREP_ERR_ARG, "%s: bn_eps must be > 0 and bn_momentum in [0,1]", fn);
+    if (max_batch <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: max_batch must be > 0, got %d", fn, max_batch);
+    return GENREP_OK;
+}
+
+/* Build state: running counters while units and tensors are laid out. */
+typedef struct {
+    genrep_encoder *e;
+    struct genrep__encoder_plan *pl;
+    int    nt;                 /* tensors so far */
+    size_t ptrain, pbuf;       /* floats of trained tensors, of buffers */
+    size_t acts;               /* activation floats */
+    int    max_batch;
+} genrep__enc_build;
+
+static size_t genrep__enc_take(size_t *cursor, size_t n) {
+    size_t at = *cursor;
+    *cursor += (n + 15) & ~(size_t)15;  /* keep every buffer 64-byte aligned */
+    return at;
+}
+
+/* Register a tensor (sizes only in pass 0; e->tensors filled in pass 1).
+   Trained tensors are numbered from 0 in the params slab, buffers after. */
+static int genrep__enc_tensor(genrep__enc_build *b, const char *name, int trainable, int kind, float scale,
+                              int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    int i = b->nt++;
+    int64_t shp[4] = {d0, d1, d2, d3};
+    size_t numel = 1;
+    for (int k = 0; k < ndim; k++) numel *= (size_t)shp[k];
+    /* packed without padding (as PyTorch counts them); GEMM packs its operands anyway */
+    size_t *cur = trainable ? &b->ptrain : &b->pbuf, off = *cur;
+    *cur += numel;
+    if (b->e->tensors) {
+        genrep_encoder_tensor *t = &b->e->tensors[i];
+        memset(t, 0, sizeof *t);
+        snprintf(t->name, sizeof t->name, "%s", name);
+        t->offset = off;            /* buffers are rebased after num_params is known */
+        t->numel = numel;
+        t->ndim = ndim;
+        for (int k = 0; k < GENREP_MAX_DIMS; k++) t->shape[k] = k < ndim ? shp[k] : 1;
+        t->trainable = trainable;
+        b->pl->init_kind[i] = kind;
+        b->pl->init_scale[i] = scale;
+    }
+    return i;
+}
+
+static int genrep__enc_add_unit(genrep__enc_build *b, const char *conv_name, const char *bn_name,
+                            int C, int H, int W, int K, int R, int stride, int pad, int relu) {
+    struct genrep__encoder_plan *pl = b->pl;
+    int ui = pl->n_units++;
+    genrep__enc_unit *u = &pl->units[ui];
+    u->C = C; u->H = H; u->W = W; u->K = K; u->R = R; u->S = R;
+    u->stride = stride; u->pad = pad; u->relu = relu;
+    u->P = (H + 2 * pad - R) / stride + 1;
+    u->Q = (W + 2 * pad - R) / stride + 1;
+    char nm[96];
+    snprintf(nm, sizeof nm, "%s.weight", conv_name);
+    u->t_w = genrep__enc_tensor(b, nm, 1, GENREP__INIT_KAIMING_OUT, sqrtf(2.0f / (float)(K * R * R)), 4, K, C, R, R);
+    snprintf(nm, sizeof nm, "%s.weight", bn_name);
+    u->t_gamma = genrep__enc_tensor(b, nm, 1, GENREP__INIT_ONE, 0, 1, K, 1, 1, 1);
+    snprintf(nm, sizeof nm, "%s.bias", bn_name);
+    u->t_beta = genrep__enc_tensor(b, nm, 1, GENREP__INIT_ZERO, 0, 1, K, 1, 1, 1);
+    snprintf(nm, sizeof nm, "%s.running_mean", bn_name);
+    u->t_rmean = genrep__enc_tensor(b, nm, 0, GENREP__INIT_ZERO, 0, 1, K, 1, 1, 1);
+    snprintf(nm, sizeof nm, "%s.running_var", bn_name);
+    u->t_rvar = genrep__enc_tensor(b, nm, 0, GENREP__INIT_ONE, 0, 1, K, 1, 1, 1);
+    size_t n = (size_t)b->max_batch * K * u->P * u->Q;
+    u->a_conv = genrep__enc_take(&b->acts, n);
+    u->a_bn = genrep__enc_take(&b->acts, n);
+    u->a_mean = genrep__enc_take(&b->acts, (size_t)K);
+    u->a_rstd = genrep__enc_take(&b->acts, (size_t)K);
+    if (n > pl->max_act) pl->max_act = n;
+    return ui;
+}
+
+/* Lay the network out; pass 0 counts, pass 1 (e->tensors allocated) fills names. */
+static genrep_status genrep__enc_layout(genrep_encoder *e, int max_batch) {
+    const genrep_encoder_config *c = &e->cfg;
+    struct genrep__encoder_plan *pl = e->plan;
+    genrep__enc_build b = { e, pl, 0, 0, 0, 0, max_batch };
+    pl->n_units = pl->n_blocks = 0;
+    pl->max_act = 0;
+    int C = c->in_channels, H = c->in_h, W = c->in_w;
+    if (H + 2 < 3 || W + 2 < 3) return genrep__fail(GENREP_ERR_SHAPE, "genrep_encoder_create: input too small");
+    int u = genrep__enc_add_unit(&b, "encoder.stem.0", "encoder.stem.1", C, H, W, c->stem_width, 3, 1, 1, 1);
+    C = pl->units[u].K; H = pl->units[u].P; W = pl->units[u].Q;
+    for (int s = 0; s < c->num_stages; s++)
+        for (int k = 0; k < c->blocks[s]; k++) {
+            int stride = k == 0 ? c->strides[s] : 1, K = c->widths[s];
+            if (H + 2 < 3 || W + 2 < 3 || (H + 1) / stride < 1)
+                return genrep__fail(GENREP_ERR_SHAPE, "genrep_encoder_create: stage %d block %d: input %dx%d too small",
+                                    s + 1, k, H, W);
+            if (pl->n_units + 3 > GENREP__ENC_MAX_UNITS || pl->n_blocks >= GENREP__ENC_MAX_BLOCKS)
+                return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_create: too many blocks");
+            char p[64], cn[96], bn[96];
+            snprintf(p, sizeof p, "encoder.layer%d.%d", s + 1, k);
+            genrep__enc_block *blk = &pl->blocks[pl->n_blocks++];
+            snprintf(cn, sizeof cn, "%s.conv1", p); snprintf(bn, sizeof bn, "%s.bn1", p);
+            blk->u1 = genrep__enc_add_unit(&b, cn, bn, C, H, W, K, 3, stride, 1, 1);
+            int P = pl->units[blk->u1].P, Q = pl->units[blk->u1].Q;
+            snprintf(cn, sizeof cn, "%s.conv2", p); snprintf(bn, sizeof bn, "%s.bn2", p);
+            blk->u2 = genrep__enc_add_unit(&b, cn, bn, K, P, Q, K, 3, 1, 1, 0);
+            blk->sc = -1;
+            if (stride != 1 || C != K) {
+                snprintf(cn, sizeof cn, "%s.shortcut.0", p); snprintf(bn, sizeof bn, "%s.shortcut.1", p);
+                blk->sc = genrep__enc_add_unit(&b, cn, bn, C, H, W, K, 1, stride, 0, 0);
+            }
+            C = K; H = P; W = Q;
+        }
+    pl->F = C; pl->HWf = H * W;
+    pl->has_head = c->head_out > 0;
+    pl->Hd = c->head_hidden > 0 ? c->head_hidden : pl->F;
+    pl->O = pl->has_head ? c->head_out : pl->F;
+    if (pl->has_head) {
+        float b1 = 1.0f / sqrtf((float)pl->F), b2 = 1.0f / sqrtf((float)pl->Hd);
+        pl->t_w1 = genrep__enc_tensor(&b, "head.0.weight", 1, GENREP__INIT_UNIFORM, b1, 2, pl->Hd, pl->F, 1, 1);
+        pl->t_b1 = genrep__enc_tensor(&b, "head.0.bias", 1, GENREP__INIT_UNIFORM, b1, 1, pl->Hd, 1, 1, 1);
+        pl->t_w2 = genrep__enc_tensor(&b, "head.2.weight", 1, GENREP__INIT_UNIFORM, b2, 2, pl->O, pl->Hd, 1, 1);
+        pl->t_b2 = genrep__enc_tensor(&b, "head.2.bias", 1, GENREP__INIT_UNIFORM, b2, 1, pl->O, 1, 1, 1);
+    }
+    size_t NB = (size_t)max_batch;
+    pl->a_feat = genrep__enc_take(&b.acts, NB * pl->F);
+    pl->a_h1 = genrep__enc_take(&b.acts, NB * pl->Hd);
+    pl->a_e = genrep__enc_take(&b.acts, NB * pl->O);
+    pl->a_out = genrep__enc_take(&b.acts, NB * pl->O);
+    pl->a_norm = genrep__enc_take(&b.acts, NB);
+    int mh = pl->F > pl->Hd ? pl->F : pl->Hd;
+    if (pl->O > mh) mh = pl->O;
+    pl->max_head = NB * mh;
+    for (int i = 0; i < 4; i++) pl->a_g[i] = genrep__enc_take(&b.acts, pl->max_act);
+    for (int i = 0; i < 2; i++) pl->a_gh[i] = genrep__enc_take(&b.acts, pl->max_head);
+    e->num_tensors = b.nt;
+    e->num_params = b.ptrain;
+    e->num_buffers = b.pbuf;
+    e->acts_floats = b.acts;
+    e->feat_dim = pl->F;
+    e->out_dim = pl->O;
+    return GENREP_OK;
+}
+
+GENREP_API void genrep_encoder_free(genrep_encoder *e) {
+    if (!e) return;
+    if (e->plan) { genrep_free(e->plan->init_kind); genrep_free(e->plan->init_scale); }
+    genrep_free(e->plan);
+    genrep_free(e->params);
+    genrep_free(e->grads);
+    genrep_free(e->tensors);
+    genrep_free(e->acts);
+    genrep_free(e->ws);
+    memset(e, 0, sizeof *e);
+}
+
+GENREP_API genrep_status genrep_encoder_init_params(genrep_encoder *e, uint64_t seed) {
+    GENREP__CHECK_PTR(e);
+    if (!e->plan || !e->params) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_init_params: encoder not created");
+    /* one Philox stream per tensor (its table index): a tensor's values do
+       not depend on the other tensors' sizes */
+    for (int i = 0; i < e->num_tensors; i++) {
+        const genrep_encoder_tensor *t = &e->tensors[i];
+        float *p = e->params + t->offset, sc = e->plan->init_scale[i];
+        genrep_rng r;
+        genrep_rng_init(&r, seed, (uint64_t)i);
+        switch (e->plan->init_kind[i]) {
+        case GENREP__INIT_KAIMING_OUT: for (size_t k = 0; k < t->numel; k++) p[k] = sc * genrep_rng_normal(&r); break;
+        case GENREP__INIT_UNIFORM: for (size_t k = 0; k < t->numel; k++) p[k] = sc * (2.0f * genrep_rng_uniform(&r) - 1.0f); break;
+        case GENREP__INIT_ONE: for (size_t k = 0; k < t->numel; k++) p[k] = 1.0f; break;
+        default: for (size_t k = 0; k < t->numel; k++) p[k] = 0.0f; break;
+        }
+    }
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_encoder_config *cfg,
+                                               int max_batch, uint64_t seed) {
+    GENREP__CHECK_PTR(e); GENREP__CHECK_PTR(cfg);
+    memset(e, 0, sizeof *e);
+    genrep_status st = genrep__enc_check_config(cfg, max_batch);
+    if (st) return st;
+    e->cfg = *cfg;
+    e->max_batch = max_batch;
+    e->plan = (struct genrep__encoder_plan *)genrep_alloc(sizeof *e->plan);
+    if (!e->plan) return genrep__fail(GENREP_ERR_NOMEM, "genrep_encoder_create: cannot allocate the plan");
+    memset(e->plan, 0, sizeof *e->plan);
+    if ((st = genrep__enc_layout(e, max_batch))) { genrep_encoder_free(e); return st; }
+    /* pass 1: the table */
+    e->tensors = (genrep_encoder_tensor *)genrep_alloc((size_t)e->num_tensors * sizeof *e->tensors);
+    e->plan->init_kind = (int *)genrep_alloc((size_t)e->num_tensors * sizeof(int));
+    e->plan->init_scale = (float *)genrep_alloc((size_t)e->num_tensors * sizeof(float));
+    if (!e->tensors || !e->plan->init_kind || !e->plan->init_scale) {
+        genrep_encoder_free(e);
+        return genrep__fail(GENREP_ERR_NOMEM, "genrep_encoder_create: cannot allocate the tensor table");
+    }
+    genrep__enc_layout(e, max_batch);
+    /* buffers live after the trained tensors; trained tensors first in the table */
+    {
+        genrep_encoder_tensor *tmp = (genrep_encoder_tensor *)genrep_alloc((size_t)e->num_tensors * sizeof *tmp);
+        int *kind = (int *)genrep_alloc((size_t)e->num_tensors * sizeof(int));
+        float *scale = (float *)genrep_alloc((size_t)e->num_tensors * sizeof(float));
+        int *where = (int *)genrep_alloc((size_t)e->num_tensors * sizeof(int));
+        if (!tmp || !kind || !scale || !where) {
+            genrep_free(tmp); genrep_free(kind); genrep_free(scale); genrep_free(where);
+            genrep_encoder_free(e);
+            return genrep__fail(GENREP_ERR_NOMEM, "genrep_encoder_create: cannot allocate the tensor table");
+        }
+        int j = 0;
+        for (int pass = 1; pass >= 0; pass--)
+            for (int i = 0; i < e->num_tensors; i++)
+                if (e->tensors[i].trainable == pass) {
+                    tmp[j] = e->tensors[i];
+                    if (!pass) tmp[j].offset += e->num_params;
+                    kind[j] = e->plan->init_kind[i]; scale[j] = e->plan->init_scale[i];
+                    where[i] = j++;
+                }
+        memcpy(e->tensors, tmp, (size_t)e->num_tensors * sizeof *tmp);
+        memcpy(e->plan->init_kind, kind, (size_t)e->num_tensors * sizeof(int));
+        memcpy(e->plan->init_scale, scale, (size_t)e->num_tensors * sizeof(float));
+        struct genrep__encoder_plan *pl = e->plan;
+        for (int u = 0; u < pl->n_units; u++) {
+            genrep__enc_unit *un = &pl->units[u];
+            un->t_w = where[un->t_w]; un->t_gamma = where[un->t_gamma]; un->t_beta = where[un->t_beta];
+            un->t_rmean = where[un->t_rmean]; un->t_rvar = where[un->t_rvar];
+        }
+        if (pl->has_head) {
+            pl->t_w1 = where[pl->t_w1]; pl->t_b1 = where[pl->t_b1];
+            pl->t_w2 = where[pl->t_w2]; pl->t_b2 = where[pl->t_b2];
+        }
+        genrep_free(tmp); genrep_free(kind); genrep_free(scale); genrep_free(where);
+    }
+    /* conv workspace: the largest any conv needs at max_batch */
+    size_t ws = 0;
+    for (int u = 0; u < e->plan->n_units; u++) {
+        const genrep__enc_unit *un = &e->plan->units[u];
+        genrep_conv2d_desc d;
+        if ((st = genrep_conv2d_init(&d, max_batch, un->C, un->H, un->W, un->K, un->R, un->S, un->stride, un->pad))) {
+            genrep_encoder_free(e);
+            return st;
+        }
+        size_t w = genrep_conv2d_workspace(&d);
+        if (w > ws) ws = w;
+    }
+    e->ws_floats = ws;
+    e->params = (float *)genrep_alloc((e->num_params + e->num_buffers) * sizeof(float));
+    e->grads = (float *)genrep_alloc(e->num_params * sizeof(float));
+    e->acts = (float *)genrep_alloc(e->acts_floats * sizeof(float));
+    e->ws = (float *)genrep_alloc((ws ? ws : 1) * sizeof(float));
+    if (!e->params || !e->grads || !e->acts || !e->ws) {
+        size_t total = (e->num_params * 2 + e->num_buffers + e->acts_floats + ws) * sizeof(float);
+        genrep_encoder_free(e);
+        return genrep__fail(GENREP_ERR_NOMEM, "genrep_encoder_create: cannot allocate %zu MiB for max_batch %d",
+                            total >> 20, max_batch);
+    }
+    memset(e->grads, 0, e->num_params * sizeof(float));
+    memset(e->acts, 0, e->acts_floats * sizeof(float));
+    return genrep_encoder_init_params(e, seed);
+}
+
+GENREP_API const genrep_encoder_tensor *genrep_encoder_find(const genrep_encoder *e, const char *name) {
+    if (!e || !name || !e->tensors) return NULL;
+    for (int i = 0; i < e->num_tensors; i++)
+        if (!strcmp(e->tensors[i].name, name)) return &e->tensors[i];
+    return NULL;
+}
+
+/* x = relu(x) in place; and x = relu(x + s). Elementwise, so any thread split gives the same bits. */
+static void genrep__enc_relu_inplace(float *x, size_t n) {
+GENREP__ENC_PARFOR(n)
+    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+static void genrep__enc_add_relu_inplace(float *x, const float *s, size_t n) {
+GENREP__ENC_PARFOR(n)
+    for (size_t i = 0; i < n; i++) { float v = x[i] + s[i]; x[i] = v > 0.0f ? v : 0.0f; }
+}
+/* g = 0 where the ReLU output y is 0 (the gradient of y = relu(x), in place) */
+static void genrep__enc_relu_mask(float *g, const float *y, size_t n) {
+GENREP__ENC_PARFOR(n)
+    for (size_t i = 0; i < n; i++) if (!(y[i] > 0.0f)) g[i] = 0.0f;
+}
+static void genrep__enc_zero(genrep_encoder *e, float *p, size_t n) {
+    double t0 = e->plan->profiling ? genrep__enc_now() : 0;
+GENREP__ENC_PARFOR(n)
+    for (size_t i = 0; i < n; i++) p[i] = 0.0f;
+    if (e->plan->profiling) e->plan->prof_zero += genrep__enc_now() - t0;
+}
+
+static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const float *inp, int N, int training) {
+    struct genrep__encoder_plan *pl = e->plan;
+    const genrep__enc_unit *u = &pl->units[ui];
+    genrep_conv2d_desc d;
+    genrep_status st = genrep_conv2d_init(&d, N, u->C, u->H, u->W, u->K, u->R, u->S, u->stride, u->pad);
+    if (st) return st;
+    if (genrep_conv2d_workspace(&d) > e->ws_floats)
+        return genrep__fail(GENREP_ERR_SHAPE, "genrep_encoder_forward: conv workspace too small for N=%d", N);
+    float *c = e->acts + u->a_conv, *y = e->acts + u->a_bn;
+    const genrep_encoder_tensor *T = e->tensors;
+    double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
+    if ((st = genrep_conv2d_forward(c, e->ws, inp, e->params + T[u->t_w].offset, NULL, &d))) return st;
+    if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_CONV_F] += t1 - t0; }
+    st = genrep_batchnorm_forward(y, e->acts + u->a_mean, e->acts + u->a_rstd,
+                                  e->params + T[u->t_rmean].offset, e->params + T[u->t_rvar].offset, c,
+                                  e->params + T[u->t_gamma].offset, e->params + T[u->t_beta].offset,
+                                  N, u->K, u->P * u->Q, e->cfg.bn_eps, e->cfg.bn_momentum, training);
+    if (st) return st;
+    if (u->relu) genrep__enc_relu_inplace(y, (size_t)N * u->K * u->P * u->Q);
+    if (pl->profiling) pl->prof[ui][GENREP__PROF_BN_F] += genrep__enc_now() - t1;
+    return GENREP_OK;
+}
+
+/* dinp += d(unit)/d(inp) . g, where g (N,K,P,Q) is the gradient w.r.t. the
+   unit's BN output (already masked by the ReLU if any). gbn is scratch. */
+static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float *dinp, float *gbn,
+                                               const float *g, const float *inp, int N, int training) {
+    struct genrep__encoder_plan *pl = e->plan;
+    const genrep__enc_unit *u = &pl->units[ui];
+    const genrep_encoder_tensor *T = e->tensors;
+    genrep_conv2d_desc d;
+    genrep_status st = genrep_conv2d_init(&d, N, u->C, u->H, u->W, u->K, u->R, u->S, u->stride, u->pad);
+    if (st) return st;
+    size_t n = (size_t)N * u->K * u->P * u->Q;
+    genrep__enc_zero(e, gbn, n);
+    double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
+    st = genrep_batchnorm_backward(gbn, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g,
+                                   e->acts + u->a_conv, e->params + T[u->t_gamma].offset,
+                                   e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training);
+    if (st) return st;
+    if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_BN_B] += t1 - t0; }
+    st = genrep_conv2d_backward(dinp, e->grads + T[u->t_w].offset, NULL, e->ws, gbn, inp,
+                                e->params + T[u->t_w].offset, &d);
+    if (pl->profiling) pl->prof[ui][GENREP__PROF_CONV_B] += genrep__enc_now() - t1;
+    return st;
+}
+
+GENREP_API genrep_status genrep_encoder_forward(genrep_encoder *e, const float *inp, int N, int training) {
+    GENREP__CHECK_PTR(e); GENREP__CHECK_PTR(inp);
+    if (!e->plan) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_forward: encoder not created");
+    if (N <= 0 || N > e->max_batch)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_forward: N=%d outside 1..max_batch=%d", N, e->max_batch);
+    struct genrep__encoder_plan *pl = e->plan;
+    const genrep_encoder_tensor *T = e->tensors;
+    genrep_status st;
+    e->last_n = 0;
+    if ((st = genrep__enc_unit_forward(e, 0, inp, N, training))) return st;
+    const float *cur = e->acts + pl->units[0].a_bn;
+    for (int bi = 0; bi < pl->n_blocks; bi++) {
+        const genrep__enc_block *b = &pl->blocks[bi];
+        if ((st = genrep__enc_unit_forward(e, b->u1, cur, N, training))) return st;
+        if ((st = genrep__enc_unit_forward(e, b->u2, e->acts + pl->units[b->u1].a_bn, N, training))) return st;
+        const float *s = cur;
+        if (b->sc >= 0) {
+            if ((st = genrep__enc_unit_forward(e, b->sc, cur, N, training))) return st;
+            s = e->acts + pl->units[b->sc].a_bn;
+        }
+        const genrep__enc_unit *u2 = &pl->units[b->u2];
+        double t0 = pl->profiling ? genrep__enc_now() : 0;
+        genrep__enc_add_relu_inplace(e->acts + u2->a_bn, s, (size_t)N * u2->K * u2->P * u2->Q);
+        if (pl->profiling) pl->prof_elem += genrep__enc_now() - t0;
+        cur = e->acts + u2->a_bn;
+    }
+    double t0 = pl->profiling ? genrep__enc_now() : 0;
+    float *feat = e->acts + pl->a_feat;
+    if ((st = genrep_avgpool_forward(feat, cur, N, pl->F, pl->HWf))) return st;
+    double t1 = pl->profiling ? genrep__enc_now() : 0;
+    pl->prof_pool += t1 - t0;
+    e->features = feat;
+    e->out = feat;
+    if (pl->has_head) {
+        float *h1 = e->acts + pl->a_h1, *z = e->acts + pl->a_e, *out = e->acts + pl->a_out;
+        if ((st = genrep_linear_forward(h1, feat, e->params + T[pl->t_w1].offset, e->params + T[pl->t_b1].offset,
+                                        N, pl->F, pl->Hd))) return st;
+        genrep__enc_relu_inplace(h1, (size_t)N * pl->Hd);
+        if ((st = genrep_linear_forward(z, h1, e->params + T[pl->t_w2].offset, e->params + T[pl->t_b2].offset,
+                                        N, pl->Hd, pl->O))) return st;
+        if ((st = genrep_l2norm_forward(out, e->acts + pl->a_norm, z, N, pl->O, 1e-12f))) return st;
+        e->out = out;
+    }
+    if (pl->profiling) { pl->prof_head += genrep__enc_now() - t1; pl->prof_fwd_calls++; }
+    e->last_n = N;
+    e->last_training = training;
+    e->last_inp = inp;
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp, const float *dout) {
+    GENREP__CHECK_PTR(e); GENREP__CHECK_PTR(dout);
+    if (!e->plan || e->last_n <= 0)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_backward: no forward pass to differentiate");
+    struct genrep__encoder_plan *pl = e->plan;
+    const genrep_encoder_tensor *T = e->tensors;
+    const int N = e->last_n, tr = e->last_training;
+    genrep_status st;
+    float *G[4];
+    for (int i = 0; i < 4; i++) G[i] = e->acts + pl->a_g[i];
+    /* head: dfeat (N, F) */
+    double t0 = pl->profiling ? genrep__enc_now() : 0;
+    const float *dfeat = dout;
+    if (pl->has_head) {
+        float *dz = e->acts + pl->a_gh[0], *dh = e->acts + pl->a_gh[1];
+        const float *h1 = e->acts + pl->a_h1;
+        memset(dz, 0, (size_t)N * pl->O * sizeof(float));
+        if ((st = genrep_l2norm_backward(dz, dout, e->acts + pl->a_out, e->acts + pl->a_norm, N, pl->O))) return st;
+        memset(dh, 0, (size_t)N * pl->Hd * sizeof(float));
+        if ((st = genrep_linear_backward(dh, e->grads + T[pl->t_w2].offset, e->grads + T[pl->t_b2].offset, dz, h1,
+                                         e->params + T[pl->t_w2].offset, N, pl->Hd, pl->O))) return st;
+        genrep__enc_relu_mask(dh, h1, (size_t)N * pl->Hd);
+        memset(dz, 0, (size_t)N * pl->F * sizeof(float));
+        if ((st = genrep_linear_backward(dz, e->grads + T[pl->t_w1].offset, e->grads + T[pl->t_b1].offset, dh,
+                                         e->acts + pl->a_feat, e->params + T[pl->t_w1].offset,
+                                         N, pl->F, pl->Hd))) return st;
+        dfeat = dz;
+    }
+    double t1 = pl->profiling ? genrep__enc_now() : 0;
+    pl->prof_head += t1 - t0;
+    /* pool: G[0] = d(last block output) */
+    const genrep__enc_unit *last = &pl->units[pl->n_blocks ? pl->blocks[pl->n_blocks - 1].u2 : 0];
+    genrep__enc_zero(e, G[0], (size_t)N * last->K * last->P * last->Q);
+    if ((st = genrep_avgpool_backward(G[0], dfeat, N, pl->F, pl->HWf))) return st;
+    if (pl->profiling) pl->prof_pool += genrep__enc_now() - t1;
+    float *gcur = G[0], *ga = G[1], *gb = G[2], *gx = G[3];
+    for (int bi = pl->n_blocks - 1; bi >= 0; bi--) {
+        const genrep__enc_block *b = &pl->blocks[bi];
+        const genrep__enc_unit *u1 = &pl->units[b->u1], *u2 = &pl->units[b->u2];
+        const float *bin = e->acts + (bi ? pl->units[pl->blocks[bi - 1].u2].a_bn : pl->units[0].a_bn);
+        size_t nout = (size_t)N * u2->K * u2->P * u2->Q, nin = (size_t)N * u1->C * u1->H * u1->W;
+        double ts = pl->profiling ? genrep__enc_now() : 0;
+        genrep__enc_relu_mask(gcur, e->acts + u2->a_bn, nout);   /* through the block's ReLU */
+        if (pl->profiling) pl->prof_elem += genrep__enc_now() - ts;
+        /* second unit: ga = d(u1 output) */
+        genrep__enc_zero(e, ga, (size_t)N * u1->K * u1->P * u1->Q);
+        if ((st = genrep__enc_unit_backward(e, b->u2, ga, gb, gcur, e->acts + u1->a_bn, N, tr))) return st;
+        genrep__enc_relu_mask(ga, e->acts + u1->a_bn, (size_t)N * u1->K * u1->P * u1->Q);
+        /* first unit: gx = d(block input) */
+        genrep__enc_zero(e, gx, nin);
+        if ((st = genrep__enc_unit_backward(e, b->u1, gx, gb, ga, bin, N, tr))) return st;
+        if (b->sc >= 0) {
+            if ((st = genrep__enc_unit_backward(e, b->sc, gx, gb, gcur, bin, N, tr))) return st;
+        } else {
+            ts = pl->profiling ? genrep__enc_now() : 0;
+            if ((st = genrep_add_backward(gx, NULL, gcur, nin))) return st;
+            if (pl->profiling) pl->prof_elem += genrep__enc_now() - ts;
+        }
+        float *t = gcur; gcur = gx; gx = t;
+    }
+    /* stem */
+    const genrep__enc_unit *s0 = &pl->units[0];
+    genrep__enc_relu_mask(gcur, e->acts + s0->a_bn, (size_t)N * s0->K * s0->P * s0->Q);
+    if ((st = genrep__enc_unit_backward(e, 0, dinp, gb, gcur, e->last_inp, N, tr))) return st;
+    if (pl->profiling) pl->prof_bwd_calls++;
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_encoder_features(float *feats, genrep_encoder *e, const float *inp, int N) {
+    GENREP__CHECK_PTR(feats); GENREP__CHECK_PTR(e); GENREP__CHECK_PTR(inp);
+    GENREP__CHECK_NONNEG(N);
+    if (!e->plan) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_features: encoder not created");
+    const size_t chw = (size_t)e->cfg.in_channels * e->cfg.in_h * e->cfg.in_w;
+    for (int n0 = 0; n0 < N; n0 += e->max_batch) {
+        int m = N - n0 < e->max_batch ? N - n0 : e->max_batch;
+        genrep_status st = genrep_encoder_forward(e, inp + (size_t)n0 * chw, m, 0);
+        if (st) return st;
+        memcpy(feats + (size_t)n0 * e->feat_dim, e->features, (size_t)m * e->feat_dim * sizeof(float));
+    }
+    e->last_n = 0;  /* the chunks are not one batch: nothing to differentiate */
+    return GENREP_OK;
+}
+
+GENREP_API void genrep_encoder_profile(genrep_encoder *e, int on) {
+    if (e && e->plan) e->plan->profiling = on;
+}
+
+GENREP_API int genrep_encoder_profile_report(genrep_encoder *e, char *buf, size_t n) {
+    if (!e || !e->plan || !buf || !n) return 0;
+    struct genrep__encoder_plan *pl = e->plan;
+    double nf = pl->prof_fwd_calls ? pl->prof_fwd_calls : 1, nb = pl->prof_bwd_calls ? pl->prof_bwd_calls : 1;
+    size_t at = 0;
+#define GENREP__ENC_PR(...) do { if (at < n) { int k_ = snprintf(buf + at, n - at, __VA_ARGS__); if (k_ > 0) at += (size_t)k_; } } while (0)
+    GENREP__ENC_PR("%-34s %9s %9s %9s %9s  (ms per call; %d fwd, %d bwd)\n", "layer", "conv_f", "bn_f", "conv_b",
+                   "bn_b", pl->prof_fwd_calls, pl->prof_bwd_calls);
+    double tot[4] = {0};
+    for (int u = 0; u < pl->n_units; u++) {
+        const genrep__enc_unit *un = &pl->units[u];
+        char nm[64];
+        snprintf(nm, sizeof nm, "%s", e->tensors[un->t_w].name);
+        char *dot = strrchr(nm, '.');
+        if (dot) *dot = 0;
+        GENREP__ENC_PR("%-24s %2dx%-2d %2dx%-2d %9.2f %9.2f %9.2f %9.2f\n", nm + (strncmp(nm, "encoder.", 8) ? 0 : 8),
+                       un->K, un->P, un->C, un->R, 1e3 * pl->prof[u][0] / nf, 1e3 * pl->prof[u][1] / nf,
+                       1e3 * pl->prof[u][2] / nb, 1e3 * pl->prof[u][3] / nb);
+        for (int k = 0; k < 4; k++) tot[k] += pl->prof[u][k] / (k < 2 ? nf : nb);
+    }
+    GENREP__ENC_PR("%-34s %9.2f %9.2f %9.2f %9.2f\n", "total conv/bn", 1e3 * tot[0], 1e3 * tot[1], 1e3 * tot[2], 1e3 * tot[3]);
+    GENREP__ENC_PR("pool %.2f  head %.2f  add/relu/mask %.2f  zeroing %.2f  (ms per fwd+bwd)\n",
+                   1e3 * pl->prof_pool / nf, 1e3 * pl->prof_head / nf, 1e3 * pl->prof_elem / nf,
+                   1e3 * pl->prof_zero / nb);
+#undef GENREP__ENC_PR
+    memset(pl->prof, 0, sizeof pl->prof);
+    pl->prof_pool = pl->prof_head = pl->prof_elem = pl->prof_zero = 0;
+    pl->prof_fwd_calls = pl->prof_bwd_calls = 0;
+    return (int)(at < n ? at : n - 1);
+}
+
+/* ---------------------------------------------------------------- [LOSS] */
+/* NT-Xent and SupCon share one kernel: NT-Xent is SupCon where every sample
+   is its own class. With N = 2B rows, n_i = |P(i)|, s the scale:
+     forward   logits = Z Z^T / tau               (GEMM, N x N x D)
+               per row: m = max_{j!=i} l_ij, S = sum_{j!=i} exp(l_ij - m),
+               p_ij = exp(l_ij - m) / S (p_ii = 0), lse_i = m + log S
+               L_i = -s/n_i * sum_{j in P(i)} (l_ij - lse_i)
+     backward  dL/dl_ij = s/N * (p_ij - [j in P(i)]/n_i) =: G_ij   (G_ii = 0)
+               dZ = (G + G^T) Z / tau              (GEMM, N x D x N)
+   Workspace (floats): [0, N*N) logits then p, [N*N, 2*N*N) the symmetric
+   G + G^T, [2*N*N, 2*N*N + N) per-row losses (summed in row order, so the
+   loss does not depend on the thread count). */
+
+static size_t genrep__contrastive_ws(int B) {
+    size_t N = 2 * (size_t)(B > 0 ? B : 0);
+    return 2 * N * N + N;
+}
+GENREP_API size_t genrep_ntxent_workspace(int B) { return genrep__contrastive_ws(B); }
+GENREP_API size_t genrep_supcon_workspace(int B) { return genrep__contrastive_ws(B); }
+
+/* label of row r: the class, or the sample index for NT-Xent (labels NULL) */
+static inline int32_t genrep__row_label(const int32_t *labels, int r, int B) {
+    int s = r < B ? r : r - B;
+    return labels ? labels[s] : (int32_t)s;
+}
+
+static genrep_status genrep__contrastive_check(const char *fn, const void *out, const float *ws, const float *z,
+                                               int B, int D, float tau, int flags) {
+    if (!out) return genrep__fail(GENREP_ERR_ARG, "%s: output pointer is NULL", fn);
+    if (!ws) return genrep__fail(GENREP_ERR_ARG, "%s: workspace is NULL (size: genrep_*_workspace(B))", fn);
+    if (!z) return genrep__fail(GENREP_ERR_ARG, "%s: z is NULL", fn);
+    if (B <= 0 || D <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: B and D must be > 0, got B=%d D=%d", fn, B, D);
+    if (B > 23170) return genrep__fail(GENREP_ERR_ARG, "%s: B=%d too large (2B x 2B logits)", fn, B);
+    if (!(tau > 0.0f) || !isfinite(tau)) return genrep__fail(GENREP_ERR_ARG, "%s: tau must be > 0, got %g", fn, (double)tau);
+    if (flags & ~GENREP_LOSS_SCALE_BASE_TAU) return genrep__fail(GENREP_ERR_ARG, "%s: unknown flags 0x%x", fn, flags);
+    return GENREP_OK;
+}
+
+static genrep_status genrep__contrastive_forward(const char *fn, float *loss, float *ws, const float *z,
+                                                 const int32_t *labels, int B, int D, float tau, int flags) {
+    genrep_status st = genrep__contrastive_check(fn, loss, ws, z, B, D, tau, flags);
+    if (st) return st;
+    const int N = 2 * B;
+    const size_t NN = (size_t)N * N;
+    float *P = ws, *rowloss = ws + 2 * NN;
+    const float s = (flags & GENREP_LOSS_SCALE_BASE_TAU) ? tau / GENREP_LOSS_BASE_TAU : 1.0f;
+    /* logits = Z Z^T / tau */
+    st = genrep_sgemm(0, 1, N, N, D, 1.0f / tau, z, D, z, D, 0.0f, P, N);
+    if (st) return st;
+    int bad = 0;
+GENREP__OMP(omp parallel for schedule(static) reduction(| : bad) if (N >= 64))
+    for (int i = 0; i < N; i++) {
+        float *l = P + (size_t)i * N;
+        int32_t yi = genrep__row_label(labels, i, B);
+        float m = -INFINITY;
+        for (int j = 0; j < N; j++)
+            if (j != i && l[j] > m) m = l[j];
+        double S = 0.0, pos = 0.0;
+        int npos = 0;
+        for (int j = 0; j < N; j++) {
+            if (j == i) continue;
+            S += exp((double)l[j] - m);
+            if (genrep__row_label(labels, j, B) == yi) { pos += (double)l[j] - m; npos++; }
+        }
+        /* npos >= 1 always: the other view of sample i shares its label */
+        double logS = log(S);
+        rowloss[i] = (float)(-(double)s * (pos / npos - logS));
+        for (int j = 0; j < N; j++) l[j] = j == i ? 0.0f : (float)(exp((double)l[j] - m) / S);
+        if (!isfinite(rowloss[i])) bad = 1;
+    }
+    double acc = 0.0;
+    for (int i = 0; i < N; i++) acc += rowloss[i];
+    *loss = (float)(acc / N);
+    if (bad) return genrep__fail(GENREP_ERR_NONFINITE, "%s: non-finite loss (NaN/Inf in z?)", fn);
+    return GENREP_OK;
+}
+
+static genrep_status genrep__contrastive_backward(const char *fn, float *dz, float *ws, const float *z,
+                                                  const int32_t *labels, int B, int D, float tau, int flags,
+                                                  float dloss) {
+    genrep_status st = genrep__contrastive_check(fn, dz, ws, z, B, D, tau, flags);
+    if (st) return st;
+    const int N = 2 * B;
+    const size_t NN = (size_t)N * N;
+    const float *P = ws;
+    float *G = ws + NN;
+    const float s = (flags & GENREP_LOSS_SCALE_BASE_TAU) ? tau / GENREP_LOSS_BASE_TAU : 1.0f;
+    const float c = s / (float)N;
+    /* G_ij = c * (p_ij - [j in P(i)] / n_i), diagonal 0 */
+GENREP__OMP(omp parallel for schedule(static) if (N >= 64))
+    for (int i = 0; i < N; i++) {
+        int32_t yi = genrep__row_label(labels, i, B);
+        int npos = 0;
+        for (int j = 0; j < N; j++) npos += j != i && genrep__row_label(labels, j, B) == yi;
+        const float inv = 1.0f / (float)npos;
+        const float *p = P + (size_t)i * N;
+        float *g = G + (size_t)i * N;
+        for (int j = 0; j < N; j++) {
+            float t = p[j];
+            if (j != i && genrep__row_label(labels, j, B) == yi) t -= inv;
+            g[j] = j == i ? 0.0f : c * t;
+        }
+    }
+    /* symmetrise in place: G <- G + G^T (each pair is read and written by one thread) */
+GENREP__OMP(omp parallel for schedule(static, 8) if (N >= 64))
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++) {
+            float a = G[(size_t)i * N + j] + G[(size_t)j * N + i];
+            G[(size_t)i * N + j] = a;
+            G[(size_t)j * N + i] = a;
+        }
+    /* dz += dloss/tau * (G + G^T) @ Z */
+    return genrep_sgemm(0, 0, N, D, N, dloss / tau, G, N, z, D, 1.0f, dz, D);
+}
+
+GENREP_API genrep_status genrep_ntxent_forward(float *loss, float *ws, const float *z,
+                                               int B, int D, float tau, int flags) {
+    return genrep__contrastive_forward(__func__, loss, ws, z, NULL, B, D, tau, flags);
+}
+GENREP_API genrep_status genrep_ntxent_backward(float *dz, float *ws, const float *z,
+                                                int B, int D, float tau, int flags, float dloss) {
+    return genrep__contrastive_backward(__func__, dz, ws, z, NULL, B, D, tau, flags, dloss);
+}
+GENREP_API genrep_status genrep_supcon_forward(float *loss, float *ws, const float *z, const int32_t *labels,
+                                               int B, int D, float tau, int flags) {
+    GENREP__CHECK_PTR(labels);
+    return genrep__contrastive_forward(__func__, loss, ws, z, labels, B, D, tau, flags);
+}
+GENREP_API genrep_status genrep_supcon_backward(float *dz, float *ws, const float *z, const int32_t *labels,
+                                                int B, int D, float tau, int flags, float dloss) {
+    GENREP__CHECK_PTR(labels);
+    return genrep__contrastive_backward(__func__, dz, ws, z, labels, B, D, tau, flags, dloss);
+}
+
+/* [MSE] sums in double, in index order (deterministic, thread-free). */
+GENREP_API genrep_status genrep_mse_forward(float *loss, const float *pred, const float *target, size_t n) {
+    GENREP__CHECK_PTR(loss); GENREP__CHECK_PTR(pred); GENREP__CHECK_PTR(target);
+    GENREP__CHECK_POS(n);
+    double acc = 0.0;
+    for (size_t i = 0; i < n; i++) { double d = (double)pred[i] - target[i]; acc += d * d; }
+    *loss = (float)(acc / (double)n);
+    return GENREP_OK;
+}
+GENREP_API genrep_status genrep_mse_backward(float *dpred, const float *pred, const float *target,
+                                             size_t n, float dloss) {
+    GENREP__CHECK_PTR(dpred); GENREP__CHECK_PTR(pred); GENREP__CHECK_PTR(target);
+    GENREP__CHECK_POS(n);
+    const float c = 2.0f * dloss / (float)n;
+    for (size_t i = 0; i < n; i++) dpred[i] += c * (pred[i] - target[i]);
+    return GENREP_OK;
+}
+
+/* --------------------------------------------------------------- [VIEWS] */
+
+/* Stream of sample i for a purpose: 64 purposes per sample (0 anchor,
+   1 class, 2.. views). Seeds of different modules are kept apart by the
+   caller (the trainer derives one seed per purpose). */
+static uint64_t genrep__latent_stream(uint64_t index, int purpose) {
+    return index * 64u + (uint64_t)purpose;
+}
+
+GENREP_API genrep_status genrep_latent_anchors(float *z, int B, int D, float truncation,
+                                               uint64_t seed, uint64_t first) {
+    GENREP__CHECK_PTR(z); GENREP__CHECK_POS(B); GENREP__CHECK_POS(D);
+    if (!(truncation > 0.0f)) return genrep__fail(GENREP_ERR_ARG, "genrep_latent_anchors: truncation must be > 0, got %g", truncation);
+    GENREP__OMP(omp parallel for if (B * D > 65536))
+    for (int b = 0; b < B; b++) {
+        genrep_rng r;
+        genrep_rng_init(&r, seed, genrep__latent_stream(first + (uint64_t)b, 0));
+        for (int d = 0; d < D; d++) z[(size_t)b * D + d] = truncation * genrep_rng_truncnormal(&r, -2.0f, 2.0f);
+    }
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_latent_classes(int32_t *y, int B, int n_classes, uint64_t seed, uint64_t first) {
+    GENREP__CHECK_PTR(y); GENREP__CHECK_POS(B); GENREP__CHECK_POS(n_classes);
+    for (int b = 0; b < B; b++) {
+        genrep_rng r;
+        genrep_rng_init(&r, seed, genrep__latent_stream(first + (uint64_t)b, 1));
+        y[b] = (int32_t)genrep_rng_below(&r, (uint32_t)n_classes);
+    }
+    return GENREP_OK;
+}
+
+GENREP_API const char *genrep_view_name(genrep_view_kind k) {
+    switch (k) {
+    case GENREP_VIEW_NONE: return "none";
+    case GENREP_VIEW_GAUSS: return "gauss";
+    case GENREP_VIEW_ANGULAR: return "angular";
+    case GENREP_VIEW_INDEPENDENT: return "independent";
+    case GENREP_VIEW_STEER: return "steer";
+    }
+    return "unknown";
+}
+
+GENREP_API genrep_status genrep_view_parse(genrep_view_kind *k, const char *s) {
+    GENREP__CHECK_PTR(k);
+    for (int i = GENREP_VIEW_NONE; i <= GENREP_VIEW_STEER; i++)
+        if (s && !strcmp(s, genrep_view_name((genrep_view_kind)i))) { *k = (genrep_view_kind)i; return GENREP_OK; }
+    return genrep__fail(GENREP_ERR_ARG, "unknown view '%s': expected none, gauss, angular, independent or steer",
+                        s ? s : "(null)");
+}
+
+GENREP_API genrep_status genrep_latent_view(float *zv, const float *z, int B, int D,
+                                            const genrep_view_config *cfg, uint64_t seed,
+                                            uint64_t first, int view) {
+    GENREP__CHECK_PTR(zv); GENREP__CHECK_PTR(z); GENREP__CHECK_PTR(cfg);
+    GENREP__CHECK_POS(B); GENREP__CHECK_POS(D);
+    if (view < 1 || view > 61) return genrep__fail(GENREP_ERR_ARG, "genrep_latent_view: view must be 1..61, got %d", view);
+    if (zv == z) return genrep__fail(GENREP_ERR_ARG, "genrep_latent_view: zv must not alias z");
+    int kind = (int)cfg->kind;
+    if ((kind == GENREP_VIEW_GAUSS || kind == GENREP_VIEW_ANGULAR) && !(cfg->sigma >= 0.0f))
+        return genrep__fail(GENREP_ERR_ARG, "genrep_latent_view: sigma must be >= 0, got %g", cfg->sigma);
+    if (kind == GENREP_VIEW_INDEPENDENT && !(cfg->truncation > 0.0f))
+        return genrep__fail(GENREP_ERR_ARG, "genrep_latent_view: truncation must be > 0, got %g", cfg->truncation);
+    if (kind == GENREP_VIEW_STEER && (cfg->n_walks <= 0 || !cfg->walks || !cfg->alpha_max))
+        return genrep__fail(GENREP_ERR_ARG, "genrep_latent_view: steer views need n_walks > 0, walks and alpha_max");
+    if (kind < GENREP_VIEW_NONE || kind > GENREP_VIEW_STEER)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_latent_view: unknown view kind %d", kind);
+    GENREP__OMP(omp parallel for if (B * D > 65536))
+    for (int b = 0; b < B; b++) {
+        const float *za = z + (size_t)b * D;
+        float *o = zv + (size_t)b * D;
+        genrep_rng r;
+        genrep_rng_init(&r, seed, genrep__latent_stream(first + (uint64_t)b, 1 + view));
+        switch (kind) {
+        case GENREP_VIEW_NONE:
+            memcpy(o, za, (size_t)D * sizeof *o);
+            break;
+        case GENREP_VIEW_GAUSS:
+        case GENREP_VIEW_ANGULAR: {
+            double n0 = 0, n1 = 0;
+            for (int d = 0; d < D; d++) {
+                o[d] = za[d] + cfg->sigma * genrep_rng_truncnormal(&r, -2.0f, 2.0f);
+                n0 += (double)za[d] * za[d];
+                n1 += (double)o[d] * o[d];
+            }
+            /* angular: move on the sphere of this sample's own radius */
+            if (kind == GENREP_VIEW_ANGULAR && n1 > 0) {
+                float s = (float)sqrt(n0 / n1);
+                for (int d = 0; d < D; d++) o[d] *= s;
+            }
+            break;
+        }
+        case GENREP_VIEW_INDEPENDENT:
+            for (int d = 0; d < D; d++) o[d] = cfg->truncation * genrep_rng_truncnormal(&r, -2.0f, 2.0f);
+            break;
+        case GENREP_VIEW_STEER:
+            memcpy(o, za, (size_t)D * sizeof *o);
+            for (int t = 0; t < cfg->n_walks; t++) {
+                float a = cfg->alpha_max[t] * (2.0f * genrep_rng_uniform(&r) - 1.0f);
+                const float *w = cfg->walks + (size_t)t * D;
+                for (int d = 0; d < D; d++) o[d] += a * w[d];
+            }
+            break;
+        }
+    }
+    return GENREP_OK;
+}
+
+/* --------------------------------------------------------------- [PROBE] */
+
+GENREP_API void genrep_probe_config_default(genrep_probe_config *cfg) {
+    cfg->epochs = 30; cfg->lr = 1e-3f; cfg->weight_decay = 1e-5f; cfg->batch = 256; cfg->seed = 0;
+}
+
+static genrep_status genrep__check_labels(const char *fn, const int32_t *y, int n, int n_classes) {
+    for (int i = 0; i < n; i++)
+        if (y[i] < 0 || y[i] >= n_classes)
+            return genrep__fail(GENREP_ERR_ARG, "%s: label %d of row %d is outside [0, %d)", fn, y[i], i, n_classes);
+    return GENREP_OK;
+}
+
+/* Top-1 accuracy of logits = x @ W^T + b over n rows, in chunks of 256. */
+static float genrep__probe_accuracy(const float *x, const int32_t *y, int n, const float *W, const float *bias,
+                                    const float *mu, const float *sd, int D, int V, float *xb, float *logits) {
+    int correct = 0;
+    for (int i0 = 0; i0 < n; i0 += 256) {
+        int nb = n - i0 < 256 ? n - i0 : 256;
+        for (int i = 0; i < nb; i++)
+            for (int d = 0; d < D; d++) xb[(size_t)i * D + d] = (x[(size_t)(i0 + i) * D + d] - mu[d]) / sd[d];
+        genrep_linear_forward(logits, xb, W, bias, nb, D, V);
+        for (int i = 0; i < nb; i++) {
+            int best = 0;
+            for (int v = 1; v < V; v++) if (logits[(size_t)i * V + v] > logits[(size_t)i * V + best]) best = v;
+            correct += best == y[i0 + i];
+        }
+    }
+    return n ? (float)correct / (float)n : 0.0f;
+}
+
+GENREP_API genrep_status genrep_linear_probe(float *test_acc, float *train_acc,
+                                             const float *xtr, const int32_t *ytr, int ntr,
+                                             const float *xte, const int32_t *yte, int nte,
+                                             int D, int n_classes, const genrep_probe_config *cfg) {
+    GENREP__CHECK_PTR(test_acc); GENREP__CHECK_PTR(xtr); GENREP__CHECK_PTR(ytr);
+    GENREP__CHECK_PTR(xte); GENREP__CHECK_PTR(yte); GENREP__CHECK_PTR(cfg);
+    GENREP__CHECK_POS(ntr); GENREP__CHECK_NONNEG(nte); GENREP__CHECK_POS(D); GENREP__CHECK_POS(n_classes);
+    if (cfg->epochs <= 0 || cfg->batch <= 0 || !(cfg->lr > 0))
+        return genrep__fail(GENREP_ERR_ARG, "genrep_linear_probe: epochs, batch and lr must be > 0");
+    genrep_status st = genrep__check_labels(__func__, ytr, ntr, n_classes);
+    if (!st) st = genrep__check_labels(__func__, yte, nte, n_classes);
+    if (st) return st;
+    const int V = n_classes, Bm = cfg->batch;
+    size_t np = (size_t)V * D + V;
+    /* one slab: params, grads, adam m, v, feature mean/std, batch, logits, probs, dlogits, order */
+    size_t nfl = 4 * np + 2 * (size_t)D + (size_t)(Bm > 256 ? Bm : 256) * D + 3 * (size_t)(Bm > 256 ? Bm : 256) * V;
+    float *slab = (float *)genrep_alloc(nfl * sizeof(float));
+    int32_t *order = (int32_t *)genrep_alloc((size_t)ntr * sizeof(int32_t));
+    int32_t *yb = (int32_t *)genrep_alloc((size_t)Bm * sizeof(int32_t));
+    if (!slab || !order || !yb) {
+        genrep_free(slab); genrep_free(order); genrep_free(yb);
+        return genrep__fail(GENREP_ERR_NOMEM, "genrep_linear_probe: out of memory");
+    }
+    memset(slab, 0, nfl * sizeof(float));
+    float *W = slab, *g = W + np, *m = g + np, *v = m + np, *mu = v + np, *sd = mu + D;
+    float *xb = sd + D, *logits = xb + (size_t)(Bm > 256 ? Bm : 256) * D;
+    float *probs = logits + (size_t)(Bm > 256 ? Bm : 256) * V, *dlog = probs + (size_t)(Bm > 256 ? Bm : 256) * V;
+    /* standardise with train statistics (double sums) */
+    for (int d = 0; d < D; d++) {
+        double s = 0, s2 = 0;
+        for (int i = 0; i < ntr; i++) { double x = xtr[(size_t)i * D + d]; s += x; s2 += x * x; }
+        double mean = s / ntr, var = s2 / ntr - mean * mean;
+        mu[d] = (float)mean;
+        sd[d] = (float)sqrt(var > 1e-12 ? var : 1e-12);
+    }
+    genrep_rng r;
+    genrep_rng_init(&r, cfg->seed, 0x9b0be);
+    for (int i = 0; i < ntr; i++) order[i] = i;
+    int64_t steps_per_epoch = (ntr + Bm - 1) / Bm, total = steps_per_epoch * cfg->epochs, step = 0;
+    genrep_adam_config ac = {cfg->lr, 0.9f, 0.999f, 1e-8f, 0.0f, 0};
+    for (int ep = 0; ep < cfg->epochs && !st; ep++) {
+        for (int i = ntr - 1; i > 0; i--) { /* Fisher-Yates */
+            int j = (int)genrep_rng_below(&r, (uint32_t)i + 1);
+            int32_t t = order[i]; order[i] = order[j]; order[j] = t;
+        }
+        for (int i0 = 0; i0 < ntr && !st; i0 += Bm) {
+            int nb = ntr - i0 < Bm ? ntr - i0 : Bm;
+            for (int i = 0; i < nb; i++) {
+                const float *src = xtr + (size_t)order[i0 + i] * D;
+                for (int d = 0; d < D; d++) xb[(size_t)i * D + d] = (src[d] - mu[d]) / sd[d];
+                yb[i] = ytr[order[i0 + i]];
+            }
+            float loss;
+            memset(g, 0, np * sizeof(float));
+            memset(dlog, 0, (size_t)nb * V * sizeof(float));
+            st = genrep_linear_forward(logits, xb, W, W + (size_t)V * D, nb, D, V);
+            if (!st) st = genrep_softmax_xent_forward(&loss, probs, logits, yb, nb, V);
+            if (!st) st = genrep_softmax_xent_backward(dlog, probs, yb, nb, V, 1.0f);
+            if (!st) st = genrep_linear_backward(NULL, g, g + (size_t)V * D, dlog, xb, W, nb, D, V);
+            for (size_t k = 0; k < (size_t)V * D; k++) g[k] += cfg->weight_decay * W[k];
+            ac.lr = genrep_cosine_lr(cfg->lr, 0.0f, step, 0, total);
+            if (!st) st = genrep_adam_step(W, m, v, g, np, &ac, ++step);
+        }
+    }
+    if (!st) {
+        *test_acc = genrep__probe_accuracy(xte, yte, nte, W, W + (size_t)V * D, mu, sd, D, V, xb, logits);
+        if (train_acc) *train_acc = genrep__probe_accuracy(xtr, ytr, ntr, W, W + (size_t)V * D, mu, sd, D, V, xb, logits);
+    }
+    genrep_free(slab); genrep_free(order); genrep_free(yb);
+    return st;
+}
+
+/* Copy rows of x into out, each divided by its L2 norm. */
+static void genrep__normalize_rows(float *out, const float *x, int n, int D) {
+    GENREP__OMP(omp parallel for if (n > 1024))
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        for (int d = 0; d < D; d++) s += (double)x[(size_t)i * D + d] * x[(size_t)i * D + d];
+        float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
+        for (int d = 0; d < D; d++) out[(size_t)i * D + d] = x[(size_t)i * D + d] * inv;
+    }
+}
+
+GENREP_API genrep_status genrep_knn_accuracy(float *acc, const float *xtr, const int32_t *ytr, int ntr,
+                                             const float *xte, const int32_t *yte, int nte,
+                                             int D, int n_classes, int k) {
+    GENREP__CHECK_PTR(acc); GENREP__CHECK_PTR(xtr); GENREP__CHECK_PTR(ytr);
+    GENREP__CHECK_PTR(xte); GENREP__CHECK_PTR(yte);
+    GENREP__CHECK_POS(ntr); GENREP__CHECK_NONNEG(nte); GENREP__CHECK_POS(D);
+    GENREP__CHECK_POS(n_classes); GENREP__CHECK_POS(k);
+    if (k > ntr) k = ntr;
+    genrep_status st = genrep__check_labels(__func__, ytr, ntr, n_classes);
+    if (!st) st = genrep__check_labels(__func__, yte, nte, n_classes);
+    if (st) return st;
+    const int CH = 128; /* test rows per similarity GEMM */
+    float *tr = (float *)genrep_alloc((size_t)ntr * D * sizeof(float));
+    float *te = (float *)genrep_alloc((size_t)CH * D * sizeof(float));
+    float *sim = (float *)genrep_alloc((size_t)CH * ntr * sizeof(float));
+    int nth = genrep_num_threads();
+    /* per-thread top-k heaps (value, label) and class votes */
+    float *hv = (float *)genrep_alloc((size_t)nth * k * sizeof(float));
+    int32_t *hl = (int32_t *)genrep_alloc((size_t)nth * k * sizeof(int32_t));
+    double *votes = (double *)genrep_alloc((size_t)nth * n_classes * sizeof(double));
+    if (!tr || !te || !sim || !hv || !hl || !votes) {
+        genrep_free(tr); genrep_free(te); genrep_free(sim); genrep_free(hv); genrep_free(hl); genrep_free(votes);
+        return genrep__fail(GENREP_ERR_NOMEM, "genrep_knn_accuracy: out of memory");
+    }
+    genrep__normalize_rows(tr, xtr, ntr, D);
+    int correct = 0;
+    for (int i0 = 0; i0 < nte; i0 += CH) {
+        int nb = nte - i0 < CH ? nte - i0 : CH;
+        genrep__normalize_rows(te, xte + (size_t)i0 * D, nb, D);
+        genrep_sgemm(0, 1, nb, ntr, D, 1.0f, te, D, tr, D, 0.0f, sim, ntr);
+        GENREP__OMP(omp parallel for reduction(+:correct))
+        for (int i = 0; i < nb; i++) {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+#endif
+            float *v = hv + (size_t)t * k; int32_t *l = hl + (size_t)t * k;
+            double *vo = votes + (size_t)t * n_classes;
+            const float *s = sim + (size_t)i * ntr;
+            int n = 0;
+            /* min-heap of the k largest similarities */
+            for (int j = 0; j < ntr; j++) {
+                float x = s[j];
+                if (n < k) {
+                    int c = n++;
+                    while (c > 0 && v[(c - 1) / 2] > x) { v[c] = v[(c - 1) / 2]; l[c] = l[(c - 1) / 2]; c = (c - 1) / 2; }
+                    v[c] = x; l[c] = ytr[j];
+                } else if (x > v[0]) {
+                    int c = 0;
+                    for (;;) {
+                        int a = 2 * c + 1, b = a + 1, m = c;
+                        float mv = x;
+                        if (a < n && v[a] < mv) { m = a; mv = v[a]; }
+                        if (b < n && v[b] < mv) { m = b; }
+                        if (m == c) break;
+                        v[c] = v[m]; l[c] = l[m]; c = m;
+                    }
+                    v[c] = x; l[c] = ytr[j];
+                }
+            }
+            for (int c = 0; c < n_classes; c++) vo[c] = 0;
+            for (int q = 0; q < n; q++) vo[l[q]] += exp((double)v[q] / 0.07);
+            int best = 0;
+            for (int c = 1; c < n_classes; c++) if (vo[c] > vo[best]) best = c;
+            correct += best == yte[i0 + i];
+        }
+    }
+    *acc = nte ? (float)correct / (float)nte : 0.0f;
+    genrep_free(tr); genrep_free(te); genrep_free(sim); genrep_free(hv); genrep_free(hl); genrep_free(votes);
+    return GENREP_OK;
+}
+
+/* --------------------------------------------------------------- [STEER] */
+
+static const char *const genrep__steer_names[GENREP_STEER_N_KINDS] = {
+    "shiftx", "shifty", "zoom", "rotate", "brightness", "contrast"};
+
+GENREP_API const char *genrep_steer_name(genrep_steer_kind k) {
+    return (int)k >= 0 && k < GENREP_STEER_N_KINDS ? genrep__steer_names[k] : "unknown";
+}
+
+GENREP_API genrep_status genrep_steer_parse(genrep_steer_kind *k, const char *s) {
+    GENREP__CHECK_PTR(k);
+    for (int i = 0; i < GENREP_STEER_N_KINDS; i++)
+        if (s && !strcmp(s, genrep__steer_names[i])) { *k = (genrep_steer_kind)i; return GENREP_OK; }
+    return genrep__fail(GENREP_ERR_ARG, "unknown transform '%s': expected shiftx, shifty, zoom, rotate, "
+                        "brightness or contrast", s ? s : "(null)");
+}
+
+GENREP_API float genrep_steer_default_alpha_max(genrep_steer_kind k) {
+    switch (k) {
+    case GENREP_STEER_SHIFTX: case GENREP_STEER_SHIFTY: return 4.0f;   /* px of 28 */
+    case GENREP_STEER_ZOOM: return 0.75f;                               /* log2 */
+    case GENREP_STEER_ROTATE: return 30.0f;                             /* degrees */
+    case GENREP_STEER_BRIGHTNESS: return 0.4f;                          /* of the [-1,1] range */
+    case GENREP_STEER_CONTRAST: return 0.75f;                           /* log2 */
+    default: return 0.0f;
+    }
+}
+
+/* Snap a source coordinate to a nearby integer so exact copies (integer
+   shifts, quarter turns, whose cos/sin are not exact) stay exact. */
+static double genrep__steer_snap(double x) {
+    double r = floor(x + 0.5);
+    return fabs(x - r) < 1e-6 ? r : x;
+}
+
+/* One image (C,H,W): out(p) = inp(src(p)) bilinear, where src(p) =
+   c + A (p - c) + t with p = (x, y) = (column, row), c the centre.
+   A = [[a, b], [d, e]] maps (dx, dy) to the source offset. */
+static void genrep__steer_warp(float *out, float *mask, const float *inp, int C, int H, int W,
+                               double a, double b, double d, double e, double tx, double ty) {
+    const double cx = 0.5 * (W - 1), cy = 0.5 * (H - 1);
+    const size_t HW = (size_t)H * W;
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++) {
+            double dx = j - cx, dy = i - cy;
+            double sx = genrep__steer_snap(cx + a * dx + b * dy + tx);
+            double sy = genrep__steer_snap(cy + d * dx + e * dy + ty);
+            size_t o = (size_t)i * W + j;
+            if (!(sx >= 0 && sx <= W - 1 && sy >= 0 && sy <= H - 1)) {
+                for (int c = 0; c < C; c++) {
+                    out[c * HW + o] = 0.0f;
+                    if (mask) mask[c * HW + o] = 0.0f;
+                }
+                continue;
+            }
+            int x0 = (int)sx, y0 = (int)sy;
+            int x1 = x0 + 1 < W ? x0 + 1 : x0, y1 = y0 + 1 < H ? y0 + 1 : y0;
+            double fx = sx - x0, fy = sy - y0;
+            for (int c = 0; c < C; c++) {
+                const float *p = inp + c * HW;
+                double top = (1 - fx) * p[(size_t)y0 * W + x0] + fx * p[(size_t)y0 * W + x1];
+                double bot = (1 - fx) * p[(size_t)y1 * W + x0] + fx * p[(size_t)y1 * W + x1];
+                out[c * HW + o] = (float)((1 - fy) * top + fy * bot);
+                if (mask) mask[c * HW + o] = 1.0f;
+            }
+        }
+}
+
+/* One image (C,H,W) with one alpha. */
+static void genrep__steer_edit1(float *out, float *mask, const float *inp, float alpha, int kind,
+                                int C, int H, int W) {
+    const size_t n = (size_t)C * H * W;
+    switch (kind) {
+    case GENREP_STEER_SHIFTX: /* out(x) = inp(x - alpha) */
+        genrep__steer_warp(out, mask, inp, C, H, W, 1, 0, 0, 1, -(double)alpha, 0);
+        return;
+    case GENREP_STEER_SHIFTY:
+        genrep__steer_warp(out, mask, inp, C, H, W, 1, 0, 0, 1, 0, -(double)alpha);
+        return;
+    case GENREP_STEER_ZOOM: { /* out(p) = inp(c + (p - c) / s), s = 2^alpha */
+        double inv = exp2(-(double)alpha);
+        genrep__steer_warp(out, mask, inp, C, H, W, inv, 0, 0, inv, 0, 0);
+        return;
+    }
+    case GENREP_STEER_ROTATE: {
+        /* counter-clockwise on screen with rows pointing down: the source of
+           offset (dx, dy) is (cos dx - sin dy, sin dx + cos dy) */
+        double th = (double)alpha * 3.14159265358979323846 / 180.0, cs = cos(th), sn = sin(th);
+        genrep__steer_warp(out, mask, inp, C, H, W, cs, -sn, sn, cs, 0, 0);
+        return;
+    }
+    case GENREP_STEER_BRIGHTNESS:
+        for (size_t i = 0; i < n; i++) out[i] = inp[i] + alpha;
+        break;
+    case GENREP_STEER_CONTRAST: {
+        double m = 0;
+        for (size_t i = 0; i < n; i++) m += inp[i];
+        m /= (double)n;
+        double f = exp2((double)alpha);
+        for (size_t i = 0; i < n; i++) out[i] = (float)(m + f * ((double)inp[i] - m));
+        break;
+    }
+    }
+    if (mask) for (size_t i = 0; i < n; i++) mask[i] = 1.0f;
+}
+
+GENREP_API genrep_status genrep_steer_edit(float *out, float *mask, const float *inp, const float *alpha,
+                                           genrep_steer_kind kind, int N, int C, int H, int W) {
+    GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(inp); GENREP__CHECK_PTR(alpha);
+    GENREP__CHECK_POS(N); GENREP__CHECK_POS(C); GENREP__CHECK_POS(H); GENREP__CHECK_POS(W);
+    if ((int)kind < 0 || kind >= GENREP_STEER_N_KINDS)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_steer_edit: unknown transform %d", (int)kind);
+    if (out == inp) return genrep__fail(GENREP_ERR_ARG, "genrep_steer_edit: out must not alias inp");
+    for (int i = 0; i < N; i++)
+        if (!isfinite(alpha[i]))
+            return genrep__fail(GENREP_ERR_NONFINITE, "genrep_steer_edit: alpha[%d] is not finite", i);
+    const size_t n = (size_t)C * H * W;
+    GENREP__OMP(omp parallel for if ((size_t)N * n > 65536))
+    for (int i = 0; i < N; i++)
+        genrep__steer_edit1(out + i * n, mask ? mask + i * n : NULL, inp + i * n, alpha[i], (int)kind, C, H, W);
+    return GENREP_OK;
+}
+
+/* ---- walk training ---- */
+
+#define GENREP__STEER_PIX 784 /* generator images (1,28,28) */
+
+GENREP_API void genrep_steer_free(genrep_steer *s) {
+    if (!s) return;
+    genrep_free(s->unit);   /* one slab from unit onwards */
+    genrep_free(s->t);      /* t and y */
+    memset(s, 0, sizeof *s);
+}
+
+GENREP_API genrep_status genrep_steer_create(genrep_steer *s, const genrep_steer_kind *kinds,
+                                             const float *alpha_max, int T, int D, int max_batch,
+                                             uint64_t seed) {
+    GENREP__CHECK_PTR(s); GENREP__CHECK_PTR(kinds);
+    GENREP__CHECK_POS(T); GENREP__CHECK_POS(D); GENREP__CHECK_POS(max_batch);
+    memset(s, 0, sizeof *s);
+    if (T > GENREP_STEER_MAX_WALKS)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_steer_create: T=%d walks, at most %d", T, GENREP_STEER_MAX_WALKS);
+    for (int t = 0; t < T; t++) {
+        if ((int)kinds[t] < 0 || kinds[t] >= GENREP_STEER_N_KINDS)
+            return genrep__fail(GENREP_ERR_ARG, "genrep_steer_create: kinds[%d] = %d is no transform", t, (int)kinds[t]);
+        float am = alpha_max ? alpha_max[t] : genrep_steer_default_alpha_max(kinds[t]);
+        if (!(am > 0.0f) || !isfinite(am))
+            return genrep__fail(GENREP_ERR_ARG, "genrep_steer_create: alpha_max[%d] must be finite and > 0, got %g", t, am);
+        s->kinds[t] = kinds[t];
+        s->alpha_max[t] = am;
+    }
+    s->T = T; s->D = D; s->max_batch = max_batch; s->truncation = 1.0f;
+    const size_t TD = (size_t)T * D, BD = (size_t)max_batch * D, BP = (size_t)max_batch * GENREP__STEER_PIX;
+    /* every array rounded up to 16 floats so each starts 64-byte aligned */
+#define GENREP__STEER_R(n) (((n) + 15) & ~(size_t)15)
+    size_t nf = 4 * GENREP__STEER_R(TD) + 3 * GENREP__STEER_R(BD) + GENREP__STEER_R((size_t)max_batch) + 3 * BP;
+    float *f = (float *)genrep_alloc(nf * sizeof(float));
+    int32_t *ti = (int32_t *)genrep_alloc(2 * GENREP__STEER_R((size_t)max_batch) * sizeof(int32_t));
+    if (!f || !ti) {
+        genrep_free(f); genrep_free(ti);
+        return genrep__fail(GENREP_ERR_NOMEM, "genrep_steer_create: out of memory (%zu floats)", nf);
+    }
+    memset(f, 0, nf * sizeof(float));
+    memset(ti, 0, 2 * GENREP__STEER_R((size_t)max_batch) * sizeof(int32_t));
+    s->unit = f;                               f += GENREP__STEER_R(TD);
+    s->grad = f;                               f += GENREP__STEER_R(TD);
+    s->m = f;                                  f += GENREP__STEER_R(TD);
+    s->v = f;                                  f += GENREP__STEER_R(TD);
+    s->z = f;                                  f += GENREP__STEER_R(BD);
+    s->zs = f;                                 f += GENREP__STEER_R(BD);
+    s->dz = f;                                 f += GENREP__STEER_R(BD);
+    s->alpha = f;                              f += GENREP__STEER_R((size_t)max_batch);
+    s->target = f;                             f += BP;
+    s->mask = f;                               f += BP;
+    s->dout = f;
+    s->t = ti;
+    s->y = ti + GENREP__STEER_R((size_t)max_batch);
+#undef GENREP__STEER_R
+    /* N(0, 0.1) init, one stream per walk */
+    for (int t = 0; t < T; t++) {
+        genrep_rng r;
+        genrep_rng_init(&r, seed, 0x57EE40000ull + (uint64_t)t);
+        for (int d = 0; d < D; d++) s->unit[(size_t)t * D + d] = 0.1f * genrep_rng_normal(&r);
+    }
+    return GENREP_OK;
+}
+
+GENREP_API void genrep_steer_walks(float *walks, const genrep_steer *s) {
+    for (int t = 0; t < s->T; t++)
+        for (int d = 0; d < s->D; d++)
+            walks[(size_t)t * s->D + d] = s->unit[(size_t)t * s->D + d] / s->alpha_max[t];
+}
+
+static genrep_status genrep__steer_check(const char *fn, const genrep_steer *s, const genrep_gen *g, int B) {
+    if (!s || !g) return genrep__fail(GENREP_ERR_ARG, "%s: argument '%s' is NULL", fn, s ? "g" : "s");
+    if (!s->unit) return genrep__fail(GENREP_ERR_ARG, "%s: the steer state is not created", fn);
+    if (B <= 0 || B > s->max_batch || B > g->max_batch)
+        return genrep__fail(GENREP_ERR_ARG, "%s: batch B=%d must be in 1..min(max_batch %d, generator max_batch %d)",
+                            fn, B, s->max_batch, g->max_batch);
+    if (g->cfg.zdim != s->D)
+        return genrep__fail(GENREP_ERR_SHAPE, "%s: generator zdim %d != walk dimension %d", fn, g->cfg.zdim, s->D);
+    return GENREP_OK;
+}
+
+/* One batch of the walk loss. The anchors (and classes) of rows
+   first..first+B-1 are drawn from seed; each row's transform is `only`
+   (>= 0) or uniform over the walks, its alpha alpha_max * U(-1,1), from
+   the row's own stream. walk_scale multiplies the latent step (1 =
+   walked, 0 = the unmoved G(z)). With want_grad, s->grad = dL/dU. */
+static genrep_status genrep__steer_batch(genrep_steer *s, float *loss, genrep_gen *g, int B, uint64_t seed,
+                                         uint64_t first, int only, float walk_scale, int want_grad) {
+    const int D = s->D, P = GENREP__STEER_PIX;
+    const int cg = g->cfg.kind == GENREP_GAN_CGAN;
+    genrep_status st = genrep_latent_anchors(s->z, B, D, s->truncation, seed, first);
+    if (!st && cg) st = genrep_latent_classes(s->y, B, g->cfg.n_classes, seed, first);
+    if (st) return st;
+    for (int b = 0; b < B; b++) {
+        /* purpose 63 of the sample's latent streams: views use 2..62 */
+        genrep_rng r;
+        genrep_rng_init(&r, seed, genrep__latent_stream(first + (uint64_t)b, 63));
+        int t = only >= 0 ? only : (int)genrep_rng_below(&r, (uint32_t)s->T);
+        s->t[b] = t;
+        s->alpha[b] = s->alpha_max[t] * (2.0f * genrep_rng_uniform(&r) - 1.0f);
+    }
+    /* target = edit_t(G(z), alpha), per row since rows differ in t */
+    if ((st = genrep_gen_render(g, s->target, s->z, cg ? s->y : NULL, B))) return st;
+    for (int b = 0; b < B; b++) {
+        float img[GENREP__STEER_PIX];
+        memcpy(img, s->target + (size_t)b * P, sizeof img);
+        genrep__steer_edit1(s->target + (size_t)b * P, s->mask + (size_t)b * P, img, s->alpha[b],
+                            (int)s->kinds[s->t[b]], 1, 28, 28);
+    }
+    /* z' = z + (alpha / alpha_max_t) U_t */
+    for (int b = 0; b < B; b++) {
+        float c = walk_scale * s->alpha[b] / s->alpha_max[s->t[b]];
+        const float *u = s->unit + (size_t)s->t[b] * D;
+        for (int d = 0; d < D; d++) s->zs[(size_t)b * D + d] = s->z[(size_t)b * D + d] + c * u[d];
+    }
+    if ((st = genrep_gen_forward(g, s->zs, cg ? s->y : NULL, B, 0))) return st;
+    const float *out = genrep_gen_output(g);
+    const size_t n = (size_t)B * P;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = (double)out[i] - s->target[i];
+        num += s->mask[i] * e * e;
+        den += s->mask[i];
+    }
+    *loss = den > 0 ? (float)(num / den) : 0.0f;
+    if (!want_grad) return GENREP_OK;
+    /* dL/dout = 2 mask (out - target) / sum(mask) */
+    float k = den > 0 ? (float)(2.0 / den) : 0.0f;
+    for (size_t i = 0; i < n; i++) s->dout[i] = k * s->mask[i] * (out[i] - s->target[i]);
+    memset(s->dz, 0, (size_t)B * D * sizeof(float));
+    genrep_gen_zero_grad(g); /* frozen: its parameter gradients are discarded */
+    if ((st = genrep_gen_backward(g, s->dz, s->dout))) return st;
+    /* dL/dU_t = sum_{b of t} (alpha_b / alpha_max_t) dL/dz'_b, summed in row order */
+    memset(s->grad, 0, (size_t)s->T * D * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        float c = walk_scale * s->alpha[b] / s->alpha_max[s->t[b]];
+        float *gu = s->grad + (size_t)s->t[b] * D;
+        for (int d = 0; d < D; d++) gu[d] += c * s->dz[(size_t)b * D + d];
+    }
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_steer_loss_grad(genrep_steer *s, float *loss, genrep_gen *g, int B,
+                                                uint64_t seed, int64_t step) {
+    GENREP__CHECK_PTR(loss);
+    genrep_status st = genrep__steer_check(__func__, s, g, B);
+    if (st) return st;
+    GENREP__CHECK_NONNEG(step);
+    return genrep__steer_batch(s, loss, g, B, seed, (uint64_t)step * (uint64_t)B, -1, 1.0f, 1);
+}
+
+GENREP_API genrep_status genrep_steer_train_step(genrep_steer *s, float *loss, genrep_gen *g, int B,
+                                                 const genrep_adam_config *cfg, uint64_t seed, int64_t step) {
+    GENREP__CHECK_PTR(cfg);
+    genrep_status st = genrep_steer_loss_grad(s, loss, g, B, seed, step);
+    if (st) return st;
+    if (!isfinite(*loss))
+        return genrep__fail(GENREP_ERR_NONFINITE, "genrep_steer_train_step: loss is %g at step %lld",
+                            *loss, (long long)step);
+    return genrep_adam_step(s->unit, s->m, s->v, s->grad, (size_t)s->T * s->D, cfg, step + 1);
+}
+
+GENREP_API genrep_status genrep_steer_eval(genrep_steer *s, float *loss_walk, float *loss_still, genrep_gen *g,
+                                           int B, uint64_t seed, uint64_t first) {
+    genrep_status st = genrep__steer_check(__func__, s, g, B);
+    for (int t = 0; !st && t < s->T; t++) {
+        float l;
+        if (loss_walk && !(st = genrep__steer_batch(s, &l, g, B, seed, first, t, 1.0f, 0))) loss_walk[t] = l;
+        if (!st && loss_still && !(st = genrep__steer_batch(s, &l, g, B, seed, first, t, 0.0f, 0))) loss_still[t] = l;
+    }
+    return st;
+}
+
+/* ----------------------------------------------------------------- [AUG] */
+/* Every piece works on one (C,H,W) image with plain loops; the batch driver
+   runs whole views in parallel (one image per OpenMP iteration), which is
+   where the throughput comes from at 28x28. Nothing allocates: the crop
+   tables and the blur line buffer live on the stack, bounded by
+   GENREP_AUG_MAX_SIDE, and the remaining steps work in place in `out`. */
+
+#define GENREP__AUG_MAX_KERNEL 255  /* blur kernel side bound (line buffer) */
+#define GENREP__VB 8                /* block width of the loops written to vectorise */
+
+static float genrep__clamp01(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
+
+static genrep_status genrep__aug_check(const char *fn, const float *out, const float *in, int C, int H, int W) {
+    if (!out || !in) return genrep__fail(GENREP_ERR_ARG, "%s: out or in is NULL", fn);
+    if (C != 1 && C != 3) return genrep__fail(GENREP_ERR_ARG, "%s: C must be 1 or 3, got %d", fn, C);
+    if (H < 1 || W < 1 || H > GENREP_AUG_MAX_SIDE || W > GENREP_AUG_MAX_SIDE)
+        return genrep__fail(GENREP_ERR_ARG, "%s: image %dx%d outside 1..%d", fn, H, W, GENREP_AUG_MAX_SIDE);
+    return GENREP_OK;
+}
+
+/* Source taps of a bilinear resize along one axis, as PyTorch's
+   upsample_bilinear2d with align_corners=False: src = (dst+0.5)*in/out - 0.5,
+   clamped at 0; i0 = floor(src), i1 = i0 + (i0 < in-1), weight lam on i1. */
+static void genrep__bilinear_taps(int *i0, int *i1, float *lam, int in, int out) {
+    float scale = (float)in / (float)out;
+    for (int o = 0; o < out; o++) {
+        float src = scale * ((float)o + 0.5f) - 0.5f;
+        if (src < 0.0f) src = 0.0f;
+        int i = (int)src;
+        if (i > in - 1) i = in - 1;
+        float l = src - (float)i;
+        if (l < 0.0f) l = 0.0f;
+        if (l > 1.0f) l = 1.0f;
+        i0[o] = i;
+        i1[o] = i + (i < in - 1 ? 1 : 0);
+        lam[o] = l;
+    }
+}
+
+/* out (C,oh,ow) = bilinear resize of box (top,left,h,w) of in (C,H,W);
+   flip mirrors the output columns (hflip after the resize, fused). */
+static void genrep__resized_crop(float *out, const float *in, int C, int H, int W,
+                                 int top, int left, int h, int w, int oh, int ow, int flip) {
+    int y0[GENREP_AUG_MAX_SIDE], y1[GENREP_AUG_MAX_SIDE], x0[GENREP_AUG_MAX_SIDE], x1[GENREP_AUG_MAX_SIDE];
+    float ly[GENREP_AUG_MAX_SIDE], lx[GENREP_AUG_MAX_SIDE];
+    genrep__bilinear_taps(y0, y1, ly, h, oh);
+    genrep__bilinear_taps(x0, x1, lx, w, ow);
+    if (flip) { /* reverse the column tables: output column o reads source column ow-1-o */
+        for (int a = 0, b = ow - 1; a < b; a++, b--) {
+            int t = x0[a]; x0[a] = x0[b]; x0[b] = t;
+            t = x1[a]; x1[a] = x1[b]; x1[b] = t;
+            float f = lx[a]; lx[a] = lx[b]; lx[b] = f;
+        }
+    }
+    /* Separable, horizontal pass first as PyTorch's expression
+       wy0*(wx0*a + wx1*b) + wy1*(wx0*c + wx1*d): each source row needed is
+       resampled to ow columns once (kept in a two-row cache, since
+       neighbouring output rows share source rows), then rows are blended
+       in vectorisable blocks. Bitwise equal to the direct 4-tap loop. */
+    float rows[2][GENREP_AUG_MAX_SIDE];
+    int rows_y[2];
+    for (int c = 0; c < C; c++) {
+        const float *src = in + ((size_t)c * H + top) * W + left;
+        float *dst = out + (size_t)c * oh * ow;
+        rows_y[0] = rows_y[1] = -1;
+        for (int oy = 0; oy < oh; oy++) {
+            const float *hr[2];
+            int want[2] = {y0[oy], y1[oy]};
+            for (int k = 0; k < 2; k++) {
+                int slot = rows_y[0] == want[k] ? 0 : rows_y[1] == want[k] ? 1 : -1;
+                if (slot < 0) { /* resample source row want[k] into the slot the other tap does not hold */
+                    slot = rows_y[0] == want[1 - k] ? 1 : 0;
+                    const float *sr = src + (size_t)want[k] * W;
+                    float *hrow = rows[slot];
+                    for (int ox = 0; ox < ow; ox++) {
+                        float wx1 = lx[ox], wx0 = 1.0f - wx1;
+                        hrow[ox] = wx0 * sr[x0[ox]] + wx1 * sr[x1[ox]];
+                    }
+                    rows_y[slot] = want[k];
+                }
+                hr[k] = rows[slot];
+            }
+            float wy1 = ly[oy], wy0 = 1.0f - wy1;
+            float *d = dst + (size_t)oy * ow;
+            int ox = 0;
+            for (; ox + GENREP__VB <= ow; ox += GENREP__VB) {
+                float t[GENREP__VB];
+                for (int q = 0; q < GENREP__VB; q++) t[q] = wy0 * hr[0][ox + q] + wy1 * hr[1][ox + q];
+                for (int q = 0; q < GENREP__VB; q++) d[ox + q] = t[q];
+            }
+            for (; ox < ow; ox++) d[ox] = wy0 * hr[0][ox] + wy1 * hr[1][ox];
+        }
+    }
+}
+
+static void genrep__hflip(float *out, const float *in, int C, int H, int W) {
+    for (size_t r = 0; r < (size_t)C * H; r++) {
+        const float *s = in + r * W;
+        float *d = out + r * W;
+        for (int a = 0, b = W - 1; a <= b; a++, b--) { float t = s[a]; d[a] = s[b]; d[b] = t; }
+    }
+}
+
+static float genrep__gray(float r, float g, float b) { return 0.2989f * r + 0.587f * g + 0.114f * b; }
+
+/* out = clamp01(a*x + b) over n values: torchvision's _blend with a
+   constant (brightness: b = 0; contrast: b = (1-a)*mean). Blocks of 8 with
+   a fixed trip count so that -O2 vectorises them; then a scalar tail. */
+static void genrep__affine_clamp(float *out, const float *in, size_t n, float a, float b) {
+    size_t i = 0;
+    for (; i + GENREP__VB <= n; i += GENREP__VB) { /* load all, then store: out may be in */
+        float t[GENREP__VB];
+        for (int c = 0; c < GENREP__VB; c++) t[c] = in[i + c];
+        for (int c = 0; c < GENREP__VB; c++) t[c] = genrep__clamp01(a * t[c] + b);
+        for (int c = 0; c < GENREP__VB; c++) out[i + c] = t[c];
+    }
+    for (; i < n; i++) out[i] = genrep__clamp01(a * in[i] + b);
+}
+
+static void genrep__brightness(float *out, const float *in, size_t n, float f) {
+    genrep__affine_clamp(out, in, n, f, 0.0f);
+}
+
+/* blend(x, mean of gray image): the mean is summed in double */
+static void genrep__contrast(float *out, const float *in, int C, size_t hw, float f) {
+    /* GENREP__VB independent partial sums (a dependent chain of double adds
+       would be latency-bound), combined in a fixed order */
+    double part[GENREP__VB] = {0};
+    size_t i = 0;
+    if (C == 3) {
+        for (; i + GENREP__VB <= hw; i += GENREP__VB)
+            for (int c = 0; c < GENREP__VB; c++) part[c] += genrep__gray(in[i + c], in[hw + i + c], in[2 * hw + i + c]);
+        for (; i < hw; i++) part[0] += genrep__gray(in[i], in[hw + i], in[2 * hw + i]);
+    } else {
+        for (; i + GENREP__VB <= hw; i += GENREP__VB)
+            for (int c = 0; c < GENREP__VB; c++) part[c] += in[i + c];
+        for (; i < hw; i++) part[0] += in[i];
+    }
+    double s = 0.0;
+    for (int c = 0; c < GENREP__VB; c++) s += part[c];
+    float m = (float)(s / (double)hw);
+    genrep__affine_clamp(out, in, (size_t)C * hw, f, (1.0f - f) * m);
+}
+
+static void genrep__saturation_px(float *out, const float *in, size_t hw, size_t i, float f) {
+    float r = in[i], g = in[hw + i], b = in[2 * hw + i];
+    float gb = (1.0f - f) * genrep__gray(r, g, b);
+    out[i] = genrep__clamp01(f * r + gb);
+    out[hw + i] = genrep__clamp01(f * g + gb);
+    out[2 * hw + i] = genrep__clamp01(f * b + gb);
+}
+
+static void genrep__saturation(float *out, const float *in, int C, size_t hw, float f) {
+    if (C != 3) { if (out != in) memcpy(out, in, hw * C * sizeof(float)); return; }
+    size_t i = 0;
+    for (; i + GENREP__VB <= hw; i += GENREP__VB) { /* load all, then store: out may be in */
+        float r[GENREP__VB], g[GENREP__VB], b[GENREP__VB];
+        for (int c = 0; c < GENREP__VB; c++) { r[c] = in[i + c]; g[c] = in[hw + i + c]; b[c] = in[2 * hw + i + c]; }
+        for (int c = 0; c < GENREP__VB; c++) {
+            float gb = (1.0f - f) * genrep__gray(r[c], g[c], b[c]);
+            r[c] = genrep__clamp01(f * r[c] + gb);
+            g[c] = genrep__clamp01(f * g[c] + gb);
+            b[c] = genrep__clamp01(f * b[c] + gb);
+        }
+        for (int c = 0; c < GENREP__VB; c++) { out[i + c] = r[c]; out[hw + i + c] = g[c]; out[2 * hw + i + c] = b[c]; }
+    }
+    for (; i < hw; i++) genrep__saturation_px(out, in, hw, i, f);
+}
+
+/* RGB -> HSV -> shift hue -> RGB per pixel, with torchvision's formulas
+   (h in [0,1), s = (max-min)/max, v = max, the same masked sums and the
+   same p/q/t table), so results agree to rounding. Written without
+   branches (selects only) on blocks of 8 pixels so that -O2 vectorises
+   it: random hues make branches unpredictable. floor/fmod use integer
+   conversion; every value involved lies in (-1, 7). */
+static void genrep__hue_block(float *r, float *g, float *b, float shift) {
+    for (int c = 0; c < GENREP__VB; c++) {
+        float R = r[c], G = g[c], B = b[c];
+        float maxc = R > G ? R : G; maxc = maxc > B ? maxc : B;
+        float minc = R < G ? R : G; minc = minc < B ? minc : B;
+        /* 0/1 masks multiply, as torchvision's code does: no branches */
+        float eq = (float)(maxc == minc), ne = 1.0f - eq;
+        float cr = maxc - minc;
+        float s = cr / (eq + ne * maxc);            /* maxc, or 1 if gray */
+        float crd = eq + ne * cr;                   /* cr, or 1 if gray */
+        float rc = (maxc - R) / crd, gc = (maxc - G) / crd, bc = (maxc - B) / crd;
+        float isr = (float)(maxc == R), isg = (float)(maxc == G);
+        float h = isr * (bc - gc) + (isg * (1.0f - isr)) * (2.0f + rc - bc)
+                + ((1.0f - isg) * (1.0f - isr)) * (4.0f + gc - rc);
+        h = h / 6.0f + 1.0f;                        /* in [0.83, 1.84] */
+        h -= (float)(int)h;                         /* fmod(h, 1) */
+        h += shift;                                 /* Python's % 1.0 of (-0.5, 1.5): */
+        float fl = (float)(int)h;
+        fl -= (float)(h < fl);
+        h -= fl;
+        float h6 = h * 6.0f;
+        float sec = (float)(int)h6;                 /* floor: h6 >= 0 */
+        float f = h6 - sec;
+        sec -= 6.0f * (float)(sec >= 6.0f);
+        float v = maxc;
+        float p = genrep__clamp01(v * (1.0f - s));
+        float q = genrep__clamp01(v * (1.0f - s * f));
+        float t = genrep__clamp01(v * (1.0f - s * (1.0f - f)));
+        /* torchvision's table, sector -> (R, G, B):
+           0 (v,t,p) 1 (q,v,p) 2 (p,v,t) 3 (p,q,v) 4 (t,p,v) 5 (v,p,q);
+           one mask is 1, the others add exact zeros */
+        float m0 = (float)(sec == 0.0f), m1 = (float)(sec == 1.0f), m2 = (float)(sec == 2.0f);
+        float m3 = (float)(sec == 3.0f), m4 = (float)(sec == 4.0f), m5 = (float)(sec == 5.0f);
+        r[c] = m0 * v + m1 * q + m2 * p + m3 * p + m4 * t + m5 * v;
+        g[c] = m0 * t + m1 * v + m2 * v + m3 * q + m4 * p + m5 * p;
+        b[c] = m0 * p + m1 * p + m2 * t + m3 * v + m4 * v + m5 * q;
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+/* The block above, 8 pixels per AVX2 register, the same operations in the
+   same order (no FMA), so its results are bitwise those of the scalar code. */
+__attribute__((target("avx2"))) static __m256 genrep__clamp01_avx2(__m256 x) {
+    __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+    __m256 t = _mm256_blendv_ps(x, one, _mm256_cmp_ps(x, one, _CMP_GT_OQ));
+    return _mm256_blendv_ps(t, zero, _mm256_cmp_ps(x, zero, _CMP_LT_OQ));
+}
+/* 8 pixels of the planes at in (stride hw) -> out; out may be in */
+__attribute__((target("avx2"))) static void genrep__hue_avx2(float *out, const float *in, size_t hw, float shift) {
+    const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f),
+                 six = _mm256_set1_ps(6.0f), sh = _mm256_set1_ps(shift);
+    __m256 R = _mm256_loadu_ps(in), G = _mm256_loadu_ps(in + hw), B = _mm256_loadu_ps(in + 2 * hw);
+#define GENREP__MASK(a, b_, op) _mm256_and_ps(_mm256_cmp_ps((a), (b_), op), one)
+    __m256 maxc = _mm256_max_ps(_mm256_max_ps(R, G), B);
+    __m256 minc = _mm256_min_ps(_mm256_min_ps(R, G), B);
+    __m256 eq = GENREP__MASK(maxc, minc, _CMP_EQ_OQ), ne = _mm256_sub_ps(one, eq);
+    __m256 cr = _mm256_sub_ps(maxc, minc);
+    __m256 s = _mm256_div_ps(cr, _mm256_add_ps(eq, _mm256_mul_ps(ne, maxc)));
+    __m256 crd = _mm256_add_ps(eq, _mm256_mul_ps(ne, cr));
+    __m256 rc = _mm256_div_ps(_mm256_sub_ps(maxc, R), crd);
+    __m256 gc = _mm256_div_ps(_mm256_sub_ps(maxc, G), crd);
+    __m256 bc = _mm256_div_ps(_mm256_sub_ps(maxc, B), crd);
+    __m256 isr = GENREP__MASK(maxc, R, _CMP_EQ_OQ), isg = GENREP__MASK(maxc, G, _CMP_EQ_OQ);
+    __m256 nr = _mm256_sub_ps(one, isr);
+    __m256 h = _mm256_add_ps(_mm256_add_ps(
+                   _mm256_mul_ps(isr, _mm256_sub_ps(bc, gc)),
+                   _mm256_mul_ps(_mm256_mul_ps(isg, nr), _mm256_sub_ps(_mm256_add_ps(two, rc), bc))),
+                   _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(one, isg), nr), _mm256_sub_ps(_mm256_add_ps(four, gc), rc)));
+    h = _mm256_add_ps(_mm256_div_ps(h, six), one);
+    h = _mm256_sub_ps(h, _mm256_cvtepi32_ps(_mm256_cvttps_epi32(h)));
+    h = _mm256_add_ps(h, sh);
+    __m256 fl = _mm256_cvtepi32_ps(_mm256_cvttps_epi32(h));
+    fl = _mm256_sub_ps(fl, GENREP__MASK(h, fl, _CMP_LT_OQ));
+    h = _mm256_sub_ps(h, fl);
+    __m256 h6 = _mm256_mul_ps(h, six);
+    __m256 sec = _mm256_cvtepi32_ps(_mm256_cvttps_epi32(h6));
+    __m256 f = _mm256_sub_ps(h6, sec);
+    sec = _mm256_sub_ps(sec, _mm256_mul_ps(six, GENREP__MASK(sec, six, _CMP_GE_OQ)));
+    __m256 v = maxc;
+    __m256 p = genrep__clamp01_avx2(_mm256_mul_ps(v, _mm256_sub_ps(one, s)));
+    __m256 q = genrep__clamp01_avx2(_mm256_mul_ps(v, _mm256_sub_ps(one, _mm256_mul_ps(s, f))));
+    __m256 t = genrep__clamp01_avx2(_mm256_mul_ps(v, _mm256_sub_ps(one, _mm256_mul_ps(s, _mm256_sub_ps(one, f)))));
+    __m256 m0 = GENREP__MASK(sec, _mm256_set1_ps(0.0f), _CMP_EQ_OQ), m1 = GENREP__MASK(sec, one, _CMP_EQ_OQ);
+    __m256 m2 = GENREP__MASK(sec, two, _CMP_EQ_OQ), m3 = GENREP__MASK(sec, _mm256_set1_ps(3.0f), _CMP_EQ_OQ);
+    __m256 m4 = GENREP__MASK(sec, four, _CMP_EQ_OQ), m5 = GENREP__MASK(sec, _mm256_set1_ps(5.0f), _CMP_EQ_OQ);
+#undef GENREP__MASK
+#define GENREP__SEL(a0, a1, a2, a3, a4, a5) \
+    _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(m0, a0), _mm256_mul_ps(m1, a1)), \
+        _mm256_mul_ps(m2, a2)), _mm256_mul_ps(m3, a3)), _mm256_mul_ps(m4, a4)), _mm256_mul_ps(m5, a5))
+    _mm256_storeu_ps(out, GENREP__SEL(v, q, p, p, t, v));
+    _mm256_storeu_ps(out + hw, GENREP__SEL(t, v, v, q, p, p));
+    _mm256_storeu_ps(out + 2 * hw, GENREP__SEL(p, p, t, v, v, q));
+#undef GENREP__SEL
+}
+#endif
+
+static void genrep__hue(float *out, const float *in, int C, size_t hw, float shift) {
+    if (C != 3) { if (out != in) memcpy(out, in, hw * C * sizeof(float)); return; }
+#if defined(__x86_64__) || defined(__i386__)
+    int avx2 = genrep_get_isa() >= GENREP_ISA_AVX2;
+#else
+    int avx2 = 0;
+#endif
+    for (size_t i = 0; i < hw; i += GENREP__VB) {
+        int n = hw - i < GENREP__VB ? (int)(hw - i) : GENREP__VB;
+#if defined(__x86_64__) || defined(__i386__)
+        if (avx2 && n == GENREP__VB) { genrep__hue_avx2(out + i, in + i, hw, shift); continue; }
+#endif
+        float r[GENREP__VB] = {0}, g[GENREP__VB] = {0}, b[GENREP__VB] = {0};
+        for (int c = 0; c < n; c++) { r[c] = in[i + c]; g[c] = in[hw + i + c]; b[c] = in[2 * hw + i + c]; }
+        genrep__hue_block(r, g, b, shift);
+        for (int c = 0; c < n; c++) { out[i + c] = r[c]; out[hw + i + c] = g[c]; out[2 * hw + i + c] = b[c]; }
+    }
+    (void)avx2;
+}
+
+static void genrep__grayscale(float *out, const float *in, int C, size_t hw) {
+    if (C != 3) { if (out != in) memcpy(out, in, hw * C * sizeof(float)); return; }
+    for (size_t i = 0; i < hw; i++) {
+        float l = genrep__gray(in[i], in[hw + i], in[2 * hw + i]);
+        out[i] = l; out[hw + i] = l; out[2 * hw + i] = l;
+    }
+}
+
+/* torchvision's 1-d kernel: x = linspace(-(k-1)/2, (k-1)/2, k), exp(-x^2/2s^2), sum 1. */
+static void genrep__gauss_kernel(float *kw, int k, float sigma) {
+    float half = (float)(k - 1) * 0.5f, sum = 0.0f;
+    for (int i = 0; i < k; i++) {
+        float x = ((float)i - half) / sigma;
+        kw[i] = expf(-0.5f * x * x);
+        sum += kw[i];
+    }
+    for (int i = 0; i < k; i++) kw[i] /= sum;
+}
+
+/* reflect index (no edge repeat) into [0, n), for any i */
+static int genrep__reflect(int i, int n) {
+    if (i >= 0 && i < n) return i;   /* the common case, without a division */
+    if (n == 1) return 0;
+    int period = 2 * (n - 1);
+    i %= period;
+    if (i < 0) i += period;
+    return i < n ? i : period - i;
+}
+
+/* In-place separable blur of one (H,W) plane with reflect padding. Rows:
+   each row is copied padded into a line buffer and the taps run over the
+   whole row (tap-outer loops vectorise). Columns: strips of
+   GENREP__BLUR_STRIP columns are copied padded into a stack buffer and
+   blurred row by row. Taps are summed in the same order (j = 0..k-1) in
+   both passes. */
+#define GENREP__BLUR_STRIP 16  /* columns per vertical strip (stack: ~80 KB) */
+#define GENREP__BLUR_ROWB  16  /* outputs per block of the row pass */
+#if defined(__GNUC__)
+#define GENREP__INLINE static inline __attribute__((always_inline))
+#else
+#define GENREP__INLINE static inline
+#endif
+GENREP__INLINE void genrep__blur_plane_body(float *x, int H, int W, const float *kw, int k) {
+    /* row buffer: padded row plus slack so that blocks may run past W */
+    float buf[GENREP_AUG_MAX_SIDE + GENREP__AUG_MAX_KERNEL + GENREP__BLUR_ROWB];
+    float acc[GENREP__BLUR_ROWB > GENREP__BLUR_STRIP ? GENREP__BLUR_ROWB : GENREP__BLUR_STRIP];
+    float strip[(GENREP_AUG_MAX_SIDE + GENREP__AUG_MAX_KERNEL) * GENREP__BLUR_STRIP];
+    int r = k / 2;
+    for (int y = 0; y < H; y++) {
+        float *row = x + (size_t)y * W;
+        for (int i = -r; i < W + r; i++) buf[i + r] = row[genrep__reflect(i, W)];
+        for (int i = W + 2 * r; i < W + 2 * r + GENREP__BLUR_ROWB; i++) buf[i] = 0.0f;
+        /* fixed-width blocks vectorise; several vectors per block keep
+           independent add chains in flight */
+        for (int i0 = 0; i0 < W; i0 += GENREP__BLUR_ROWB) {
+            const float *b0 = buf + i0;
+            for (int c = 0; c < GENREP__BLUR_ROWB; c++) acc[c] = kw[0] * b0[c];
+            for (int j = 1; j < k; j++) {
+                float wj = kw[j];
+                for (int c = 0; c < GENREP__BLUR_ROWB; c++) acc[c] += wj * b0[j + c];
+            }
+            int nw = W - i0 < GENREP__BLUR_ROWB ? W - i0 : GENREP__BLUR_ROWB;
+            for (int c = 0; c < nw; c++) row[i0 + c] = acc[c];
+        }
+    }
+    for (int x0 = 0; x0 < W; x0 += GENREP__BLUR_STRIP) {
+        int nw = W - x0 < GENREP__BLUR_STRIP ? W - x0 : GENREP__BLUR_STRIP;
+        for (int i = -r; i < H + r; i++) {
+            const float *src = x + (size_t)genrep__reflect(i, H) * W + x0;
+            float *dst = strip + (size_t)(i + r) * GENREP__BLUR_STRIP;
+            for (int c = 0; c < nw; c++) dst[c] = src[c];
+            for (int c = nw; c < GENREP__BLUR_STRIP; c++) dst[c] = 0.0f;
+        }
+        for (int i = 0; i < H; i++) {
+            const float *s0 = strip + (size_t)i * GENREP__BLUR_STRIP;
+            for (int c = 0; c < GENREP__BLUR_STRIP; c++) acc[c] = kw[0] * s0[c];
+            for (int j = 1; j < k; j++) {
+                float wj = kw[j];
+                const float *sj = s0 + (size_t)j * GENREP__BLUR_STRIP;
+                for (int c = 0; c < GENREP__BLUR_STRIP; c++) acc[c] += wj * sj[c];
+            }
+            float *d = x + (size_t)i * W + x0;
+            for (int c = 0; c < nw; c++) d[c] = acc[c];
+        }
+    }
+}
+
+/* The same C body compiled twice: baseline (SSE2) and AVX2 (8-wide; no
+   FMA, so both give the same bits). Chosen by genrep_get_isa(). */
+static void genrep__blur_plane_base(float *x, int H, int W, const float *kw, int k) {
+    genrep__blur_plane_body(x, H, W, kw, k);
+}
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) static void genrep__blur_plane_avx2(float *x, int H, int W, const float *kw, int k) {
+    genrep__blur_plane_body(x, H, W, kw, k);
+}
+#endif
+
+static void genrep__blur(float *out, const float *in, int C, int H, int W, int k, float sigma) {
+    float kw[GENREP__AUG_MAX_KERNEL];
+    genrep__gauss_kernel(kw, k, sigma);
+    if (out != in) memcpy(out, in, (size_t)C * H * W * sizeof(float));
+#if defined(__x86_64__) || defined(__i386__)
+    if (genrep_get_isa() >= GENREP_ISA_AVX2) {
+        for (int c = 0; c < C; c++) genrep__blur_plane_avx2(out + (size_t)c * H * W, H, W, kw, k);
+        return;
+    }
+#endif
+    for (int c = 0; c < C; c++) genrep__blur_plane_base(out + (size_t)c * H * W, H, W, kw, k);
+}
+
+static void genrep__normalize(float *out, const float *in, int C, size_t hw, const float *mean, const float *std) {
+    for (int c = 0; c < C; c++) {
+        float m = mean[c], sd = std[c];   /* divide, as torchvision does (bit-closer than * 1/std) */
+        const float *s = in + c * hw;
+        float *d = out + c * hw;
+        for (size_t i = 0; i < hw; i++) d[i] = (s[i] - m) / sd;
+    }
+}
+
+/* ---- public fixed-parameter pieces ---- */
+
+GENREP_API genrep_status genrep_aug_resized_crop(float *out, const float *in, int C, int H, int W,
+                                                 int top, int left, int h, int w, int out_h, int out_w) {
+    genrep_status st = genrep__aug_check(__func__, out, in, C, H, W);
+    if (st) return st;
+    if (top < 0 || left < 0 || h < 1 || w < 1 || top + h > H || left + w > W)
+        return genrep__fail(GENREP_ERR_ARG, "%s: box top=%d left=%d h=%d w=%d not inside the %dx%d image",
+                            __func__, top, left, h, w, H, W);
+    if (out_h < 1 || out_w < 1 || out_h > GENREP_AUG_MAX_SIDE || out_w > GENREP_AUG_MAX_SIDE)
+        return genrep__fail(GENREP_ERR_ARG, "%s: output %dx%d outside 1..%d", __func__, out_h, out_w, GENREP_AUG_MAX_SIDE);
+    genrep__resized_crop(out, in, C, H, W, top, left, h, w, out_h, out_w, 0);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_aug_hflip(float *out, const float *in, int C, int H, int W) {
+    genrep_status st = genrep__aug_check(__func__, out, in, C, H, W);
+    if (st) return st;
+    genrep__hflip(out, in, C, H, W);
+    return GENREP_OK;
+}
+
+static genrep_status genrep__check_factor(const char *fn, float f) {
+    if (!(f >= 0.0f) || f > 1e6f) return genrep__fail(GENREP_ERR_ARG, "%s: factor must be >= 0 and finite, got %g", fn, (double)f);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_aug_adjust_brightness(float *out, const float *in, int C, int H, int W, float factor) {
+    genrep_status st = genrep__aug_check(__func__, out, in, C, H, W);
+    if (!st) st = genrep__check_factor(__func__, factor);
+    if (st) return st;
+    genrep__brightness(out, in, (size_t)C * H * W, factor);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_aug_adjust_contrast(float *out, const float *in, int C, int H, int W, float factor) {
+    genrep_status st = genrep__aug_check(__func__, out, in, C, H, W);
+    if (!st) st = genrep__check_factor(__func__, factor);
+    if (st) return st;
+    genrep__contrast(out, in, C, (size_t)H * W, factor);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_aug_adjust_saturation(float *out, const float *in, int C, int H, int W, float factor) {
+    genrep_status st = genrep__aug_check(__func__, out, in, C, H, W);
+    if (!st) st = genrep__check_factor(__func__, factor);
+    if (st) return st;
+    genrep__saturation(out, in, C, (size_t)H * W, factor);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_aug_adjust_hue(float *out, const float *in, int C, int H, int W, float shift) {
+    genrep_status st = genrep__aug_check(__func__, out, in, C, H, W);
+    if (st) return st;
+    if (!(shift >= -0.5f && shift <= 0.5f))
+        return genrep__fail(GENREP_ERR_ARG, "%s: shift must be in [-0.5, 0.5], got %g", __func__, (double)shift);
+    genrep__hue(out, in, C, (size_t)H * W, shift);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_aug_grayscale(float *out, const float *in, int C, int H, int W) {
+    genrep_status st = genrep__aug_check(__func__, out, in, C, H, W);
+    if (st) return st;
+    genrep__grayscale(out, in, C, (size_t)H * W);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_aug_gaussian_blur(float *out, const float *in, int C, int H, int W,
+                                                  int kernel, float sigma) {
+    genrep_status st = genrep__aug_check(__func__, out, in, C, H, W);
+    if (st) return st;
+    if (kernel < 1 || kernel % 2 == 0 || kernel > GENREP__AUG_MAX_KERNEL)
+        return genrep__fail(GENREP_ERR_ARG, "%s: kernel must be odd in 1..%d, got %d", __func__, GENREP__AUG_MAX_KERNEL, kernel);
+    if (!(sigma > 0.0f) || sigma > 1e6f)
+        return genrep__fail(GENREP_ERR_ARG, "%s: sigma must be > 0 and finite, got %g", __func__, (double)sigma);
+    genrep__blur(out, in, C, H, W, kernel, sigma);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_aug_normalize(float *out, const float *in, int C, int H, int W,
+                                              const float *mean, const float *std) {
+    genrep_status st = genrep__aug_check(__func__, out, in, C, H, W);
+    if (st) return st;
+    GENREP__CHECK_PTR(mean);
+    GENREP__CHECK_PTR(std);
+    for (int c = 0; c < C; c++)
+        if (!(std[c] != 0.0f) || std[c] != std[c])
+            return genrep__fail(GENREP_ERR_ARG, "%s: std[%d] = %g must be non-zero", __func__, c, (double)std[c]);
+    genrep__normalize(out, in, C, (size_t)H * W, mean, std);
+    return GENREP_OK;
+}
+
+/* ---- random views ---- */
+
+GENREP_API void genrep_aug_config_simclr(genrep_aug_config *cfg, int out_h, int out_w) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->out_h = out_h; cfg->out_w = out_w;
+    cfg->scale_min = 0.2f; cfg->scale_max = 1.0f;
+    cfg->ratio_min = 3.0f / 4.0f; cfg->ratio_max = 4.0f / 3.0f;
+    cfg->flip_p = 0.5f;
+    cfg->jitter_p = 0.8f;
+    cfg->brightness = 0.4f; cfg->contrast = 0.4f; cfg->saturation = 0.4f; cfg->hue = 0.1f;
+    cfg->gray_p = 0.2f;
+    cfg->blur_p = 0.0f; cfg->blur_sigma_min = 0.1f; cfg->blur_sigma_max = 2.0f; cfg->blur_kernel = 0;
+    cfg->normalize = 0;
+    for (int c = 0; c < 3; c++) { cfg->mean[c] = 0.0f; cfg->std[c] = 1.0f; }
+}
+
+static int genrep__prob_ok(float p) { return p >= 0.0f && p <= 1.0f; }
+
+GENREP_API genrep_status genrep_aug_config_check(const genrep_aug_config *cfg) {
+    const char *fn = "genrep_aug_config";
+    if (!cfg) return genrep__fail(GENREP_ERR_ARG, "%s: cfg is NULL", fn);
+    if (cfg->out_h < 1 || cfg->out_w < 1 || cfg->out_h > GENREP_AUG_MAX_SIDE || cfg->out_w > GENREP_AUG_MAX_SIDE)
+        return genrep__fail(GENREP_ERR_ARG, "%s: out_h x out_w = %dx%d outside 1..%d", fn, cfg->out_h, cfg->out_w, GENREP_AUG_MAX_SIDE);
+    if (!(cfg->scale_min > 0.0f && cfg->scale_min <= cfg->scale_max && cfg->scale_max <= 1.0f))
+        return genrep__fail(GENREP_ERR_ARG, "%s: need 0 < scale_min <= scale_max <= 1, got (%g, %g)", fn,
+                            (double)cfg->scale_min, (double)cfg->scale_max);
+    if (!(cfg->ratio_min > 0.0f && cfg->ratio_min <= cfg->ratio_max && cfg->ratio_max < 1e6f))
+        return genrep__fail(GENREP_ERR_ARG, "%s: need 0 < ratio_min <= ratio_max, got (%g, %g)", fn,
+                            (double)cfg->ratio_min, (double)cfg->ratio_max);
+    const float probs[4] = {cfg->flip_p, cfg->jitter_p, cfg->gray_p, cfg->blur_p};
+    const char *pn[4] = {"flip_p", "jitter_p", "gray_p", "blur_p"};
+    for (int i = 0; i < 4; i++)
+        if (!genrep__prob_ok(probs[i])) return genrep__fail(GENREP_ERR_ARG, "%s: %s = %g not in [0, 1]", fn, pn[i], (double)probs[i]);
+    const float jit[3] = {cfg->brightness, cfg->contrast, cfg->saturation};
+    const char *jn[3] = {"brightness", "contrast", "saturation"};
+    for (int i = 0; i < 3; i++)
+        if (!(jit[i] >= 0.0f && jit[i] < 1e6f)) return genrep__fail(GENREP_ERR_ARG, "%s: %s = %g must be >= 0", fn, jn[i], (double)jit[i]);
+    if (!(cfg->hue >= 0.0f && cfg->hue <= 0.5f))
+        return genrep__fail(GENREP_ERR_ARG, "%s: hue = %g not in [0, 0.5]", fn, (double)cfg->hue);
+    if (cfg->blur_p > 0.0f) {
+        if (!(cfg->blur_sigma_min > 0.0f && cfg->blur_sigma_min <= cfg->blur_sigma_max && cfg->blur_sigma_max < 1e6f))
+            return genrep__fail(GENREP_ERR_ARG, "%s: need 0 < blur_sigma_min <= blur_sigma_max, got (%g, %g)", fn,
+                                (double)cfg->blur_sigma_min, (double)cfg->blur_sigma_max);
+        if (cfg->blur_kernel < 0 || (cfg->blur_kernel > 0 && cfg->blur_kernel % 2 == 0) || cfg->blur_kernel > GENREP__AUG_MAX_KERNEL)
+            return genrep__fail(GENREP_ERR_ARG, "%s: blur_kernel = %d must be 0 (auto) or odd in 1..%d", fn,
+                                cfg->blur_kernel, GENREP__AUG_MAX_KERNEL);
+    }
+    if (cfg->normalize)
+        for (int c = 0; c < 3; c++)
+            if (!(cfg->std[c] != 0.0f) || cfg->std[c] != cfg->std[c])
+                return genrep__fail(GENREP_ERR_ARG, "%s: std[%d] = %g must be non-zero", fn, c, (double)cfg->std[c]);
+    return GENREP_OK;
+}
+
+/* SimCLR's blur kernel: ~10% of the (smaller) output side, odd, >= 3. */
+static int genrep__aug_kernel(const genrep_aug_config *cfg) {
+    if (cfg->blur_kernel > 0) return cfg->blur_kernel;
+    int side = cfg->out_h < cfg->out_w ? cfg->out_h : cfg->out_w;
+    int k = (side / 10 / 2) * 2 + 1;
+    return k < 3 ? 3 : k;
+}
+
+static double genrep__u01(genrep_rng *r) { return (double)genrep_rng_uniform(r); }
+
+/* Python's round(): half to even (rint in the default rounding mode). */
+static int genrep__round_half_even(double x) {
+    if (!(x > -1e9 && x < 1e9)) return 0;   /* NaN or absurd: "does not fit" */
+    double f = floor(x), d = x - f;
+    if (d > 0.5 || (d == 0.5 && fmod(f, 2.0) != 0.0)) f += 1.0;
+    return (int)f;
+}
+
+GENREP_API void genrep_aug_sample(genrep_aug_params *p, const genrep_aug_config *cfg, int H, int W,
+                                  uint64_t seed, uint64_t sample_index, int view_index) {
+    /* Name the two streams of this view by hashing (sample, view) with
+       Philox under a fixed tag key: one stream for the crop (whose number of
+       draws depends on the image size) and one for everything else. */
+    uint32_t hsh[4];
+    genrep_philox(hsh, 0x47656e5265704175ull /* "GenRepAu" */, (uint64_t)(uint32_t)view_index, sample_index);
+    genrep_rng rc, rp;
+    genrep_rng_init(&rc, seed, (uint64_t)hsh[0] | ((uint64_t)hsh[1] << 32));
+    genrep_rng_init(&rp, seed, (uint64_t)hsh[2] | ((uint64_t)hsh[3] << 32));
+
+    /* RandomResizedCrop.get_params: 10 tries, then a centre crop. */
+    double area = (double)H * (double)W;
+    double lr0 = log((double)cfg->ratio_min), lr1 = log((double)cfg->ratio_max);
+    int found = 0;
+    for (int t = 0; t < 10 && !found; t++) {
+        double target = area * ((double)cfg->scale_min + ((double)cfg->scale_max - (double)cfg->scale_min) * genrep__u01(&rc));
+        double ar = exp(lr0 + (lr1 - lr0) * genrep__u01(&rc));
+        int w = genrep__round_half_even(sqrt(target * ar));
+        int h = genrep__round_half_even(sqrt(target / ar));
+        if (w > 0 && w <= W && h > 0 && h <= H) {
+            p->top = (int)genrep_rng_below(&rc, (uint32_t)(H - h + 1));
+            p->left = (int)genrep_rng_below(&rc, (uint32_t)(W - w + 1));
+            p->crop_h = h; p->crop_w = w;
+            found = 1;
+        }
+    }
+    if (!found) {
+        double in_ratio = (double)W / (double)H;
+        int w, h;
+        if (in_ratio < (double)cfg->ratio_min) { w = W; h = genrep__round_half_even(w / (double)cfg->ratio_min); }
+        else if (in_ratio > (double)cfg->ratio_max) { h = H; w = genrep__round_half_even(h * (double)cfg->ratio_max); }
+        else { w = W; h = H; }
+        if (h > H) h = H;
+        if (w > W) w = W;
+        if (h < 1) h = 1;
+        if (w < 1) w = 1;
+        p->top = (H - h) / 2; p->left = (W - w) / 2; p->crop_h = h; p->crop_w = w;
+    }
+
+    /* Fixed number of draws for the rest, whatever is applied. */
+    p->flip = genrep_rng_uniform(&rp) < cfg->flip_p;
+    p->jitter = genrep_rng_uniform(&rp) < cfg->jitter_p;
+    for (int i = 0; i < 4; i++) p->order[i] = i;
+    for (int i = 3; i > 0; i--) { /* Fisher-Yates: a uniform permutation, like torch.randperm */
+        int j = (int)genrep_rng_below(&rp, (uint32_t)(i + 1));
+        int t = p->order[i]; p->order[i] = p->order[j]; p->order[j] = t;
+    }
+    const float jit[3] = {cfg->brightness, cfg->contrast, cfg->saturation};
+    float fac[3];
+    for (int i = 0; i < 3; i++) {
+        float lo = 1.0f - jit[i] > 0.0f ? 1.0f - jit[i] : 0.0f, hi = 1.0f + jit[i];
+        float u = genrep_rng_uniform(&rp);
+        fac[i] = jit[i] > 0.0f ? lo + (hi - lo) * u : 1.0f;
+    }
+    p->brightness = fac[0]; p->contrast = fac[1]; p->saturation = fac[2];
+    float uh = genrep_rng_uniform(&rp);
+    p->hue = cfg->hue > 0.0f ? -cfg->hue + 2.0f * cfg->hue * uh : 0.0f;
+    p->gray = genrep_rng_uniform(&rp) < cfg->gray_p;
+    p->blur = genrep_rng_uniform(&rp) < cfg->blur_p;
+    float us = genrep_rng_uniform(&rp);
+    p->sigma = cfg->blur_sigma_min + (cfg->blur_sigma_max - cfg->blur_sigma_min) * us;
+    p->kernel = genrep__aug_kernel(cfg);
+}
+
+/* One view, parameters given; arguments already checked. */
+static void genrep__aug_apply(float *out, const float *in, int C, int H, int W,
+                              const genrep_aug_config *cfg, const genrep_aug_params *p) {
+    int oh = cfg->out_h, ow = cfg->out_w;
+    size_t hw = (size_t)oh * ow;
+    genrep__resized_crop(out, in, C, H, W, p->top, p->left, p->crop_h, p->crop_w, oh, ow, p->flip);
+    if (p->jitter) {
+        for (int i = 0; i < 4; i++) {
+            switch (p->order[i]) {
+            case 0: if (cfg->brightness > 0.0f) genrep__brightness(out, out, C * hw, p->brightness); break;
+            case 1: if (cfg->contrast > 0.0f) genrep__contrast(out, out, C, hw, p->contrast); break;
+            case 2: if (cfg->saturation > 0.0f) genrep__saturation(out, out, C, hw, p->saturation); break;
+            default: if (cfg->hue > 0.0f) genrep__hue(out, out, C, hw, p->hue); break;
+            }
+        }
+    }
+    if (p->gray) genrep__grayscale(out, out, C, hw);
+    if (p->blur) genrep__blur(out, out, C, oh, ow, p->kernel, p->sigma);
+    if (cfg->normalize) genrep__normalize(out, out, C, hw, cfg->mean, cfg->std);
+}
+
+static genrep_status genrep__aug_params_check(const char *fn, const genrep_aug_params *p, int H, int W) {
+    if (p->top < 0 || p->left < 0 || p->crop_h < 1 || p->crop_w < 1 || p->top + p->crop_h > H || p->left + p->crop_w > W)
+        return genrep__fail(GENREP_ERR_ARG, "%s: crop box top=%d left=%d h=%d w=%d not inside the %dx%d image",
+                            fn, p->top, p->left, p->crop_h, p->crop_w, H, W);
+    if (p->jitter) {
+        int seen = 0;
+        for (int i = 0; i < 4; i++) if (p->order[i] >= 0 && p->order[i] < 4) seen |= 1 << p->order[i];
+        if (seen != 15) return genrep__fail(GENREP_ERR_ARG, "%s: order is not a permutation of 0..3", fn);
+        if (!(p->brightness >= 0.0f && p->contrast >= 0.0f && p->saturation >= 0.0f && p->hue >= -0.5f && p->hue <= 0.5f))
+            return genrep__fail(GENREP_ERR_ARG, "%s: jitter factors out of range", fn);
+    }
+    if (p->blur && (p->kernel < 1 || p->kernel % 2 == 0 || p->kernel > GENREP__AUG_MAX_KERNEL || !(p->sigma > 0.0f)))
+        return genrep__fail(GENREP_ERR_ARG, "%s: blur kernel %d / sigma %g invalid", fn, p->kernel, (double)p->sigma);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_aug_apply(float *out, const float *in, int C, int H, int W,
+                                          const genrep_aug_config *cfg, const genrep_aug_params *p) {
+    genrep_status st = genrep__aug_check(__func__, out, in, C, H, W);
+    if (st) return st;
+    GENREP__CHECK_PTR(p);
+    if ((st = genrep_aug_config_check(cfg))) return st;
+    if ((st = genrep__aug_params_check(__func__, p, H, W))) return st;
+    genrep__aug_apply(out, in, C, H, W, cfg, p);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_augment_batch(float *out, const float *in, int N, int C, int H, int W,
+                                              const genrep_aug_config *cfg, uint64_t seed,
+                                              uint64_t first_sample_index, int view_index) {
+    GENREP__CHECK_NONNEG(N);
+    if (N == 0) return GENREP_OK;
+    genrep_status st = genrep__aug_check(__func__, out, in, C, H, W);
+    if (st) return st;
+    if ((st = genrep_aug_config_check(cfg))) return st;
+    size_t in_sz = (size_t)C * H * W, out_sz = (size_t)C * cfg->out_h * cfg->out_w;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int n = 0; n < N; n++) {
+        genrep_aug_params p;
+        genrep_aug_sample(&p, cfg, H, W, seed, first_sample_index + (uint64_t)n, view_index);
+        genrep__aug_apply(out + (size_t)n * out_sz, in + (size_t)n * in_sz, C, H, W, cfg, &p);
+    }
+    return GENREP_OK;
+}
+
+/* ----------------------------------------------------------------- [IDX] */
+/* IDX: 4-byte magic (0, 0, type, ndim), ndim big-endian u32 dims, then the
+   values big-endian, row-major. The file is read through one small reader
+   that is zlib's gz* (which also reads plain files) or stdio. */
+
+#ifndef GENREP_NO_ZLIB
+#include <zlib.h>
+#endif
+#include <errno.h>
+
+typedef struct {
+#ifndef GENREP_NO_ZLIB
+    gzFile gz;
+#else
+    FILE *f;
+#endif
+    const char *path;
+} genrep__reader;
+
+static genrep_status genrep__reader_open(genrep__reader *rd, const char *path) {
+    rd->path = path;
+#ifndef GENREP_NO_ZLIB
+    errno = 0;
+    rd->gz = gzopen(path, "rb");
+    if (!rd->gz) return genrep__fail(GENREP_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+    gzbuffer(rd->gz, 1 << 17);
+#else
+    rd->f = fopen(path, "rb");
+    if (!rd->f) return genrep__fail(GENREP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int c0 = fgetc(rd->f), c1 = fgetc(rd->f);
+    if (c0 == 0x1f && c1 == 0x8b) {
+        fclose(rd->f); rd->f = NULL;
+        return genrep__fail(GENREP_ERR_UNSUPPORTED, "%s: gzip-compressed, but genrep.h was built with GENREP_NO_ZLIB", path);
+    }
+    rewind(rd->f);
+#endif
+    return GENREP_OK;
+}
+
+/* Read up to n bytes; returns the count read, or -1 (message set) on a
+   decode/read error. */
+static int64_t genrep__reader_read(genrep__reader *rd, void *buf, int64_t n) {
+    int64_t got = 0;
+    unsigned char *b = (unsigned char *)buf;
+    while (got < n) {
+        int64_t want = n - got > (1 << 30) ? (1 << 30) : n - got;
+#ifndef GENREP_NO_ZLIB
+        int r = gzread(rd->gz, b + got, (unsigned)want);
+        if (r < 0) {
+            int err = 0;
+            const char *msg = gzerror(rd->gz, &err);
+            genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt gzip stream (%s)", rd->path, msg ? msg : "?");
+            return -1;
+        }
+        if ((int64_t)r < want) { /* end of data: zlib says Z_BUF_ERROR if the gzip stream was cut short */
+            int err = 0;
+            gzerror(rd->gz, &err);
+            if (err == Z_BUF_ERROR) {
+                genrep__fail(GENREP_ERR_FORMAT, "%s: truncated gzip stream (unexpected end of file)", rd->path);
+                return -1;
+            }
+        }
+#else
+        int64_t r = (int64_t)fread(b + got, 1, (size_t)want, rd->f);
+        if (r == 0 && ferror(rd->f)) { genrep__fail(GENREP_ERR_IO, "%s: read error", rd->path); return -1; }
+#endif
+        if (r == 0) break;
+        got += r;
+    }
+    return got;
+}
+
+static void genrep__reader_close(genrep__reader *rd) {
+#ifndef GENREP_NO_ZLIB
+    if (rd->gz) gzclose(rd->gz);
+    rd->gz = NULL;
+#else
+    if (rd->f) fclose(rd->f);
+    rd->f = NULL;
+#endif
+}
+
+static uint32_t genrep__be32(const unsigned char *b) {
+    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | (uint32_t)b[3];
+}
+
+static int genrep__idx_elem_size(int type) {
+    switch (type) {
+    case 0x08: case 0x09: return 1;
+    case 0x0B: return 2;
+    case 0x0C: case 0x0D: return 4;
+    case 0x0E: return 8;
+    }
+    return 0;
+}
+
+GENREP_API void genrep_idx_free(genrep_idx *x) {
+    if (!x) return;
+    genrep_free(x->data);
+    memset(x, 0, sizeof *x);
+}
+
+GENREP_API genrep_status genrep_idx_read(genrep_idx *out, const char *path) {
+    GENREP__CHECK_PTR(out);
+    memset(out, 0, sizeof *out);
+    GENREP__CHECK_PTR(path);
+    genrep__reader rd;
+    genrep_status st = genrep__reader_open(&rd, path);
+    if (st) return st;
+    unsigned char hdr[4 + 4 * GENREP_IDX_MAX_DIMS];
+    int64_t got = genrep__reader_read(&rd, hdr, 4);
+    if (got < 0) { genrep__reader_close(&rd); return GENREP_ERR_FORMAT; }
+    if (got < 4) {
+        genrep__reader_close(&rd);
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: truncated: %lld bytes, too short for an IDX header", path, (long long)got);
+    }
+    uint32_t magic = genrep__be32(hdr);
+    int type = hdr[2], ndim = hdr[3], es = genrep__idx_elem_size(type);
+    if (hdr[0] != 0 || hdr[1] != 0 || es == 0 || ndim < 1 || ndim > GENREP_IDX_MAX_DIMS) {
+        genrep__reader_close(&rd);
+        return genrep__fail(GENREP_ERR_FORMAT,
+                            "%s: bad magic number 0x%08x (want 0x0000TTDD: type TT in 08,09,0B,0C,0D,0E, DD = 1..%d dims)",
+                            path, (unsigned)magic, GENREP_IDX_MAX_DIMS);
+    }
+    got = genrep__reader_read(&rd, hdr + 4, 4 * ndim);
+    if (got < 0) { genrep__reader_close(&rd); return GENREP_ERR_FORMAT; }
+    if (got < 4 * ndim) {
+        genrep__reader_close(&rd);
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: truncated in the header (%d dims declared)", path, ndim);
+    }
+    int64_t numel = 1;
+    for (int d = 0; d < GENREP_IDX_MAX_DIMS; d++) out->dims[d] = 1;
+    for (int d = 0; d < ndim; d++) {
+        uint32_t v = genrep__be32(hdr + 4 + 4 * d);
+        if (v == 0 || (int64_t)v * numel * es > GENREP_IDX_MAX_BYTES) {
+            genrep__reader_close(&rd);
+            return genrep__fail(GENREP_ERR_FORMAT, "%s: dimension %d = %u is 0 or makes the payload exceed %lld bytes",
+                                path, d, (unsigned)v, (long long)GENREP_IDX_MAX_BYTES);
+        }
+        out->dims[d] = v;
+        numel *= v;
+    }
+    int64_t bytes = numel * es;
+    unsigned char *data = (unsigned char *)genrep_alloc((size_t)bytes);
+    if (!data) {
+        genrep__reader_close(&rd);
+        return genrep__fail(GENREP_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)bytes);
+    }
+    got = genrep__reader_read(&rd, data, bytes);
+    if (got >= 0 && got < bytes)
+        st = genrep__fail(GENREP_ERR_FORMAT, "%s: truncated: the header promises %lld data bytes, the file has %lld",
+                          path, (long long)bytes, (long long)got);
+    else if (got < 0) st = GENREP_ERR_FORMAT;
+    if (!st) { /* nothing may follow the payload; this read also makes zlib check the CRC */
+        unsigned char extra[256];
+        int64_t more = genrep__reader_read(&rd, extra, sizeof extra);
+        if (more < 0) st = GENREP_ERR_FORMAT;
+        else if (more > 0)
+            st = genrep__fail(GENREP_ERR_FORMAT, "%s: trailing bytes after the %lld-byte payload (%s%lld extra)",
+                              path, (long long)bytes, more == (int64_t)sizeof extra ? ">= " : "", (long long)more);
+    }
+    genrep__reader_close(&rd);
+    if (st) { genrep_free(data); return st; }
+    /* big-endian -> host order, byte by byte (no alignment or endianness assumptions) */
+    if (es > 1) {
+        for (int64_t i = 0; i < numel; i++) {
+            unsigned char *e = data + i * es, tmp[8];
+            uint64_t v = 0;
+            for (int k = 0; k < es; k++) v = (v << 8) | e[k];
+            memcpy(tmp, &v, 8);
+            if (es == 2) { uint16_t v16 = (uint16_t)v; memcpy(e, &v16, 2); }
+            else if (es == 4) { uint32_t v32 = (uint32_t)v; memcpy(e, &v32, 4); }
+            else memcpy(e, tmp, 8);
+        }
+    }
+    out->data = data; out->type = type; out->elem_size = es; out->ndim = ndim; out->numel = numel;
+    return GENREP_OK;
+}
+
+GENREP_API void genrep_dataset_free(genrep_dataset *d) {
+    if (!d) return;
+    genrep_free(d->images);
+    genrep_free(d->labels);
+    memset(d, 0, sizeof *d);
+}
+
+GENREP_API const char *genrep_fmnist_default_dir(void) {
+    const char *env = getenv("GENREP_FMNIST_DIR");
+    return env && *env ? env : "/usr/share/datasets/fashion-mnist";
+}
+
+/* dir/stem.gz if it exists (or stem if only that exists); .gz name otherwise,
+   so that the open error names the file we looked for first. */
+static genrep_status genrep__fmnist_path(char *buf, size_t cap, const char *dir, const char *stem) {
+    int n = snprintf(buf, cap, "%s/%s.gz", dir, stem);
+    if (n < 0 || (size_t)n >= cap) return genrep__fail(GENREP_ERR_ARG, "genrep_fmnist_load: directory name too long: %s", dir);
+    FILE *f = fopen(buf, "rb");
+    if (f) { fclose(f); return GENREP_OK; }
+    snprintf(buf, cap, "%s/%s", dir, stem);
+    f = fopen(buf, "rb");
+    if (f) { fclose(f); return GENREP_OK; }
+    snprintf(buf, cap, "%s/%s.gz", dir, stem);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_fmnist_load(genrep_dataset *out, const char *dir, int train) {
+    GENREP__CHECK_PTR(out);
+    memset(out, 0, sizeof *out);
+    if (!dir) dir = genrep_fmnist_default_dir();
+    char ipath[4096], lpath[4096];
+    genrep_status st = genrep__fmnist_path(ipath, sizeof ipath, dir, train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte");
+    if (!st) st = genrep__fmnist_path(lpath, sizeof lpath, dir, train ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte");
+    if (st) return st;
+    genrep_idx im, lb;
+    memset(&lb, 0, sizeof lb);
+    if ((st = genrep_idx_read(&im, ipath))) return st;
+    if (im.type != 0x08 || im.ndim != 3 || im.dims[1] != 28 || im.dims[2] != 28) {
+        st = genrep__fail(GENREP_ERR_FORMAT, "%s: expected u8 images of 28x28 (magic 0x00000803), got magic 0x%08x with %d dims (%lld x %lld)",
+                          ipath, (unsigned)(im.type << 8 | im.ndim), im.ndim, (long long)im.dims[1], (long long)im.dims[2]);
+        goto done;
+    }
+    if ((st = genrep_idx_read(&lb, lpath))) goto done;
+    if (lb.type != 0x08 || lb.ndim != 1) {
+        st = genrep__fail(GENREP_ERR_FORMAT, "%s: expected u8 labels (magic 0x00000801), got magic 0x%08x",
+                          lpath, (unsigned)(lb.type << 8 | lb.ndim));
+        goto done;
+    }
+    if (lb.dims[0] != im.dims[0]) {
+        st = genrep__fail(GENREP_ERR_FORMAT, "count mismatch: %s has %lld images but %s has %lld labels",
+                          ipath, (long long)im.dims[0], lpath, (long long)lb.dims[0]);
+        goto done;
+    }
+    {
+        int64_t n = im.dims[0];
+        const unsigned char *l8 = (const unsigned char *)lb.data, *p8 = (const unsigned char *)im.data;
+        for (int64_t i = 0; i < n; i++)
+            if (l8[i] > 9) {
+                st = genrep__fail(GENREP_ERR_FORMAT, "%s: label %d at index %lld is out of range 0..9", lpath, l8[i], (long long)i);
+                goto done;
+            }
+        out->images = (float *)genrep_alloc((size_t)n * 784 * sizeof(float));
+        out->labels = (int32_t *)genrep_alloc((size_t)n * sizeof(int32_t));
+        if (!out->images || !out->labels) {
+            genrep_dataset_free(out);
+            st = genrep__fail(GENREP_ERR_NOMEM, "genrep_fmnist_load: cannot allocate %lld images", (long long)n);
+            goto done;
+        }
+        for (int64_t i = 0; i < n * 784; i++) out->images[i] = (float)p8[i] / 255.0f /* as ToTensor */;
+        for (int64_t i = 0; i < n; i++) out->labels[i] = l8[i];
+        out->n = n; out->c = 1; out->h = 28; out->w = 28; out->num_classes = 10;
+    }
+done:
+    genrep_idx_free(&im);
+    genrep_idx_free(&lb);
+    return st;
+}
+
+/* --------------------------------------------------------------- [IMAGE] */
+#ifdef GENREP_IMAGE_IO
+/* Implementations come from Debian's shared libstb (-lstb); no
+   STB_IMAGE_IMPLEMENTATION here. */
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+#include <dirent.h>
+#include <sys/stat.h>
+
+/* A growing list of strings in one buffer (names of one directory); v[i]
+   points at the i-th name in sorted order once genrep__names_sort ran. */
+typedef struct { char *buf; size_t len, cap; size_t *off; int n, ncap; const char **v; } genrep__names;
+
+static int genrep__names_add(genrep__names *s, const char *name) {
+    size_t l = strlen(name) + 1;
+    if (s->len + l > s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 4096;
+        while (nc < s->len + l) nc *= 2;
+        char *nb = (char *)genrep_alloc(nc);
+        if (!nb) return 0;
+        if (s->len) memcpy(nb, s->buf, s->len);
+        genrep_free(s->buf); s->buf = nb; s->cap = nc;
+    }
+    if (s->n == s->ncap) {
+        int nc = s->ncap ? s->ncap * 2 : 64;
+        size_t *no = (size_t *)genrep_alloc((size_t)nc * sizeof(size_t));
+        if (!no) return 0;
+        if (s->n) memcpy(no, s->off, (size_t)s->n * sizeof(size_t));
+        genrep_free(s->off); s->off = no; s->ncap = nc;
+    }
+    memcpy(s->buf + s->len, name, l);
+    s->off[s->n++] = s->len;
+    s->len += l;
+    return 1;
+}
+static void genrep__names_free(genrep__names *s) {
+    genrep_free(s->buf); genrep_free(s->off); genrep_free((void *)s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static int genrep__names_cmp(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+/* Byte order, so class labels do not depend on the directory's order. */
+static int genrep__names_sort(genrep__names *s) {
+    s->v = (const char **)genrep_alloc((size_t)(s->n ? s->n : 1) * sizeof(char *));
+    if (!s->v) return 0;
+    for (int i = 0; i < s->n; i++) s->v[i] = s->buf + s->off[i];
+    if (s->n > 1) qsort((void *)s->v, (size_t)s->n, sizeof(char *), genrep__names_cmp);
+    return 1;
+}
+
+static int genrep__is_image_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    static const char *exts[] = {"png", "jpg", "jpeg", "bmp", "gif", "tga", "ppm", "pgm"};
+    for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++) {
+        const char *a = dot + 1, *b = exts[e];
+        while (*a && *b && (*a | 0x20) == *b) { a++; b++; }
+        if (!*a && !*b) return 1;
+    }
+    return 0;
+}
+
+/* names of the entries of dir (without . and ..) that are directories (want_dir)
+   or image files (!want_dir), sorted */
+static genrep_status genrep__list_dir(genrep__names *out, const char *dir, int want_dir) {
+    memset(out, 0, sizeof *out);
+    DIR *d = opendir(dir);
+    if (!d) return genrep__fail(GENREP_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue; /* ., .. and hidden files */
+        int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (n < 0 || (size_t)n >= sizeof path) continue;
+        struct stat sb;
+        if (stat(path, &sb) != 0) continue;
+        int is_dir = S_ISDIR(sb.st_mode);
+        if (want_dir ? !is_dir : (is_dir || !genrep__is_image_name(e->d_name))) continue;
+        if (!genrep__names_add(out, e->d_name)) {
+            closedir(d); genrep__names_free(out);
+            return genrep__fail(GENREP_ERR_NOMEM, "%s: out of memory listing the directory", dir);
+        }
+    }
+    closedir(d);
+    if (!genrep__names_sort(out)) {
+        genrep__names_free(out);
+        return genrep__fail(GENREP_ERR_NOMEM, "%s: out of memory listing the directory", dir);
+    }
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_imagefolder_load(genrep_dataset *out, const char *root, int C, int out_h, int out_w) {
+    GENREP__CHECK_PTR(out);
+    memset(out, 0, sizeof *out);
+    GENREP__CHECK_PTR(root);
+    if (C != 1 && C != 3) return genrep__fail(GENREP_ERR_ARG, "%s: C must be 1 or 3, got %d", __func__, C);
+    if (out_h < 1 || out_w < 1 || out_h > GENREP_AUG_MAX_SIDE || out_w > GENREP_AUG_MAX_SIDE)
+        return genrep__fail(GENREP_ERR_ARG, "%s: output size %dx%d outside 1..%d", __func__, out_h, out_w, GENREP_AUG_MAX_SIDE);
+    genrep__names classes, files;
+    memset(&files, 0, sizeof files);
+    genrep_status st = genrep__list_dir(&classes, root, 1);
+    if (st) return st;
+    if (classes.n == 0) {
+        genrep__names_free(&classes);
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: no class subfolders (expected root/<class>/<image>)", root);
+    }
+    /* pass 1: count images */
+    char path[4096];
+    int64_t total = 0;
+    for (int k = 0; k < classes.n; k++) {
+        snprintf(path, sizeof path, "%s/%s", root, classes.v[k]);
+        if ((st = genrep__list_dir(&files, path, 0))) { genrep__names_free(&classes); return st; }
+        total += files.n;
+        genrep__names_free(&files);
+    }
+    if (total == 0) {
+        genrep__names_free(&classes);
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: the class subfolders hold no image files", root);
+    }
+    size_t plane = (size_t)C * out_h * out_w;
+    out->images = (float *)genrep_alloc((size_t)total * plane * sizeof(float));
+    out->labels = (int32_t *)genrep_alloc((size_t)total * sizeof(int32_t));
+    float *tmp = NULL;
+    size_t tmp_cap = 0;
+    if (!out->images || !out->labels) {
+        st = genrep__fail(GENREP_ERR_NOMEM, "%s: cannot allocate %lld images", root, (long long)total);
+        goto fail;
+    }
+    /* pass 2: decode, convert to float planes, resize */
+    {
+        int64_t i = 0;
+        for (int k = 0; k < classes.n && !st; k++) {
+            char cdir[4096];
+            snprintf(cdir, sizeof cdir, "%s/%s", root, classes.v[k]);
+            if ((st = genrep__list_dir(&files, cdir, 0))) break;
+            for (int f = 0; f < files.n && !st && i < total; f++) {
+                int pn = snprintf(path, sizeof path, "%s/%s", cdir, files.v[f]);
+                if (pn < 0 || (size_t)pn >= sizeof path) {
+                    st = genrep__fail(GENREP_ERR_ARG, "%s/%s: path too long", cdir, files.v[f]);
+                    break;
+                }
+                int w = 0, h = 0, comp = 0;
+                if (!stbi_info(path, &w, &h, &comp)) {
+                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: cannot read image: %s", path, stbi_failure_reason());
+                    break;
+                }
+                if (w < 1 || h < 1 || w > GENREP_IMAGE_MAX_SIDE || h > GENREP_IMAGE_MAX_SIDE || (int64_t)w * h > ((int64_t)1 << 28)) {
+                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: image %dx%d exceeds the bound of %d pixels a side", path, w, h, GENREP_IMAGE_MAX_SIDE);
+                    break;
+                }
+                unsigned char *px = stbi_load(path, &w, &h, &comp, C);
+                if (!px) {
+                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: cannot decode image: %s", path, stbi_failure_reason());
+                    break;
+                }
+                size_t need = (size_t)C * w * h;
+                if (need > tmp_cap) {
+                    genrep_free(tmp);
+                    tmp = (float *)genrep_alloc(need * sizeof(float));
+                    tmp_cap = tmp ? need : 0;
+                    if (!tmp) { stbi_image_free(px); st = genrep__fail(GENREP_ERR_NOMEM, "%s: out of memory", path); break; }
+                }
+                for (int c = 0; c < C; c++)   /* interleaved HWC bytes -> CHW floats */
+                    for (size_t q = 0; q < (size_t)w * h; q++) tmp[c * (size_t)w * h + q] = (float)px[q * C + c] / 255.0f;
+                stbi_image_free(px);
+                /* bilinear over the whole image (tap tables are sized by the output) */
+                genrep__resized_crop(out->images + (size_t)i * plane, tmp, C, h, w, 0, 0, h, w, out_h, out_w, 0);
+                out->labels[i] = k;
+                i++;
+            }
+            genrep__names_free(&files);
+        }
+        if (st) goto fail;
+        out->n = i; out->c = C; out->h = out_h; out->w = out_w; out->num_classes = classes.n;
+    }
+    genrep_free(tmp);
+    genrep__names_free(&classes);
+    return GENREP_OK;
+fail:
+    genrep_free(tmp);
+    genrep__names_free(&files);
+    genrep__names_free(&classes);
+    genrep_dataset_free(out);
+    return st;
+}
+
+GENREP_API genrep_status genrep_png_write_grid(const char *path, const float *images, int rows, int cols,
+                                               int C, int H, int W, int pad, float pad_value,
+                                               const float *mean, const float *std) {
+    GENREP__CHECK_PTR(path);
+    GENREP__CHECK_PTR(images);
+    GENREP__CHECK_POS(rows);
+    GENREP__CHECK_POS(cols);
+    GENREP__CHECK_POS(H);
+    GENREP__CHECK_POS(W);
+    GENREP__CHECK_NONNEG(pad);
+    if (C != 1 && C != 3) return genrep__fail(GENREP_ERR_ARG, "%s: C must be 1 or 3, got %d", __func__, C);
+    if ((mean == NULL) != (std == NULL)) return genrep__fail(GENREP_ERR_ARG, "%s: give both mean and std or neither", __func__);
+    int64_t gw = (int64_t)cols * (W + pad) + pad, gh = (int64_t)rows * (H + pad) + pad;
+    if (gw > 65535 || gh > 65535) return genrep__fail(GENREP_ERR_ARG, "%s: grid %lldx%lld too large for a PNG here", __func__, (long long)gw, (long long)gh);
+    unsigned char *px = (unsigned char *)genrep_alloc((size_t)gw * gh * C);
+    if (!px) return genrep__fail(GENREP_ERR_NOMEM, "%s: cannot allocate the %lldx%lld grid", __func__, (long long)gw, (long long)gh);
+    unsigned char padb = (unsigned char)(genrep__clamp01(pad_value) * 255.0f + 0.5f);
+    memset(px, padb, (size_t)gw * gh * C);
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < cols; q++) {
+            const float *img = images + ((size_t)r * cols + q) * C * H * W;
+            int64_t y0 = pad + (int64_t)r * (H + pad), x0 = pad + (int64_t)q * (W + pad);
+            for (int c = 0; c < C; c++)
+                for (int y = 0; y < H; y++)
+                    for (int x = 0; x < W; x++) {
+                        float v = img[((size_t)c * H + y) * W + x];
+                        if (mean) v = v * std[c] + mean[c];
+                        if (v != v) v = 0.0f; /* NaN shows as black */
+                        px[((y0 + y) * gw + x0 + x) * C + c] = (unsigned char)(genrep__clamp01(v) * 255.0f + 0.5f);
+                    }
+        }
+    int ok = stbi_write_png(path, (int)gw, (int)gh, C, px, (int)gw * C);
+    genrep_free(px);
+    if (!ok) return genrep__fail(GENREP_ERR_IO, "%s: cannot write PNG (directory missing or not writable?)", path);
+    return GENREP_OK;
+}
+#endif /* GENREP_IMAGE_IO */
+
+/* ---------------------------------------------------------------- [EVAL] */
+GENREP_API genrep_status genrep_mean_cov(double *mu, double *cov, const float *x, int N, int D) {
+    GENREP__CHECK_PTR(mu); GENREP__CHECK_PTR(cov); GENREP__CHECK_PTR(x);
+    if (N < 2 || D < 1)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_mean_cov: need N >= 2 and D >= 1, got N %d, D %d", N, D);
+    const size_t d = (size_t)D;
+    for (size_t i = 0; i < d; i++) mu[i] = 0.0;
+    for (size_t n = 0; n < (size_t)N; n++)
+        for (size_t i = 0; i < d; i++) mu[i] += (double)x[n * d + i];
+    for (size_t i = 0; i < d; i++) mu[i] /= (double)N;
+    /* upper triangle of sum_n r r^T, r = x_n - mu (two-pass: no cancellation) */
+    for (size_t i = 0; i < d * d; i++) cov[i] = 0.0;
+    GENREP__OMP(omp parallel for schedule(dynamic, 4) if ((size_t)N * d * d > 262144))
+    for (int ii = 0; ii < D; ii++) {
+        size_t i = (size_t)ii;
+        double *ci = cov + i * d;
+        for (size_t n = 0; n < (size_t)N; n++) {
+            const float *xn = x + n * d;
+            double ri = (double)xn[i] - mu[i];
+            for (size_t j = i; j < d; j++) ci[j] += ri * ((double)xn[j] - mu[j]);
+        }
+    }
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = i; j < d; j++) {
+            cov[i * d + j] /= (double)(N - 1);
+            cov[j * d + i] = cov[i * d + j];
+        }
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_sym_eig(double *w, double *v, double *a, int n) {
+    GENREP__CHECK_PTR(w); GENREP__CHECK_PTR(a);
+    if (n < 1) return genrep__fail(GENREP_ERR_ARG, "genrep_sym_eig: n must be >= 1, got %d", n);
+    const size_t N = (size_t)n;
+    if (v)
+        for (size_t i = 0; i < N; i++)
+            for (size_t j = 0; j < N; j++) v[i * N + j] = i == j ? 1.0 : 0.0;
+    double frob2 = 0.0;
+    for (size_t i = 0; i < N * N; i++) frob2 += a[i] * a[i];
+    if (!(frob2 == frob2) || frob2 > 1e300)
+        return genrep__fail(GENREP_ERR_NONFINITE, "genrep_sym_eig: matrix (%d x %d) is not finite", n, n);
+    int converged = 0;
+    for (int sweep = 0; sweep < 100 && !converged; sweep++) {
+        double off = 0.0;
+        for (size_t p = 0; p < N; p++)
+            for (size_t q = p + 1; q < N; q++) off += 2.0 * a[p * N + q] * a[p * N + q];
+        /* off-diagonal Frobenius norm below 1e-14 of the whole matrix's */
+        if (off <= 1e-28 * frob2) { converged = 1; break; }
+        for (size_t p = 0; p < N; p++)
+            for (size_t q = p + 1; q < N; q++) {
+                double apq = a[p * N + q];
+                if (apq == 0.0) continue;
+                /* rotation J (J_pp = J_qq = c, J_pq = s, J_qp = -s) with
+                   (J^T A J)_pq = 0: cot 2phi = (a_qq - a_pp) / (2 a_pq), t = tan phi
+                   the smaller root of t^2 + 2 t theta - 1 = 0 (|phi| <= pi/4) */
+                double theta = (a[q * N + q] - a[p * N + p]) / (2.0 * apq);
+                double t = (theta >= 0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1.0));
+                double c = 1.0 / sqrt(t * t + 1.0), s = t * c;
+                for (size_t k = 0; k < N; k++) { /* A J: columns p, q */
+                    double akp = a[k * N + p], akq = a[k * N + q];
+                    a[k * N + p] = c * akp - s * akq;
+                    a[k * N + q] = s * akp + c * akq;
+                }
+                for (size_t k = 0; k < N; k++) { /* J^T (A J): rows p, q */
+                    double apk = a[p * N + k], aqk = a[q * N + k];
+                    a[p * N + k] = c * apk - s * aqk;
+                    a[q * N + k] = s * apk + c * aqk;
+                }
+                a[p * N + q] = a[q * N + p] = 0.0; /* exact zero by construction */
+                if (v)
+                    for (size_t k = 0; k < N; k++) {
+                        double vkp = v[k * N + p], vkq = v[k * N + q];
+                        v[k * N + p] = c * vkp - s * vkq;
+                        v[k * N + q] = s * vkp + c * vkq;
+                    }
+            }
+    }
+    if (!converged) {
+        double off = 0.0;
+        for (size_t p = 0; p < N; p++)
+            for (size_t q = p + 1; q < N; q++) off += 2.0 * a[p * N + q] * a[p * N + q];
+        if (off > 1e-28 * frob2)
+            return genrep__fail(GENREP_ERR_ARG, "genrep_sym_eig: no convergence after 100 sweeps (n %d)", n);
+    }
+    for (size_t i = 0; i < N; i++) w[i] = a[i * N + i];
+    /* ascending order, eigenvector columns moved along (selection sort, n swaps) */
+    for (size_t i = 0; i < N; i++) {
+        size_t m = i;
+        for (size_t j = i + 1; j < N; j++)
+            if (w[j] < w[m]) m = j;
+        if (m == i) continue;
+        double tw = w[i]; w[i] = w[m]; w[m] = tw;
+        if (v)
+            for (size_t k = 0; k < N; k++) {
+                double tv = v[k * N + i]; v[k * N + i] = v[k * N + m]; v[k * N + m] = tv;
+            }
+    }
+    return GENREP_OK;
+}
+
+GENREP_API size_t genrep_frechet_workspace(int D) {
+    size_t d = D > 0 ? (size_t)D : 0;
+    return 4 * d * d + d;
+}
+
+GENREP_API genrep_status genrep_frechet_distance(double *fd, const double *mu1, const double *c1,
+                                                 const double *mu2, const double *c2, int D, double *ws) {
+    GENREP__CHECK_PTR(fd); GENREP__CHECK_PTR(mu1); GENREP__CHECK_PTR(c1);
+    GENREP__CHECK_PTR(mu2); GENREP__CHECK_PTR(c2); GENREP__CHECK_PTR(ws);
+    if (D < 1) return genrep__fail(GENREP_ERR_ARG, "genrep_frechet_distance: D must be >= 1, got %d", D);
+    const size_t d = (size_t)D;
+    double *S = ws, *V = S + d * d, *A = V + d * d, *T = A + d * d, *w = T + d * d;
+    /* S = C1^(1/2) = V diag(sqrt(max(w, 0))) V^T */
+    memcpy(A, c1, d * d * sizeof(double));
+    genrep_status st = genrep_sym_eig(w, V, A, D);
+    if (st) return st;
+    for (size_t i = 0; i < d; i++) w[i] = w[i] > 0.0 ? sqrt(w[i]) : 0.0;
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) {
+            double acc = 0.0;
+            for (size_t k = 0; k < d; k++) acc += V[i * d + k] * w[k] * V[j * d + k];
+            S[i * d + j] = acc;
+        }
+    /* A = S C2 S (symmetric up to round-off: symmetrise before the solver) */
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) {
+            double acc = 0.0;
+            for (size_t k = 0; k < d; k++) acc += S[i * d + k] * c2[k * d + j];
+            T[i * d + j] = acc;
+        }
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) {
+            double acc = 0.0;
+            for (size_t k = 0; k < d; k++) acc += T[i * d + k] * S[k * d + j];
+            A[i * d + j] = acc;
+        }
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = i + 1; j < d; j++) A[i * d + j] = A[j * d + i] = 0.5 * (A[i * d + j] + A[j * d + i]);
+    st = genrep_sym_eig(w, NULL, A, D);
+    if (st) return st;
+    double tr_sqrt = 0.0, tr1 = 0.0, tr2 = 0.0, dmu = 0.0;
+    for (size_t i = 0; i < d; i++) {
+        tr_sqrt += w[i] > 0.0 ? sqrt(w[i]) : 0.0;
+        tr1 += c1[i * d + i];
+        tr2 += c2[i * d + i];
+        dmu += (mu1[i] - mu2[i]) * (mu1[i] - mu2[i]);
+    }
+    *fd = dmu + tr1 + tr2 - 2.0 * tr_sqrt;
+    return GENREP_OK;
+}
+
+/* --------------------------------------------------------- [SAFETENSORS] */
+/* Reader: the whole file is read with one fread into one buffer, the JSON
+   header is parsed by a schema-directed strict parser (the profile allows
+   exactly three nesting levels: top object -> tensor object -> array, so
+   the parser has no recursion and its depth is bounded by construction),
+   every rule is checked, and only then one slab is allocated for the
+   handle: struct, tensor table, name index, strings, and the widened F32
+   data of every tensor at a 64-byte aligned address. Numbers are parsed
+   digit by digit as unsigned 64-bit integers, never through a double.
+   Writer: everything is validated and the whole file laid out in memory
+   first (genrep__st_serialize), then written to a temp file beside the
+   target with write(), fsync'd, renamed over the target, and the directory
+   fsync'd; any failure unlinks the temp file and leaves the target as it was. */
+
+#include <errno.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#define GENREP__ST_POSIX 1
+#endif
+
+struct genrep_st {
+    int               ntensors, nmeta;
+    genrep_st_tensor *tensors;  /* (ntensors) in data-section order */
+    int              *by_name;  /* (ntensors) indices into tensors, sorted by name */
+    const char      **meta;     /* (2*nmeta) key, value, ... sorted by key */
+};
+
+/* dtype table: name, bytes per element, supported by this profile */
+typedef struct { const char *name; int size; int supported; } genrep__st_dtype;
+static const genrep__st_dtype genrep__st_dtypes[] = {
+    {"F32", 4, 1}, {"F16", 2, 1}, {"BF16", 2, 1},
+    {"F64", 8, 0}, {"I64", 8, 0}, {"I32", 4, 0}, {"I16", 2, 0}, {"I8", 1, 0},
+    {"U64", 8, 0}, {"U32", 4, 0}, {"U16", 2, 0}, {"U8", 1, 0}, {"BOOL", 1, 0},
+    {"F8_E4M3", 1, 0}, {"F8_E5M2", 1, 0}, {"F8_E8M0", 1, 0}, {"C64", 8, 0},
+};
+enum { GENREP__ST_F32 = 0, GENREP__ST_F16 = 1, GENREP__ST_BF16 = 2 };
+
+/* One tensor entry of the header while parsing (strings live in the pool). */
+typedef struct {
+    const char *name;
+    int         dtype, ndim;
+    uint64_t    shape[GENREP_ST_MAX_RANK];
+    uint64_t    begin, end, numel;
+} genrep__st_rec;
+
+typedef struct {
+    const unsigned char *p, *start, *end; /* header bytes being parsed */
+    char           *pool;                 /* unescaped strings, NUL-terminated */
+    size_t          pool_used;
+    const char     *file;                 /* for messages */
+    genrep__st_rec *recs;
+    int             nrecs, caprecs;
+    const char    **meta;                 /* key, value pairs */
+    int             nmeta, capmeta;
+    int             have_meta;
+} genrep__st_parser;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static genrep_status genrep__st_fail(const char *file, genrep_status s, const char *fmt, ...) {
+    char detail[448];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return genrep__fail(s, "safetensors '%.200s': %s", file ? file : "<memory>", detail);
+}
+
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, <= U+10FFFF.
+   Returns the offset of the first bad byte, or n if all is well. */
+static size_t genrep__utf8_check(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) { i++; continue; }
+        int len; unsigned lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) { len = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+        else if (c >= 0xF0 && c <= 0xF4) { len = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+        else return i;
+        if (n - i < (size_t)len) return i;
+        if (s[i + 1] < lo || s[i + 1] > hi) return i;
+        for (int k = 2; k < len; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
+        i += (size_t)len;
+    }
+    return n;
+}
+
+static void genrep__st_ws(genrep__st_parser *P) {
+    while (P->p < P->end && (*P->p == ' ' || *P->p == '\t' || *P->p == '\n' || *P->p == '\r')) P->p++;
+}
+
+static size_t genrep__st_pos(const genrep__st_parser *P) { return (size_t)(P->p - P->start); }
+
+/* What the next JSON value is, for messages. */
+static const char *genrep__st_kind(const genrep__st_parser *P) {
+    if (P->p >= P->end) return "end of header";
+    switch (*P->p) {
+    case '"': return "a string";
+    case '{': return "an object";
+    case '[': return "an array";
+    case 't': case 'f': return "a boolean";
+    case 'n': return "null";
+    case '-': return "a negative number";
+    default: return (*P->p >= '0' && *P->p <= '9') ? "a number" : "an invalid character";
+    }
+}
+
+static genrep_status genrep__st_expect(genrep__st_parser *P, char c, const char *where) {
+    genrep__st_ws(P);
+    if (P->p >= P->end || *P->p != (unsigned char)c)
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON at header byte %zu: expected '%c' %s, got %s",
+                               genrep__st_pos(P), c, where, genrep__st_kind(P));
+    P->p++;
+    return GENREP_OK;
+}
+
+static int genrep__st_hex4(const unsigned char *s, unsigned *v) {
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = s[i], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return 0;
+        *v = *v * 16 + d;
+    }
+    return 1;
+}
+
+/* Parse a JSON string at P->p (after whitespace) into the pool; *out points
+   at the NUL-terminated unescaped text. The pool holds header_len + 1 bytes,
+   enough because every string shrinks when unescaped and loses its quotes. */
+static genrep_status genrep__st_string(genrep__st_parser *P, const char **out, const char *what) {
+    genrep__st_ws(P);
+    if (P->p >= P->end || *P->p != '"')
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON at header byte %zu: expected %s (a string), got %s",
+                               genrep__st_pos(P), what, genrep__st_kind(P));
+    size_t at = genrep__st_pos(P);
+    P->p++;
+    char *dst = P->pool + P->pool_used, *d = dst;
+    for (;;) {
+        if (P->p >= P->end)
+            return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON: string at header byte %zu is not terminated", at);
+        unsigned c = *P->p++;
+        if (c == '"') break;
+        if (c < 0x20)
+            return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON: unescaped control character 0x%02x in string at header byte %zu", c, at);
+        if (c != '\\') { *d++ = (char)c; continue; }
+        if (P->p >= P->end)
+            return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON: string at header byte %zu is not terminated", at);
+        c = *P->p++;
+        switch (c) {
+        case '"': *d++ = '"'; break;
+        case '\\': *d++ = '\\'; break;
+        case '/': *d++ = '/'; break;
+        case 'b': *d++ = '\b'; break;
+        case 'f': *d++ = '\f'; break;
+        case 'n': *d++ = '\n'; break;
+        case 'r': *d++ = '\r'; break;
+        case 't': *d++ = '\t'; break;
+        case 'u': {
+            unsigned u, u2;
+            if (P->end - P->p < 4 || !genrep__st_hex4(P->p, &u))
+                return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON: bad \\u escape in string at header byte %zu", at);
+            P->p += 4;
+            if (u >= 0xDC00 && u <= 0xDFFF)
+                return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON: lone low surrogate \\u%04X in string at header byte %zu", u, at);
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                /* a high surrogate must be followed by \uDC00..\uDFFF */
+                if (P->end - P->p < 6 || P->p[0] != '\\' || P->p[1] != 'u' || !genrep__st_hex4(P->p + 2, &u2)
+                    || u2 < 0xDC00 || u2 > 0xDFFF)
+                    return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON: unpaired surrogate \\u%04X in string at header byte %zu", u, at);
+                P->p += 6;
+                u = 0x10000 + ((u - 0xD800) << 10) + (u2 - 0xDC00);
+            }
+            if (u == 0)
+                return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "string at header byte %zu contains NUL (\\u0000), not allowed in names", at);
+            if (u < 0x80) *d++ = (char)u;
+            else if (u < 0x800) { *d++ = (char)(0xC0 | (u >> 6)); *d++ = (char)(0x80 | (u & 0x3F)); }
+            else if (u < 0x10000) {
+                *d++ = (char)(0xE0 | (u >> 12)); *d++ = (char)(0x80 | ((u >> 6) & 0x3F)); *d++ = (char)(0x80 | (u & 0x3F));
+            } else {
+                *d++ = (char)(0xF0 | (u >> 18)); *d++ = (char)(0x80 | ((u >> 12) & 0x3F));
+                *d++ = (char)(0x80 | ((u >> 6) & 0x3F)); *d++ = (char)(0x80 | (u & 0x3F));
+            }
+            break;
+        }
+        default:
+            return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON: bad escape '\\%c' in string at header byte %zu",
+                                   c >= 0x20 && c < 0x7F ? (char)c : '?', at);
+        }
+    }
+    *d++ = '\0';
+    P->pool_used += (size_t)(d - dst);
+    *out = dst;
+    return GENREP_OK;
+}
+
+/* An unsigned integer, digit by digit: no sign, fraction, exponent, leading
+   zero, or value above 2^64-1. what/name say where it is for messages. */
+static genrep_status genrep__st_u64(genrep__st_parser *P, uint64_t *v, const char *what, const char *name) {
+    genrep__st_ws(P);
+    const char *bad = NULL;
+    if (P->p < P->end && *P->p == '-') bad = "negative number";
+    else if (P->p >= P->end || *P->p < '0' || *P->p > '9')
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': %s: malformed integer: expected an integer at header byte %zu, got %s",
+                               name, what, genrep__st_pos(P), genrep__st_kind(P));
+    else if (*P->p == '0' && P->end - P->p > 1 && P->p[1] >= '0' && P->p[1] <= '9') bad = "leading zero";
+    if (bad)
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': %s: malformed integer (%s) at header byte %zu",
+                               name, what, bad, genrep__st_pos(P));
+    uint64_t x = 0;
+    size_t at = genrep__st_pos(P);
+    while (P->p < P->end && *P->p >= '0' && *P->p <= '9') {
+        unsigned dgt = (unsigned)(*P->p - '0');
+        if (x > (UINT64_MAX - dgt) / 10)
+            return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': %s: malformed integer (larger than 2^64-1) at header byte %zu",
+                                   name, what, at);
+        x = x * 10 + dgt;
+        P->p++;
+    }
+    if (P->p < P->end && (*P->p == '.' || *P->p == 'e' || *P->p == 'E'))
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': %s: malformed integer (%s) at header byte %zu",
+                               name, what, *P->p == '.' ? "fractional number" : "exponent", at);
+    *v = x;
+    return GENREP_OK;
+}
+
+/* "[u64, u64, ...]" with at most maxn entries (rank limit for shapes). */
+static genrep_status genrep__st_u64_array(genrep__st_parser *P, uint64_t *v, int *n, int maxn,
+                                          const char *what, const char *name) {
+    genrep__st_ws(P);
+    if (P->p >= P->end || *P->p != '[')
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': field '%s' must be an array of integers, got %s",
+                               name, what, genrep__st_kind(P));
+    P->p++;
+    *n = 0;
+    genrep__st_ws(P);
+    if (P->p < P->end && *P->p == ']') { P->p++; return GENREP_OK; }
+    for (;;) {
+        uint64_t x = 0;
+        genrep_status s = genrep__st_u64(P, &x, what, name);
+        if (s) return s;
+        if (*n == maxn)
+            return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': %s has more than %d entries%s", name, what, maxn,
+                                   maxn == GENREP_ST_MAX_RANK ? " (rank above the limit)" : "");
+        v[(*n)++] = x;
+        genrep__st_ws(P);
+        if (P->p < P->end && *P->p == ',') { P->p++; continue; }
+        if (P->p < P->end && *P->p == ']') { P->p++; return GENREP_OK; }
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON at header byte %zu: expected ',' or ']' in '%s' of tensor '%.64s', got %s",
+                               genrep__st_pos(P), what, name, genrep__st_kind(P));
+    }
+}
+
+/* Grow a temporary array (GENREP_MALLOC has no realloc). */
+static int genrep__st_grow(void **arr, int *cap, int need, size_t elem) {
+    if (need <= *cap) return 1;
+    int nc = *cap ? *cap : 16;
+    while (nc < need) {
+        if (nc > INT32_MAX / 2) return 0;
+        nc *= 2;
+    }
+    void *q = genrep_alloc((size_t)nc * elem);
+    if (!q) return 0;
+    if (*arr) { memcpy(q, *arr, (size_t)*cap * elem); genrep_free(*arr); }
+    *arr = q; *cap = nc;
+    return 1;
+}
+
+/* Per-tensor rules that need the whole entry: fields present, dtype known
+   and supported, shape x dtype size without overflow, offsets ordered and
+   matching the byte size, inside the data section. */
+static genrep_status genrep__st_check_rec(genrep__st_parser *P, genrep__st_rec *r, unsigned seen,
+                                          const char *dtype, uint64_t data_size) {
+    static const char *fields[3] = {"dtype", "shape", "data_offsets"};
+    for (int f = 0; f < 3; f++)
+        if (!(seen & (1u << f)))
+            return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': missing field '%s'", r->name, fields[f]);
+    r->dtype = -1;
+    for (int i = 0; i < (int)(sizeof genrep__st_dtypes / sizeof genrep__st_dtypes[0]); i++)
+        if (!strcmp(dtype, genrep__st_dtypes[i].name)) r->dtype = i;
+    if (r->dtype < 0)
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': unknown dtype '%.32s'", r->name, dtype);
+    if (!genrep__st_dtypes[r->dtype].supported)
+        return genrep__st_fail(P->file, GENREP_ERR_UNSUPPORTED, "tensor '%.64s': dtype %s is not supported (this profile reads F32, F16, BF16)",
+                               r->name, dtype);
+    /* numel and bytes in 64 bits; every dim must also fit int64 */
+    uint64_t numel = 1;
+    int zero = 0;
+    for (int i = 0; i < r->ndim; i++) zero |= r->shape[i] == 0;
+    for (int i = 0; i < r->ndim; i++) {
+        uint64_t d = r->shape[i];
+        if (d > (uint64_t)INT64_MAX || (!zero && d && numel > (uint64_t)INT64_MAX / d))
+            return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': shape x dtype size overflows 64 bits (dim %d = %llu)",
+                                   r->name, i, (unsigned long long)d);
+        numel *= d;
+    }
+    uint64_t es = (uint64_t)genrep__st_dtypes[r->dtype].size;
+    if (numel > (uint64_t)INT64_MAX / es)
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': shape x dtype size overflows 64 bits", r->name);
+    r->numel = numel;
+    if (r->begin > r->end)
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': data_offsets begin %llu > end %llu", r->name,
+                               (unsigned long long)r->begin, (unsigned long long)r->end);
+    if (r->end - r->begin != numel * es)
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT,
+                               "tensor '%.64s': byte size mismatch: data_offsets span %llu bytes, shape x %s needs %llu",
+                               r->name, (unsigned long long)(r->end - r->begin), dtype, (unsigned long long)(numel * es));
+    if (r->end > data_size)
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT,
+                               "tensor '%.64s': data_offsets [%llu, %llu] out of range: the data section has %llu bytes (truncated file?)",
+                               r->name, (unsigned long long)r->begin, (unsigned long long)r->end, (unsigned long long)data_size);
+    return GENREP_OK;
+}
+
+/* {"dtype": "...", "shape": [...], "data_offsets": [b, e]} in any order. */
+static genrep_status genrep__st_tensor_entry(genrep__st_parser *P, const char *name, uint64_t data_size) {
+    genrep_status s;
+    genrep__st_ws(P);
+    if (P->p >= P->end || *P->p != '{')
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': entry must be an object, got %s", name, genrep__st_kind(P));
+    P->p++;
+    if (!genrep__st_grow((void **)&P->recs, &P->caprecs, P->nrecs + 1, sizeof(genrep__st_rec)))
+        return genrep__st_fail(P->file, GENREP_ERR_NOMEM, "out of memory parsing the header");
+    genrep__st_rec *r = &P->recs[P->nrecs++];
+    memset(r, 0, sizeof *r);
+    r->name = name;
+    unsigned seen = 0;
+    const char *dtype = "";
+    genrep__st_ws(P);
+    if (P->p < P->end && *P->p == '}') P->p++;
+    else for (;;) {
+        const char *key;
+        if ((s = genrep__st_string(P, &key, "a field name"))) return s;
+        if ((s = genrep__st_expect(P, ':', "after a field name"))) return s;
+        int f = !strcmp(key, "dtype") ? 0 : !strcmp(key, "shape") ? 1 : !strcmp(key, "data_offsets") ? 2 : -1;
+        if (f < 0)
+            return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': unknown field '%.32s'", name, key);
+        if (seen & (1u << f))
+            return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': duplicate key '%s'", name, key);
+        seen |= 1u << f;
+        if (f == 0) {
+            genrep__st_ws(P);
+            if (P->p >= P->end || *P->p != '"')
+                return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': dtype must be a string, got %s", name, genrep__st_kind(P));
+            if ((s = genrep__st_string(P, &dtype, "a dtype"))) return s;
+        } else if (f == 1) {
+            if ((s = genrep__st_u64_array(P, r->shape, &r->ndim, GENREP_ST_MAX_RANK, "shape", name))) return s;
+        } else {
+            uint64_t off[3]; int n;
+            if ((s = genrep__st_u64_array(P, off, &n, 3, "data_offsets", name))) return s;
+            if (n != 2)
+                return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "tensor '%.64s': data_offsets must have 2 entries, has %d", name, n);
+            r->begin = off[0]; r->end = off[1];
+        }
+        genrep__st_ws(P);
+        if (P->p < P->end && *P->p == ',') { P->p++; continue; }
+        if (P->p < P->end && *P->p == '}') { P->p++; break; }
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON at header byte %zu: expected ',' or '}' in tensor '%.64s', got %s",
+                               genrep__st_pos(P), name, genrep__st_kind(P));
+    }
+    return genrep__st_check_rec(P, r, seen, dtype, data_size);
+}
+
+/* "__metadata__": {"key": "value", ...}, values strings only. */
+static genrep_status genrep__st_metadata(genrep__st_parser *P) {
+    genrep_status s;
+    genrep__st_ws(P);
+    if (P->p >= P->end || *P->p != '{')
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "__metadata__ must be an object of strings, got %s", genrep__st_kind(P));
+    P->p++;
+    genrep__st_ws(P);
+    if (P->p < P->end && *P->p == '}') { P->p++; return GENREP_OK; }
+    for (;;) {
+        const char *key, *val;
+        if ((s = genrep__st_string(P, &key, "a __metadata__ key"))) return s;
+        if ((s = genrep__st_expect(P, ':', "after a __metadata__ key"))) return s;
+        genrep__st_ws(P);
+        if (P->p >= P->end || *P->p != '"')
+            return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "__metadata__ value for key '%.64s' is not a string (got %s)", key,
+                                   genrep__st_kind(P));
+        if ((s = genrep__st_string(P, &val, "a __metadata__ value"))) return s;
+        if (!genrep__st_grow((void **)&P->meta, &P->capmeta, 2 * P->nmeta + 2, sizeof(const char *)))
+            return genrep__st_fail(P->file, GENREP_ERR_NOMEM, "out of memory parsing the header");
+        P->meta[2 * P->nmeta] = key; P->meta[2 * P->nmeta + 1] = val;
+        P->nmeta++;
+        genrep__st_ws(P);
+        if (P->p < P->end && *P->p == ',') { P->p++; continue; }
+        if (P->p < P->end && *P->p == '}') { P->p++; return GENREP_OK; }
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON at header byte %zu: expected ',' or '}' in __metadata__, got %s",
+                               genrep__st_pos(P), genrep__st_kind(P));
+    }
+}
+
+/* The top-level object. */
+static genrep_status genrep__st_header(genrep__st_parser *P, uint64_t data_size) {
+    genrep_status s;
+    genrep__st_ws(P);
+    if (P->p >= P->end || *P->p != '{')
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "header is not a JSON object (starts with %s)", genrep__st_kind(P));
+    P->p++;
+    genrep__st_ws(P);
+    if (P->p < P->end && *P->p == '}') P->p++;
+    else for (;;) {
+        const char *key;
+        if ((s = genrep__st_string(P, &key, "a tensor name"))) return s;
+        if ((s = genrep__st_expect(P, ':', "after a tensor name"))) return s;
+        if (!strcmp(key, "__metadata__")) {
+            if (P->have_meta) return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "duplicate key '__metadata__'");
+            P->have_meta = 1;
+            if ((s = genrep__st_metadata(P))) return s;
+        } else if ((s = genrep__st_tensor_entry(P, key, data_size))) {
+            return s;
+        }
+        genrep__st_ws(P);
+        if (P->p < P->end && *P->p == ',') { P->p++; continue; }
+        if (P->p < P->end && *P->p == '}') { P->p++; break; }
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON at header byte %zu: expected ',' or '}' after a tensor entry, got %s",
+                               genrep__st_pos(P), genrep__st_kind(P));
+    }
+    genrep__st_ws(P);
+    if (P->p != P->end)
+        return genrep__st_fail(P->file, GENREP_ERR_FORMAT, "invalid JSON: trailing characters after the header object at header byte %zu",
+                               genrep__st_pos(P));
+    return GENREP_OK;
+}
+
+static int genrep__st_cmp_name(const void *a, const void *b) {
+    return strcmp((*(const genrep__st_rec *const *)a)->name, (*(const genrep__st_rec *const *)b)->name);
+}
+static int genrep__st_cmp_offset(const void *a, const void *b) {
+    const genrep__st_rec *x = *(const genrep__st_rec *const *)a, *y = *(const genrep__st_rec *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+static int genrep__st_cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static uint16_t genrep__st_ld16(const unsigned char *b) { return (uint16_t)(b[0] | (b[1] << 8)); }
+static uint32_t genrep__st_ld32(const unsigned char *b) {
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+}
+static float genrep__st_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+/* IEEE binary16 -> binary32, exact (subnormals, inf, NaN payload kept). */
+static float genrep__f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+    if (e == 0x1F) return genrep__st_bits(sign | 0x7F800000u | (m << 13));
+    if (e) return genrep__st_bits(sign | ((e + 112) << 23) | (m << 13));
+    float f = (float)m * 0x1p-24f; /* subnormal: m * 2^-24, exact */
+    return sign ? -f : f;
+}
+
+static int genrep__st_cmp_tensor(const void *a, const void *b) {
+    return strcmp((*(const genrep_st_tensor *const *)a)->name, (*(const genrep_st_tensor *const *)b)->name);
+}
+
+/* After the header parsed: cross-tensor rules, then the slab. order and
+   tidx are caller-owned scratch (nt + 1 entries each); *out gets the slab
+   as soon as it exists so the caller frees it on failure. */
+static genrep_status genrep__st_build(genrep__st_parser *P, const unsigned char *data, uint64_t data_size, int flags,
+                                      genrep__st_rec **order, const genrep_st_tensor **tidx, genrep_st **out) {
+    const char *file = P->file;
+    int nt = P->nrecs, nm = P->nmeta;
+    /* duplicates, compared after unescaping */
+    for (int i = 0; i < nt; i++) order[i] = &P->recs[i];
+    qsort(order, (size_t)nt, sizeof *order, genrep__st_cmp_name);
+    for (int i = 1; i < nt; i++)
+        if (!strcmp(order[i]->name, order[i - 1]->name))
+            return genrep__st_fail(file, GENREP_ERR_FORMAT, "duplicate tensor name '%.64s'", order[i]->name);
+    if (nm > 1) qsort(P->meta, (size_t)nm, 2 * sizeof(const char *), genrep__st_cmp_str);
+    for (int i = 1; i < nm; i++)
+        if (!strcmp(P->meta[2 * i], P->meta[2 * i - 2]))
+            return genrep__st_fail(file, GENREP_ERR_FORMAT, "duplicate key '%.64s' in __metadata__", P->meta[2 * i]);
+
+    /* the data section is tiled exactly: sorted by offset, each tensor
+       starts where the previous one ended, the last ends at the file end */
+    qsort(order, (size_t)nt, sizeof *order, genrep__st_cmp_offset);
+    uint64_t pos = 0;
+    for (int i = 0; i < nt; i++) {
+        const genrep__st_rec *r = order[i];
+        if (r->begin < pos)
+            return genrep__st_fail(file, GENREP_ERR_FORMAT, "tensor '%.64s' [%llu, %llu] overlaps tensor '%.64s' (ends at %llu)", r->name,
+                                   (unsigned long long)r->begin, (unsigned long long)r->end, order[i - 1]->name, (unsigned long long)pos);
+        if (r->begin > pos)
+            return genrep__st_fail(file, GENREP_ERR_FORMAT, "hole in the data section: bytes [%llu, %llu) before tensor '%.64s' belong to no tensor",
+                                   (unsigned long long)pos, (unsigned long long)r->begin, r->name);
+        pos = r->end;
+    }
+    if (pos != data_size)
+        return genrep__st_fail(file, GENREP_ERR_FORMAT, "trailing bytes: %llu bytes after the last tensor's data",
+                               (unsigned long long)(data_size - pos));
+
+    /* one slab: struct | tensors | by_name | meta | strings | 64-aligned data */
+    size_t off_ten = (sizeof(genrep_st) + 63) & ~(size_t)63;
+    size_t off_idx = off_ten + (size_t)nt * sizeof(genrep_st_tensor);
+    size_t off_meta = (off_idx + (size_t)nt * sizeof(int) + 7) & ~(size_t)7;
+    size_t off_str = off_meta + 2 * (size_t)nm * sizeof(char *);
+    size_t off_data = (off_str + P->pool_used + 63) & ~(size_t)63, total = off_data;
+    for (int i = 0; i < nt; i++) total += ((size_t)order[i]->numel * sizeof(float) + 63) & ~(size_t)63;
+    unsigned char *slab = (unsigned char *)genrep_alloc(total);
+    if (!slab) return genrep__st_fail(file, GENREP_ERR_NOMEM, "out of memory: %zu bytes for the tensors", total);
+    genrep_st *st = (genrep_st *)(void *)slab;
+    *out = st;
+    st->ntensors = nt; st->nmeta = nm;
+    st->tensors = (genrep_st_tensor *)(void *)(slab + off_ten);
+    st->by_name = (int *)(void *)(slab + off_idx);
+    st->meta = (const char **)(void *)(slab + off_meta);
+    char *strs = (char *)(slab + off_str);
+    memcpy(strs, P->pool, P->pool_used);
+    size_t dpos = off_data;
+    for (int i = 0; i < nt; i++) {
+        const genrep__st_rec *r = order[i];
+        genrep_st_tensor *t = &st->tensors[i];
+        memset(t, 0, sizeof *t);
+        t->name = strs + (r->name - P->pool);
+        t->dtype = genrep__st_dtypes[r->dtype].name;
+        t->ndim = r->ndim;
+        for (int k = 0; k < r->ndim; k++) t->shape[k] = (int64_t)r->shape[k];
+        t->numel = (int64_t)r->numel;
+        float *dst = (float *)(void *)(slab + dpos);
+        t->data = dst;
+        dpos += ((size_t)r->numel * sizeof(float) + 63) & ~(size_t)63;
+        const unsigned char *src = data + r->begin;
+        size_t cnt = (size_t)r->numel;
+        /* byte-wise little-endian loads: right on any host, a plain load on x86 */
+        if (r->dtype == GENREP__ST_F32) for (size_t k = 0; k < cnt; k++) dst[k] = genrep__st_bits(genrep__st_ld32(src + 4 * k));
+        else if (r->dtype == GENREP__ST_F16) for (size_t k = 0; k < cnt; k++) dst[k] = genrep__f16_to_f32(genrep__st_ld16(src + 2 * k));
+        else for (size_t k = 0; k < cnt; k++) dst[k] = genrep__st_bits((uint32_t)genrep__st_ld16(src + 2 * k) << 16);
+        if (!(flags & GENREP_ST_ALLOW_NONFINITE))
+            for (size_t k = 0; k < cnt; k++)
+                if (!isfinite(dst[k]))
+                    return genrep__st_fail(file, GENREP_ERR_NONFINITE,
+                                           "tensor '%.64s': non-finite value %s at element %zu (pass GENREP_ST_ALLOW_NONFINITE to accept)",
+                                           r->name, isnan(dst[k]) ? "NaN" : dst[k] > 0 ? "+Inf" : "-Inf", k);
+    }
+    /* name index for genrep_st_find */
+    for (int i = 0; i < nt; i++) tidx[i] = &st->tensors[i];
+    qsort(tidx, (size_t)nt, sizeof *tidx, genrep__st_cmp_tensor);
+    for (int i = 0; i < nt; i++) st->by_name[i] = (int)(tidx[i] - st->tensors);
+    for (int i = 0; i < 2 * nm; i++) st->meta[i] = strs + (P->meta[i] - P->pool);
+    return GENREP_OK;
+}
+
+/* Parse and validate bytes[0, n) and build the handle. */
+static genrep_status genrep__st_parse(genrep_st **out, const unsigned char *bytes, size_t n, int flags, const char *file) {
+    *out = NULL;
+    if (n < 8)
+        return genrep__st_fail(file, GENREP_ERR_FORMAT, "file too short: %zu bytes, the 8-byte header length is missing", n);
+    uint64_t hlen = (uint64_t)genrep__st_ld32(bytes) | ((uint64_t)genrep__st_ld32(bytes + 4) << 32);
+    /* compare without forming 8 + hlen, which could wrap */
+    if (hlen > GENREP_ST_MAX_HEADER)
+        return genrep__st_fail(file, GENREP_ERR_FORMAT, "header length %llu exceeds the cap of %llu bytes",
+                               (unsigned long long)hlen, (unsigned long long)GENREP_ST_MAX_HEADER);
+    if (hlen > (uint64_t)(n - 8))
+        return genrep__st_fail(file, GENREP_ERR_FORMAT, "header length %llu exceeds the file (%zu bytes after the length)",
+                               (unsigned long long)hlen, n - 8);
+    const unsigned char *hdr = bytes + 8;
+    size_t bad = genrep__utf8_check(hdr, (size_t)hlen);
+    if (bad != (size_t)hlen)
+        return genrep__st_fail(file, GENREP_ERR_FORMAT, "header is not valid UTF-8 (byte %zu)", bad);
+    uint64_t data_size = (uint64_t)(n - 8 - (size_t)hlen);
+
+    genrep__st_parser P;
+    memset(&P, 0, sizeof P);
+    P.file = file;
+    P.start = P.p = hdr; P.end = hdr + hlen;
+    P.pool = (char *)genrep_alloc((size_t)hlen + 1);
+    if (!P.pool) return genrep__st_fail(file, GENREP_ERR_NOMEM, "out of memory for a %llu-byte header", (unsigned long long)hlen);
+    genrep_status s = genrep__st_header(&P, data_size);
+    genrep__st_rec **order = NULL;
+    const genrep_st_tensor **tidx = NULL;
+    if (!s) {
+        order = (genrep__st_rec **)genrep_alloc(((size_t)P.nrecs + 1) * sizeof *order);
+        tidx = (const genrep_st_tensor **)genrep_alloc(((size_t)P.nrecs + 1) * sizeof *tidx);
+        if (!order || !tidx) s = genrep__st_fail(file, GENREP_ERR_NOMEM, "out of memory for %d tensors", P.nrecs);
+        else s = genrep__st_build(&P, hdr + hlen, data_size, flags, order, tidx, out);
+    }
+    if (s && *out) { genrep_free(*out); *out = NULL; }
+    genrep_free(P.pool); genrep_free(P.recs); genrep_free((void *)P.meta);
+    genrep_free(order); genrep_free((void *)tidx);
+    return s;
+}
+
+GENREP_API genrep_status genrep_st_open_memory(genrep_st **out, const void *bytes, size_t n, int flags, const char *name) {
+    GENREP__CHECK_PTR(out);
+    *out = NULL;
+    if (!bytes && n) return genrep__fail(GENREP_ERR_ARG, "genrep_st_open_memory: bytes is NULL");
+    if (flags & ~GENREP_ST_ALLOW_NONFINITE) return genrep__fail(GENREP_ERR_ARG, "genrep_st_open_memory: unknown flags 0x%x", (unsigned)flags);
+    return genrep__st_parse(out, (const unsigned char *)bytes, n, flags, name);
+}
+
+GENREP_API genrep_status genrep_st_open(genrep_st **out, const char *path, int flags) {
+    GENREP__CHECK_PTR(out);
+    *out = NULL;
+    GENREP__CHECK_PTR(path);
+    if (flags & ~GENREP_ST_ALLOW_NONFINITE) return genrep__fail(GENREP_ERR_ARG, "genrep_st_open: unknown flags 0x%x", (unsigned)flags);
+#ifdef GENREP__ST_POSIX
+    struct stat sb; /* a directory opens with fopen and reports a huge size */
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return genrep__st_fail(path, GENREP_ERR_IO, "not a regular file");
+#endif
+    FILE *f = fopen(path, "rb");
+    if (!f) return genrep__st_fail(path, GENREP_ERR_IO, "cannot open: %s", strerror(errno));
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return genrep__st_fail(path, GENREP_ERR_IO, "cannot determine the file size"); }
+    unsigned char *buf = (unsigned char *)genrep_alloc((size_t)len);
+    if (!buf) { fclose(f); return genrep__st_fail(path, GENREP_ERR_NOMEM, "out of memory reading %ld bytes", len); }
+    size_t got = fread(buf, 1, (size_t)len, f); /* the one read */
+    int err = ferror(f);
+    fclose(f);
+    if (got != (size_t)len || err) { genrep_free(buf); return genrep__st_fail(path, GENREP_ERR_IO, "read %zu of %ld bytes", got, len); }
+    genrep_status s = genrep__st_parse(out, buf, (size_t)len, flags, path);
+    genrep_free(buf);
+    return s;
+}
+
+GENREP_API void genrep_st_close(genrep_st *st) { genrep_free(st); }
+GENREP_API int genrep_st_count(const genrep_st *st) { return st ? st->ntensors : 0; }
+GENREP_API const genrep_st_tensor *genrep_st_get(const genrep_st *st, int i) {
+    return st && i >= 0 && i < st->ntensors ? &st->tensors[i] : NULL;
+}
+
+GENREP_API const genrep_st_tensor *genrep_st_find(const genrep_st *st, const char *name) {
+    if (!st || !name) return NULL;
+    int lo = 0, hi = st->ntensors - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        const genrep_st_tensor *t = &st->tensors[st->by_name[mid]];
+        int c = strcmp(name, t->name);
+        if (!c) return t;
+        if (c < 0) hi = mid - 1; else lo = mid + 1;
+    }
+    return NULL;
+}
+
+GENREP_API const char *genrep_st_meta(const genrep_st *st, const char *key) {
+    if (!st || !key) return NULL;
+    int lo = 0, hi = st->nmeta - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(key, st->meta[2 * mid]);
+        if (!c) return st->meta[2 * mid + 1];
+        if (c < 0) hi = mid - 1; else lo = mid + 1;
+    }
+    return NULL;
+}
+
+GENREP_API int genrep_st_meta_count(const genrep_st *st) { return st ? st->nmeta : 0; }
+GENREP_API void genrep_st_meta_get(const genrep_st *st, int i, const char **key, const char **value) {
+    int ok = st && i >= 0 && i < st->nmeta;
+    if (key) *key = ok ? st->meta[2 * i] : NULL;
+    if (value) *value = ok ? st->meta[2 * i + 1] : NULL;
+}
+
+/* Append "name [d0, d1]" style text to a message buffer, truncating with "...". */
+static void genrep__st_msg(char *buf, size_t cap, size_t *len, const char *fmt, ...) {
+    if (*len + 4 >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (k < 0) return;
+    if (*len + (size_t)k >= cap - 4) { strcpy(buf + cap - 4, "..."); *len = cap; return; }
+    *len += (size_t)k;
+}
+
+static void genrep__st_shape_str(char *s, size_t cap, int ndim, const int64_t *shape) {
+    size_t l = 0;
+    l += (size_t)snprintf(s, cap, "[");
+    for (int i = 0; i < ndim && l < cap; i++) l += (size_t)snprintf(s + l, cap - l, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (l < cap) snprintf(s + l, cap - l, "]");
+}
+
+GENREP_API genrep_status genrep_st_expect(const genrep_st *st, const genrep_st_spec *specs, int n) {
+    GENREP__CHECK_PTR(st);
+    GENREP__CHECK_NONNEG(n);
+    if (n && !specs) return genrep__fail(GENREP_ERR_ARG, "genrep_st_expect: specs is NULL");
+    unsigned char *used = (unsigned char *)genrep_alloc((size_t)st->ntensors + 1);
+    if (!used) return genrep__fail(GENREP_ERR_NOMEM, "genrep_st_expect: out of memory");
+    memset(used, 0, (size_t)st->ntensors + 1);
+    char msg[400]; size_t len = 0; msg[0] = '\0';
+    int missing = 0, extra = 0, wrong = 0;
+    for (int i = 0; i < n; i++) {
+        const genrep_st_tensor *t = genrep_st_find(st, specs[i].name);
+        if (!t) {
+            genrep__st_msg(msg, sizeof msg, &len, "%smissing tensor '%.64s'", len ? "; " : "", specs[i].name ? specs[i].name : "(null)");
+            missing++;
+            continue;
+        }
+        used[t - st->tensors] = 1;
+        int same = t->ndim == specs[i].ndim;
+        for (int k = 0; same && k < t->ndim; k++) same = t->shape[k] == specs[i].shape[k];
+        if (!same) {
+            char a[96], b[96];
+            genrep__st_shape_str(a, sizeof a, t->ndim, t->shape);
+            genrep__st_shape_str(b, sizeof b, specs[i].ndim < 0 ? 0 : specs[i].ndim > GENREP_ST_MAX_RANK ? GENREP_ST_MAX_RANK : specs[i].ndim,
+                                 specs[i].shape);
+            genrep__st_msg(msg, sizeof msg, &len, "%swrong shape: tensor '%.64s' is %s, the model expects %s", len ? "; " : "", t->name, a, b);
+            wrong++;
+        }
+    }
+    for (int i = 0; i < st->ntensors; i++)
+        if (!used[i]) {
+            genrep__st_msg(msg, sizeof msg, &len, "%sunexpected tensor '%.64s'", len ? "; " : "", st->tensors[i].name);
+            extra++;
+        }
+    genrep_free(used);
+    if (!missing && !extra && !wrong) return GENREP_OK;
+    return genrep__fail(missing || extra ? GENREP_ERR_FORMAT : GENREP_ERR_SHAPE,
+                        "genrep_st_expect: %d missing, %d unexpected, %d wrong shape: %s", missing, extra, wrong, msg);
+}
+
+/* ---- writer ---- */
+
+/* Append s as a JSON string (quotes, escapes) to buf at *len; buf may be
+   NULL to count. s is valid UTF-8 (checked by the caller). */
+static void genrep__st_put(char *buf, size_t *len, const char *s, size_t n) {
+    if (buf) memcpy(buf + *len, s, n);
+    *len += n;
+}
+static void genrep__st_put_str(char *buf, size_t *len, const char *s) {
+    genrep__st_put(buf, len, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char e[8];
+        if (*p == '"' || *p == '\\') { e[0] = '\\'; e[1] = (char)*p; genrep__st_put(buf, len, e, 2); }
+        else if (*p < 0x20) { snprintf(e, sizeof e, "\\u%04x", *p); genrep__st_put(buf, len, e, 6); }
+        else genrep__st_put(buf, len, (const char *)p, 1);
+    }
+    genrep__st_put(buf, len, "\"", 1);
+}
+static void genrep__st_put_u64(char *buf, size_t *len, uint64_t v) {
+    char t[24];
+    int k = snprintf(t, sizeof t, "%llu", (unsigned long long)v);
+    genrep__st_put(buf, len, t, (size_t)k);
+}
+
+/* The header JSON, padded with spaces to a multiple of 8; buf NULL counts. */
+static size_t genrep__st_header_json(char *buf, const genrep_st_entry *e, int n, const char *const *kv, int nm) {
+    size_t len = 0;
+    uint64_t off = 0;
+    genrep__st_put(buf, &len, "{", 1);
+    if (nm > 0) {
+        genrep__st_put_str(buf, &len, "__metadata__");
+        genrep__st_put(buf, &len, ":{", 2);
+        for (int i = 0; i < nm; i++) {
+            if (i) genrep__st_put(buf, &len, ",", 1);
+            genrep__st_put_str(buf, &len, kv[2 * i]);
+            genrep__st_put(buf, &len, ":", 1);
+            genrep__st_put_str(buf, &len, kv[2 * i + 1]);
+        }
+        genrep__st_put(buf, &len, "}", 1);
+    }
+    for (int i = 0; i < n; i++) {
+        if (i || nm > 0) genrep__st_put(buf, &len, ",", 1);
+        genrep__st_put_str(buf, &len, e[i].name);
+        genrep__st_put(buf, &len, ":{\"dtype\":\"F32\",\"shape\":[", 25);
+        uint64_t numel = 1;
+        for (int k = 0; k < e[i].ndim; k++) {
+            if (k) genrep__st_put(buf, &len, ",", 1);
+            genrep__st_put_u64(buf, &len, (uint64_t)e[i].shape[k]);
+            numel *= (uint64_t)e[i].shape[k];
+        }
+        genrep__st_put(buf, &len, "],\"data_offsets\":[", 18);
+        genrep__st_put_u64(buf, &len, off);
+        genrep__st_put(buf, &len, ",", 1);
+        off += numel * 4;
+        genrep__st_put_u64(buf, &len, off);
+        genrep__st_put(buf, &len, "]}", 2);
+    }
+    genrep__st_put(buf, &len, "}", 1);
+    while (len % 8) genrep__st_put(buf, &len, " ", 1);
+    return len;
+}
+
+/* Validate entries and metadata and lay out the whole file in one buffer
+   (*out, *outn; the caller frees it with genrep_free): what genrep_st_write
+   puts on disk, byte for byte. Checks what the reader will demand: unique
+   UTF-8 names, not "__metadata__", rank <= 8, finite data. */
+static genrep_status genrep__st_serialize(const char *path, const genrep_st_entry *entries, int n,
+                                          const char *const *meta_kv, int n_meta, unsigned char **out, size_t *outn) {
+    *out = NULL; *outn = 0;
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const genrep_st_entry *e = &entries[i];
+        if (!e->name) return genrep__st_fail(path, GENREP_ERR_ARG, "entry %d: name is NULL", i);
+        size_t nl = strlen(e->name);
+        if (genrep__utf8_check((const unsigned char *)e->name, nl) != nl)
+            return genrep__st_fail(path, GENREP_ERR_ARG, "entry %d: name is not valid UTF-8", i);
+        if (!strcmp(e->name, "__metadata__"))
+            return genrep__st_fail(path, GENREP_ERR_ARG, "entry %d: '__metadata__' is reserved", i);
+        if (e->ndim < 0 || e->ndim > GENREP_ST_MAX_RANK)
+            return genrep__st_fail(path, GENREP_ERR_ARG, "tensor '%.64s': ndim %d outside 0..%d", e->name, e->ndim, GENREP_ST_MAX_RANK);
+        uint64_t numel = 1;
+        int zero = 0;
+        for (int k = 0; k < e->ndim; k++) {
+            if (e->shape[k] < 0)
+                return genrep__st_fail(path, GENREP_ERR_ARG, "tensor '%.64s': shape[%d] = %lld is negative", e->name, k, (long long)e->shape[k]);
+            zero |= e->shape[k] == 0;
+        }
+        for (int k = 0; k < e->ndim && !zero; k++) {
+            if (numel > ((uint64_t)SIZE_MAX / 8) / (uint64_t)e->shape[k])
+                return genrep__st_fail(path, GENREP_ERR_ARG, "tensor '%.64s': shape overflows", e->name);
+            numel *= (uint64_t)e->shape[k];
+        }
+        if (zero) numel = 0;
+        if (total + numel * 4 < total || total + numel * 4 > (uint64_t)SIZE_MAX / 2)
+            return genrep__st_fail(path, GENREP_ERR_ARG, "tensor '%.64s': the file would be too large", e->name);
+        total += numel * 4;
+        if (numel && !e->data) return genrep__st_fail(path, GENREP_ERR_ARG, "tensor '%.64s': data is NULL", e->name);
+        for (uint64_t k = 0; k < numel; k++)
+            if (!isfinite(e->data[k]))
+                return genrep__st_fail(path, GENREP_ERR_NONFINITE, "tensor '%.64s': non-finite value at element %llu, not written",
+                                       e->name, (unsigned long long)k);
+    }
+    for (int i = 0; i < 2 * n_meta; i++) {
+        if (!meta_kv[i]) return genrep__st_fail(path, GENREP_ERR_ARG, "metadata %s %d is NULL", i % 2 ? "value" : "key", i / 2);
+        size_t l = strlen(meta_kv[i]);
+        if (genrep__utf8_check((const unsigned char *)meta_kv[i], l) != l)
+            return genrep__st_fail(path, GENREP_ERR_ARG, "metadata %s %d is not valid UTF-8", i % 2 ? "value" : "key", i / 2);
+    }
+    /* unique names and keys */
+    const char **srt = (const char **)genrep_alloc(((size_t)(n > n_meta ? n : n_meta) + 1) * sizeof(char *));
+    if (!srt) return genrep__fail(GENREP_ERR_NOMEM, "genrep_st_write: out of memory");
+    genrep_status s = GENREP_OK;
+    for (int i = 0; i < n; i++) srt[i] = entries[i].name;
+    qsort(srt, (size_t)n, sizeof *srt, genrep__st_cmp_str);
+    for (int i = 1; i < n && !s; i++)
+        if (!strcmp(srt[i], srt[i - 1])) s = genrep__st_fail(path, GENREP_ERR_ARG, "duplicate tensor name '%.64s'", srt[i]);
+    for (int i = 0; i < n_meta; i++) srt[i] = meta_kv[2 * i];
+    qsort(srt, (size_t)n_meta, sizeof *srt, genrep__st_cmp_str);
+    for (int i = 1; i < n_meta && !s; i++)
+        if (!strcmp(srt[i], srt[i - 1])) s = genrep__st_fail(path, GENREP_ERR_ARG, "duplicate metadata key '%.64s'", srt[i]);
+    genrep_free((void *)srt);
+    if (s) return s;
+
+    size_t hlen = genrep__st_header_json(NULL, entries, n, meta_kv, n_meta);
+    if ((uint64_t)hlen > GENREP_ST_MAX_HEADER)
+        return genrep__st_fail(path, GENREP_ERR_ARG, "header of %zu bytes exceeds the cap", hlen);
+    size_t len = 8 + hlen + (size_t)total;
+    unsigned char *buf = (unsigned char *)genrep_alloc(len);
+    if (!buf) return genrep__st_fail(path, GENREP_ERR_NOMEM, "out of memory for a %zu-byte file", len);
+    for (int k = 0; k < 8; k++) buf[k] = (unsigned char)((uint64_t)hlen >> (8 * k));
+    genrep__st_header_json((char *)buf + 8, entries, n, meta_kv, n_meta);
+    /* data, little-endian, contiguous in entry order (what the header says) */
+    unsigned char *d = buf + 8 + hlen;
+    for (int i = 0; i < n; i++) {
+        uint64_t numel = 1;
+        for (int k = 0; k < entries[i].ndim; k++) numel *= (uint64_t)entries[i].shape[k];
+        for (uint64_t k = 0; k < numel; k++, d += 4) {
+            uint32_t u;
+            memcpy(&u, &entries[i].data[k], 4);
+            d[0] = (unsigned char)u; d[1] = (unsigned char)(u >> 8); d[2] = (unsigned char)(u >> 16); d[3] = (unsigned char)(u >> 24);
+        }
+    }
+    GENREP_ASSERT(d == buf + len);
+    *out = buf; *outn = len;
+    return GENREP_OK;
+}
+
+#ifdef GENREP__ST_POSIX
+static int genrep__st_write_all(int fd, const unsigned char *b, size_t n) {
+    while (n) {
+        ssize_t k = write(fd, b, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return 0;
+        b += k; n -= (size_t)k;
+    }
+    return 1;
+}
+#endif
+
+GENREP_API genrep_status genrep_st_write(const char *path, const genrep_st_entry *entries, int n,
+                                         const char *const *meta_kv, int n_meta) {
+    GENREP__CHECK_PTR(path);
+    GENREP__CHECK_NONNEG(n);
+    GENREP__CHECK_NONNEG(n_meta);
+    if (n && !entries) return genrep__fail(GENREP_ERR_ARG, "genrep_st_write: entries is NULL");
+    if (n_meta && !meta_kv) return genrep__fail(GENREP_ERR_ARG, "genrep_st_write: meta_kv is NULL");
+    /* everything is validated and laid out before the file system is touched */
+    unsigned char *buf;
+    size_t len;
+    genrep_status s = genrep__st_serialize(path, entries, n, meta_kv, n_meta, &buf, &len);
+    if (s) return s;
+    size_t plen = strlen(path);
+    char *tmp = (char *)genrep_alloc(plen + 48);
+    if (!tmp) { genrep_free(buf); return genrep__fail(GENREP_ERR_NOMEM, "genrep_st_write: out of memory"); }
+#ifdef GENREP__ST_POSIX
+    /* temp file next to the target, so rename() stays within one file system
+       and replaces the target atomically */
+    static GENREP__TLS unsigned genrep__st_tmp_counter; /* per thread; O_EXCL settles collisions */
+    int fd = -1;
+    for (int tries = 0; tries < 100 && fd < 0; tries++) {
+        snprintf(tmp, plen + 48, "%s.tmp.%ld.%u", path, (long)getpid(), genrep__st_tmp_counter++);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        s = genrep__st_fail(path, GENREP_ERR_IO, "cannot create the temp file '%.200s': %s", tmp, strerror(errno));
+        genrep_free(tmp); genrep_free(buf);
+        return s;
+    }
+    int ok = genrep__st_write_all(fd, buf, len), err = ok ? 0 : errno;
+    if (ok && fsync(fd) != 0) { ok = 0; err = errno; }
+    if (close(fd) != 0 && ok) { ok = 0; err = errno; }
+    if (ok && rename(tmp, path) != 0) { ok = 0; err = errno; }
+    if (!ok) {
+        unlink(tmp);
+        s = genrep__st_fail(path, GENREP_ERR_IO, "writing failed (%s); the previous file, if any, is unchanged", strerror(err));
+    } else {
+        /* make the rename itself durable: fsync the directory (skipped where
+           the file system cannot fsync directories) */
+        const char *slash = strrchr(path, '/');
+        if (slash) { size_t dl = (size_t)(slash - path); memcpy(tmp, path, dl ? dl : 1); tmp[dl ? dl : 1] = '\0'; }
+        else strcpy(tmp, ".");
+        int dfd = open(tmp, O_RDONLY);
+        if (dfd >= 0) {
+            if (fsync(dfd) != 0 && errno != EINVAL && errno != EROFS && errno != EBADF)
+                s = genrep__st_fail(path, GENREP_ERR_IO, "written, but fsync of the directory failed: %s", strerror(errno));
+            close(dfd);
+        }
+    }
+#else
+    /* no POSIX: stdio to a temp name, then replace (not atomic everywhere) */
+    snprintf(tmp, plen + 48, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    int ok = f != NULL;
+    if (f) {
+        ok = fwrite(buf, 1, len, f) == len;
+        ok = fflush(f) == 0 && ok;
+        ok = fclose(f) == 0 && ok;
+        if (ok) { remove(path); ok = rename(tmp, path) == 0; }
+        if (!ok) remove(tmp);
+    }
+    if (!ok) s = genrep__st_fail(path, GENREP_ERR_IO, "writing failed");
+#endif
+    genrep_free(tmp); genrep_free(buf);
+    return s;
+}
 
 #endif /* GENREP__IMPLEMENTED */
 #endif /* GENREP_IMPLEMENTATION */

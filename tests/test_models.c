@@ -1,4 +1,4 @@
-/* Models: GAN generators and discriminators (parts/models_*.h). Layout and
+/* Models: GAN generators and discriminators ([MODELS] in genrep.h). Layout and
    names, finite-difference gradients of whole models, GAN losses,
    determinism of init and sampling, eval-mode batch independence. */
 #define GENREP_IMPLEMENTATION

@@ -1,4 +1,4 @@
-/* Steered latent views (parts/steer_*.h): the image edits against hand
+/* Steered latent views ([STEER] in genrep.h): the image edits against hand
    computed values, the walk gradient against central differences, the
    walk loss going down, and bitwise determinism of training. */
 #define GENREP_IMPLEMENTATION

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes tests/ref/golden_models.bin, read by tests/test_models.c: the GAN
-models of genrep.h ([GAN] in parts/models_*.h) built from torch.nn with the
+models of genrep.h ([GAN] in genrep.h) built from torch.nn with the
 same state_dict names, random weights, and what PyTorch (float32, CPU, one
 thread) computes: eval- and train-mode generator outputs, every parameter
 gradient and dz for a given upstream gradient, running statistics after
