@@ -119,6 +119,24 @@ QUICKSTART-END
      other in rounding (FMA and summation order), by a few ulp per dot
      product; runs are reproducible per path, not across paths.
 
+   EXAMPLES (examples/; `make` builds them, `make test` runs each with --smoke)
+     00_quickstart.c        this manual's quick start
+     01_generate.c          load a generator, write a PNG grid of samples
+     02_latent_views.c      anchors and their Gaussian, angular, steered views
+     03_augment.c           SimCLR views of your own PNG/JPEG
+     04_contrastive_step.c  generator -> views -> augmentations -> encoder -> NT-Xent -> SGD
+     05_embed.c             encoder checkpoint -> CSV of a folder's features; nearest neighbours
+
+   FILES (safetensors, see [SAFETENSORS])
+     generator (genrep gan-train, genrep_gen_save/_load): the generator's
+       named table; metadata genrep.model = dcgan|cgan, genrep.zdim,
+       genrep.width, genrep.dwidth, genrep.n_classes, genrep.embed_dim.
+       Outputs are in [-1, 1].
+     encoder (genrep train): state_dict tensors (+ optim.*); metadata
+       genrep.encoder = small|resnet18, genrep.in = "C,H,W", genrep.head_out.
+       Inputs are (x - 0.5) / 0.5 of images in [0, 1].
+     walks (genrep steer-train): walks (T, zdim) per alpha unit, alpha_max (T).
+
    CONTENTS (search for the tags)
      [CORE]        status, allocation, ISA choice, threads
      [RNG]         Philox4x32-10 counter-based generator
@@ -133,7 +151,7 @@ QUICKSTART-END
      [SAFETENSORS] strict validating reader, atomic writer
      [ENCODER]     ResNet encoders with projection head
      [LOSS] [MSE]  NT-Xent, SupCon, MSE
-     [MODELS]      [GAN] generators and discriminators, [GANLOSS]
+     [MODELS]      [GAN] generators and discriminators, [GANLOSS], [GANIO]
      [VIEWS]       latent views: Gaussian, angular, independent, steered
      [PROBE]       linear probe (logistic regression), kNN accuracy
      [EVAL]        Frechet distance and generator quality helpers
