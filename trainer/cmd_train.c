@@ -15,6 +15,7 @@ typedef struct {
     char  gen[1024], data_dir[1024], out[1024], encoder[32], walks[1024];
     int   source, loss, aug, pool, anchors, batch, steps, epochs, threads, ckpt_every, resume, warmup;
     int   scale_base_tau, quiet;
+    int64_t debug_nan_at;  /* hidden --debug-nan-at STEP: pretend the loss of that step is NaN (tests) */
     genrep_view_kind views;
     float sigma, lr, wd, momentum, tau, alpha;
     uint64_t seed;
@@ -45,6 +46,7 @@ static void usage(FILE *f) {
         "Writes RUN_DIR/config.txt, metrics.csv, ckpt.safetensors (atomic). Ctrl-C saves and exits.\n");
 }
 
+/* 0: run; 1: --help was printed; -1: a bad flag, the message printed. */
 static int parse(train_opts *o, int argc, char **argv) {
     const char *C = "train";
     memset(o, 0, sizeof *o);
@@ -55,7 +57,7 @@ static int parse(train_opts *o, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
 #define VAL() do { if (!(v = flag_value(C, argc, argv, &i))) return -1; } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 1; }
         else if (!strcmp(a, "--gen")) { VAL(); snprintf(o->gen, sizeof o->gen, "%s", v); o->source = SRC_GEN; }
         else if (!strcmp(a, "--data")) {
             VAL();
@@ -111,6 +113,10 @@ static int parse(train_opts *o, int argc, char **argv) {
             else { fprintf(stderr, "genrep train: --resume: '%s' unknown, expected auto or no\n", v); return -1; }
         }
         else if (!strcmp(a, "--quiet")) o->quiet = 1;
+        else if (!strcmp(a, "--debug-nan-at")) {
+            int k; VAL(); if (flag_int(C, a, v, 1, 100000000, &k)) return -1;
+            o->debug_nan_at = k;
+        }
         else { fprintf(stderr, "genrep train: unknown flag '%s' (genrep train --help lists them)\n", a); return -1; }
 #undef VAL
     }
@@ -128,43 +134,10 @@ static int parse(train_opts *o, int argc, char **argv) {
     return 0;
 }
 
-/* Pool file: "GRPL" u32 version=1, u32 anchors, u32 neighbours, u32 zdim,
-   u32 has_labels, then anchors*(neighbours+1)*zdim floats (anchor first),
-   then anchors int32 labels if has_labels. */
-typedef struct { int A, N, Z; float *z; int32_t *y; } pool_t;
-
-static int pool_write(const char *path, const pool_t *p) {
-    char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) { fprintf(stderr, "genrep train: cannot write %s\n", tmp); return -1; }
-    uint32_t h[5] = {1, (uint32_t)p->A, (uint32_t)p->N, (uint32_t)p->Z, p->y ? 1u : 0u};
-    size_t nz = (size_t)p->A * (p->N + 1) * p->Z;
-    int ok = fwrite("GRPL", 1, 4, f) == 4 && fwrite(h, 4, 5, f) == 5 && fwrite(p->z, 4, nz, f) == nz
-             && (!p->y || fwrite(p->y, 4, (size_t)p->A, f) == (size_t)p->A);
-    ok = fflush(f) == 0 && ok && fsync(fileno(f)) == 0;
-    if (fclose(f) || !ok || rename(tmp, path)) { unlink(tmp); fprintf(stderr, "genrep train: cannot write %s\n", path); return -1; }
-    return 0;
-}
-
-static int pool_read(const char *path, pool_t *p, int A, int N, int Z, int labels) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    char m[4]; uint32_t h[5];
-    size_t nz = (size_t)A * (N + 1) * Z;
-    int ok = fread(m, 1, 4, f) == 4 && !memcmp(m, "GRPL", 4) && fread(h, 4, 5, f) == 5 && h[0] == 1
-             && h[1] == (uint32_t)A && h[2] == (uint32_t)N && h[3] == (uint32_t)Z && h[4] == (uint32_t)labels;
-    ok = ok && fread(p->z, 4, nz, f) == nz && (!labels || fread(p->y, 4, (size_t)A, f) == (size_t)A);
-    ok = ok && fgetc(f) == EOF;
-    fclose(f);
-    if (!ok) { fprintf(stderr, "genrep train: %s does not match this run (anchors/neighbours/zdim) or is corrupt; regenerating\n", path); return -1; }
-    for (int i = 0; labels && i < A; i++) if (p->y[i] < 0) return -1;
-    return 0;
-}
-
 int genrep_cmd_train(int argc, char **argv) {
     train_opts o;
-    if (parse(&o, argc, argv)) return 2;
+    int pr = parse(&o, argc, argv);
+    if (pr) return pr > 0 ? 0 : 2; /* 1: --help was printed */
     if (o.threads) genrep_set_num_threads(o.threads);
     if (mkdir_p(o.out)) return 1;
     const int B = o.batch, B2 = 2 * B, H = 28, W = 28, HW = H * W;
@@ -232,7 +205,15 @@ int genrep_cmd_train(int argc, char **argv) {
         if ((s = enc_load(ckpt, &e2, B2, ex, n_ex, &cst))) { report_status("train", ckpt, s); return 1; }
         const char *st_step = genrep_st_meta(cst, "genrep.step");
         step0 = st_step ? atoll(st_step) : 0;
-        if (e2.num_params != e.num_params) { fprintf(stderr, "genrep train: %s was made with another encoder\n", ckpt); return 1; }
+        if (step0 < 0 || step0 > o.steps) {
+            fprintf(stderr, "genrep train: %s: metadata genrep.step = %s is outside 0..%d (--steps)\n", ckpt,
+                    st_step, o.steps);
+            genrep_encoder_free(&e2); genrep_st_close(cst); return 1;
+        }
+        if (e2.num_params != e.num_params) {
+            fprintf(stderr, "genrep train: %s was made with another encoder (not --encoder %s)\n", ckpt, o.encoder);
+            genrep_encoder_free(&e2); genrep_st_close(cst); return 1;
+        }
         memcpy(e.params, e2.params, (e.num_params + e.num_buffers) * sizeof(float));
         genrep_encoder_free(&e2); genrep_st_close(cst);
         fprintf(stderr, "genrep train: resuming %s at step %lld\n", ckpt, (long long)step0);
@@ -259,7 +240,7 @@ int genrep_cmd_train(int argc, char **argv) {
         pool.y = cond ? (int32_t *)malloc(sizeof(int32_t) * (size_t)pool.A) : NULL;
         if (!pool.z || (cond && !pool.y)) { fprintf(stderr, "genrep train: pool of %d x %d latents does not fit in memory\n", pool.A, pool.N + 1); return 1; }
         snprintf(path, sizeof path, "%s/pool.bin", o.out);
-        if (pool_read(path, &pool, pool.A, pool.N, Z, cond)) {
+        if (pool_read(path, &pool, pool.A, pool.N, Z, cond ? ncls : 0)) {
             genrep_view_config vc = {o.views, o.sigma, 1.0f, n_walks, walks, alpha_max};
             float *za = (float *)malloc(sizeof(float) * (size_t)pool.A * Z);
             float *zv = (float *)malloc(sizeof(float) * (size_t)pool.A * Z);
@@ -381,9 +362,15 @@ int genrep_cmd_train(int argc, char **argv) {
         }
         if (!s) s = genrep_encoder_backward(&e, NULL, dz);
         if (s) { report_status("train", "loss/backward", s); rc = 1; break; }
-        if (!isfinite(loss)) {
-            fprintf(stderr, "\ngenrep train: loss is %g at step %lld; stopping (last good checkpoint: %s)\n",
-                    loss, (long long)step + 1, ckpt);
+        if (o.debug_nan_at == step + 1) loss = NAN;
+        size_t bad_grad = np;
+        for (size_t i = 0; i < np && bad_grad == np; i++) if (!isfinite(e.grads[i])) bad_grad = i;
+        if (!isfinite(loss) || bad_grad < np) {
+            if (!isfinite(loss)) fprintf(stderr, "\ngenrep train: loss is %g at step %lld", loss, (long long)step + 1);
+            else fprintf(stderr, "\ngenrep train: gradient %zu is %g at step %lld", bad_grad, e.grads[bad_grad],
+                         (long long)step + 1);
+            fprintf(stderr, "; stopping without saving (last good checkpoint: %s%s)\n", ckpt,
+                    file_exists(ckpt) ? "" : ", none yet");
             rc = 1; break;
         }
         /* 4. SGD with cosine schedule and warm-up */
@@ -395,6 +382,7 @@ int genrep_cmd_train(int argc, char **argv) {
         double t = now_seconds();
         double ips = (double)B2 * (double)(step + 1 - step0) / (t - t0 + 1e-9);
         fprintf(mf, "%lld,%.6f,%.6g,%.1f\n", (long long)step + 1, loss, lr, ips);
+        fflush(mf); /* a row per step on disk: progress is visible to tail -f and to tests */
         int last = step + 1 == o.steps || stop_requested;
         if (!o.quiet && (t - tlast > 1.0 || last)) {
             char eta[32];

@@ -2,6 +2,7 @@
 #include "common.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -296,7 +297,9 @@ genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra
     const char *ho = genrep_st_meta(st, "genrep.head_out");
     int C, H, W, head_out;
     genrep_encoder_config c;
+    /* bounds keep a hostile header from asking for a huge model (the CLI's images are at most 3x1024x1024) */
     if (!arch || !in || !ho || sscanf(in, "%d,%d,%d", &C, &H, &W) != 3 || sscanf(ho, "%d", &head_out) != 1
+        || C < 1 || C > 4 || H < 8 || H > 1024 || W < 8 || W > 1024 || head_out < 0 || head_out > 65536
         || enc_config_by_name(&c, arch, C, H, W)) {
         fprintf(stderr, "genrep: %s: not an encoder checkpoint (metadata genrep.encoder/genrep.in/"
                 "genrep.head_out missing or invalid)\n", path);
@@ -342,4 +345,49 @@ genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra
     if (s) { genrep_encoder_free(e); genrep_st_close(st); return s; }
     if (st_out) *st_out = st; else genrep_st_close(st);
     return GENREP_OK;
+}
+
+/* ---- pool of latent neighbours ---- */
+
+int pool_write(const char *path, const pool_t *p) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) { fprintf(stderr, "genrep train: cannot write %s: %s\n", tmp, strerror(errno)); return -1; }
+    uint32_t h[5] = {1, (uint32_t)p->A, (uint32_t)p->N, (uint32_t)p->Z, p->y ? 1u : 0u};
+    size_t nz = (size_t)p->A * (p->N + 1) * p->Z;
+    int ok = fwrite("GRPL", 1, 4, f) == 4 && fwrite(h, 4, 5, f) == 5 && fwrite(p->z, 4, nz, f) == nz
+             && (!p->y || fwrite(p->y, 4, (size_t)p->A, f) == (size_t)p->A);
+    ok = fflush(f) == 0 && ok && fsync(fileno(f)) == 0;
+    int err = errno;
+    if (fclose(f) || !ok || rename(tmp, path)) {
+        if (ok) err = errno;
+        unlink(tmp);
+        fprintf(stderr, "genrep train: cannot write %s: %s\n", path, strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+int pool_read(const char *path, pool_t *p, int A, int N, int Z, int ncls) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char m[4]; uint32_t h[5];
+    size_t nz = (size_t)A * (N + 1) * Z;
+    int labels = ncls > 0;
+    int ok = fread(m, 1, 4, f) == 4 && !memcmp(m, "GRPL", 4) && fread(h, 4, 5, f) == 5 && h[0] == 1
+             && h[1] == (uint32_t)A && h[2] == (uint32_t)N && h[3] == (uint32_t)Z && h[4] == (uint32_t)labels;
+    ok = ok && fread(p->z, 4, nz, f) == nz && (!labels || fread(p->y, 4, (size_t)A, f) == (size_t)A);
+    ok = ok && fgetc(f) == EOF;
+    fclose(f);
+    if (!ok) { fprintf(stderr, "genrep train: %s does not match this run (anchors/neighbours/zdim) or is corrupt; regenerating\n", path); return -1; }
+    for (size_t i = 0; i < nz; i++)
+        if (!isfinite(p->z[i])) { fprintf(stderr, "genrep train: %s holds a non-finite latent; regenerating\n", path); return -1; }
+    for (int i = 0; labels && i < A; i++)
+        if (p->y[i] < 0 || p->y[i] >= ncls) {
+            fprintf(stderr, "genrep train: %s: label %d of anchor %d is outside 0..%d; regenerating\n", path,
+                    (int)p->y[i], i, ncls - 1);
+            return -1;
+        }
+    return 0;
 }

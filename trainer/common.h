@@ -43,4 +43,17 @@ genrep_status enc_save(const char *path, const genrep_encoder *e, const char *ar
 genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra_tensor *extra, int n_extra,
                        genrep_st **st_out);
 int enc_config_by_name(genrep_encoder_config *c, const char *arch, int C, int H, int W);
+
+/* Pool of latent neighbours (genrep train --pool): "GRPL", u32 version=1,
+   u32 anchors, u32 neighbours, u32 zdim, u32 has_labels, then
+   anchors*(neighbours+1)*zdim floats (anchor first), then anchors int32
+   labels if has_labels. Native byte order: the file is a cache of one run. */
+typedef struct { int A, N, Z; float *z; int32_t *y; } pool_t;
+/* Write atomically (temp + fsync + rename). 0 on success, else -1 with a message. */
+int pool_write(const char *path, const pool_t *p);
+/* Read into p->z (A*(N+1)*Z floats) and p->y (A labels when ncls > 0), both
+   allocated by the caller. The file must match A, N, Z and labels exactly,
+   hold finite latents and labels in [0, ncls). 0 on success; -1 when
+   missing (silently) or not matching (with a message). */
+int pool_read(const char *path, pool_t *p, int A, int N, int Z, int ncls);
 #endif

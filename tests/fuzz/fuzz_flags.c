@@ -1,0 +1,41 @@
+/* libFuzzer target for the flag parsing of `genrep train` (parse() in
+   trainer/cmd_train.c): the input is split at NUL and newline bytes into
+   argv; parsing must either succeed with options inside their documented
+   ranges or refuse, never read or write out of bounds. */
+#define _GNU_SOURCE
+#define GENREP_IMPLEMENTATION
+#include "trainer/common.c"
+#include "trainer/cmd_train.c"
+
+#define FUZZ_REQUIRE(x) do { if (!(x)) __builtin_trap(); } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    enum { MAXARG = 64 };
+    char *buf = (char *)malloc(size + 1), *argv[MAXARG + 2];
+    FUZZ_REQUIRE(buf);
+    memcpy(buf, data, size);
+    buf[size] = 0;
+    int argc = 0;
+    argv[argc++] = (char *)"train";
+    char *p = buf, *end = buf + size;
+    while (p <= end && argc < MAXARG) {
+        char *q = p;
+        while (q < end && *q && *q != '\n') q++;
+        *q = 0;
+        argv[argc++] = p;
+        p = q + 1;
+    }
+    argv[argc] = NULL;
+    train_opts o;
+    int r = parse(&o, argc, argv);
+    FUZZ_REQUIRE(r == -1 || r == 0 || r == 1);
+    if (r == 0) {
+        FUZZ_REQUIRE(o.source == SRC_GEN || o.source == SRC_FMNIST);
+        FUZZ_REQUIRE(o.out[0] && memchr(o.out, 0, sizeof o.out));
+        FUZZ_REQUIRE(o.batch >= 2 && o.batch <= 4096 && o.steps >= 1 && o.warmup >= 0);
+        FUZZ_REQUIRE(o.sigma >= 0 && o.tau > 0 && o.lr > 0 && o.loss >= 0 && o.loss < 4);
+        FUZZ_REQUIRE(o.pool >= 0 && o.pool <= 1000 && o.anchors >= 1 && o.ckpt_every >= 1);
+    }
+    free(buf);
+    return 0;
+}
