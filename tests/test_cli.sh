@@ -99,10 +99,7 @@ bad "--lr"           g1         gan-train --lr -1 --out g1
 bad "--alpha-max"    w1.safetensors steer-train --gen $gen --transforms zoom,rotate --alpha-max 1 --out w1.safetensors
 bad "--alpha-max"    w1.safetensors steer-train --gen $gen --transforms zoom --alpha-max -1 --out w1.safetensors
 bad "--batch"        e1.csv     embed --encoder $enc --images . --batch 0 --out e1.csv
-# known: cmd_embed.c writes FILE.csv before it reads --query, then exits 1
-KNOWN=1
 bad "missing.png"    e1.csv     embed --encoder $enc --images . --query missing.png --out e1.csv
-KNOWN=""
 bad "--epochs"       p1.csv     probe --raw --epochs 0 --out p1.csv
 bad "img.png"        r1/ckpt.safetensors train --gen $gen --views steer --walks img.png --out r1
 bad "$gen"           p1.csv     probe --encoder $gen --out p1.csv

@@ -174,6 +174,15 @@ int genrep_cmd_embed(int argc, char **argv) {
         genrep_encoder_free(&e); return 1;
     }
 
+    if (query) { /* a bad --query must fail before anything is written */
+        float *qx = (float *)malloc(sizeof(float) * (size_t)C * H * W);
+        int bad = !qx || load_image(qx, query, C, H, W, invert);
+        free(qx);
+        if (bad) {
+            fprintf(stderr, "genrep embed: --query %s cannot be read; nothing written\n", query);
+            genrep_encoder_free(&e); return 1;
+        }
+    }
     path_list l = {NULL, 0, 0};
     if (list_images(&l, images, 0)) { genrep_encoder_free(&e); return 1; }
     if (l.n == 0) fprintf(stderr, "genrep embed: no image files under %s\n", images);

@@ -132,123 +132,14 @@ void report_status(const char *cmd, const char *what, genrep_status st) {
     fprintf(stderr, "genrep %s: %s: %s: %s\n", cmd, what, genrep_status_str(st), genrep_last_error());
 }
 
-/* ---- generator / discriminator weights ---- */
-
-static genrep_status table_save(const char *path, const genrep_param_info *t, int n, const float *params,
-                                const char *const *kv, int n_kv) {
-    genrep_st_entry e[GENREP_GAN_MAX_TENSORS];
-    for (int i = 0; i < n; i++) {
-        memset(&e[i], 0, sizeof e[i]);
-        e[i].name = t[i].name;
-        e[i].ndim = t[i].ndim;
-        for (int d = 0; d < t[i].ndim; d++) e[i].shape[d] = t[i].shape[d];
-        e[i].data = params + t[i].offset;
-    }
-    return genrep_st_write(path, e, n, kv, n_kv);
-}
-
-static genrep_status table_load(genrep_st *st, const char *path, const genrep_param_info *t, int n, float *params) {
-    genrep_st_spec spec[GENREP_GAN_MAX_TENSORS];
-    memset(spec, 0, sizeof spec);
-    for (int i = 0; i < n; i++) {
-        memset(&spec[i], 0, sizeof spec[i]);
-        spec[i].name = t[i].name;
-        spec[i].ndim = t[i].ndim;
-        for (int d = 0; d < t[i].ndim; d++) spec[i].shape[d] = t[i].shape[d];
-    }
-    genrep_status s = genrep_st_expect(st, spec, n);
-    if (s) return s;
-    for (int i = 0; i < n; i++) {
-        const genrep_st_tensor *x = genrep_st_find(st, t[i].name);
-        if (!x || (size_t)x->numel != t[i].numel) {
-            return GENREP_ERR_FORMAT;
-        }
-        memcpy(params + t[i].offset, x->data, t[i].numel * sizeof(float));
-    }
-    (void)path;
-    return GENREP_OK;
-}
-
-static void gan_meta(char vals[6][32], const char *kv[12], const genrep_gan_config *c) {
-    snprintf(vals[0], 32, "%s", c->kind == GENREP_GAN_CGAN ? "cgan" : "dcgan");
-    snprintf(vals[1], 32, "%d", c->zdim);
-    snprintf(vals[2], 32, "%d", c->width);
-    snprintf(vals[3], 32, "%d", c->dwidth);
-    snprintf(vals[4], 32, "%d", c->n_classes);
-    snprintf(vals[5], 32, "%d", c->embed_dim);
-    static const char *keys[6] = {"genrep.model", "genrep.zdim", "genrep.width", "genrep.dwidth",
-                                  "genrep.n_classes", "genrep.embed_dim"};
-    for (int i = 0; i < 6; i++) { kv[2 * i] = keys[i]; kv[2 * i + 1] = vals[i]; }
-}
-
-static genrep_status save_with_meta(const char *path, const genrep_gan_config *c, const genrep_param_info *t,
-                                    int n, const float *params, const char *const *extra_kv, int n_extra) {
-    char vals[6][32];
-    const char *kv[12 + 2 * 16];
-    gan_meta(vals, kv, c);
-    if (n_extra > 16) n_extra = 16;
-    for (int i = 0; i < 2 * n_extra; i++) kv[12 + i] = extra_kv[i];
-    return table_save(path, t, n, params, kv, 6 + n_extra);
-}
+/* ---- generator weights: the library's format ([GANIO] in genrep.h) ---- */
 
 genrep_status gen_save(const char *path, const genrep_gen *g, const char *const *extra_kv, int n_extra) {
-    return save_with_meta(path, &g->cfg, g->table, g->n_tensors, g->params, extra_kv, n_extra);
-}
-genrep_status disc_save(const char *path, const genrep_disc *d, const char *const *extra_kv, int n_extra) {
-    return save_with_meta(path, &d->cfg, d->table, d->n_tensors, d->params, extra_kv, n_extra);
-}
-
-static genrep_status meta_int(genrep_st *st, const char *path, const char *key, int *out) {
-    const char *v = genrep_st_meta(st, key);
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || end == v || *end || x <= 0 || x > 1 << 20) {
-        fprintf(stderr, "genrep: %s: metadata %s is %s%s%s, expected a positive integer\n", path, key,
-                v ? "'" : "missing", v ? v : "", v ? "'" : "");
-        return GENREP_ERR_FORMAT;
-    }
-    *out = (int)x;
-    return GENREP_OK;
-}
-
-static genrep_status gan_config_from(genrep_st *st, const char *path, genrep_gan_config *c) {
-    const char *m = genrep_st_meta(st, "genrep.model");
-    if (!m || (strcmp(m, "dcgan") && strcmp(m, "cgan"))) {
-        fprintf(stderr, "genrep: %s: metadata genrep.model is %s, expected dcgan or cgan "
-                "(is this a generator weights file?)\n", path, m ? m : "missing");
-        return GENREP_ERR_FORMAT;
-    }
-    genrep_gan_config_default(c, !strcmp(m, "cgan") ? GENREP_GAN_CGAN : GENREP_GAN_DCGAN);
-    genrep_status s = meta_int(st, path, "genrep.zdim", &c->zdim);
-    if (!s) s = meta_int(st, path, "genrep.width", &c->width);
-    if (!s) s = meta_int(st, path, "genrep.dwidth", &c->dwidth);
-    if (!s) s = meta_int(st, path, "genrep.n_classes", &c->n_classes);
-    if (!s) s = meta_int(st, path, "genrep.embed_dim", &c->embed_dim);
-    return s;
+    return genrep_gen_save(g, path, extra_kv, n_extra);
 }
 
 genrep_status gen_load(const char *path, genrep_gen *g, int max_batch) {
-    genrep_st *st;
-    genrep_status s = genrep_st_open(&st, path, 0);
-    if (s) return s;
-    genrep_gan_config c;
-    s = gan_config_from(st, path, &c);
-    if (!s) s = genrep_gen_create(g, &c, max_batch, 0);
-    if (!s) {
-        s = table_load(st, path, g->table, g->n_tensors, g->params);
-        if (s) genrep_gen_free(g);
-    }
-    genrep_st_close(st);
-    return s;
-}
-
-genrep_status disc_load_into(const char *path, genrep_disc *d) {
-    genrep_st *st;
-    genrep_status s = genrep_st_open(&st, path, 0);
-    if (s) return s;
-    s = table_load(st, path, d->table, d->n_tensors, d->params);
-    genrep_st_close(st);
-    return s;
+    return genrep_gen_load(g, path, max_batch);
 }
 
 /* ---- encoder checkpoints ---- */

@@ -28,8 +28,6 @@ void report_status(const char *cmd, const char *what, genrep_status st);
 genrep_status gen_save(const char *path, const genrep_gen *g, const char *const *extra_kv, int n_extra);
 /* Create g (max_batch) from a weights file; checks every tensor's name and shape. */
 genrep_status gen_load(const char *path, genrep_gen *g, int max_batch);
-genrep_status disc_save(const char *path, const genrep_disc *d, const char *const *extra_kv, int n_extra);
-genrep_status disc_load_into(const char *path, genrep_disc *d);
 
 /* Encoder checkpoints: tensors under their state_dict names, plus extra
    tensors (optimiser state) and metadata genrep.encoder = "small" or
