@@ -91,7 +91,7 @@ examples: $(EX_BIN)
 
 # make test = the suite (tests/run.sh), then the sanitizer pass, then the fuzz smoke
 test: deps fuzz-deps
-	@$(MAKE) --no-print-directory all-tests
+	@$(MAKE) --no-print-directory -j2 all-tests
 	@BUILD=$(BUILD) sh tests/run.sh
 	@$(MAKE) --no-print-directory test-san
 	@$(MAKE) --no-print-directory fuzz-smoke
