@@ -6424,12 +6424,26 @@ GENREP_API genrep_status genrep_idx_read(genrep_idx *out, const char *path) {
         numel *= v;
     }
     int64_t bytes = numel * es;
-    unsigned char *data = (unsigned char *)genrep_alloc((size_t)bytes);
-    if (!data) {
-        genrep__reader_close(&rd);
-        return genrep__fail(GENREP_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)bytes);
+    /* Grow the buffer (x4 steps from 1 MiB) as data arrives, so a short
+       file that declares a huge payload never costs a huge allocation. */
+    int64_t cap = bytes < ((int64_t)1 << 20) ? bytes : ((int64_t)1 << 20);
+    unsigned char *data = (unsigned char *)genrep_alloc((size_t)cap);
+    got = 0;
+    for (;;) {
+        if (!data) {
+            genrep__reader_close(&rd);
+            return genrep__fail(GENREP_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)cap);
+        }
+        int64_t r = genrep__reader_read(&rd, data + got, cap - got);
+        if (r < 0) { got = -1; break; }
+        got += r;
+        if (got < cap || cap == bytes) break; /* end of data, or all of it */
+        int64_t ncap = cap * 4 < bytes ? cap * 4 : bytes;
+        unsigned char *nd = (unsigned char *)genrep_alloc((size_t)ncap);
+        if (nd) memcpy(nd, data, (size_t)got);
+        genrep_free(data);
+        data = nd; cap = ncap;
     }
-    got = genrep__reader_read(&rd, data, bytes);
     if (got >= 0 && got < bytes)
         st = genrep__fail(GENREP_ERR_FORMAT, "%s: truncated: the header promises %lld data bytes, the file has %lld",
                           path, (long long)bytes, (long long)got);
