@@ -13,7 +13,7 @@ static void usage(FILE *f) {
         "  --random ARCH    baseline: a randomly initialised encoder (--seed)\n"
         "  --data-dir DIR   Fashion-MNIST files (default $GENREP_FMNIST_DIR or Debian's path)\n"
         "  --train-n N      use the first N training images (default all 60000)\n"
-        "  --epochs E       logistic-regression epochs (default 30)   --lr (1e-3)\n"
+        "  --epochs E       logistic-regression epochs (default 60)   --lr (1e-2)\n"
         "  --knn K          neighbours for the kNN accuracy (default 200; 0 = skip)\n"
         "  --out FILE.csv   where to write the result row (default RUN_DIR/probe.csv)\n"
         "  --seed S --threads T\n"
