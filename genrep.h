@@ -536,6 +536,25 @@ typedef struct {
    seed (DCGAN init: conv/linear weights N(0, 0.02), batchnorm gamma
    N(1, 0.02), biases 0, running_mean 0, running_var 1; class embedding
    N(0, 1)). Same seed, same bits. */
+/* The five slabs of a GAN model (params, grads, acts, dacts, conv
+   workspace), zeroed; on failure all are freed and set to NULL, returns 0. */
+static int genrep__gan_alloc_slabs(float **params, float **grads, float **acts, float **dacts, float **ws,
+                                   size_t n_params, size_t n_acts, size_t n_ws) {
+    *params = (float *)genrep_alloc(n_params * sizeof(float));
+    *grads = (float *)genrep_alloc(n_params * sizeof(float));
+    *acts = (float *)genrep_alloc(n_acts * sizeof(float));
+    *dacts = (float *)genrep_alloc(n_acts * sizeof(float));
+    *ws = (float *)genrep_alloc((n_ws ? n_ws : 1) * sizeof(float));
+    if (!*params || !*grads || !*acts || !*dacts || !*ws) {
+        genrep_free(*params); genrep_free(*grads); genrep_free(*acts); genrep_free(*dacts); genrep_free(*ws);
+        *params = *grads = *acts = *dacts = *ws = NULL;
+        return 0;
+    }
+    memset(*grads, 0, n_params * sizeof(float));
+    memset(*acts, 0, n_acts * sizeof(float));
+    return 1;
+}
+
 GENREP_API genrep_status genrep_gen_create(genrep_gen *g, const genrep_gan_config *cfg, int max_batch,
                                            uint64_t seed);
 GENREP_API void genrep_gen_free(genrep_gen *g);
@@ -3763,18 +3782,12 @@ GENREP_API genrep_status genrep_gen_create(genrep_gen *g, const genrep_gan_confi
     g->cfg = *cfg;
     g->max_batch = max_batch;
     genrep__gen_layout(g);
-    g->params = (float *)genrep_alloc(g->n_params * sizeof(float));
-    g->grads = (float *)genrep_alloc(g->n_params * sizeof(float));
-    g->acts = (float *)genrep_alloc(g->n_acts * sizeof(float));
-    g->dacts = (float *)genrep_alloc(g->n_acts * sizeof(float));
-    g->ws = (float *)genrep_alloc((g->n_ws ? g->n_ws : 1) * sizeof(float));
-    if (!g->params || !g->grads || !g->acts || !g->dacts || !g->ws) {
+    if (!genrep__gan_alloc_slabs(&g->params, &g->grads, &g->acts, &g->dacts, &g->ws,
+                                 g->n_params, g->n_acts, g->n_ws)) {
         size_t need = (2 * g->n_params + 2 * g->n_acts + g->n_ws) * sizeof(float);
         genrep_gen_free(g);
         return genrep__fail(GENREP_ERR_NOMEM, "%s: cannot allocate %zu bytes (max_batch %d)", __func__, need, max_batch);
     }
-    memset(g->acts, 0, g->n_acts * sizeof(float));
-    genrep_gen_zero_grad(g);
     genrep_gen_init(g, seed);
     return GENREP_OK;
 }
@@ -3997,18 +4010,12 @@ GENREP_API genrep_status genrep_disc_create(genrep_disc *d, const genrep_gan_con
     d->cfg = *cfg;
     d->max_batch = max_batch;
     genrep__disc_layout(d);
-    d->params = (float *)genrep_alloc(d->n_params * sizeof(float));
-    d->grads = (float *)genrep_alloc(d->n_params * sizeof(float));
-    d->acts = (float *)genrep_alloc(d->n_acts * sizeof(float));
-    d->dacts = (float *)genrep_alloc(d->n_acts * sizeof(float));
-    d->ws = (float *)genrep_alloc((d->n_ws ? d->n_ws : 1) * sizeof(float));
-    if (!d->params || !d->grads || !d->acts || !d->dacts || !d->ws) {
+    if (!genrep__gan_alloc_slabs(&d->params, &d->grads, &d->acts, &d->dacts, &d->ws,
+                                 d->n_params, d->n_acts, d->n_ws)) {
         size_t need = (2 * d->n_params + 2 * d->n_acts + d->n_ws) * sizeof(float);
         genrep_disc_free(d);
         return genrep__fail(GENREP_ERR_NOMEM, "%s: cannot allocate %zu bytes (max_batch %d)", __func__, need, max_batch);
     }
-    memset(d->acts, 0, d->n_acts * sizeof(float));
-    genrep_disc_zero_grad(d);
     genrep_disc_init(d, seed);
     return GENREP_OK;
 }
