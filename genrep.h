@@ -536,25 +536,6 @@ typedef struct {
    seed (DCGAN init: conv/linear weights N(0, 0.02), batchnorm gamma
    N(1, 0.02), biases 0, running_mean 0, running_var 1; class embedding
    N(0, 1)). Same seed, same bits. */
-/* The five slabs of a GAN model (params, grads, acts, dacts, conv
-   workspace), zeroed; on failure all are freed and set to NULL, returns 0. */
-static int genrep__gan_alloc_slabs(float **params, float **grads, float **acts, float **dacts, float **ws,
-                                   size_t n_params, size_t n_acts, size_t n_ws) {
-    *params = (float *)genrep_alloc(n_params * sizeof(float));
-    *grads = (float *)genrep_alloc(n_params * sizeof(float));
-    *acts = (float *)genrep_alloc(n_acts * sizeof(float));
-    *dacts = (float *)genrep_alloc(n_acts * sizeof(float));
-    *ws = (float *)genrep_alloc((n_ws ? n_ws : 1) * sizeof(float));
-    if (!*params || !*grads || !*acts || !*dacts || !*ws) {
-        genrep_free(*params); genrep_free(*grads); genrep_free(*acts); genrep_free(*dacts); genrep_free(*ws);
-        *params = *grads = *acts = *dacts = *ws = NULL;
-        return 0;
-    }
-    memset(*grads, 0, n_params * sizeof(float));
-    memset(*acts, 0, n_acts * sizeof(float));
-    return 1;
-}
-
 GENREP_API genrep_status genrep_gen_create(genrep_gen *g, const genrep_gan_config *cfg, int max_batch,
                                            uint64_t seed);
 GENREP_API void genrep_gen_free(genrep_gen *g);
@@ -3772,6 +3753,25 @@ GENREP_API void genrep_gen_init(genrep_gen *g, uint64_t seed) {
 }
 
 GENREP_API void genrep_gen_zero_grad(genrep_gen *g) { memset(g->grads, 0, g->n_params * sizeof(float)); }
+
+/* The five slabs of a GAN model (params, grads, acts, dacts, conv
+   workspace), zeroed; on failure all are freed and set to NULL, returns 0. */
+static int genrep__gan_alloc_slabs(float **params, float **grads, float **acts, float **dacts, float **ws,
+                                   size_t n_params, size_t n_acts, size_t n_ws) {
+    *params = (float *)genrep_alloc(n_params * sizeof(float));
+    *grads = (float *)genrep_alloc(n_params * sizeof(float));
+    *acts = (float *)genrep_alloc(n_acts * sizeof(float));
+    *dacts = (float *)genrep_alloc(n_acts * sizeof(float));
+    *ws = (float *)genrep_alloc((n_ws ? n_ws : 1) * sizeof(float));
+    if (!*params || !*grads || !*acts || !*dacts || !*ws) {
+        genrep_free(*params); genrep_free(*grads); genrep_free(*acts); genrep_free(*dacts); genrep_free(*ws);
+        *params = *grads = *acts = *dacts = *ws = NULL;
+        return 0;
+    }
+    memset(*grads, 0, n_params * sizeof(float));
+    memset(*acts, 0, n_acts * sizeof(float));
+    return 1;
+}
 
 GENREP_API genrep_status genrep_gen_create(genrep_gen *g, const genrep_gan_config *cfg, int max_batch,
                                            uint64_t seed) {
