@@ -53,6 +53,10 @@ cmp -s $gen wide.safetensors && { echo "FAIL: fixture wide.safetensors not made"
 cmp -s $enc rgb.safetensors && { echo "FAIL: fixture rgb.safetensors not made"; exit 1; }
 mkdir -p res/trunc && cp trunc.safetensors res/trunc/ckpt.safetensors
 mkdir -p res/mismatch && cp $enc res/mismatch/ckpt.safetensors
+mkdir -p res/wid && cp $enc res/wid/ckpt.safetensors
+# an encoder checkpoint whose width metadata is not a width
+LC_ALL=C sed 's/"genrep.width":"32"/"genrep.width":"-1"/' $enc > badwidth.safetensors
+cmp -s $enc badwidth.safetensors && { echo "FAIL: fixture badwidth.safetensors not made"; exit 1; }
 
 # ---- the table
 bad "unknown command 'bogus'"  -  bogus
@@ -64,6 +68,11 @@ bad "--tau"          r1         train --data fmnist --tau 0 --out r1
 bad "--lr"           r1         train --data fmnist --lr nan --out r1
 bad "--seed"         r1         train --data fmnist --seed -3 --out r1
 bad "--threads"      r1         train --data fmnist --threads 0 --out r1
+bad "--width"        r1         train --data fmnist --width 0 --out r1
+bad "--width"        -          probe --random small --width 9999
+bad "genrep.width"   p1.csv     probe --encoder badwidth.safetensors --out p1.csv
+# resuming a width-32 checkpoint with --width 16 names both
+bad "--width 32"     -          train --gen $gen --loss inverter --width 16 --batch 4 --steps 2 --out res/wid
 bad "--out"          -          train --data fmnist
 bad "--ckpt-every"   -          train --data fmnist --out r1 --ckpt-every
 bad "--data"         r1         train --data cifar --out r1
