@@ -299,7 +299,8 @@ GENREP_API genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C,
 /* Scratch floats for forward and backward (one size serves both); 0 if d
    is invalid. Bounded and independent of the thread count: the batch runs
    in chunks whose im2col matrix is about 4 MB (one image per chunk when a
-   single image needs more), forward keeping up to 2 chunks in flight. */
+   single image needs more), forward keeping up to 2 chunks in flight; for
+   stride 1 also the flipped kernel (K*C*R*S) of the data gradient. */
 GENREP_API size_t genrep_conv2d_workspace(const genrep_conv2d_desc *d);
 GENREP_API genrep_status genrep_conv2d_forward(float *out, float *ws, const float *inp,
                                                const float *weight, const float *bias,
@@ -1585,6 +1586,7 @@ typedef struct {
     int NC_wide;      /* NC when A is too big to pack only once */
     genrep__ukernel_fn kernel;
     genrep__ukernel_pb_fn kernel_pb; /* packs B while computing; NULL: pack first */
+    int transpose8;   /* pack transposed operands with the AVX 8x8 transpose (x86 paths) */
 } genrep__gemm_cfg;
 
 /* --- scalar microkernel, 4 x 8: plain C, the portable fallback ---------- */
@@ -1745,6 +1747,33 @@ static void genrep__sgemm_avx512_8x48_pb(int kc, const float *a, const float *b,
                                          float *c, long ldc, float alpha, float beta) {
     genrep__avx512_8x48_body(kc, a, b, ldb, bpack, c, ldc, alpha, beta, 1);
 }
+/* Transposing copy of an 8 x 8 block: dst[k*ldd + j] = src[j*lds + k] for
+   j, k < 8, with unaligned loads and stores (the packing of a transposed
+   operand: 8 source rows at a time become 8 packed rows). A copy, so the
+   packed values are the same bits as the scalar loops'. */
+__attribute__((target("avx2"))) static void genrep__transpose8x8_avx(float *dst, long ldd, const float *src,
+                                                                     long lds) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds),
+           r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds),
+           r5 = _mm256_loadu_ps(src + 5 * lds), r6 = _mm256_loadu_ps(src + 6 * lds),
+           r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+           s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
+           s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)),
+           s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    _mm256_storeu_ps(dst,           _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_storeu_ps(dst + ldd,     _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(s2, s6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+#define GENREP__HAVE_T8 1
 #endif /* x86 */
 
 /* Blocking per path {MC, KC, NC, NC for a large A}. KC*NR*4 bytes (one B
@@ -1765,6 +1794,7 @@ static int genrep__gemm_blocking[3][4] = {
 static genrep__gemm_cfg genrep__gemm_config(genrep_isa isa) {
     genrep__gemm_cfg g;
     g.kernel_pb = NULL;
+    g.transpose8 = isa == GENREP_ISA_AVX2 || isa == GENREP_ISA_AVX512;
     switch (isa) {
 #if defined(__x86_64__) || defined(__i386__)
     case GENREP_ISA_AVX512:
@@ -1824,9 +1854,21 @@ static int genrep__gemm_reserve(float **p, size_t *cap, size_t n) {
 /* Pack op(A)(i0:i0+mc, p0:p0+kc) into MR-row micro-panels: panel r holds
    element (i, k) at [r*MR*kc + k*MR + i]; rows past mc are zero. */
 static void genrep__pack_a(float *dst, const float *A, int lda, int transA, int i0, int mc, int p0, int kc,
-                           int MR) {
+                           int MR, int t8) {
     for (int ir = 0; ir < mc; ir += MR, dst += (size_t)MR * kc) {
         int mr = mc - ir < MR ? mc - ir : MR;
+#ifdef GENREP__HAVE_T8
+        if (t8 && !transA && MR == 8 && mr == 8 && kc >= 8) { /* 8 rows x 8 k at a time */
+            const float *src = A + (size_t)(i0 + ir) * lda + p0;
+            int k = 0;
+            for (; k + 8 <= kc; k += 8) genrep__transpose8x8_avx(dst + (size_t)k * 8, 8, src + k, lda);
+            for (; k < kc; k++)
+                for (int i = 0; i < 8; i++) dst[(size_t)k * 8 + i] = src[(size_t)i * lda + k];
+            continue;
+        }
+#else
+        (void)t8;
+#endif
         if (transA) { /* A stored (K, M): a row of MR floats per k is contiguous */
             const float *src = A + (size_t)p0 * lda + i0 + ir;
             for (int k = 0; k < kc; k++, src += lda) {
@@ -1850,7 +1892,7 @@ static void genrep__pack_a(float *dst, const float *A, int lda, int transA, int 
 /* Pack op(B)(p0:p0+kc, j0:j0+nc) into NR-column micro-panels: panel r holds
    element (k, j) at [r*NR*kc + k*NR + j]; columns past nc are zero. */
 static void genrep__pack_b(float *dst, const float *B, int ldb, int transB, int p0, int kc, int j0, int nc,
-                           int NR) {
+                           int NR, int t8) {
     if (!transB) {
         /* B stored (K, N): walk each source row once, left to right, and
            deal it out to the panels (long sequential reads for the
@@ -1871,6 +1913,21 @@ static void genrep__pack_b(float *dst, const float *B, int ldb, int transB, int 
     }
     for (int jr = 0; jr < nc; jr += NR, dst += (size_t)NR * kc) {
         int nr = nc - jr < NR ? nc - jr : NR;
+#ifdef GENREP__HAVE_T8
+        if (t8 && nr == NR && NR % 8 == 0 && kc >= 8) {
+            /* a full panel: 8 source rows (panel columns) x 8 k at a time */
+            for (int j = 0; j < NR; j += 8) {
+                const float *src = B + (size_t)(j0 + jr + j) * ldb + p0;
+                int k = 0;
+                for (; k + 8 <= kc; k += 8) genrep__transpose8x8_avx(dst + (size_t)k * NR + j, NR, src + k, ldb);
+                for (; k < kc; k++)
+                    for (int jj = 0; jj < 8; jj++) dst[(size_t)k * NR + j + jj] = src[(size_t)jj * ldb + k];
+            }
+            continue;
+        }
+#else
+        (void)t8;
+#endif
         /* B stored (N, K): row j of storage is column j of op(B) */
         for (int j = 0; j < nr; j++) {
             const float *src = B + (size_t)(j0 + jr + j) * ldb + p0;
@@ -1919,7 +1976,7 @@ static int genrep__gemm_block(const genrep__gemm_args *g, const genrep__gemm_cfg
             for (int ic = m0; ic < m1; ic += cf->MC) {
                 int mc = m1 - ic < cf->MC ? m1 - ic : cf->MC;
                 genrep__pack_a(bu->a + (size_t)pc * mpad + (size_t)(ic - m0) * kc, g->A, g->lda, g->transA, ic, mc,
-                               pc, kc, MR);
+                               pc, kc, MR, cf->transpose8);
             }
         }
         *a_ready = 1;
@@ -1933,18 +1990,18 @@ static int genrep__gemm_block(const genrep__gemm_args *g, const genrep__gemm_cfg
             float beta = pc == 0 ? g->beta : 1.0f;
             /* fused: full NR panels of B are packed by the first row tile's kernel */
             int fused = cf->kernel_pb && !g->transB;
-            if (!fused) genrep__pack_b(bu->b, g->B, g->ldb, g->transB, pc, kc, jc, nc, NR);
+            if (!fused) genrep__pack_b(bu->b, g->B, g->ldb, g->transB, pc, kc, jc, nc, NR, cf->transpose8);
             for (int ic = m0; ic < m1; ic += cf->MC) {
                 int mc = m1 - ic < cf->MC ? m1 - ic : cf->MC;
                 const float *ablk = bu->a;
                 if (keep_a) ablk += (size_t)pc * mpad + (size_t)(ic - m0) * kc;
-                else genrep__pack_a(bu->a, g->A, g->lda, g->transA, ic, mc, pc, kc, MR);
+                else genrep__pack_a(bu->a, g->A, g->lda, g->transA, ic, mc, pc, kc, MR, cf->transpose8);
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
                     float *bp = bu->b + (size_t)jr * kc;
                     int packing = fused && ic == m0; /* this panel is not packed yet */
                     if (packing && nr < NR) { /* edge panel: zero-padded by the pack routine */
-                        genrep__pack_b(bp, g->B, g->ldb, 0, pc, kc, jc + jr, nr, NR);
+                        genrep__pack_b(bp, g->B, g->ldb, 0, pc, kc, jc + jr, nr, NR, 0);
                         packing = 0;
                     }
                     const float *bsrc = g->B + (size_t)pc * g->ldb + jc + jr;
@@ -2424,12 +2481,37 @@ GENREP_API genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C,
 /* A slab is col (CRS, nb*PQ) and, for nb > 1, a (K, nb*PQ) output /
    output-gradient matrix. Backward uses one slab; forward has up to
    GENREP__CONV_SLOTS so that threads can take whole chunks. */
-GENREP_API size_t genrep_conv2d_workspace(const genrep_conv2d_desc *d) {
-    if (genrep__conv2d_check_desc(__func__, d)) return 0;
+static size_t genrep__conv2d_fwd_ws(const genrep_conv2d_desc *d) {
     const size_t CRS = (size_t)d->C * d->R * d->S, PQ = (size_t)d->P * d->Q;
     const int nb = genrep__conv_chunk(d->N, CRS, PQ), nchunks = (d->N + nb - 1) / nb;
     const int slots = nchunks < GENREP__CONV_SLOTS ? nchunks : GENREP__CONV_SLOTS;
     return (size_t)slots * genrep__conv_ws(d->N, CRS, (size_t)d->K, PQ);
+}
+
+/* Stride 1 and pad <= kernel - 1: the data gradient is itself a conv2d
+   forward, of dout (N, K, P, Q) with the kernel transposed and flipped,
+   wf[c, k, r, s] = weight[k, c, R-1-r, S-1-s], and padding R-1-pad:
+     dinp[n, c, h, w] = sum_{k,r,s} dout[n, k, h+ph-r, w+pw-s] weight[k, c, r, s].
+   That GEMM reduces over K*R*S instead of K and needs no col2im (which for
+   the narrow layers of a small ResNet cost more than the GEMM: bench/RESULTS.md).
+   *t receives that forward's descriptor (its output is H x W). */
+static int genrep__conv2d_dgrad_desc(const genrep_conv2d_desc *d, genrep_conv2d_desc *t) {
+    if (d->stride_h != 1 || d->stride_w != 1 || d->pad_h > d->R - 1 || d->pad_w > d->S - 1) return 0;
+    genrep_conv2d_desc x = { d->N, d->K, d->P, d->Q, d->C, d->R, d->S, 1, 1,
+                             d->R - 1 - d->pad_h, d->S - 1 - d->pad_w, d->H, d->W };
+    *t = x;
+    return 1;
+}
+
+GENREP_API size_t genrep_conv2d_workspace(const genrep_conv2d_desc *d) {
+    if (genrep__conv2d_check_desc(__func__, d)) return 0;
+    size_t ws = genrep__conv2d_fwd_ws(d);
+    genrep_conv2d_desc t;
+    if (genrep__conv2d_dgrad_desc(d, &t)) { /* that forward's slabs, then the flipped kernel */
+        size_t wt = genrep__conv2d_fwd_ws(&t) + (size_t)d->K * d->C * d->R * d->S;
+        if (wt > ws) ws = wt;
+    }
+    return ws;
 }
 
 /* out (N,K,P,Q) = sum_{c,r,s} inp[n,c,p*sh-ph+r,q*sw-pw+s] * weight[k,c,r,s] + bias[k]. */
@@ -2482,7 +2564,7 @@ static GENREP__CONV_UNUSED void genrep__conv2d_backward_ref(float *dinp, float *
 }
 
 /* One chunk of the forward: images n0 .. n0+m-1, col and y are this chunk's slab. */
-static genrep_status genrep__conv2d_forward_chunk(float *out, float *col, float *y, const float *inp,
+static genrep_status genrep__conv2d_forward_chunk(float *out, int acc, float *col, float *y, const float *inp,
                                                   const float *weight, const float *bias,
                                                   const genrep_conv2d_desc *d, const genrep__col_geom *g,
                                                   int n0, int m) {
@@ -2493,21 +2575,20 @@ static genrep_status genrep__conv2d_forward_chunk(float *out, float *col, float 
     if (m == 1) {
         /* one image: the (K, PQ) product is already NCHW; bias first, GEMM adds onto it */
         float *o = out + (size_t)n0 * K * PQ;
-        if (bias) for (int k = 0; k < K; k++) for (size_t j = 0; j < PQ; j++) o[(size_t)k * PQ + j] = bias[k];
-        return genrep_sgemm(0, 0, K, cols, CRS, 1.0f, weight, CRS, col, cols, bias ? 1.0f : 0.0f, o, cols);
+        if (bias && !acc) for (int k = 0; k < K; k++) for (size_t j = 0; j < PQ; j++) o[(size_t)k * PQ + j] = bias[k];
+        return genrep_sgemm(0, 0, K, cols, CRS, 1.0f, weight, CRS, col, cols, bias || acc ? 1.0f : 0.0f, o, cols);
     }
     genrep_status st = genrep_sgemm(0, 0, K, cols, CRS, 1.0f, weight, CRS, col, cols, 0.0f, y, cols);
     if (st) return st;
-    genrep__chunk_scatter(out + (size_t)n0 * K * PQ, y, bias, 0, m, K, PQ);
+    genrep__chunk_scatter(out + (size_t)n0 * K * PQ, y, acc ? NULL : bias, acc, m, K, PQ);
     return GENREP_OK;
 }
 
-GENREP_API genrep_status genrep_conv2d_forward(float *out, float *ws, const float *inp,
-                                               const float *weight, const float *bias,
-                                               const genrep_conv2d_desc *d) {
-    genrep_status st = genrep__conv2d_check_desc(__func__, d);
-    if (st) return st;
-    GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(ws); GENREP__CHECK_PTR(inp); GENREP__CHECK_PTR(weight);
+/* out = (acc ? out : 0) + conv(inp) (+ bias unless acc); d checked by the caller. */
+static genrep_status genrep__conv2d_forward_impl(float *out, int acc, float *ws, const float *inp,
+                                                 const float *weight, const float *bias,
+                                                 const genrep_conv2d_desc *d) {
+    genrep_status st;
     const genrep__col_geom g = genrep__conv2d_geom(d);
     const int CRS = d->C * d->R * d->S;
     const size_t PQ = (size_t)d->P * d->Q;
@@ -2528,7 +2609,7 @@ GENREP_API genrep_status genrep_conv2d_forward(float *out, float *ws, const floa
         for (int c = 0; c < nchunks; c++) {
             float *col = ws + (size_t)omp_get_thread_num() * slab, *y = col + (size_t)CRS * nb * PQ;
             const int n0 = c * nb, m = d->N - n0 < nb ? d->N - n0 : nb;
-            if (!fail && genrep__conv2d_forward_chunk(out, col, y, inp, weight, bias, d, &g, n0, m)) fail = 1;
+            if (!fail && genrep__conv2d_forward_chunk(out, acc, col, y, inp, weight, bias, d, &g, n0, m)) fail = 1;
         }
         return fail ? genrep__fail(GENREP_ERR_NOMEM, "%s: GEMM failed (packing buffers)", __func__) : GENREP_OK;
     }
@@ -2536,10 +2617,19 @@ GENREP_API genrep_status genrep_conv2d_forward(float *out, float *ws, const floa
     /* otherwise chunks in sequence, each stage parallel inside */
     for (int n0 = 0; n0 < d->N; n0 += nb) {
         const int m = d->N - n0 < nb ? d->N - n0 : nb;
-        st = genrep__conv2d_forward_chunk(out, ws, ws + (size_t)CRS * nb * PQ, inp, weight, bias, d, &g, n0, m);
+        st = genrep__conv2d_forward_chunk(out, acc, ws, ws + (size_t)CRS * nb * PQ, inp, weight, bias, d, &g, n0, m);
         if (st) return st;
     }
     return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_conv2d_forward(float *out, float *ws, const float *inp,
+                                               const float *weight, const float *bias,
+                                               const genrep_conv2d_desc *d) {
+    genrep_status st = genrep__conv2d_check_desc(__func__, d);
+    if (st) return st;
+    GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(ws); GENREP__CHECK_PTR(inp); GENREP__CHECK_PTR(weight);
+    return genrep__conv2d_forward_impl(out, 0, ws, inp, weight, bias, d);
 }
 
 GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws,
@@ -2556,9 +2646,12 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
     const size_t PQ = (size_t)d->P * d->Q, CHW = (size_t)d->C * d->H * d->W;
     if (dbias) genrep__bias_grad(dbias, dout, d->N, K, PQ);
     if (!dinp && !dweight) return GENREP_OK;
+    genrep_conv2d_desc t;
+    const int dgrad_fwd = dinp && genrep__conv2d_dgrad_desc(d, &t);
     const int nb = genrep__conv_chunk(d->N, (size_t)CRS, PQ);
     float *col = ws, *dy = ws + (size_t)CRS * nb * PQ;
     for (int n0 = 0; n0 < d->N; n0 += nb) {
+        if (!dweight && dgrad_fwd) break;
         const int m = d->N - n0 < nb ? d->N - n0 : nb;
         const int cols = (int)(m * PQ);
         /* dout chunk as one (K, m*PQ) matrix */
@@ -2570,12 +2663,25 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
             st = genrep_sgemm(0, 1, K, CRS, cols, 1.0f, dyc, cols, col, cols, 1.0f, dweight, CRS);
             if (st) return st;
         }
-        if (dinp) {
+        if (dinp && !dgrad_fwd) {
             /* dcol (CRS, cols) = weight^T (CRS, K) @ dout (K, cols), then scattered back */
             st = genrep_sgemm(1, 0, CRS, cols, K, 1.0f, weight, CRS, dyc, cols, 0.0f, col, cols);
             if (st) return st;
             genrep__col2im_add(dinp + (size_t)n0 * CHW, col, (size_t)cols, m, &g);
         }
+    }
+    if (dgrad_fwd) {
+        /* dinp += conv(dout, flipped kernel): the kernel after that forward's slabs */
+        const int C = d->C, R = d->R, S = d->S;
+        float *wf = ws + genrep__conv2d_fwd_ws(&t);
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < C; c++)
+                for (int r = 0; r < R; r++)
+                    for (int q = 0; q < S; q++)
+                        wf[(((size_t)c * K + k) * R + (R - 1 - r)) * S + (S - 1 - q)] =
+                            weight[(((size_t)k * C + c) * R + r) * S + q];
+        st = genrep__conv2d_forward_impl(dinp, 1, ws, dout, wf, NULL, &t);
+        if (st) return st;
     }
     return GENREP_OK;
 }
