@@ -37,12 +37,14 @@ EX_SRC      = $(wildcard examples/[0-9][0-9]_*.c)
 EX_BIN      = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 HDR         = genrep.h
 
-.PHONY: all deps bench-deps fuzz-deps test test-san fuzz-smoke demo bench clean help examples fuzz
+.PHONY: all deps bench-deps fuzz-deps test test-san fuzz-smoke demo bench clean help examples fuzz repro repro-quick
 all: $(BUILD)/genrep $(EX_BIN)
 
 help:
 	@echo "make          build build/genrep and the examples"
 	@echo "make demo     install what is missing, build, run the main job"
+	@echo "make repro    the paper's findings, 3 seeds -> results/REPRO.md (reuses finished runs)"
+	@echo "make repro-quick  findings 1, 2, 5 with one seed (~20 min) -> results/quick/REPRO.md"
 	@echo "make test     install what is missing, build and run every test"
 	@echo "make bench    benchmarks (needs libopenblas-dev; installs it)"
 	@echo "make test-san the Check suite (SAN_TESTS) under ASan+UBSan, build/san (part of make test)"
@@ -131,6 +133,13 @@ $(BUILD)/tests/two_tu_static: tests/static_a.c tests/static_b.c $(HDR)
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh trainer/demo.sh
+
+repro: deps
+	@$(MAKE) --no-print-directory $(BUILD)/genrep
+	@BUILD=$(BUILD) sh trainer/repro.sh full
+repro-quick: deps
+	@$(MAKE) --no-print-directory $(BUILD)/genrep
+	@BUILD=$(BUILD) sh trainer/repro.sh quick
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory -C bench

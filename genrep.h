@@ -2136,7 +2136,9 @@ GENREP_API void genrep_release_buffers(void) {
      conv2d  forward   col = im2col(inp)             (C*R*S, nb*P*Q)
                        y   = weight (K, CRS) @ col    (K, nb*P*Q)  -> out (+bias)
              backward  dweight (K, CRS) += dout (K, nbPQ) @ col^T
-                       dcol = weight^T @ dout,  dinp += col2im(dcol)
+                       stride 1: dinp += conv2d forward of dout with the
+                                 flipped, transposed kernel (genrep__conv2d_dgrad_desc)
+                       else:     dcol = weight^T @ dout,  dinp += col2im(dcol)
      convt2d forward   = conv2d backward-data: dcol = weight^T @ inp, out = col2im(dcol)
              backward  dinp = conv2d forward of dout with the same weight,
                        dweight (C, KRS) += inp (C, nbHW) @ im2col(dout)^T
