@@ -700,6 +700,12 @@ typedef struct {
 GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_encoder_config *cfg,
                                                int max_batch, uint64_t seed);
 GENREP_API void genrep_encoder_free(genrep_encoder *e);
+/* The sizes create would allocate, without allocating them: trained
+   parameters, buffers (BN running stats) and activation floats for
+   max_batch. A loader can refuse a file too small for the model its
+   metadata describes before paying for that model. NULL outputs are skipped. */
+GENREP_API genrep_status genrep_encoder_sizes(const genrep_encoder_config *cfg, int max_batch, size_t *num_params,
+                                              size_t *num_buffers, size_t *act_floats);
 /* Re-draw the parameters from seed and reset the running stats (as create). */
 GENREP_API genrep_status genrep_encoder_init_params(genrep_encoder *e, uint64_t seed);
 /* Forward of inp (N, C, H, W), N <= max_batch. training != 0: BN uses batch
@@ -4616,6 +4622,28 @@ GENREP_API genrep_status genrep_encoder_init_params(genrep_encoder *e, uint64_t 
         }
     }
     return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_encoder_sizes(const genrep_encoder_config *cfg, int max_batch, size_t *num_params,
+                                              size_t *num_buffers, size_t *act_floats) {
+    GENREP__CHECK_PTR(cfg);
+    genrep_status st = genrep__enc_check_config(cfg, max_batch);
+    if (st) return st;
+    genrep_encoder e;
+    memset(&e, 0, sizeof e);
+    e.cfg = *cfg;
+    e.max_batch = max_batch;
+    e.plan = (struct genrep__encoder_plan *)genrep_alloc(sizeof *e.plan);
+    if (!e.plan) return genrep__fail(GENREP_ERR_NOMEM, "genrep_encoder_sizes: cannot allocate the plan");
+    memset(e.plan, 0, sizeof *e.plan);
+    st = genrep__enc_layout(&e, max_batch); /* no table yet: counts only */
+    if (!st) {
+        if (num_params) *num_params = e.num_params;
+        if (num_buffers) *num_buffers = e.num_buffers;
+        if (act_floats) *act_floats = e.acts_floats;
+    }
+    genrep_free(e.plan);
+    return st;
 }
 
 GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_encoder_config *cfg,

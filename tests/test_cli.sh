@@ -57,6 +57,9 @@ mkdir -p res/wid && cp $enc res/wid/ckpt.safetensors
 # an encoder checkpoint whose width metadata is not a width
 LC_ALL=C sed 's/"genrep.width":"32"/"genrep.width":"-1"/' $enc > badwidth.safetensors
 cmp -s $enc badwidth.safetensors && { echo "FAIL: fixture badwidth.safetensors not made"; exit 1; }
+# a small file whose metadata asks for a ~10x larger encoder (width 99)
+LC_ALL=C sed 's/"genrep.width":"32"/"genrep.width":"99"/' $enc > huge.safetensors
+cmp -s $enc huge.safetensors && { echo "FAIL: fixture huge.safetensors not made"; exit 1; }
 
 # ---- the table
 bad "unknown command 'bogus'"  -  bogus
@@ -71,6 +74,7 @@ bad "--threads"      r1         train --data fmnist --threads 0 --out r1
 bad "--width"        r1         train --data fmnist --width 0 --out r1
 bad "--width"        -          probe --random small --width 9999
 bad "genrep.width"   p1.csv     probe --encoder badwidth.safetensors --out p1.csv
+bad "width 99"       p1.csv     probe --encoder huge.safetensors --out p1.csv
 # resuming a width-32 checkpoint with --width 16 names both
 bad "--width 32"     -          train --gen $gen --loss inverter --width 16 --batch 4 --steps 2 --out res/wid
 bad "--out"          -          train --data fmnist

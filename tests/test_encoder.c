@@ -84,6 +84,38 @@ START_TEST(layout_and_names) {
 }
 END_TEST
 
+/* genrep_encoder_sizes predicts what create allocates, for several shapes,
+   and refuses a config create refuses. */
+START_TEST(sizes_match_create) {
+    genrep_encoder_config c[4];
+    genrep_encoder_config_small(&c[0], 1, 28, 28);
+    genrep_encoder_config_small(&c[1], 3, 17, 23);
+    c[1].stem_width = 5; c[1].widths[0] = 5; c[1].widths[1] = 7; c[1].widths[2] = 9; c[1].head_out = 0;
+    genrep_encoder_config_resnet18(&c[2], 1, 28, 28);
+    genrep_encoder_config_small(&c[3], 1, 12, 12);
+    c[3].blocks[1] = 3; c[3].head_hidden = 33; c[3].head_out = 11;
+    for (int i = 0; i < 4; i++) {
+        for (int mb = 1; mb <= 7; mb += 6) {
+            size_t np = 0, nb = 0, na = 0;
+            ck_assert_int_eq(genrep_encoder_sizes(&c[i], mb, &np, &nb, &na), GENREP_OK);
+            genrep_encoder e;
+            ck_assert_int_eq(genrep_encoder_create(&e, &c[i], mb, 1), GENREP_OK);
+            ck_assert_uint_eq(np, e.num_params);
+            ck_assert_uint_eq(nb, e.num_buffers);
+            ck_assert_uint_eq(na, e.acts_floats);
+            ck_assert_uint_gt(np, 0);
+            genrep_encoder_free(&e);
+        }
+    }
+    genrep_encoder_config bad = c[0];
+    bad.num_stages = 0;
+    size_t np = 123;
+    ck_assert_int_eq(genrep_encoder_sizes(&bad, 4, &np, NULL, NULL), GENREP_ERR_ARG);
+    ck_assert_uint_eq(np, 123); /* untouched on failure */
+    ck_assert_int_eq(genrep_encoder_sizes(NULL, 4, &np, NULL, NULL), GENREP_ERR_ARG);
+}
+END_TEST
+
 START_TEST(init_deterministic_and_distributed) {
     genrep_encoder_config c;
     genrep_encoder_config_small(&c, 1, 28, 28);
@@ -359,6 +391,7 @@ int main(void) {
     TCase *tc = tcase_create("encoder");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, layout_and_names);
+    tcase_add_test(tc, sizes_match_create);
     tcase_add_test(tc, init_deterministic_and_distributed);
     tcase_add_test(tc, pytorch_golden);
     tcase_add_test(tc, finite_differences_train);

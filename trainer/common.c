@@ -210,6 +210,22 @@ genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra
     }
     c.head_out = head_out;
     if (head_out == 0) c.head_hidden = 0;
+    {   /* a file must hold at least the values of the model its metadata describes:
+           checked before that model is allocated (a small file cannot ask for gigabytes) */
+        size_t np = 0, nbuf = 0, have = 0;
+        if ((s = genrep_encoder_sizes(&c, max_batch, &np, &nbuf, NULL))) {
+            fprintf(stderr, "genrep: %s: %s\n", path, genrep_last_error());
+            genrep_st_close(st);
+            return s;
+        }
+        for (int i = 0; i < genrep_st_count(st); i++) have += (size_t)genrep_st_get(st, i)->numel;
+        if (have < np + nbuf) {
+            fprintf(stderr, "genrep: %s: holds %zu values, but the %s encoder of its metadata (width %d) has %zu\n",
+                    path, have, arch, c.stem_width, np + nbuf);
+            genrep_st_close(st);
+            return GENREP_ERR_SHAPE;
+        }
+    }
     s = genrep_encoder_create(e, &c, max_batch, 0);
     if (s) { genrep_st_close(st); return s; }
     int n = e->num_tensors + n_extra;

@@ -52,14 +52,15 @@ list() {
     echo "gauss|--gen $DCGAN --views gauss --sigma 0.2 --aug simclr"
     echo "steer|--gen $DCGAN --views steer --walks $R/walks.safetensors --aug simclr"
     echo "pixel|--gen $DCGAN --views none --aug simclr"
-    echo "gauss_noaug|--gen $DCGAN --views gauss --sigma 0.2 --aug none"
     echo "inverter|--gen $DCGAN --loss inverter --views none --aug none"
     echo "c_gauss|--gen $CGAN --views gauss --sigma 0.2 --aug simclr"
     echo "c_indep|--gen $CGAN --views independent --aug simclr"
-    echo "c_supcon|--gen $CGAN --loss supcon --views gauss --sigma 0.2 --aug simclr"
     echo "c_pixel|--gen $CGAN --views none --aug simclr"
     echo "c_ce|--gen $CGAN --loss ce --views none --aug simclr"
     [ "$MODE" = full ] || return 0
+    # further rows of findings 1 and 2: latent views alone, SupCon with the generator's labels
+    echo "gauss_noaug|--gen $DCGAN --views gauss --sigma 0.2 --aug none"
+    echo "c_supcon|--gen $CGAN --loss supcon --views gauss --sigma 0.2 --aug simclr"
     # finding 3: sigma (0.2 is gauss above)
     for s in 0.05 0.1 0.4 0.8 1.6; do
         echo "sigma_$s|--gen $DCGAN --views gauss --sigma $s --aug simclr"

@@ -2,7 +2,9 @@
 """Writes the small seed corpora of fuzz_idx, fuzz_ckpt, fuzz_pool and
 fuzz_flags into corpus/<target>/. Usage: make_seeds.py [ENCODER_CKPT]
 (an encoder checkpoint of `genrep train`, whose header gives the tensor
-names; without it the ckpt seeds are skipped)."""
+names; without it the ckpt seeds are skipped) [SMALL_CKPT] (a whole
+checkpoint small enough to be a seed, e.g. `genrep train --width 1`: loads
+fully, so the fuzzer starts on the copy path)."""
 import gzip, json, os, struct, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -56,6 +58,8 @@ if len(sys.argv) > 1:
     k = 1
     for d in first["shape"]: k *= d
     put("ckpt", "first_ok", st([(names[0], first["shape"], [0.1] * k)] + one[1:], meta))
+if len(sys.argv) > 2:
+    put("ckpt", "full_w1", open(sys.argv[2], "rb").read())
 
 # pool: 4-byte run expectation (A-1, N-1, Z-1, ncls pick), then the file
 def pool(A, N, Z, labels):
