@@ -4399,8 +4399,10 @@ struct genrep__encoder_plan {
     int    prof_fwd_calls, prof_bwd_calls;
 };
 
-/* Elementwise loops over n values go parallel above this size. */
-#define GENREP__ENC_PARFOR(n) GENREP__OMP(omp parallel for schedule(static) if ((n) > 65536))
+/* Elementwise loops over n values go parallel above this size, and are
+   marked simd: at -O2 GCC vectorises only the simplest loops on its own
+   (the in-place ReLU, add and mask loops ran scalar: 3x slower). */
+#define GENREP__ENC_PARFOR(n) GENREP__OMP(omp parallel for simd schedule(static) if ((n) > 65536))
 
 static double genrep__enc_now(void) {
 #ifdef _OPENMP
