@@ -300,7 +300,8 @@ GENREP_API genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C,
    is invalid. Bounded and independent of the thread count: the batch runs
    in chunks whose im2col matrix is about 4 MB (one image per chunk when a
    single image needs more), forward keeping up to 2 chunks in flight; for
-   stride 1 also the flipped kernel (K*C*R*S) of the data gradient. */
+   stride 1 also the flipped kernel (K*C*R*S) of the data gradient, and
+   with several chunks a weight-gradient partial (K*C*R*S) per slot. */
 GENREP_API size_t genrep_conv2d_workspace(const genrep_conv2d_desc *d);
 GENREP_API genrep_status genrep_conv2d_forward(float *out, float *ws, const float *inp,
                                                const float *weight, const float *bias,
@@ -2159,16 +2160,19 @@ GENREP_API void genrep_release_buffers(void) {
    faster. The GEMM's (K, nb*P*Q) result is not NCHW when nb > 1, so it
    lands in a second workspace slab and is scattered into out (with bias).
 
-   Threads: conv2d forward with up to GENREP__CONV_SLOTS threads hands whole
-   chunks to threads (one-thread GEMMs, no barriers); otherwise, and in every
-   backward, chunks run in sequence and each stage (im2col, GEMM, col2im,
-   scatter) is parallel inside.
+   Threads: conv2d forward and backward with up to GENREP__CONV_SLOTS
+   threads hand whole chunks to threads (chunk c to slot c % slots;
+   one-thread GEMMs, no barriers); with more threads chunks run in sequence
+   and each stage (im2col, GEMM, col2im, scatter) is parallel inside.
+   convt2d runs in sequence, stages parallel.
 
    Determinism: im2col/col2im/gather/scatter parallelise over independent
    output rows or planes, each summed in a fixed order; chunk sizes do not
-   depend on the thread count and gradient chunks are summed in sequence;
-   dbias sums each channel in (n, p, q) order. So results do not depend on
-   the thread count (given a GEMM that does not either: tests check 1 vs 2). */
+   depend on the thread count; conv2d's weight gradient is summed per slot
+   (that slot's chunks in order) and the slots added in order at the end,
+   however many threads ran them; dbias sums each channel in (n, p, q)
+   order. So results do not depend on the thread count (given a GEMM that
+   does not either: tests check 1 vs 2). */
 
 #if defined(_OPENMP)
 /* parallel for, skipped when the loop touches fewer than ~32k floats */
@@ -2514,6 +2518,11 @@ static int genrep__conv2d_dgrad_desc(const genrep_conv2d_desc *d, genrep_conv2d_
 GENREP_API size_t genrep_conv2d_workspace(const genrep_conv2d_desc *d) {
     if (genrep__conv2d_check_desc(__func__, d)) return 0;
     size_t ws = genrep__conv2d_fwd_ws(d);
+    {   /* backward: the slots' slabs, then one weight-gradient partial per slot */
+        const size_t CRS = (size_t)d->C * d->R * d->S;
+        const int nb = genrep__conv_chunk(d->N, CRS, (size_t)d->P * d->Q), nchunks = (d->N + nb - 1) / nb;
+        if (nchunks > 1) ws += (size_t)(nchunks < GENREP__CONV_SLOTS ? nchunks : GENREP__CONV_SLOTS) * d->K * CRS;
+    }
     genrep_conv2d_desc t;
     if (genrep__conv2d_dgrad_desc(d, &t)) { /* that forward's slabs, then the flipped kernel */
         size_t wt = genrep__conv2d_fwd_ws(&t) + (size_t)d->K * d->C * d->R * d->S;
@@ -2640,6 +2649,33 @@ GENREP_API genrep_status genrep_conv2d_forward(float *out, float *ws, const floa
     return genrep__conv2d_forward_impl(out, 0, ws, inp, weight, bias, d);
 }
 
+/* One chunk of the backward: images n0 .. n0+m-1 with this slot's col and
+   dy slabs; dw (K, CRS) += its weight gradient (if dw); dinp += its data
+   gradient through col2im (if do_col2im). */
+static genrep_status genrep__conv2d_backward_chunk(float *dinp, float *dw, float *col, float *dy,
+                                                   const float *dout, const float *inp, const float *weight,
+                                                   const genrep_conv2d_desc *d, const genrep__col_geom *g,
+                                                   int n0, int m, int do_col2im) {
+    const int K = d->K, CRS = d->C * d->R * d->S;
+    const size_t PQ = (size_t)d->P * d->Q, CHW = (size_t)d->C * d->H * d->W;
+    const int cols = (int)(m * PQ);
+    genrep_status st;
+    /* dout chunk as one (K, m*PQ) matrix */
+    const float *dyc = dout + (size_t)n0 * K * PQ;
+    if (m > 1) { genrep__chunk_gather(dy, dyc, m, K, PQ); dyc = dy; }
+    if (dw) {
+        /* dw (K, CRS) += dout (K, cols) @ col^T (cols, CRS) */
+        genrep__im2col(col, (size_t)cols, inp + (size_t)n0 * CHW, m, g);
+        if ((st = genrep_sgemm(0, 1, K, CRS, cols, 1.0f, dyc, cols, col, cols, 1.0f, dw, CRS))) return st;
+    }
+    if (do_col2im) {
+        /* dcol (CRS, cols) = weight^T (CRS, K) @ dout (K, cols), then scattered back */
+        if ((st = genrep_sgemm(1, 0, CRS, cols, K, 1.0f, weight, CRS, dyc, cols, 0.0f, col, cols))) return st;
+        genrep__col2im_add(dinp + (size_t)n0 * CHW, col, (size_t)cols, m, g);
+    }
+    return GENREP_OK;
+}
+
 GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws,
                                                 const float *dout, const float *inp,
                                                 const float *weight, const genrep_conv2d_desc *d) {
@@ -2651,31 +2687,58 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
     if (dinp || dweight) GENREP__CHECK_PTR(ws);
     const genrep__col_geom g = genrep__conv2d_geom(d);
     const int K = d->K, CRS = d->C * d->R * d->S;
-    const size_t PQ = (size_t)d->P * d->Q, CHW = (size_t)d->C * d->H * d->W;
+    const size_t PQ = (size_t)d->P * d->Q;
     if (dbias) genrep__bias_grad(dbias, dout, d->N, K, PQ);
     if (!dinp && !dweight) return GENREP_OK;
     genrep_conv2d_desc t;
     const int dgrad_fwd = dinp && genrep__conv2d_dgrad_desc(d, &t);
-    const int nb = genrep__conv_chunk(d->N, (size_t)CRS, PQ);
-    float *col = ws, *dy = ws + (size_t)CRS * nb * PQ;
-    for (int n0 = 0; n0 < d->N; n0 += nb) {
-        if (!dweight && dgrad_fwd) break;
-        const int m = d->N - n0 < nb ? d->N - n0 : nb;
-        const int cols = (int)(m * PQ);
-        /* dout chunk as one (K, m*PQ) matrix */
-        const float *dyc = dout + (size_t)n0 * K * PQ;
-        if (m > 1) { genrep__chunk_gather(dy, dyc, m, K, PQ); dyc = dy; }
-        if (dweight) {
-            /* dweight (K, CRS) += dout (K, cols) @ col^T (cols, CRS) */
-            genrep__im2col(col, (size_t)cols, inp + (size_t)n0 * CHW, m, &g);
-            st = genrep_sgemm(0, 1, K, CRS, cols, 1.0f, dyc, cols, col, cols, 1.0f, dweight, CRS);
-            if (st) return st;
+    const int do_col2im = dinp && !dgrad_fwd;
+    /* Chunks go to GENREP__CONV_SLOTS slots, chunk c to slot c % slots, each
+       slot with its own slabs; with more than one slot the weight gradient
+       is summed per slot (its chunks in order) and the slots are added to
+       dweight at the end. That depends on the chunk count only, so whether
+       the slots run on two threads at once (no barrier inside the pass, as
+       in the forward) or one after the other, the bits are the same. */
+    const int nb = genrep__conv_chunk(d->N, (size_t)CRS, PQ), nchunks = (d->N + nb - 1) / nb;
+    const int slots = nchunks < GENREP__CONV_SLOTS ? nchunks : GENREP__CONV_SLOTS;
+    const size_t slab = genrep__conv_ws(d->N, (size_t)CRS, (size_t)K, PQ), KC = (size_t)K * CRS;
+    float *pw = ws + (size_t)slots * slab;
+    const int partial = dweight && slots > 1;
+    if (dweight || do_col2im) {
+        if (partial) memset(pw, 0, sizeof(float) * (size_t)slots * KC);
+        int fail = 0;
+#ifdef _OPENMP
+        const int nt = genrep_num_threads();
+        if (slots > 1 && nt > 1 && nt <= slots && !omp_in_parallel()) {
+            #pragma omp parallel num_threads(slots) reduction(| : fail)
+            {
+                const int sl = omp_get_thread_num();
+                float *col = ws + (size_t)sl * slab, *dy = col + (size_t)CRS * nb * PQ;
+                for (int c = sl; c < nchunks; c += slots) {
+                    const int n0 = c * nb, m = d->N - n0 < nb ? d->N - n0 : nb;
+                    if (!fail && genrep__conv2d_backward_chunk(dinp, dweight ? pw + (size_t)sl * KC : NULL, col, dy, dout,
+                                                               inp, weight, d, &g, n0, m, do_col2im))
+                        fail = 1;
+                }
+            }
+        } else
+#endif
+        {   /* chunks in sequence, each stage parallel inside */
+            for (int c = 0; c < nchunks && !fail; c++) {
+                const int sl = c % slots, n0 = c * nb, m = d->N - n0 < nb ? d->N - n0 : nb;
+                float *col = ws + (size_t)sl * slab, *dy = col + (size_t)CRS * nb * PQ;
+                float *dw = !dweight ? NULL : partial ? pw + (size_t)sl * KC : dweight;
+                if (genrep__conv2d_backward_chunk(dinp, dw, col, dy, dout, inp, weight, d, &g, n0, m, do_col2im)) fail = 1;
+            }
         }
-        if (dinp && !dgrad_fwd) {
-            /* dcol (CRS, cols) = weight^T (CRS, K) @ dout (K, cols), then scattered back */
-            st = genrep_sgemm(1, 0, CRS, cols, K, 1.0f, weight, CRS, dyc, cols, 0.0f, col, cols);
-            if (st) return st;
-            genrep__col2im_add(dinp + (size_t)n0 * CHW, col, (size_t)cols, m, &g);
+        if (fail) return genrep__fail(GENREP_ERR_NOMEM, "%s: GEMM failed (packing buffers)", __func__);
+        if (partial) {
+            GENREP__CONV_PARFOR(KC)
+            for (size_t i = 0; i < KC; i++) {
+                float acc = pw[i];
+                for (int sl = 1; sl < slots; sl++) acc += pw[(size_t)sl * KC + i];
+                dweight[i] += acc;
+            }
         }
     }
     if (dgrad_fwd) {
