@@ -7,7 +7,7 @@ B=${BUILD:-build}
 G=$B/genrep
 GEN=${GEN:-weights/fmnist_dcgan.safetensors}
 OUT=${OUT:-runs/demo}
-STEPS=${STEPS:-150}
+STEPS=${STEPS:-300}
 if [ ! -f "$GEN" ]; then
     echo "demo: $GEN is missing; it is committed in the repository (git checkout -- $GEN), or make one with:"
     echo "      $G gan-train --model dcgan --out runs/gan_dcgan"
