@@ -72,11 +72,26 @@ bad "--lr"           r1         train --data fmnist --lr nan --out r1
 bad "--seed"         r1         train --data fmnist --seed -3 --out r1
 bad "--threads"      r1         train --data fmnist --threads 0 --out r1
 bad "--width"        r1         train --data fmnist --width 0 --out r1
+bad "--blocks"       r1         train --data fmnist --blocks 0 --out r1
+bad "--blocks"       -          probe --random small --blocks 9
 bad "--width"        -          probe --random small --width 9999
 bad "genrep.width"   p1.csv     probe --encoder badwidth.safetensors --out p1.csv
 bad "width 99"       p1.csv     probe --encoder huge.safetensors --out p1.csv
 # resuming a width-32 checkpoint with --width 16 names both
 bad "--width 32"     -          train --gen $gen --loss inverter --width 16 --batch 4 --steps 2 --out res/wid
+bad "--blocks 2"     -          train --gen $gen --loss inverter --blocks 1 --batch 4 --steps 2 --out res/wid
+
+# not a bad input: a shallow, narrow encoder round-trips through its checkpoint
+# (probe and resume rebuild it from genrep.width / genrep.blocks)
+if "$G" train --data fmnist --width 4 --blocks 1 --batch 4 --steps 1 --out shallow --quiet > /dev/null 2>&1 \
+   && "$G" probe --run shallow --train-n 100 --epochs 1 --knn 0 > /dev/null 2>&1 \
+   && "$G" train --data fmnist --width 4 --blocks 1 --batch 4 --steps 2 --out shallow --quiet > /dev/null 2>&1 \
+   && LC_ALL=C grep -q 'encoder.layer1.0.conv1' shallow/ckpt.safetensors \
+   && ! LC_ALL=C grep -q 'encoder.layer1.1' shallow/ckpt.safetensors; then
+    echo "ok   --width 4 --blocks 1: trained, probed, resumed; one block per stage in the checkpoint"
+else
+    echo "FAIL: --width 4 --blocks 1 encoder did not round-trip"; fails=$((fails + 1))
+fi
 bad "--out"          -          train --data fmnist
 bad "--ckpt-every"   -          train --data fmnist --out r1 --ckpt-every
 bad "--data"         r1         train --data cifar --out r1

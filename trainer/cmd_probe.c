@@ -10,7 +10,7 @@ static void usage(FILE *f) {
         "  --run DIR        probe RUN_DIR/ckpt.safetensors; results go to RUN_DIR/probe.csv\n"
         "  --encoder FILE   probe an encoder checkpoint\n"
         "  --raw            baseline: raw pixels as features\n"
-        "  --random ARCH    baseline: a randomly initialised encoder (--seed; --width W as in train)\n"
+        "  --random ARCH    baseline: a randomly initialised encoder (--seed; --width W, --blocks N as in train)\n"
         "  --data-dir DIR   Fashion-MNIST files (default $GENREP_FMNIST_DIR or Debian's path)\n"
         "  --train-n N      use the first N training images (default all 60000)\n"
         "  --epochs E       logistic-regression epochs (default 60)   --lr (1e-2)\n"
@@ -37,7 +37,7 @@ static int features(genrep_encoder *e, const genrep_dataset *d, int n, float *ou
 int genrep_cmd_probe(int argc, char **argv) {
     const char *C = "probe";
     char run[1024] = "", enc_path[1200] = "", random_arch[32] = "", data_dir[1024] = "", out[1200] = "";
-    int raw = 0, train_n = 60000, knn_k = 200, threads = 0, width = 0;
+    int raw = 0, train_n = 60000, knn_k = 200, threads = 0, width = 0, blocks = 0;
     uint64_t seed = 0;
     genrep_probe_config pc;
     genrep_probe_config_default(&pc);
@@ -54,6 +54,7 @@ int genrep_cmd_probe(int argc, char **argv) {
             snprintf(random_arch, sizeof random_arch, "%s", v);
         }
         else if (!strcmp(a, "--width")) { VAL(); if (flag_int(C, a, v, 1, ENC_MAX_WIDTH, &width)) return 2; }
+        else if (!strcmp(a, "--blocks")) { VAL(); if (flag_int(C, a, v, 1, ENC_MAX_BLOCKS, &blocks)) return 2; }
         else if (!strcmp(a, "--data-dir")) { VAL(); snprintf(data_dir, sizeof data_dir, "%s", v); }
         else if (!strcmp(a, "--train-n")) { VAL(); if (flag_int(C, a, v, 10, 60000, &train_n)) return 2; }
         else if (!strcmp(a, "--epochs")) { VAL(); if (flag_int(C, a, v, 1, 10000, &pc.epochs)) return 2; }
@@ -92,7 +93,7 @@ int genrep_cmd_probe(int argc, char **argv) {
             what = enc_path;
         } else {
             genrep_encoder_config ec;
-            enc_config_by_name(&ec, random_arch, width, 1, 28, 28);
+            enc_config_by_name(&ec, random_arch, width, blocks, 1, 28, 28);
             if ((s = genrep_encoder_create(&e, &ec, 256, seed ^ 0xE7C0DE))) { report_status("probe", "encoder", s); return 1; }
             what = random_arch[0] == 's' ? "random small encoder" : "random resnet18 encoder";
         }

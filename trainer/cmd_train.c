@@ -14,7 +14,7 @@ static const char *loss_names[] = {"ntxent", "supcon", "ce", "inverter"};
 typedef struct {
     char  gen[1024], data_dir[1024], out[1024], encoder[32], walks[1024];
     int   source, loss, aug, pool, anchors, batch, steps, epochs, threads, ckpt_every, resume, warmup;
-    int   scale_base_tau, quiet, width; /* width 0: the encoder's own */
+    int   scale_base_tau, quiet, width, blocks; /* 0: the encoder's own */
     int64_t debug_nan_at;  /* hidden --debug-nan-at STEP: pretend the loss of that step is NaN (tests) */
     genrep_view_kind views;
     float sigma, lr, wd, momentum, tau, alpha;
@@ -41,6 +41,7 @@ static void usage(FILE *f) {
         "           --scale-base-tau   multiply the loss by tau/0.07 as the reference code does\n"
         "  model:   --encoder small|resnet18 (default small)\n"
         "           --width W          base channels: small W/2W/4W (default 32), resnet18 W..8W (64)\n"
+        "           --blocks N         basic blocks per stage (default 2)\n"
         "  optim:   --batch B (256) --steps N | --epochs E (of 60000 anchors) --lr (0.05)\n"
         "           --wd (1e-4) --momentum (0.9) --warmup STEPS (default 5%% of steps), cosine schedule\n"
         "  run:     --seed S (0) --threads T --ckpt-every N (200) --resume auto|no (auto) --quiet\n"
@@ -97,6 +98,7 @@ static int parse(train_opts *o, int argc, char **argv) {
             snprintf(o->encoder, sizeof o->encoder, "%s", v);
         }
         else if (!strcmp(a, "--width")) { VAL(); if (flag_int(C, a, v, 1, ENC_MAX_WIDTH, &o->width)) return -1; }
+        else if (!strcmp(a, "--blocks")) { VAL(); if (flag_int(C, a, v, 1, ENC_MAX_BLOCKS, &o->blocks)) return -1; }
         else if (!strcmp(a, "--batch")) { VAL(); if (flag_int(C, a, v, 2, 4096, &o->batch)) return -1; }
         else if (!strcmp(a, "--steps")) { VAL(); if (flag_int(C, a, v, 1, 100000000, &o->steps)) return -1; }
         else if (!strcmp(a, "--epochs")) { VAL(); if (flag_int(C, a, v, 1, 100000, &o->epochs)) return -1; }
@@ -182,7 +184,7 @@ int genrep_cmd_train(int argc, char **argv) {
 
     /* ---- encoder and optimiser ---- */
     genrep_encoder_config ec;
-    enc_config_by_name(&ec, o.encoder, o.width, 1, H, W);
+    enc_config_by_name(&ec, o.encoder, o.width, o.blocks, 1, H, W);
     int head_dim = 0; /* CE / inverter: linear head on the features instead of the projection head */
     if (o.loss == LOSS_CE || o.loss == LOSS_INVERTER) { ec.head_out = 0; ec.head_hidden = 0; }
     genrep_encoder e;
@@ -208,9 +210,12 @@ int genrep_cmd_train(int argc, char **argv) {
             genrep_st *peek;
             if (!genrep_st_open(&peek, ckpt, 0)) {
                 const char *pa = genrep_st_meta(peek, "genrep.encoder"), *pw = genrep_st_meta(peek, "genrep.width");
-                int other = (pa && strcmp(pa, o.encoder)) || (pw && atoi(pw) != ec.stem_width);
-                if (other) fprintf(stderr, "genrep train: %s was made with --encoder %s --width %s, not --encoder %s --width %d "
-                                   "(use another --out, or the same flags)\n", ckpt, pa ? pa : "?", pw ? pw : "?", o.encoder, ec.stem_width);
+                const char *pb = genrep_st_meta(peek, "genrep.blocks");
+                int other = (pa && strcmp(pa, o.encoder)) || (pw && atoi(pw) != ec.stem_width)
+                            || (pb && atoi(pb) != ec.blocks[0]);
+                if (other) fprintf(stderr, "genrep train: %s was made with --encoder %s --width %s --blocks %s, not --encoder %s "
+                                   "--width %d --blocks %d (use another --out, or the same flags)\n", ckpt, pa ? pa : "?",
+                                   pw ? pw : "?", pb ? pb : "?", o.encoder, ec.stem_width, ec.blocks[0]);
                 genrep_st_close(peek);
                 if (other) return 1;
             }
@@ -224,7 +229,7 @@ int genrep_cmd_train(int argc, char **argv) {
             genrep_encoder_free(&e2); genrep_st_close(cst); return 1;
         }
         if (e2.num_params != e.num_params) {
-            fprintf(stderr, "genrep train: %s was made with another encoder (not --encoder %s --width %d)\n", ckpt, o.encoder, ec.stem_width);
+            fprintf(stderr, "genrep train: %s was made with another encoder (not --encoder %s --width %d --blocks %d)\n", ckpt, o.encoder, ec.stem_width, ec.blocks[0]);
             genrep_encoder_free(&e2); genrep_st_close(cst); return 1;
         }
         memcpy(e.params, e2.params, (e.num_params + e.num_buffers) * sizeof(float));
@@ -236,10 +241,10 @@ int genrep_cmd_train(int argc, char **argv) {
     char cfgtxt[4096];
     snprintf(cfgtxt, sizeof cfgtxt,
              "source = %s\ngen = %s\nviews = %s\nsigma = %g\nwalks = %s\nalpha = %g\npool = %d\nanchors = %d\naug = %s\n"
-             "loss = %s\ntau = %g\nscale_base_tau = %d\nencoder = %s\nwidth = %d\nbatch = %d\nsteps = %d\nlr = %g\nwd = %g\n"
+             "loss = %s\ntau = %g\nscale_base_tau = %d\nencoder = %s\nwidth = %d\nblocks = %d\nbatch = %d\nsteps = %d\nlr = %g\nwd = %g\n"
              "momentum = %g\nwarmup = %d\nseed = %llu\nthreads = %d\nisa = %s\n",
              o.source == SRC_GEN ? "generator" : "fmnist", o.gen, genrep_view_name(o.views), o.sigma, o.walks, o.alpha,
-             o.pool, o.anchors, o.aug ? "simclr" : "none", loss_names[o.loss], o.tau, o.scale_base_tau, o.encoder, ec.stem_width, B,
+             o.pool, o.anchors, o.aug ? "simclr" : "none", loss_names[o.loss], o.tau, o.scale_base_tau, o.encoder, ec.stem_width, ec.blocks[0], B,
              o.steps, o.lr, o.wd, o.momentum, o.warmup, (unsigned long long)o.seed, genrep_num_threads(),
              genrep_isa_name(genrep_get_isa()));
     snprintf(path, sizeof path, "%s/config.txt", o.out);

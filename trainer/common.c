@@ -146,12 +146,15 @@ genrep_status gen_load(const char *path, genrep_gen *g, int max_batch) {
 
 /* arch small|resnet18; width > 0 scales the channels: stem and first stage
    width, each later stage twice the one before (small: W/2W/4W, resnet18:
-   W/2W/4W/8W); 0 keeps the architecture's own (32, 64). */
-int enc_config_by_name(genrep_encoder_config *c, const char *arch, int width, int C, int H, int W) {
+   W/2W/4W/8W); 0 keeps the architecture's own (32, 64). blocks > 0: basic
+   blocks per stage (0: the architecture's 2). */
+int enc_config_by_name(genrep_encoder_config *c, const char *arch, int width, int blocks, int C, int H, int W) {
     if (!strcmp(arch, "small")) genrep_encoder_config_small(c, C, H, W);
     else if (!strcmp(arch, "resnet18")) genrep_encoder_config_resnet18(c, C, H, W);
     else return -1;
-    if (width < 0 || width > ENC_MAX_WIDTH) return -1;
+    if (width < 0 || width > ENC_MAX_WIDTH || blocks < 0 || blocks > ENC_MAX_BLOCKS) return -1;
+    if (blocks > 0)
+        for (int i = 0; i < c->num_stages; i++) c->blocks[i] = blocks;
     if (width > 0) {
         c->stem_width = width;
         for (int i = 0; i < c->num_stages; i++) c->widths[i] = width << i;
@@ -163,7 +166,7 @@ genrep_status enc_save(const char *path, const genrep_encoder *e, const char *ar
                        const extra_tensor *extra, int n_extra, const char *const *kv, int n_kv) {
     int n = e->num_tensors + n_extra;
     genrep_st_entry *en = (genrep_st_entry *)calloc((size_t)n, sizeof *en);
-    const char **meta = (const char **)calloc((size_t)(2 * n_kv + 8), sizeof *meta);
+    const char **meta = (const char **)calloc((size_t)(2 * n_kv + 10), sizeof *meta);
     if (!en || !meta) { free(en); free(meta); return GENREP_ERR_NOMEM; }
     for (int i = 0; i < e->num_tensors; i++) {
         const genrep_encoder_tensor *t = &e->tensors[i];
@@ -175,16 +178,18 @@ genrep_status enc_save(const char *path, const genrep_encoder *e, const char *ar
         genrep_st_entry *x = &en[e->num_tensors + i];
         x->name = extra[i].name; x->ndim = 1; x->shape[0] = (int64_t)extra[i].n; x->data = extra[i].data;
     }
-    char in[64], ho[32], wd[32];
+    char in[64], ho[32], wd[32], bl[32];
     snprintf(in, sizeof in, "%d,%d,%d", e->cfg.in_channels, e->cfg.in_h, e->cfg.in_w);
     snprintf(ho, sizeof ho, "%d", e->cfg.head_out);
     snprintf(wd, sizeof wd, "%d", e->cfg.stem_width);
+    snprintf(bl, sizeof bl, "%d", e->cfg.blocks[0]);
     meta[0] = "genrep.encoder"; meta[1] = arch;
     meta[2] = "genrep.in"; meta[3] = in;
     meta[4] = "genrep.head_out"; meta[5] = ho;
     meta[6] = "genrep.width"; meta[7] = wd;
-    for (int i = 0; i < 2 * n_kv; i++) meta[8 + i] = kv[i];
-    genrep_status s = genrep_st_write(path, en, n, meta, 4 + n_kv);
+    meta[8] = "genrep.blocks"; meta[9] = bl;
+    for (int i = 0; i < 2 * n_kv; i++) meta[10 + i] = kv[i];
+    genrep_status s = genrep_st_write(path, en, n, meta, 5 + n_kv);
     free(en); free(meta);
     return s;
 }
@@ -196,15 +201,18 @@ genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra
     if (s) return s;
     const char *arch = genrep_st_meta(st, "genrep.encoder"), *in = genrep_st_meta(st, "genrep.in");
     const char *ho = genrep_st_meta(st, "genrep.head_out"), *wd = genrep_st_meta(st, "genrep.width");
-    int C, H, W, head_out, width = 0; /* no genrep.width (older files): the architecture's own */
+    const char *bl = genrep_st_meta(st, "genrep.blocks");
+    /* no genrep.width / genrep.blocks (older files): the architecture's own */
+    int C, H, W, head_out, width = 0, blocks = 0;
     genrep_encoder_config c;
     /* bounds keep a hostile header from asking for a huge model (the CLI's images are at most 3x1024x1024) */
     if (!arch || !in || !ho || sscanf(in, "%d,%d,%d", &C, &H, &W) != 3 || sscanf(ho, "%d", &head_out) != 1
         || C < 1 || C > 4 || H < 8 || H > 1024 || W < 8 || W > 1024 || head_out < 0 || head_out > 65536
         || (wd && (sscanf(wd, "%d", &width) != 1 || width < 1 || width > ENC_MAX_WIDTH))
-        || enc_config_by_name(&c, arch, width, C, H, W)) {
+        || (bl && (sscanf(bl, "%d", &blocks) != 1 || blocks < 1 || blocks > ENC_MAX_BLOCKS))
+        || enc_config_by_name(&c, arch, width, blocks, C, H, W)) {
         fprintf(stderr, "genrep: %s: not an encoder checkpoint (metadata genrep.encoder/genrep.in/"
-                "genrep.head_out/genrep.width missing or invalid)\n", path);
+                "genrep.head_out/genrep.width/genrep.blocks missing or invalid)\n", path);
         genrep_st_close(st);
         return GENREP_ERR_FORMAT;
     }
@@ -220,8 +228,8 @@ genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra
         }
         for (int i = 0; i < genrep_st_count(st); i++) have += (size_t)genrep_st_get(st, i)->numel;
         if (have < np + nbuf) {
-            fprintf(stderr, "genrep: %s: holds %zu values, but the %s encoder of its metadata (width %d) has %zu\n",
-                    path, have, arch, c.stem_width, np + nbuf);
+            fprintf(stderr, "genrep: %s: holds %zu values, but the %s encoder of its metadata (width %d, %d blocks per stage) has %zu\n",
+                    path, have, arch, c.stem_width, c.blocks[0], np + nbuf);
             genrep_st_close(st);
             return GENREP_ERR_SHAPE;
         }

@@ -41,10 +41,12 @@ genrep_status enc_save(const char *path, const genrep_encoder *e, const char *ar
 genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra_tensor *extra, int n_extra,
                        genrep_st **st_out);
 /* The encoder of arch (small|resnet18) with base width (0: the arch's own;
-   1..ENC_MAX_WIDTH). -1 for an unknown arch or width. Checkpoints store the
-   arch (genrep.encoder) and the width (genrep.width). */
+   1..ENC_MAX_WIDTH) and basic blocks per stage (0: the arch's 2;
+   1..ENC_MAX_BLOCKS). -1 for an unknown arch, width or depth. Checkpoints
+   store the arch (genrep.encoder), width (genrep.width) and depth (genrep.blocks). */
 #define ENC_MAX_WIDTH 512
-int enc_config_by_name(genrep_encoder_config *c, const char *arch, int width, int C, int H, int W);
+#define ENC_MAX_BLOCKS 8
+int enc_config_by_name(genrep_encoder_config *c, const char *arch, int width, int blocks, int C, int H, int W);
 
 /* Pool of latent neighbours (genrep train --pool): "GRPL", u32 version=1,
    u32 anchors, u32 neighbours, u32 zdim, u32 has_labels, then

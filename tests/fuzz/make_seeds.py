@@ -53,6 +53,7 @@ if len(sys.argv) > 1:
     put("ckpt", "badin", st(one[:4], dict(meta, **{"genrep.in": "0,28,28"})))
     put("ckpt", "nohead", st(one[:4], dict(meta, **{"genrep.head_out": "0"})))
     put("ckpt", "width8", st(one[:4], dict(meta, **{"genrep.width": "8"})))
+    put("ckpt", "blocks1", st(one[:4], dict(meta, **{"genrep.blocks": "1"})))
     # the right shape for the first tensor, so the copy path is reached
     first = hdr[names[0]]
     k = 1
@@ -80,7 +81,7 @@ for i, a in enumerate([
     "--data\nfmnist\n--out\nr\n--seed\n18446744073709551615\n--threads\n2\n--ckpt-every\n1\n--resume\nno",
     "--gen\ng\n--out\nr\n--encoder\nresnet18\n--aug\nnone\n--loss\ninverter\n--scale-base-tau\n--quiet",
     "--data\nfmnist\n--out\nr\n--views\nangular\n--online\n--debug-nan-at\n2\n--data-dir\n/x",
-    "--data\nfmnist\n--out\nr\n--encoder\nsmall\n--width\n16",
+    "--data\nfmnist\n--out\nr\n--encoder\nsmall\n--width\n16\n--blocks\n3",
     "--help",
 ]):
     put("flags", "argv%d" % i, a.encode())
