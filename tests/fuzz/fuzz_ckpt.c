@@ -6,19 +6,12 @@
 #define _GNU_SOURCE
 #define GENREP_IMPLEMENTATION
 #include "trainer/common.c"
-#include <sys/mman.h>
-
-#define FUZZ_REQUIRE(x) do { if (!(x)) __builtin_trap(); } while (0)
+#include "tests/fuzz/fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int fd = memfd_create("ckpt", 0);
-    FUZZ_REQUIRE(fd >= 0);
-    for (size_t off = 0; off < size;) {
-        ssize_t w = write(fd, data + off, size - off);
-        FUZZ_REQUIRE(w > 0); off += (size_t)w;
-    }
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int fd = fuzz_memfd("ckpt", path);
+    fuzz_write_all(fd, data, size);
     for (int with_extra = 0; with_extra < 2; with_extra++) {
         genrep_encoder e; genrep_st *st = NULL;
         memset(&e, 0, sizeof e);

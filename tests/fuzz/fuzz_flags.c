@@ -7,7 +7,7 @@
 #include "trainer/common.c"
 #include "trainer/cmd_train.c"
 
-#define FUZZ_REQUIRE(x) do { if (!(x)) __builtin_trap(); } while (0)
+#include "tests/fuzz/fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     enum { MAXARG = 64 };

@@ -9,15 +9,8 @@
 #define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <zlib.h>
-
-#define FUZZ_REQUIRE(x) do { if (!(x)) __builtin_trap(); } while (0)
-
-static void write_all(int fd, const uint8_t *p, size_t n) {
-    while (n) { ssize_t w = write(fd, p, n); FUZZ_REQUIRE(w > 0); p += w; n -= (size_t)w; }
-}
+#include "tests/fuzz/fuzz_util.h"
 
 static void write_gzip(int fd, const uint8_t *p, size_t n) {
     z_stream z; memset(&z, 0, sizeof z);
@@ -27,7 +20,7 @@ static void write_gzip(int fd, const uint8_t *p, size_t n) {
     FUZZ_REQUIRE(out);
     z.next_in = (Bytef *)p; z.avail_in = (uInt)n; z.next_out = out; z.avail_out = (uInt)cap;
     FUZZ_REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-    write_all(fd, out, z.total_out);
+    fuzz_write_all(fd, out, z.total_out);
     deflateEnd(&z); free(out);
 }
 
@@ -48,12 +41,10 @@ static int declares_huge(const uint8_t *p, size_t n) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1 || declares_huge(data + 1, size - 1)) return 0;
-    int fd = memfd_create("idx", 0);
-    FUZZ_REQUIRE(fd >= 0);
-    if (data[0] & 1) write_gzip(fd, data + 1, size - 1);
-    else write_all(fd, data + 1, size - 1);
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int fd = fuzz_memfd("idx", path);
+    if (data[0] & 1) write_gzip(fd, data + 1, size - 1);
+    else fuzz_write_all(fd, data + 1, size - 1);
     genrep_idx x;
     genrep_status st = genrep_idx_read(&x, path);
     if (st == GENREP_OK) {

@@ -8,9 +8,7 @@
 #define _GNU_SOURCE
 #define GENREP_IMPLEMENTATION
 #include "trainer/common.c"
-#include <sys/mman.h>
-
-#define FUZZ_REQUIRE(x) do { if (!(x)) __builtin_trap(); } while (0)
+#include "tests/fuzz/fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 4) return 0;
@@ -24,14 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!h[4]) ncls = 0;
         }
     }
-    int fd = memfd_create("pool", 0);
-    FUZZ_REQUIRE(fd >= 0);
-    for (size_t off = 0; off < size;) {
-        ssize_t w = write(fd, data + off, size - off);
-        FUZZ_REQUIRE(w > 0); off += (size_t)w;
-    }
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int fd = fuzz_memfd("pool", path);
+    fuzz_write_all(fd, data, size);
     size_t nz = (size_t)A * (N + 1) * Z;
     pool_t p = {A, N, Z, (float *)malloc(nz * sizeof(float)), ncls ? (int32_t *)malloc((size_t)A * 4) : NULL};
     FUZZ_REQUIRE(p.z && (!ncls || p.y));

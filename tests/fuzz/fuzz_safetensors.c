@@ -1,11 +1,12 @@
 /* libFuzzer target for the safetensors loader: any bytes either load into a
    handle that keeps its promises or fail with a status, a message and no
    handle. Sanitizers (address, undefined) catch the rest. */
+#define _GNU_SOURCE /* memfd_create in fuzz_util.h */
 #define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include <string.h>
 
-#define FUZZ_REQUIRE(x) do { if (!(x)) __builtin_trap(); } while (0)
+#include "tests/fuzz/fuzz_util.h"
 
 /* Everything a loaded handle promises: names findable, shapes consistent
    with numel, data readable and finite, tensors in data order, metadata
