@@ -34,7 +34,7 @@ PAPER=trainer/repro_paper.csv
 MD=$OUT/REPRO.md
 awk -F, -v mode="$MODE" -v wall="$WALL" -v settings="$SETTINGS" -v date="$(date -u '+%Y-%m-%d %H:%M UTC')" -v runs_s="$RUNS_S" \
     -v cpu="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')" -v ncpu="$(nproc)" \
-    -v paperfile="$PAPER" -v md="$MD" '
+    -v paperfile="$PAPER" -v md="$MD" -v stats="$R/stats.csv" '
 function mean(c,  i, s) { s = 0; for (i = 1; i <= n[c]; i++) s += lin[c, i]; return n[c] ? s / n[c] : -1 }
 function sd(c,  i, m, s) { if (n[c] < 2) return -1; m = mean(c); s = 0
     for (i = 1; i <= n[c]; i++) s += (lin[c, i] - m) ^ 2; return sqrt(s / (n[c] - 1)) }
@@ -45,7 +45,7 @@ function pm(m, s) { return m < 0 ? "not run" : (s < 0 ? sprintf("%.2f", m) : spr
 function has(c) { return n[c] > 0 }
 # spread of a comparison: the larger seed std of the two (0 with one seed)
 function spread(a, b,  x, y) { x = sd(a); y = sd(b); if (x < 0) x = 0; if (y < 0) y = 0; return x > y ? x : y }
-function row(label, c, what) {
+function row(label, c) {
     printf "| %s | `%s` | %s | %s | %d | %s |\n", label, c, pm(mean(c), sd(c)), pm(kmean(c), ksd(c)), n[c], \
         (c in paper ? paper[c] : "") >> md
 }
@@ -164,17 +164,15 @@ END {
     else if (fhave[0] && fhave[1])
         printf "\n**Verdict: %s** (%s).\n\n", (frac[0] > 0 && frac[1] > 0) ? "reproduced in direction" : "not reproduced", \
             "a positive fraction means latent views move generated data towards real data; the paper'"'"'s size of the effect is for ImageNet-100 and BigGAN" >> md
+    # the same per-condition statistics, for the plots
+    for (c in n) printf "%s,%.3f,%.3f,%.3f,%.3f\n", c, mean(c), (sd(c) < 0 ? 0 : sd(c)), kmean(c), (ksd(c) < 0 ? 0 : ksd(c)) > stats
 }' "$ALL"
 
 # ---- plots (full mode): mean and seed std per x, linear and kNN as two series
-series() { # series NAME:X ... -> rows x,mean,std,metric
+series() { # series NAME:X ... -> rows x,mean,std,metric, from the report's statistics
     for nx in "$@"; do
-        awk -F, -v c="${nx%%:*}" -v x="${nx#*:}" '
-            $1 == c { n++; a[n] = $3; k[n] = $4 }
-            END { if (!n) exit
-                  for (m = 0; m < 2; m++) { s = 0; for (i = 1; i <= n; i++) s += (m ? k[i] : a[i]); mu = s / n; v = 0
-                      for (i = 1; i <= n; i++) v += ((m ? k[i] : a[i]) - mu) ^ 2
-                      printf "%s,%.3f,%.3f,%s\n", x, mu, (n > 1 ? sqrt(v / (n - 1)) : 0), m ? "kNN" : "linear" } }' "$ALL"
+        awk -F, -v c="${nx%%:*}" -v x="${nx#*:}" \
+            '$1 == c { printf "%s,%s,%s,linear\n%s,%s,%s,kNN\n", x, $2, $3, x, $4, $5 }' "$R/stats.csv"
     done
 }
 plot() { # plot NAME TITLE XLABEL [--logx] NAME:X ...
