@@ -206,18 +206,18 @@ int genrep_cmd_train(int argc, char **argv) {
     int n_ex = head_dim ? 3 : 1;
     if (o.resume && file_exists(ckpt)) {
         genrep_encoder e2; genrep_st *cst;
-        {   /* another architecture or width: say so before the tensor sizes disagree */
+        {   /* another architecture, width or depth: say so before the tensor sizes disagree */
             genrep_st *peek;
             if (!genrep_st_open(&peek, ckpt, 0)) {
-                const char *pa = genrep_st_meta(peek, "genrep.encoder"), *pw = genrep_st_meta(peek, "genrep.width");
-                const char *pb = genrep_st_meta(peek, "genrep.blocks");
-                int other = (pa && strcmp(pa, o.encoder)) || (pw && atoi(pw) != ec.stem_width)
-                            || (pb && atoi(pb) != ec.blocks[0]);
-                if (other) fprintf(stderr, "genrep train: %s was made with --encoder %s --width %s --blocks %s, not --encoder %s "
-                                   "--width %d --blocks %d (use another --out, or the same flags)\n", ckpt, pa ? pa : "?",
-                                   pw ? pw : "?", pb ? pb : "?", o.encoder, ec.stem_width, ec.blocks[0]);
+                genrep_encoder_config fc;
+                const char *fa;
+                int bad = enc_config_from_meta(peek, ckpt, &fc, &fa) != GENREP_OK;
+                int other = !bad && (strcmp(fa, o.encoder) || fc.stem_width != ec.stem_width || fc.blocks[0] != ec.blocks[0]);
+                if (other) fprintf(stderr, "genrep train: %s was made with --encoder %s --width %d --blocks %d, not --encoder %s "
+                                   "--width %d --blocks %d (use another --out, or the same flags)\n", ckpt, fa,
+                                   fc.stem_width, fc.blocks[0], o.encoder, ec.stem_width, ec.blocks[0]);
                 genrep_st_close(peek);
-                if (other) return 1;
+                if (bad || other) return 1;
             }
         }
         if ((s = enc_load(ckpt, &e2, B2, ex, n_ex, &cst))) { report_status("train", ckpt, s); return 1; }

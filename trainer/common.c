@@ -194,30 +194,40 @@ genrep_status enc_save(const char *path, const genrep_encoder *e, const char *ar
     return s;
 }
 
-genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra_tensor *extra, int n_extra,
-                       genrep_st **st_out) {
-    genrep_st *st;
-    genrep_status s = genrep_st_open(&st, path, 0);
-    if (s) return s;
+genrep_status enc_config_from_meta(const genrep_st *st, const char *path, genrep_encoder_config *c,
+                                   const char **arch_out) {
     const char *arch = genrep_st_meta(st, "genrep.encoder"), *in = genrep_st_meta(st, "genrep.in");
     const char *ho = genrep_st_meta(st, "genrep.head_out"), *wd = genrep_st_meta(st, "genrep.width");
     const char *bl = genrep_st_meta(st, "genrep.blocks");
     /* no genrep.width / genrep.blocks (older files): the architecture's own */
     int C, H, W, head_out, width = 0, blocks = 0;
-    genrep_encoder_config c;
     /* bounds keep a hostile header from asking for a huge model (the CLI's images are at most 3x1024x1024) */
     if (!arch || !in || !ho || sscanf(in, "%d,%d,%d", &C, &H, &W) != 3 || sscanf(ho, "%d", &head_out) != 1
         || C < 1 || C > 4 || H < 8 || H > 1024 || W < 8 || W > 1024 || head_out < 0 || head_out > 65536
         || (wd && (sscanf(wd, "%d", &width) != 1 || width < 1 || width > ENC_MAX_WIDTH))
         || (bl && (sscanf(bl, "%d", &blocks) != 1 || blocks < 1 || blocks > ENC_MAX_BLOCKS))
-        || enc_config_by_name(&c, arch, width, blocks, C, H, W)) {
+        || enc_config_by_name(c, arch, width, blocks, C, H, W)) {
         fprintf(stderr, "genrep: %s: not an encoder checkpoint (metadata genrep.encoder/genrep.in/"
                 "genrep.head_out/genrep.width/genrep.blocks missing or invalid)\n", path);
-        genrep_st_close(st);
         return GENREP_ERR_FORMAT;
     }
-    c.head_out = head_out;
-    if (head_out == 0) c.head_hidden = 0;
+    c->head_out = head_out;
+    if (head_out == 0) c->head_hidden = 0;
+    if (arch_out) *arch_out = arch;
+    return GENREP_OK;
+}
+
+genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra_tensor *extra, int n_extra,
+                       genrep_st **st_out) {
+    genrep_st *st;
+    genrep_status s = genrep_st_open(&st, path, 0);
+    if (s) return s;
+    genrep_encoder_config c;
+    const char *arch;
+    if ((s = enc_config_from_meta(st, path, &c, &arch))) {
+        genrep_st_close(st);
+        return s;
+    }
     {   /* a file must hold at least the values of the model its metadata describes:
            checked before that model is allocated (a small file cannot ask for gigabytes) */
         size_t np = 0, nbuf = 0, have = 0;

@@ -40,6 +40,11 @@ genrep_status enc_save(const char *path, const genrep_encoder *e, const char *ar
    the open file for reading more metadata; close it with genrep_st_close. */
 genrep_status enc_load(const char *path, genrep_encoder *e, int max_batch, extra_tensor *extra, int n_extra,
                        genrep_st **st_out);
+/* The encoder config a checkpoint's metadata describes (arch, input, head,
+   width, depth), validated; prints a message naming path and returns
+   GENREP_ERR_FORMAT if it describes none. *arch_out (may be NULL) points into st. */
+genrep_status enc_config_from_meta(const genrep_st *st, const char *path, genrep_encoder_config *c,
+                                   const char **arch_out);
 /* The encoder of arch (small|resnet18) with base width (0: the arch's own;
    1..ENC_MAX_WIDTH) and basic blocks per stage (0: the arch's 2;
    1..ENC_MAX_BLOCKS). -1 for an unknown arch, width or depth. Checkpoints
