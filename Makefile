@@ -136,10 +136,10 @@ demo: deps
 
 repro: deps
 	@$(MAKE) --no-print-directory $(BUILD)/genrep
-	@BUILD=$(BUILD) sh trainer/repro.sh full
+	@BUILD=$(BUILD) JOBS=$${JOBS:-2} sh trainer/repro.sh full
 repro-quick: deps
 	@$(MAKE) --no-print-directory $(BUILD)/genrep
-	@BUILD=$(BUILD) sh trainer/repro.sh quick
+	@BUILD=$(BUILD) JOBS=$${JOBS:-2} sh trainer/repro.sh quick
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory -C bench

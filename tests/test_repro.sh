@@ -1,8 +1,9 @@
 #!/bin/sh
 # make repro-quick at toy size: every run of the quick list trains and is
-# probed, the report has a table row per run that matches all.csv, a rerun
-# reuses every finished run, a lost result is recomputed alone, and a run
-# directory made with other settings stops the script without touching it.
+# probed (two at a time, JOBS=2), the report has a table row per run that
+# matches all.csv, a rerun reuses every finished run, a lost result is
+# recomputed alone to the same number, and a run directory made with other
+# settings stops the script without touching it.
 set -e
 B=${BUILD:-build}
 T=$(mktemp -d)
@@ -10,9 +11,10 @@ trap 'rm -rf "$T"' EXIT
 OUT=$T/q
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-toy() { env BUILD="$B" OUT="$OUT" STEPS=${STEPS:-2} BATCH=8 WIDTH=4 LR=0.05 PROBE_N=300 STEER_STEPS=2 sh trainer/repro.sh quick; }
+toy() { env BUILD="$B" OUT="$OUT" STEPS=${STEPS:-2} BATCH=8 WIDTH=4 LR=0.05 PROBE_N=300 STEER_STEPS=2 JOBS=${JOBS:-1} sh trainer/repro.sh quick; }
 
-toy > "$T/log1" 2>&1 || { tail -n 20 "$T/log1"; fail "repro.sh quick failed"; exit 1; }
+# the first pass runs two trainings at a time (JOBS=2), the recompute below one
+JOBS=2 toy > "$T/log1" 2>&1 || { tail -n 20 "$T/log1"; fail "repro.sh quick failed"; exit 1; }
 [ -f "$OUT/REPRO.md" ] || fail "no REPRO.md"
 # 9 contrastive runs + raw + random, one seed
 rows=$(($(wc -l < "$OUT/all.csv") - 1))
@@ -34,7 +36,8 @@ toy > "$T/log2" 2>&1 || fail "rerun failed"
 [ "$(grep -c 'done earlier, reused' "$T/log2")" -eq 11 ] || fail "rerun did not reuse all 11 runs"
 grep -q ': training' "$T/log2" && fail "rerun trained again"
 
-# a lost result: only that run is recomputed, to the same number (same seed, same bits)
+# a lost result: only that run is recomputed, to the same number (same seed, same
+# bits, though it first ran beside another run on one thread and now alone on all)
 before=$(awk -F, '$1 == "pixel" { print $3 }' "$OUT/all.csv")
 rm "$OUT/runs/pixel/s0/probe.csv"
 toy > "$T/log3" 2>&1 || fail "rerun after a lost result failed"
@@ -44,7 +47,7 @@ after=$(awk -F, '$1 == "pixel" { print $3 }' "$OUT/all.csv")
 
 # other settings: stop, name the directory, change nothing
 sum=$(cat "$OUT"/runs/*/s0/probe.csv | cksum)
-if STEPS=3 toy > "$T/log4" 2>&1; then fail "other settings were accepted"; fi
+if STEPS=3 JOBS=2 toy > "$T/log4" 2>&1; then fail "other settings were accepted"; fi
 grep -q "made with other settings" "$T/log4" || fail "no message naming the run made with other settings"
 [ "$(cat "$OUT"/runs/*/s0/probe.csv | cksum)" = "$sum" ] || fail "results changed by a refused run"
 
