@@ -1,99 +1,107 @@
-/* trainer/cmd_views.c: `genrep aug-grid`, a PNG of SimCLR views of real
-   Fashion-MNIST images: one row per image, the anchor then K views, as the
-   encoder will see them in training. */
+/* trainer/cmd_figure.c: `genrep views`, the paper's figure of views: one row
+   per anchor, one column per way of making a positive view. */
 #include "common.h"
 #include <stdlib.h>
 #include <string.h>
 
-static void aug_grid_usage(FILE *f) {
+static void usage(FILE *f) {
     fprintf(f,
-        "usage: genrep aug-grid [flags]\n"
-        "Write a PNG grid of augmented views of Fashion-MNIST test images: each row is\n"
-        "an image (left) followed by K random views (GenRep's SimCLR recipe: resized\n"
-        "crop scale 0.2-1, flip, colour jitter p=0.8, grayscale p=0.2).\n\n"
-        "  --out FILE.png   output file (default aug_grid.png)\n"
-        "  --n N            rows, 1..64 (default 8)\n"
-        "  --views K        views per row, 1..32 (default 8)\n"
-        "  --seed S         seed of the image choice and the views (default 0)\n"
-        "  --size S         side of the views in pixels, 8..256 (default 28)\n"
-        "  --blur           add SimCLR's Gaussian blur (p=0.5)\n"
-        "  --train          draw images from the train split (default: test)\n"
-        "  --data-dir DIR   Fashion-MNIST directory (default $GENREP_FMNIST_DIR or\n"
-        "                   /usr/share/datasets/fashion-mnist)\n");
+        "usage: genrep views --gen WEIGHTS.safetensors [--walks WALKS.safetensors] [flags]\n"
+        "  --out FILE.png   (default views.png)   --rows N (default 8)   --sigma S (default 0.2)\n"
+        "  --seed S\n"
+        "Columns, left to right: anchor G(z); Gaussian view G(z + sigma*eps); steered view\n"
+        "G(z + sum alpha_t w_t) (with --walks); SimCLR pixel view of the anchor; Gaussian + SimCLR;\n"
+        "steered + SimCLR (with --walks); for a class-conditional generator also the independent\n"
+        "view (another z of the same class: SupCon's positive) and independent + SimCLR.\n");
 }
 
-int genrep_cmd_aug_grid(int argc, char **argv) {
-    const char *cmd = "aug-grid";
-    const char *out = "aug_grid.png", *data_dir = NULL;
-    int n = 8, views = 8, size = 28, blur = 0, train = 0;
+int genrep_cmd_views(int argc, char **argv) {
+    const char *C = "views";
+    char gen[1024] = "", walks_path[1024] = "", out[1024] = "views.png";
+    int rows = 8;
+    float sigma = 0.2f;
     uint64_t seed = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { aug_grid_usage(stdout); return 0; }
-        else if (!strcmp(a, "--blur")) blur = 1;
-        else if (!strcmp(a, "--train")) train = 1;
-        else if (!strcmp(a, "--out") || !strcmp(a, "--data-dir")) {
-            if (!(v = flag_value(cmd, argc, argv, &i))) return 2;
-            if (!*v) { fprintf(stderr, "genrep %s: %s: empty value\n", cmd, a); return 2; }
-            if (!strcmp(a, "--out")) out = v; else data_dir = v;
-        } else if (!strcmp(a, "--n") || !strcmp(a, "--views") || !strcmp(a, "--size")) {
-            if (!(v = flag_value(cmd, argc, argv, &i))) return 2;
-            int r = !strcmp(a, "--n") ? flag_int(cmd, a, v, 1, 64, &n)
-                  : !strcmp(a, "--views") ? flag_int(cmd, a, v, 1, 32, &views)
-                  : flag_int(cmd, a, v, 8, 256, &size);
-            if (r) return 2;
-        } else if (!strcmp(a, "--seed")) {
-            if (!(v = flag_value(cmd, argc, argv, &i)) || flag_u64(cmd, a, v, &seed)) return 2;
-        } else {
-            fprintf(stderr, "genrep %s: unknown flag '%s'\n\n", cmd, a);
-            aug_grid_usage(stderr);
-            return 2;
+#define VAL() do { if (!(v = flag_value(C, argc, argv, &i))) return 2; } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--gen")) { VAL(); snprintf(gen, sizeof gen, "%s", v); }
+        else if (!strcmp(a, "--walks")) { VAL(); snprintf(walks_path, sizeof walks_path, "%s", v); }
+        else if (!strcmp(a, "--out")) { VAL(); snprintf(out, sizeof out, "%s", v); }
+        else if (!strcmp(a, "--rows")) { VAL(); if (flag_int(C, a, v, 1, 64, &rows)) return 2; }
+        else if (!strcmp(a, "--sigma")) { VAL(); if (flag_float(C, a, v, 0, 100, &sigma)) return 2; }
+        else if (!strcmp(a, "--seed")) { VAL(); if (flag_u64(C, a, v, &seed)) return 2; }
+        else { fprintf(stderr, "genrep views: unknown flag '%s' (genrep views --help lists them)\n", a); return 2; }
+#undef VAL
+    }
+    if (!gen[0]) { fprintf(stderr, "genrep views: --gen WEIGHTS.safetensors is required\n"); return 2; }
+    genrep_gen g;
+    genrep_status s;
+    if ((s = gen_load(gen, &g, rows))) { report_status(C, gen, s); return 1; }
+    const int Z = g.cfg.zdim, cond = g.cfg.kind == GENREP_GAN_CGAN, HW = 28 * 28;
+    float *walks = NULL, *amax = NULL;
+    int T = 0;
+    if (walks_path[0]) {
+        genrep_st *ws;
+        if ((s = genrep_st_open(&ws, walks_path, 0))) { report_status(C, walks_path, s); return 1; }
+        const genrep_st_tensor *wt = genrep_st_find(ws, "walks"), *at = genrep_st_find(ws, "alpha_max");
+        if (!wt || !at || wt->ndim != 2 || wt->shape[1] != Z || at->numel != wt->shape[0]) {
+            fprintf(stderr, "genrep views: %s: expected tensors walks (T,%d) and alpha_max (T)\n", walks_path, Z);
+            return 1;
         }
+        T = (int)wt->shape[0];
+        walks = (float *)malloc(sizeof(float) * (size_t)T * Z);
+        amax = (float *)malloc(sizeof(float) * (size_t)T);
+        memcpy(walks, wt->data, sizeof(float) * (size_t)T * Z);
+        memcpy(amax, at->data, sizeof(float) * (size_t)T);
+        genrep_st_close(ws);
     }
-    size_t olen = strlen(out);
-    if (olen < 4 || strcmp(out + olen - 4, ".png")) {
-        fprintf(stderr, "genrep %s: --out: '%s' must end in .png\n", cmd, out);
-        return 2;
+    /* latent columns: anchor, gauss, [steer], [independent] */
+    int nlat = 2 + (T > 0) + cond;
+    int ncol = 2 * nlat;   /* each latent column, then each with SimCLR pixels */
+    float *z = (float *)malloc(sizeof(float) * (size_t)rows * Z), *zv = (float *)malloc(sizeof(float) * (size_t)rows * Z);
+    int32_t *y = (int32_t *)malloc(sizeof(int32_t) * (size_t)rows);
+    float *lat = (float *)malloc(sizeof(float) * (size_t)nlat * rows * HW);
+    float *grid = (float *)malloc(sizeof(float) * (size_t)rows * ncol * HW);
+    genrep_latent_anchors(z, rows, Z, 1.0f, seed, 0);
+    if (cond) genrep_latent_classes(y, rows, g.cfg.n_classes, seed, 0);
+    const int32_t *yy = cond ? y : NULL;
+    int c = 0;
+    s = genrep_gen_render(&g, lat + (size_t)(c++) * rows * HW, z, yy, rows);
+    genrep_view_config vc = {GENREP_VIEW_GAUSS, sigma, 1.0f, T, walks, amax};
+    if (!s) s = genrep_latent_view(zv, z, rows, Z, &vc, seed, 0, 1);
+    if (!s) s = genrep_gen_render(&g, lat + (size_t)(c++) * rows * HW, zv, yy, rows);
+    if (!s && T) {
+        vc.kind = GENREP_VIEW_STEER;
+        s = genrep_latent_view(zv, z, rows, Z, &vc, seed, 0, 2);
+        if (!s) s = genrep_gen_render(&g, lat + (size_t)(c++) * rows * HW, zv, yy, rows);
     }
-
-    genrep_dataset ds;
-    genrep_status st = genrep_fmnist_load(&ds, data_dir, train);
-    if (st) {
-        fprintf(stderr, "genrep %s: cannot load Fashion-MNIST: %s\n"
-                        "  install it with `sudo apt-get install dataset-fashion-mnist`, or point --data-dir\n"
-                        "  (or GENREP_FMNIST_DIR) at a directory holding the four *-ubyte.gz files\n",
-                cmd, genrep_last_error());
-        return 1;
+    if (!s && cond) {
+        vc.kind = GENREP_VIEW_INDEPENDENT;
+        s = genrep_latent_view(zv, z, rows, Z, &vc, seed, 0, 3);
+        if (!s) s = genrep_gen_render(&g, lat + (size_t)(c++) * rows * HW, zv, yy, rows);
     }
-    genrep_aug_config cfg;
-    genrep_aug_config_simclr(&cfg, size, size);
-    if (blur) cfg.blur_p = 0.5f;
-
-    /* rows*(1+views) tiles of (1, size, size): anchor (resized to the view
-       size) then the views of that image, sample index = dataset index */
-    int cols = 1 + views;
-    size_t tile = (size_t)size * size;
-    float *grid = (float *)malloc((size_t)n * cols * tile * sizeof(float));
-    if (!grid) { fprintf(stderr, "genrep %s: out of memory\n", cmd); genrep_dataset_free(&ds); return 1; }
-    genrep_rng rng;
-    genrep_rng_init(&rng, seed, 0x61756767726964ull /* "auggrid" */);
-    int rc = 0;
-    for (int r = 0; r < n && !rc; r++) {
-        uint32_t idx = genrep_rng_below(&rng, (uint32_t)ds.n);
-        const float *img = ds.images + (size_t)idx * 784;
-        float *row = grid + (size_t)r * cols * tile;
-        st = genrep_aug_resized_crop(row, img, 1, 28, 28, 0, 0, 28, 28, size, size);
-        for (int k = 0; k < views && !st; k++)
-            st = genrep_augment_batch(row + (size_t)(1 + k) * tile, img, 1, 1, 28, 28, &cfg, seed, idx, k);
-        if (st) { report_status(cmd, "augment", st); rc = 1; }
+    if (s) { report_status(C, "rendering", s); return 1; }
+    for (size_t i = 0; i < (size_t)nlat * rows * HW; i++) lat[i] = 0.5f * (lat[i] + 1.0f);
+    genrep_aug_config ac;
+    genrep_aug_config_simclr(&ac, 28, 28);
+    float *aug = (float *)malloc(sizeof(float) * (size_t)rows * HW);
+    /* column order: anchor, gauss, [steer], [indep], SimCLR(anchor), gauss+SimCLR, ... */
+    for (int col = 0; col < ncol; col++) {
+        int li = col % nlat;
+        const float *src = lat + (size_t)li * rows * HW;
+        if (col >= nlat) {
+            genrep_augment_batch(aug, src, rows, 1, 28, 28, &ac, seed ^ 0xF16, 0, col);
+            src = aug;
+        }
+        for (int r = 0; r < rows; r++) memcpy(grid + ((size_t)r * ncol + col) * HW, src + (size_t)r * HW, sizeof(float) * HW);
     }
-    if (!rc) {
-        st = genrep_png_write_grid(out, grid, n, cols, 1, size, size, 2, 0.5f, NULL, NULL);
-        if (st) { fprintf(stderr, "genrep %s: --out: %s\n", cmd, genrep_last_error()); rc = 1; }
-        else printf("wrote %s: %d rows of an image and %d views, %dx%d, seed %llu\n", out, n, views, size, size,
-                    (unsigned long long)seed);
+    if ((s = genrep_png_write_grid(out, grid, rows, ncol, 1, 28, 28, 2, 1.0f, NULL, NULL))) {
+        report_status(C, out, s); return 1;
     }
-    free(grid);
-    genrep_dataset_free(&ds);
-    return rc;
+    printf("genrep views: wrote %s (%d rows x %d columns: anchor, gauss%s%s, then each with SimCLR pixels)\n",
+           out, rows, ncol, T ? ", steer" : "", cond ? ", independent" : "");
+    free(z); free(zv); free(y); free(lat); free(grid); free(aug); free(walks); free(amax);
+    genrep_gen_free(&g);
+    return 0;
 }
