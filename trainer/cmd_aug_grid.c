@@ -1,4 +1,4 @@
-/* trainer/cmd_views.c: `genrep aug-grid`, a PNG of SimCLR views of real
+/* trainer/cmd_aug_grid.c: `genrep aug-grid`, a PNG of SimCLR views of real
    Fashion-MNIST images: one row per image, the anchor then K views, as the
    encoder will see them in training. */
 #include "common.h"

@@ -1,4 +1,4 @@
-/* trainer/cmd_figure.c: `genrep views`, the paper's figure of views: one row
+/* trainer/cmd_views.c: `genrep views`, the paper's figure of views: one row
    per anchor, one column per way of making a positive view. */
 #include "common.h"
 #include <stdlib.h>
