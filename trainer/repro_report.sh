@@ -33,7 +33,7 @@ PAPER=trainer/repro_paper.csv
 
 MD=$OUT/REPRO.md
 awk -F, -v mode="$MODE" -v wall="$WALL" -v settings="$SETTINGS" -v date="$(date -u '+%Y-%m-%d %H:%M UTC')" -v runs_s="$RUNS_S" \
-    -v cpu="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')" -v ncpu="$(nproc)" \
+    -v cpu="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')" -v ncpu="$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)" \
     -v paperfile="$PAPER" -v md="$MD" -v stats="$R/stats.csv" '
 function mean(c,  i, s) { s = 0; for (i = 1; i <= n[c]; i++) s += lin[c, i]; return n[c] ? s / n[c] : -1 }
 function sd(c,  i, m, s) { if (n[c] < 2) return -1; m = mean(c); s = 0
