@@ -13,6 +13,10 @@
 # Environment: BUILD (build), OUT (results or results/quick), STEPS, BATCH,
 # WIDTH, LR, PROBE_N, SEEDS, STEER_STEPS override the sizes below; JOBS=N
 # runs N trainings side by side (make repro sets 2; same numbers either way).
+# The whole script is one { ... } block: sh reads it completely before running
+# any of it, so editing or updating this file during a 2-hour run cannot make
+# the running shell read a half-changed script.
+{
 set -e
 MODE=${1:-full}
 B=${BUILD:-build}
@@ -173,3 +177,5 @@ fi
 sh trainer/repro_report.sh "$MODE" "$OUT" "$(elapsed)" \
     "steps $STEPS, batch $BATCH (x2 views), width $WIDTH, lr $LR, probe on $PROBE_N train images, seeds $SEEDS"
 echo "repro: done in $(elapsed): $OUT/REPRO.md"
+exit 0
+}
