@@ -155,8 +155,8 @@ tasks() {
 worker() {
     i=0
     tasks | while IFS='|' read -r name seed flags; do
-        i=$((i + 1)); I=$((i - 1))
-        [ $(( (i - 1) % JOBS )) -eq "$1" ] || continue
+        I=$i; i=$((i + 1))   # I: tasks before this one (progress counts from it)
+        [ $((I % JOBS)) -eq "$1" ] || continue
         case $name in
             raw|random) baseline "$name" "$seed" ;;
             *) run "$name" "$seed" "$flags" ;;
@@ -164,9 +164,11 @@ worker() {
     done
 }
 if [ "$JOBS" -gt 1 ]; then
-    [ -n "$OMP_NUM_THREADS" ] || { t=$(( $(nproc) / JOBS )); export OMP_NUM_THREADS=$(( t > 0 ? t : 1 )); }
+    # the workers' thread count is set in their own subshells, so the report
+    # after them still renders with every core
+    t=${OMP_NUM_THREADS:-$(( $(nproc) / JOBS ))}; [ "$t" -gt 0 ] || t=1
     pids=""; w=0
-    while [ $w -lt "$JOBS" ]; do worker $w & pids="$pids $!"; w=$((w + 1)); done
+    while [ $w -lt "$JOBS" ]; do (export OMP_NUM_THREADS=$t; worker $w) & pids="$pids $!"; w=$((w + 1)); done
     rc=0; for p in $pids; do wait "$p" || rc=1; done
     [ $rc -eq 0 ] || { echo "repro: a run failed (above); rerun to continue from the finished runs" >&2; exit 1; }
 else
