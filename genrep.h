@@ -1,4 +1,4 @@
-/* genrep.h v0.1.0 - generative models as a data source for multiview representation learning. MIT licence, see end of file. */
+/* genrep.h v0.2.0 - generative models as a data source for multiview representation learning. MIT licence, see end of file. */
 /*
    ============================================================================
    genrep.h -- a single-header C library for GenRep (Jahanian, Puig, Tian,
@@ -162,6 +162,16 @@ QUICKSTART-END
 */
 #ifndef GENREP_H
 #define GENREP_H
+
+#define GENREP_VERSION_MAJOR 0
+#define GENREP_VERSION_MINOR 2
+#define GENREP_VERSION_PATCH 0
+#define GENREP_VERSION "0.2.0"
+
+/* C11 at least (_Thread_local, aligned_alloc); C++11 or later for C++. */
+#if !defined(__cplusplus) && (!defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L)
+#error "genrep.h needs C11 or later: compile with -std=c11 (or -std=gnu11, gcc's default), not -std=c99/c89"
+#endif
 
 #include <stddef.h>
 #include <stdint.h>
@@ -485,13 +495,15 @@ typedef struct {
 /* Fill the defaults above for a kind. */
 GENREP_API void genrep_gan_config_default(genrep_gan_config *cfg, genrep_gan_kind kind);
 
-/* One named tensor of a model: slab[offset .. offset+numel) with shape. */
+/* One named tensor of a model's table (generator, discriminator and
+   encoder alike): a state_dict entry at params[offset .. offset+numel)
+   (and grads[offset ..] when trained) with its shape. */
 typedef struct {
-    char    name[48];
+    char    name[64];
     int     ndim;
-    int64_t shape[4];
+    int64_t shape[GENREP_MAX_DIMS];
     size_t  offset, numel;
-    int     is_buffer;  /* 1 = running statistic: saved, not trained */
+    int     is_buffer;  /* 1 = running statistic (BN mean/var): saved, never trained */
 } genrep_param_info;
 
 #define GENREP_GAN_MAX_TENSORS 32
@@ -663,15 +675,6 @@ GENREP_API void genrep_encoder_config_small(genrep_encoder_config *c, int in_cha
    strides 1/2/2/2, features 512, head 512 -> 512 -> ReLU -> 128. */
 GENREP_API void genrep_encoder_config_resnet18(genrep_encoder_config *c, int in_channels, int H, int W);
 
-/* One named tensor of the parameter slab (a state_dict entry). */
-typedef struct {
-    char    name[64];
-    size_t  offset;                 /* in floats from params (and grads, if trainable) */
-    size_t  numel;
-    int     ndim;
-    int64_t shape[GENREP_MAX_DIMS];
-    int     trainable;              /* 0 for BN running_mean / running_var */
-} genrep_encoder_tensor;
 
 struct genrep__encoder_plan;        /* layer geometry and activation offsets */
 
@@ -682,7 +685,7 @@ typedef struct {
     float *params;                  /* num_params + num_buffers floats */
     float *grads;                   /* num_params floats, backward accumulates */
     size_t num_params, num_buffers;
-    genrep_encoder_tensor *tensors;     /* num_tensors entries, trained ones first */
+    genrep_param_info *tensors;     /* num_tensors entries, trained ones first */
     int    num_tensors;
     /* after a forward: */
     const float *features;          /* (N, F) pooled features, in the activation slab */
@@ -708,7 +711,7 @@ GENREP_API void genrep_encoder_free(genrep_encoder *e);
 GENREP_API genrep_status genrep_encoder_sizes(const genrep_encoder_config *cfg, int max_batch, size_t *num_params,
                                               size_t *num_buffers, size_t *act_floats);
 /* Re-draw the parameters from seed and reset the running stats (as create). */
-GENREP_API genrep_status genrep_encoder_init_params(genrep_encoder *e, uint64_t seed);
+GENREP_API genrep_status genrep_encoder_init(genrep_encoder *e, uint64_t seed);
 /* Forward of inp (N, C, H, W), N <= max_batch. training != 0: BN uses batch
    statistics and updates its running stats. Sets e->features and e->out
    (valid until the next forward) and remembers the pointer inp: keep it
@@ -721,8 +724,10 @@ GENREP_API genrep_status genrep_encoder_forward(genrep_encoder *e, const float *
 GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp, const float *dout);
 /* Eval-mode features (N, F) of any number of images, in chunks of max_batch. */
 GENREP_API genrep_status genrep_encoder_features(float *feats, genrep_encoder *e, const float *inp, int N);
+/* grads = 0 (before a backward, which accumulates). */
+GENREP_API void genrep_encoder_zero_grad(genrep_encoder *e);
 /* The named tensor, or NULL. */
-GENREP_API const genrep_encoder_tensor *genrep_encoder_find(const genrep_encoder *e, const char *name);
+GENREP_API const genrep_param_info *genrep_encoder_param(const genrep_encoder *e, const char *name);
 
 /* Per-layer wall-clock timing of forward and backward (conv and BN of
    every layer, pool, head, elementwise, zeroing), for benchmarks; off by
@@ -799,8 +804,12 @@ typedef struct {
     const float *alpha_max;   /* ... (T), each walk's alpha range */
 } genrep_view_config;
 
-/* zv (B,D) = view number `view` (>= 1; 0 is reserved for anchors) of the
-   anchors z (B,D) with sample indices first..first+B-1. zv may not alias z. */
+/* zv (B,D) = view number `view` (1..GENREP_VIEW_MAX; 0 is reserved for
+   anchors) of the anchors z (B,D) with sample indices first..first+B-1.
+   zv may not alias z. The limit comes from the layout of a sample's
+   random streams (views use purposes 2..62), so it is part of the
+   determinism promise: a pool holds at most GENREP_VIEW_MAX neighbours. */
+#define GENREP_VIEW_MAX 61
 GENREP_API genrep_status genrep_latent_view(float *zv, const float *z, int B, int D,
                                             const genrep_view_config *cfg, uint64_t seed,
                                             uint64_t first, int view);
@@ -1211,6 +1220,73 @@ GENREP_API genrep_status genrep_st_expect(const genrep_st *st, const genrep_st_s
    previous file at path is untouched and no temp file is left. */
 GENREP_API genrep_status genrep_st_write(const char *path, const genrep_st_entry *entries, int n,
                                          const char *const *meta_kv, int n_meta);
+
+
+/* ------------------------------------------------------------- [MODELIO] */
+/* Model files: the tables of one or more models (generator, discriminator,
+   encoder; tensor names prefixed per model), extra fp32 tensors (optimiser
+   state, heads) and metadata, as one safetensors file (see [SAFETENSORS]:
+   written atomically, read fully validated). Loading is strict: every
+   expected tensor must be present with its exact shape, and every tensor
+   in the file must be expected -- except optimiser state, whose names
+   start with "optim." or "opt.", which a caller that does not want it may
+   leave unread. An unexpected tensor is named and refused (_FORMAT), so a
+   file whose metadata disagrees with its tensors (fewer blocks, another
+   width) never loads as a different network. */
+
+/* A 1-D extra tensor of n floats. On load, data == NULL marks a tensor
+   the caller allows in the file but does not read (any size). */
+typedef struct { const char *name; float *data; size_t n; } genrep_extra_tensor;
+/* One model's table: n tensors at params, stored as prefix + name. */
+typedef struct { const char *prefix; const genrep_param_info *table; int n; float *params; } genrep_table_ref;
+
+/* Write nt tables, n_extra extra tensors and n_kv metadata pairs (kv[2i]
+   key, kv[2i+1] value) to path, atomically. */
+GENREP_API genrep_status genrep_tables_save(const char *path, const genrep_table_ref *t, int nt,
+                                            const genrep_extra_tensor *extra, int n_extra,
+                                            const char *const *kv, int n_kv);
+/* Fill the tables and extra tensors from an open file, strictly (above).
+   Nothing is written to the tables unless every check passes. */
+GENREP_API genrep_status genrep_tables_read(const genrep_st *st, const char *path, const genrep_table_ref *t,
+                                            int nt, genrep_extra_tensor *extra, int n_extra);
+
+/* The named encoder architectures: arch "small" or "resnet18"; width > 0
+   sets the stem and first stage channels, each later stage twice the one
+   before (0: the arch's own 32 / 64); blocks > 0 basic blocks per stage
+   (0: 2). _ARG naming the argument for an unknown arch or a value outside
+   width 0..GENREP_ENCODER_MAX_WIDTH, blocks 0..GENREP_ENCODER_MAX_BLOCKS. */
+#define GENREP_ENCODER_MAX_WIDTH  512
+#define GENREP_ENCODER_MAX_BLOCKS 8
+GENREP_API genrep_status genrep_encoder_config_named(genrep_encoder_config *c, const char *arch, int width,
+                                                     int blocks, int C, int H, int W);
+
+/* Encoder checkpoints. Metadata records the whole config, so any encoder
+   reloads without flags: genrep.encoder = arch label (informational),
+   genrep.in = "C,H,W", genrep.stem, genrep.widths, genrep.blocks and
+   genrep.strides ("32,64,128" ...: one value per stage), genrep.head =
+   "hidden,out" (out 0: no head). Older files (genrep.width + a single
+   genrep.blocks + genrep.head_out, arch small|resnet18) still load. The
+   caller's kv pairs (training settings, step) are added. */
+GENREP_API genrep_status genrep_encoder_save(const genrep_encoder *e, const char *path, const char *arch,
+                                             const genrep_extra_tensor *extra, int n_extra,
+                                             const char *const *kv, int n_kv);
+/* The config a checkpoint's metadata describes, validated against
+   bounds (C 1..4, H, W 8..1024, widths 1..4096, blocks 1..8, strides 1..2,
+   head 0..65536): _FORMAT naming the file and key otherwise. */
+GENREP_API genrep_status genrep_encoder_config_from_file(genrep_encoder_config *c, const genrep_st *st,
+                                                         const char *path);
+/* Create e (batches up to max_batch) from a checkpoint: config from the
+   metadata, then a check that the file holds that model's values before
+   allocating it, then the strict read (above) of the encoder's tensors and
+   the extra tensors. *st_out (may be NULL) receives the open file for more
+   metadata (close with genrep_st_close). Free e with genrep_encoder_free. */
+GENREP_API genrep_status genrep_encoder_load(genrep_encoder *e, const char *path, int max_batch,
+                                             genrep_extra_tensor *extra, int n_extra, genrep_st **st_out);
+
+/* Discriminator weights: its table (prefix "") with the generator's GAN
+   metadata (genrep.model, genrep.zdim, ...); load creates d. */
+GENREP_API genrep_status genrep_disc_save(const genrep_disc *d, const char *path, const char *const *kv, int n_kv);
+GENREP_API genrep_status genrep_disc_load(genrep_disc *d, const char *path, int max_batch);
 
 #ifdef __cplusplus
 }
@@ -4335,14 +4411,8 @@ GENREP_API genrep_status genrep_gan_adam_step(float *params, float *m, float *v,
 
 #define GENREP__GAN_META_N 6
 
-GENREP_API genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
-                                         const char *const *extra_kv, int n_extra) {
-    GENREP__CHECK_PTR(g); GENREP__CHECK_PTR(path); GENREP__CHECK_NONNEG(n_extra);
-    if (n_extra > 0 && !extra_kv) return genrep__fail(GENREP_ERR_ARG, "genrep_gen_save: extra_kv is NULL");
-    if (n_extra > 32) return genrep__fail(GENREP_ERR_ARG, "genrep_gen_save: at most 32 extra metadata pairs");
-    const genrep_gan_config *c = &g->cfg;
-    char vals[GENREP__GAN_META_N][32];
-    const char *kv[2 * (GENREP__GAN_META_N + 32)];
+/* The GAN metadata pairs of a config: kv[0 .. 2*GENREP__GAN_META_N). */
+static void genrep__gan_meta(const genrep_gan_config *c, char vals[][32], const char **kv) {
     static const char *keys[GENREP__GAN_META_N] = {"genrep.model", "genrep.zdim", "genrep.width",
                                                    "genrep.dwidth", "genrep.n_classes", "genrep.embed_dim"};
     snprintf(vals[0], 32, "%s", c->kind == GENREP_GAN_CGAN ? "cgan" : "dcgan");
@@ -4352,6 +4422,16 @@ GENREP_API genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
     snprintf(vals[4], 32, "%d", c->n_classes);
     snprintf(vals[5], 32, "%d", c->embed_dim);
     for (int i = 0; i < GENREP__GAN_META_N; i++) { kv[2 * i] = keys[i]; kv[2 * i + 1] = vals[i]; }
+}
+
+GENREP_API genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
+                                         const char *const *extra_kv, int n_extra) {
+    GENREP__CHECK_PTR(g); GENREP__CHECK_PTR(path); GENREP__CHECK_NONNEG(n_extra);
+    if (n_extra > 0 && !extra_kv) return genrep__fail(GENREP_ERR_ARG, "genrep_gen_save: extra_kv is NULL");
+    if (n_extra > 32) return genrep__fail(GENREP_ERR_ARG, "genrep_gen_save: at most 32 extra metadata pairs");
+    char vals[GENREP__GAN_META_N][32];
+    const char *kv[2 * (GENREP__GAN_META_N + 32)];
+    genrep__gan_meta(&g->cfg, vals, kv);
     for (int i = 0; i < 2 * n_extra; i++) kv[2 * GENREP__GAN_META_N + i] = extra_kv[i];
     genrep_st_entry e[GENREP_GAN_MAX_TENSORS];
     memset(e, 0, sizeof e);
@@ -4379,24 +4459,31 @@ static genrep_status genrep__gen_meta_int(const genrep_st *st, const char *path,
     return GENREP_OK;
 }
 
+/* The GAN config of a weights file's metadata (genrep.model, genrep.zdim ...). */
+static genrep_status genrep__gan_config_from_file(genrep_gan_config *c, const genrep_st *st, const char *path) {
+    genrep_status s;
+    const char *m = genrep_st_meta(st, "genrep.model");
+    if (!m || (strcmp(m, "dcgan") && strcmp(m, "cgan"))) {
+        s = genrep__fail(GENREP_ERR_FORMAT, "generator '%s': metadata genrep.model is %s%s%s, expected dcgan or cgan "
+                         "(is this a generator weights file?)", path, m ? "'" : "missing", m ? m : "", m ? "'" : "");
+    } else {
+        genrep_gan_config_default(c, !strcmp(m, "cgan") ? GENREP_GAN_CGAN : GENREP_GAN_DCGAN);
+        s = genrep__gen_meta_int(st, path, "genrep.zdim", &c->zdim);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.width", &c->width);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.dwidth", &c->dwidth);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.n_classes", &c->n_classes);
+        if (!s) s = genrep__gen_meta_int(st, path, "genrep.embed_dim", &c->embed_dim);
+    }
+    return s;
+}
+
 GENREP_API genrep_status genrep_gen_load(genrep_gen *g, const char *path, int max_batch) {
     GENREP__CHECK_PTR(g); GENREP__CHECK_PTR(path);
     genrep_st *st;
     genrep_status s = genrep_st_open(&st, path, 0);
     if (s) return s;
-    const char *m = genrep_st_meta(st, "genrep.model");
     genrep_gan_config c;
-    if (!m || (strcmp(m, "dcgan") && strcmp(m, "cgan"))) {
-        s = genrep__fail(GENREP_ERR_FORMAT, "generator '%s': metadata genrep.model is %s%s%s, expected dcgan or cgan "
-                         "(is this a generator weights file?)", path, m ? "'" : "missing", m ? m : "", m ? "'" : "");
-    } else {
-        genrep_gan_config_default(&c, !strcmp(m, "cgan") ? GENREP_GAN_CGAN : GENREP_GAN_DCGAN);
-        s = genrep__gen_meta_int(st, path, "genrep.zdim", &c.zdim);
-        if (!s) s = genrep__gen_meta_int(st, path, "genrep.width", &c.width);
-        if (!s) s = genrep__gen_meta_int(st, path, "genrep.dwidth", &c.dwidth);
-        if (!s) s = genrep__gen_meta_int(st, path, "genrep.n_classes", &c.n_classes);
-        if (!s) s = genrep__gen_meta_int(st, path, "genrep.embed_dim", &c.embed_dim);
-    }
+    s = genrep__gan_config_from_file(&c, st, path);
     if (!s) s = genrep_gen_create(g, &c, max_batch, 0);
     if (s) { genrep_st_close(st); return s; }
     genrep_st_spec spec[GENREP_GAN_MAX_TENSORS];
@@ -4549,14 +4636,14 @@ static int genrep__enc_tensor(genrep__enc_build *b, const char *name, int traina
     size_t *cur = trainable ? &b->ptrain : &b->pbuf, off = *cur;
     *cur += numel;
     if (b->e->tensors) {
-        genrep_encoder_tensor *t = &b->e->tensors[i];
+        genrep_param_info *t = &b->e->tensors[i];
         memset(t, 0, sizeof *t);
         snprintf(t->name, sizeof t->name, "%s", name);
         t->offset = off;            /* buffers are rebased after num_params is known */
         t->numel = numel;
         t->ndim = ndim;
         for (int k = 0; k < GENREP_MAX_DIMS; k++) t->shape[k] = k < ndim ? shp[k] : 1;
-        t->trainable = trainable;
+        t->is_buffer = !trainable;
         b->pl->init_kind[i] = kind;
         b->pl->init_scale[i] = scale;
     }
@@ -4669,13 +4756,13 @@ GENREP_API void genrep_encoder_free(genrep_encoder *e) {
     memset(e, 0, sizeof *e);
 }
 
-GENREP_API genrep_status genrep_encoder_init_params(genrep_encoder *e, uint64_t seed) {
+GENREP_API genrep_status genrep_encoder_init(genrep_encoder *e, uint64_t seed) {
     GENREP__CHECK_PTR(e);
-    if (!e->plan || !e->params) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_init_params: encoder not created");
+    if (!e->plan || !e->params) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_init: encoder not created");
     /* one Philox stream per tensor (its table index): a tensor's values do
        not depend on the other tensors' sizes */
     for (int i = 0; i < e->num_tensors; i++) {
-        const genrep_encoder_tensor *t = &e->tensors[i];
+        const genrep_param_info *t = &e->tensors[i];
         float *p = e->params + t->offset, sc = e->plan->init_scale[i];
         genrep_rng r;
         genrep_rng_init(&r, seed, (uint64_t)i);
@@ -4724,7 +4811,7 @@ GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_e
     memset(e->plan, 0, sizeof *e->plan);
     if ((st = genrep__enc_layout(e, max_batch))) { genrep_encoder_free(e); return st; }
     /* pass 1: the table */
-    e->tensors = (genrep_encoder_tensor *)genrep_alloc((size_t)e->num_tensors * sizeof *e->tensors);
+    e->tensors = (genrep_param_info *)genrep_alloc((size_t)e->num_tensors * sizeof *e->tensors);
     e->plan->init_kind = (int *)genrep_alloc((size_t)e->num_tensors * sizeof(int));
     e->plan->init_scale = (float *)genrep_alloc((size_t)e->num_tensors * sizeof(float));
     if (!e->tensors || !e->plan->init_kind || !e->plan->init_scale) {
@@ -4734,7 +4821,7 @@ GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_e
     genrep__enc_layout(e, max_batch);
     /* buffers live after the trained tensors; trained tensors first in the table */
     {
-        genrep_encoder_tensor *tmp = (genrep_encoder_tensor *)genrep_alloc((size_t)e->num_tensors * sizeof *tmp);
+        genrep_param_info *tmp = (genrep_param_info *)genrep_alloc((size_t)e->num_tensors * sizeof *tmp);
         int *kind = (int *)genrep_alloc((size_t)e->num_tensors * sizeof(int));
         float *scale = (float *)genrep_alloc((size_t)e->num_tensors * sizeof(float));
         int *where = (int *)genrep_alloc((size_t)e->num_tensors * sizeof(int));
@@ -4746,7 +4833,7 @@ GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_e
         int j = 0;
         for (int pass = 1; pass >= 0; pass--)
             for (int i = 0; i < e->num_tensors; i++)
-                if (e->tensors[i].trainable == pass) {
+                if ((!e->tensors[i].is_buffer) == pass) {
                     tmp[j] = e->tensors[i];
                     if (!pass) tmp[j].offset += e->num_params;
                     kind[j] = e->plan->init_kind[i]; scale[j] = e->plan->init_scale[i];
@@ -4792,10 +4879,14 @@ GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_e
     }
     memset(e->grads, 0, e->num_params * sizeof(float));
     memset(e->acts, 0, e->acts_floats * sizeof(float));
-    return genrep_encoder_init_params(e, seed);
+    return genrep_encoder_init(e, seed);
 }
 
-GENREP_API const genrep_encoder_tensor *genrep_encoder_find(const genrep_encoder *e, const char *name) {
+GENREP_API void genrep_encoder_zero_grad(genrep_encoder *e) {
+    if (e && e->grads) memset(e->grads, 0, e->num_params * sizeof(float));
+}
+
+GENREP_API const genrep_param_info *genrep_encoder_param(const genrep_encoder *e, const char *name) {
     if (!e || !name || !e->tensors) return NULL;
     for (int i = 0; i < e->num_tensors; i++)
         if (!strcmp(e->tensors[i].name, name)) return &e->tensors[i];
@@ -4832,7 +4923,7 @@ static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const f
     if (genrep_conv2d_workspace(&d) > e->ws_floats)
         return genrep__fail(GENREP_ERR_SHAPE, "genrep_encoder_forward: conv workspace too small for N=%d", N);
     float *c = e->acts + u->a_conv, *y = e->acts + u->a_bn;
-    const genrep_encoder_tensor *T = e->tensors;
+    const genrep_param_info *T = e->tensors;
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
     if ((st = genrep_conv2d_forward(c, e->ws, inp, e->params + T[u->t_w].offset, NULL, &d))) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_CONV_F] += t1 - t0; }
@@ -4852,7 +4943,7 @@ static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float 
                                                const float *g, const float *inp, int N, int training) {
     struct genrep__encoder_plan *pl = e->plan;
     const genrep__enc_unit *u = &pl->units[ui];
-    const genrep_encoder_tensor *T = e->tensors;
+    const genrep_param_info *T = e->tensors;
     genrep_conv2d_desc d;
     genrep_status st = genrep_conv2d_init(&d, N, u->C, u->H, u->W, u->K, u->R, u->S, u->stride, u->pad);
     if (st) return st;
@@ -4876,7 +4967,7 @@ GENREP_API genrep_status genrep_encoder_forward(genrep_encoder *e, const float *
     if (N <= 0 || N > e->max_batch)
         return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_forward: N=%d outside 1..max_batch=%d", N, e->max_batch);
     struct genrep__encoder_plan *pl = e->plan;
-    const genrep_encoder_tensor *T = e->tensors;
+    const genrep_param_info *T = e->tensors;
     genrep_status st;
     e->last_n = 0;
     if ((st = genrep__enc_unit_forward(e, 0, inp, N, training))) return st;
@@ -4925,7 +5016,7 @@ GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp,
     if (!e->plan || e->last_n <= 0)
         return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_backward: no forward pass to differentiate");
     struct genrep__encoder_plan *pl = e->plan;
-    const genrep_encoder_tensor *T = e->tensors;
+    const genrep_param_info *T = e->tensors;
     const int N = e->last_n, tr = e->last_training;
     genrep_status st;
     float *G[4];
@@ -5246,7 +5337,8 @@ GENREP_API genrep_status genrep_latent_view(float *zv, const float *z, int B, in
                                             uint64_t first, int view) {
     GENREP__CHECK_PTR(zv); GENREP__CHECK_PTR(z); GENREP__CHECK_PTR(cfg);
     GENREP__CHECK_POS(B); GENREP__CHECK_POS(D);
-    if (view < 1 || view > 61) return genrep__fail(GENREP_ERR_ARG, "genrep_latent_view: view must be 1..61, got %d", view);
+    if (view < 1 || view > GENREP_VIEW_MAX)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_latent_view: view must be 1..%d, got %d", GENREP_VIEW_MAX, view);
     if (zv == z) return genrep__fail(GENREP_ERR_ARG, "genrep_latent_view: zv must not alias z");
     int kind = (int)cfg->kind;
     if ((kind == GENREP_VIEW_GAUSS || kind == GENREP_VIEW_ANGULAR) && !(cfg->sigma >= 0.0f))
@@ -8081,6 +8173,262 @@ GENREP_API genrep_status genrep_st_write(const char *path, const genrep_st_entry
     if (!ok) s = genrep__st_fail(path, GENREP_ERR_IO, "writing failed");
 #endif
     genrep_free(tmp); genrep_free(buf);
+    return s;
+}
+
+
+/* ------------------------------------------------------------- [MODELIO] */
+
+static int genrep__is_optim_name(const char *name) {
+    return !strncmp(name, "optim.", 6) || !strncmp(name, "opt.", 4);
+}
+
+GENREP_API genrep_status genrep_tables_save(const char *path, const genrep_table_ref *t, int nt,
+                                            const genrep_extra_tensor *extra, int n_extra,
+                                            const char *const *kv, int n_kv) {
+    GENREP__CHECK_PTR(path); GENREP__CHECK_NONNEG(nt); GENREP__CHECK_NONNEG(n_extra); GENREP__CHECK_NONNEG(n_kv);
+    if ((nt && !t) || (n_extra && !extra) || (n_kv && !kv))
+        return genrep__fail(GENREP_ERR_ARG, "genrep_tables_save: a table, extra or kv array is NULL");
+    int n = n_extra;
+    for (int i = 0; i < nt; i++) n += t[i].n;
+    genrep_st_entry *e = (genrep_st_entry *)genrep_alloc((size_t)(n ? n : 1) * sizeof *e);
+    char (*names)[128] = (char (*)[128])genrep_alloc((size_t)(n ? n : 1) * 128);
+    if (!e || !names) { genrep_free(e); genrep_free(names); return genrep__fail(GENREP_ERR_NOMEM, "genrep_tables_save: out of memory"); }
+    memset(e, 0, (size_t)(n ? n : 1) * sizeof *e);
+    int k = 0;
+    for (int i = 0; i < nt; i++)
+        for (int j = 0; j < t[i].n; j++, k++) {
+            const genrep_param_info *p = &t[i].table[j];
+            snprintf(names[k], 128, "%s%s", t[i].prefix ? t[i].prefix : "", p->name);
+            e[k].name = names[k];
+            e[k].ndim = p->ndim;
+            for (int d = 0; d < p->ndim; d++) e[k].shape[d] = p->shape[d];
+            e[k].data = t[i].params + p->offset;
+        }
+    for (int i = 0; i < n_extra; i++, k++) {
+        e[k].name = extra[i].name; e[k].ndim = 1; e[k].shape[0] = (int64_t)extra[i].n; e[k].data = extra[i].data;
+    }
+    genrep_status s = genrep_st_write(path, e, n, kv, n_kv);
+    genrep_free(e); genrep_free(names);
+    return s;
+}
+
+GENREP_API genrep_status genrep_tables_read(const genrep_st *st, const char *path, const genrep_table_ref *t,
+                                            int nt, genrep_extra_tensor *extra, int n_extra) {
+    GENREP__CHECK_PTR(st); GENREP__CHECK_NONNEG(nt); GENREP__CHECK_NONNEG(n_extra);
+    if ((nt && !t) || (n_extra && !extra)) return genrep__fail(GENREP_ERR_ARG, "genrep_tables_read: a table or extra array is NULL");
+    if (!path) path = "(memory)";
+    char name[128];
+    /* 1. every expected tensor present, with its shape */
+    for (int i = 0; i < nt; i++)
+        for (int j = 0; j < t[i].n; j++) {
+            const genrep_param_info *p = &t[i].table[j];
+            snprintf(name, sizeof name, "%s%s", t[i].prefix ? t[i].prefix : "", p->name);
+            const genrep_st_tensor *x = genrep_st_find(st, name);
+            if (!x) return genrep__fail(GENREP_ERR_FORMAT, "'%s': tensor %s is missing", path, name);
+            int same = x->ndim == p->ndim;
+            for (int d = 0; same && d < p->ndim; d++) same = x->shape[d] == p->shape[d];
+            if (!same) {
+                char want[96] = "", got[96] = "";
+                for (int d = 0; d < p->ndim; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? "," : "", (long long)p->shape[d]);
+                for (int d = 0; d < x->ndim && d < 8; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "," : "", (long long)x->shape[d]);
+                return genrep__fail(GENREP_ERR_SHAPE, "'%s': tensor %s has shape (%s), the model's metadata needs (%s)", path, name, got, want);
+            }
+        }
+    for (int i = 0; i < n_extra; i++) {
+        if (!extra[i].data) continue;
+        const genrep_st_tensor *x = genrep_st_find(st, extra[i].name);
+        if (!x) return genrep__fail(GENREP_ERR_FORMAT, "'%s': tensor %s is missing", path, extra[i].name);
+        if ((size_t)x->numel != extra[i].n)
+            return genrep__fail(GENREP_ERR_SHAPE, "'%s': tensor %s has %lld values, expected %zu", path, extra[i].name,
+                                (long long)x->numel, extra[i].n);
+    }
+    /* 2. every tensor in the file expected (optimiser state may stay unread) */
+    for (int f = 0; f < genrep_st_count(st); f++) {
+        const char *fn = genrep_st_get(st, f)->name;
+        int used = genrep__is_optim_name(fn);
+        for (int i = 0; !used && i < n_extra; i++) used = !strcmp(fn, extra[i].name);
+        for (int i = 0; !used && i < nt; i++) {
+            size_t pl = t[i].prefix ? strlen(t[i].prefix) : 0;
+            if (pl && strncmp(fn, t[i].prefix, pl)) continue;
+            for (int j = 0; !used && j < t[i].n; j++) used = !strcmp(fn + pl, t[i].table[j].name);
+        }
+        if (!used)
+            return genrep__fail(GENREP_ERR_FORMAT, "'%s': holds tensor %s, which the model its metadata describes does not "
+                                "have (metadata and tensors disagree)", path, fn);
+    }
+    /* 3. copy */
+    for (int i = 0; i < nt; i++)
+        for (int j = 0; j < t[i].n; j++) {
+            const genrep_param_info *p = &t[i].table[j];
+            snprintf(name, sizeof name, "%s%s", t[i].prefix ? t[i].prefix : "", p->name);
+            memcpy(t[i].params + p->offset, genrep_st_find(st, name)->data, p->numel * sizeof(float));
+        }
+    for (int i = 0; i < n_extra; i++)
+        if (extra[i].data) memcpy(extra[i].data, genrep_st_find(st, extra[i].name)->data, extra[i].n * sizeof(float));
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_encoder_config_named(genrep_encoder_config *c, const char *arch, int width,
+                                                     int blocks, int C, int H, int W) {
+    GENREP__CHECK_PTR(c); GENREP__CHECK_PTR(arch);
+    if (!strcmp(arch, "small")) genrep_encoder_config_small(c, C, H, W);
+    else if (!strcmp(arch, "resnet18")) genrep_encoder_config_resnet18(c, C, H, W);
+    else return genrep__fail(GENREP_ERR_ARG, "encoder arch '%s' is unknown, expected small or resnet18", arch);
+    if (width < 0 || width > GENREP_ENCODER_MAX_WIDTH)
+        return genrep__fail(GENREP_ERR_ARG, "encoder width %d is outside 0..%d", width, GENREP_ENCODER_MAX_WIDTH);
+    if (blocks < 0 || blocks > GENREP_ENCODER_MAX_BLOCKS)
+        return genrep__fail(GENREP_ERR_ARG, "encoder blocks %d is outside 0..%d", blocks, GENREP_ENCODER_MAX_BLOCKS);
+    for (int i = 0; i < c->num_stages; i++) {
+        if (blocks > 0) c->blocks[i] = blocks;
+        if (width > 0) c->widths[i] = width << i;
+    }
+    if (width > 0) c->stem_width = width;
+    return GENREP_OK;
+}
+
+/* "a,b,c" -> out[0..n) each in lo..hi; the count, or -1. */
+static int genrep__int_list(const char *s, int *out, int max, long lo, long hi) {
+    int n = 0;
+    if (!s || !*s) return -1;
+    for (;;) {
+        char *end;
+        if (*s < '0' || *s > '9') return -1; /* no sign, no space */
+        long v = strtol(s, &end, 10);
+        if (end == s || v < lo || v > hi || n == max) return -1;
+        out[n++] = (int)v;
+        if (!*end) return n;
+        if (*end != ',') return -1;
+        s = end + 1;
+    }
+}
+
+static void genrep__list_str(char *buf, size_t cap, const int *v, int n) {
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++) snprintf(buf + strlen(buf), cap - strlen(buf), "%s%d", i ? "," : "", v[i]);
+}
+
+GENREP_API genrep_status genrep_encoder_save(const genrep_encoder *e, const char *path, const char *arch,
+                                             const genrep_extra_tensor *extra, int n_extra,
+                                             const char *const *kv, int n_kv) {
+    GENREP__CHECK_PTR(e); GENREP__CHECK_PTR(path); GENREP__CHECK_NONNEG(n_kv);
+    if (!e->params) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_save: encoder not created");
+    if (n_kv > 64) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_save: at most 64 extra metadata pairs");
+    if (n_kv && !kv) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_save: kv is NULL");
+    const genrep_encoder_config *c = &e->cfg;
+    char in[48], stem[16], wid[64], blk[64], str[64], head[32];
+    snprintf(in, sizeof in, "%d,%d,%d", c->in_channels, c->in_h, c->in_w);
+    snprintf(stem, sizeof stem, "%d", c->stem_width);
+    genrep__list_str(wid, sizeof wid, c->widths, c->num_stages);
+    genrep__list_str(blk, sizeof blk, c->blocks, c->num_stages);
+    genrep__list_str(str, sizeof str, c->strides, c->num_stages);
+    snprintf(head, sizeof head, "%d,%d", c->head_out ? c->head_hidden : 0, c->head_out);
+    const char *m[2 * (7 + 64)] = {"genrep.encoder", arch ? arch : "resnet", "genrep.in", in, "genrep.stem", stem,
+                                   "genrep.widths", wid, "genrep.blocks", blk, "genrep.strides", str, "genrep.head", head};
+    for (int i = 0; i < 2 * n_kv; i++) m[14 + i] = kv[i];
+    genrep_table_ref t = {"", e->tensors, e->num_tensors, e->params};
+    return genrep_tables_save(path, &t, 1, extra, n_extra, m, 7 + n_kv);
+}
+
+GENREP_API genrep_status genrep_encoder_config_from_file(genrep_encoder_config *c, const genrep_st *st,
+                                                         const char *path) {
+    GENREP__CHECK_PTR(c); GENREP__CHECK_PTR(st);
+    if (!path) path = "(memory)";
+    const char *arch = genrep_st_meta(st, "genrep.encoder"), *in = genrep_st_meta(st, "genrep.in");
+    int dims[3], ns;
+    if (!in || genrep__int_list(in, dims, 3, 1, 1024) != 3 || dims[0] > 4 || dims[1] < 8 || dims[2] < 8)
+        return genrep__fail(GENREP_ERR_FORMAT, "'%s': metadata genrep.in is %s%s%s, expected \"C,H,W\" with C 1..4 and "
+                            "H, W 8..1024 (is this an encoder checkpoint?)", path, in ? "'" : "missing", in ? in : "", in ? "'" : "");
+    const char *wid = genrep_st_meta(st, "genrep.widths");
+    if (wid) { /* the whole config */
+        const char *stem = genrep_st_meta(st, "genrep.stem"), *blk = genrep_st_meta(st, "genrep.blocks");
+        const char *str = genrep_st_meta(st, "genrep.strides"), *head = genrep_st_meta(st, "genrep.head");
+        int hv[2];
+        genrep_encoder_config_small(c, dims[0], dims[1], dims[2]);
+        ns = genrep__int_list(wid, c->widths, GENREP_ENCODER_MAX_STAGES, 1, 4096);
+        const char *bad = ns < 1 ? "genrep.widths"
+            : genrep__int_list(stem, &c->stem_width, 1, 1, 4096) != 1 ? "genrep.stem"
+            : genrep__int_list(blk, c->blocks, GENREP_ENCODER_MAX_STAGES, 1, GENREP_ENCODER_MAX_BLOCKS) != ns ? "genrep.blocks"
+            : genrep__int_list(str, c->strides, GENREP_ENCODER_MAX_STAGES, 1, 2) != ns ? "genrep.strides"
+            : genrep__int_list(head, hv, 2, 0, 65536) != 2 ? "genrep.head" : NULL;
+        if (bad) {
+            const char *v = genrep_st_meta(st, bad);
+            return genrep__fail(GENREP_ERR_FORMAT, "'%s': metadata %s is %s%s%s, expected %s", path, bad,
+                                v ? "'" : "missing", v ? v : "", v ? "'" : "",
+                                !strcmp(bad, "genrep.head") ? "\"hidden,out\"" : "one value per stage of genrep.widths");
+        }
+        c->num_stages = ns;
+        c->head_hidden = hv[0]; c->head_out = hv[1];
+        if (!c->head_out) c->head_hidden = 0;
+        return GENREP_OK;
+    }
+    /* older files: arch + one width + one depth + head_out */
+    const char *wd = genrep_st_meta(st, "genrep.width"), *bl = genrep_st_meta(st, "genrep.blocks");
+    const char *ho = genrep_st_meta(st, "genrep.head_out");
+    int width = 0, blocks = 0, head_out = -1;
+    if (!arch || !ho || genrep__int_list(ho, &head_out, 1, 0, 65536) != 1
+        || (wd && genrep__int_list(wd, &width, 1, 1, GENREP_ENCODER_MAX_WIDTH) != 1)
+        || (bl && genrep__int_list(bl, &blocks, 1, 1, GENREP_ENCODER_MAX_BLOCKS) != 1)
+        || genrep_encoder_config_named(c, arch, width, blocks, dims[0], dims[1], dims[2]))
+        return genrep__fail(GENREP_ERR_FORMAT, "'%s': not an encoder checkpoint (metadata genrep.widths, or "
+                            "genrep.encoder/genrep.head_out/genrep.width/genrep.blocks, missing or invalid)", path);
+    c->head_out = head_out;
+    if (!head_out) c->head_hidden = 0;
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_encoder_load(genrep_encoder *e, const char *path, int max_batch,
+                                             genrep_extra_tensor *extra, int n_extra, genrep_st **st_out) {
+    GENREP__CHECK_PTR(e); GENREP__CHECK_PTR(path);
+    if (st_out) *st_out = NULL;
+    genrep_st *st;
+    genrep_status s = genrep_st_open(&st, path, 0);
+    if (s) return s;
+    genrep_encoder_config c;
+    size_t np = 0, nbuf = 0, have = 0;
+    if ((s = genrep_encoder_config_from_file(&c, st, path))) { genrep_st_close(st); return s; }
+    /* the file must hold the values of the model its metadata describes, checked
+       before that model is allocated (a small file cannot ask for gigabytes) */
+    if ((s = genrep_encoder_sizes(&c, max_batch, &np, &nbuf, NULL))) {
+        s = genrep__fail(s, "'%s': the encoder its metadata describes cannot be built: %s", path, genrep_last_error());
+        genrep_st_close(st); return s;
+    }
+    for (int i = 0; i < genrep_st_count(st); i++) have += (size_t)genrep_st_get(st, i)->numel;
+    if (have < np + nbuf) {
+        genrep_st_close(st);
+        return genrep__fail(GENREP_ERR_SHAPE, "'%s': holds %zu values, but the encoder of its metadata (stem %d, %d stages, "
+                            "%d blocks in the first) has %zu", path, have, c.stem_width, c.num_stages, c.blocks[0], np + nbuf);
+    }
+    if ((s = genrep_encoder_create(e, &c, max_batch, 0))) { genrep_st_close(st); return s; }
+    genrep_table_ref t = {"", e->tensors, e->num_tensors, e->params};
+    if ((s = genrep_tables_read(st, path, &t, 1, extra, n_extra))) { genrep_encoder_free(e); genrep_st_close(st); return s; }
+    if (st_out) *st_out = st; else genrep_st_close(st);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_disc_save(const genrep_disc *d, const char *path, const char *const *kv, int n_kv) {
+    GENREP__CHECK_PTR(d); GENREP__CHECK_PTR(path); GENREP__CHECK_NONNEG(n_kv);
+    if (n_kv > 32) return genrep__fail(GENREP_ERR_ARG, "genrep_disc_save: at most 32 extra metadata pairs");
+    if (n_kv && !kv) return genrep__fail(GENREP_ERR_ARG, "genrep_disc_save: kv is NULL");
+    char vals[GENREP__GAN_META_N][32];
+    const char *m[2 * (GENREP__GAN_META_N + 32)];
+    genrep__gan_meta(&d->cfg, vals, m);
+    for (int i = 0; i < 2 * n_kv; i++) m[2 * GENREP__GAN_META_N + i] = kv[i];
+    genrep_table_ref t = {"", d->table, d->n_tensors, d->params};
+    return genrep_tables_save(path, &t, 1, NULL, 0, m, GENREP__GAN_META_N + n_kv);
+}
+
+GENREP_API genrep_status genrep_disc_load(genrep_disc *d, const char *path, int max_batch) {
+    GENREP__CHECK_PTR(d); GENREP__CHECK_PTR(path);
+    genrep_st *st;
+    genrep_gan_config c;
+    genrep_status s = genrep_st_open(&st, path, 0);
+    if (s) return s;
+    if (!(s = genrep__gan_config_from_file(&c, st, path)) && !(s = genrep_disc_create(d, &c, max_batch, 0))) {
+        genrep_table_ref t = {"", d->table, d->n_tensors, d->params};
+        if ((s = genrep_tables_read(st, path, &t, 1, NULL, 0))) genrep_disc_free(d);
+    }
+    genrep_st_close(st);
     return s;
 }
 

@@ -49,7 +49,7 @@ static int load_encoder(genrep_encoder *e, const char *path) {
     if (c.head_out == 0) c.head_hidden = 0;
     if ((s = genrep_encoder_create(e, &c, 1, 0))) { genrep_st_close(st); return fail(path, s); }
     for (int i = 0; i < e->num_tensors; i++) {
-        const genrep_encoder_tensor *t = &e->tensors[i];
+        const genrep_param_info *t = &e->tensors[i];
         const genrep_st_tensor *x = genrep_st_find(st, t->name);
         if (!x || (size_t)x->numel != t->numel) {
             fprintf(stderr, "05_embed: %s: tensor %s is %s\n", path, t->name, x ? "the wrong size" : "missing");

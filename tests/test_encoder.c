@@ -33,24 +33,24 @@ START_TEST(layout_and_names) {
     ck_assert_int_eq(e.num_tensors, 79);
     ck_assert_int_eq(e.feat_dim, 128);
     ck_assert_int_eq(e.out_dim, 128);
-    const genrep_encoder_tensor *t = genrep_encoder_find(&e, "encoder.stem.0.weight");
+    const genrep_param_info *t = genrep_encoder_param(&e, "encoder.stem.0.weight");
     ck_assert_ptr_nonnull(t);
     ck_assert_int_eq(t->ndim, 4);
     ck_assert(t->shape[0] == 32 && t->shape[1] == 1 && t->shape[2] == 3 && t->shape[3] == 3);
-    t = genrep_encoder_find(&e, "encoder.layer2.0.shortcut.0.weight");
+    t = genrep_encoder_param(&e, "encoder.layer2.0.shortcut.0.weight");
     ck_assert_ptr_nonnull(t);
     ck_assert(t->shape[0] == 64 && t->shape[1] == 32 && t->shape[2] == 1 && t->shape[3] == 1);
-    ck_assert_ptr_null(genrep_encoder_find(&e, "encoder.layer1.0.shortcut.0.weight")); /* identity */
-    ck_assert_ptr_nonnull(genrep_encoder_find(&e, "encoder.layer3.1.bn2.running_var"));
-    t = genrep_encoder_find(&e, "head.2.weight");
+    ck_assert_ptr_null(genrep_encoder_param(&e, "encoder.layer1.0.shortcut.0.weight")); /* identity */
+    ck_assert_ptr_nonnull(genrep_encoder_param(&e, "encoder.layer3.1.bn2.running_var"));
+    t = genrep_encoder_param(&e, "head.2.weight");
     ck_assert_ptr_nonnull(t);
     ck_assert(t->ndim == 2 && t->shape[0] == 128 && t->shape[1] == 128);
     /* trained tensors tile [0, num_params), buffers [num_params, +num_buffers), no overlap */
     size_t tr = 0, bf = 0;
     int seen_buffer = 0;
     for (int i = 0; i < e.num_tensors; i++) {
-        const genrep_encoder_tensor *x = &e.tensors[i];
-        if (x->trainable) { ck_assert(!seen_buffer); ck_assert_uint_eq(x->offset, tr); tr += x->numel; }
+        const genrep_param_info *x = &e.tensors[i];
+        if (!x->is_buffer) { ck_assert(!seen_buffer); ck_assert_uint_eq(x->offset, tr); tr += x->numel; }
         else { seen_buffer = 1; ck_assert_uint_eq(x->offset, e.num_params + bf); bf += x->numel; }
         size_t n = 1;
         for (int k = 0; k < x->ndim; k++) n *= (size_t)x->shape[k];
@@ -124,10 +124,10 @@ START_TEST(init_deterministic_and_distributed) {
     ck_assert_int_eq(genrep_encoder_create(&b, &c, 1, 42), GENREP_OK);
     size_t n = a.num_params + a.num_buffers;
     ck_assert(!memcmp(a.params, b.params, n * sizeof(float)));
-    ck_assert_int_eq(genrep_encoder_init_params(&b, 43), GENREP_OK);
+    ck_assert_int_eq(genrep_encoder_init(&b, 43), GENREP_OK);
     ck_assert(memcmp(a.params, b.params, a.num_params * sizeof(float)));
     /* Kaiming normal, fan_out = K*R*S: std sqrt(2 / fan_out) */
-    const genrep_encoder_tensor *t = genrep_encoder_find(&a, "encoder.layer3.1.conv2.weight");
+    const genrep_param_info *t = genrep_encoder_param(&a, "encoder.layer3.1.conv2.weight");
     double s = 0, s2 = 0;
     for (size_t i = 0; i < t->numel; i++) { double v = a.params[t->offset + i]; s += v; s2 += v * v; }
     double sd = sqrt(s2 / t->numel), want = sqrt(2.0 / (128 * 9));
@@ -136,7 +136,7 @@ START_TEST(init_deterministic_and_distributed) {
     /* linear: uniform(+-1/sqrt(fan_in)), weights and bias */
     const char *lin[2] = {"head.0.weight", "head.2.bias"};
     for (int k = 0; k < 2; k++) {
-        t = genrep_encoder_find(&a, lin[k]);
+        t = genrep_encoder_param(&a, lin[k]);
         float lo = 1, hi = -1, bound = 1.0f / sqrtf(128.0f);
         for (size_t i = 0; i < t->numel; i++) {
             float v = a.params[t->offset + i];
@@ -145,10 +145,10 @@ START_TEST(init_deterministic_and_distributed) {
         ck_assert(lo >= -bound && hi <= bound && hi - lo > 1.5f * bound);
     }
     /* BN: gamma 1, beta 0, running mean 0, var 1 */
-    ck_assert(a.params[genrep_encoder_find(&a, "encoder.layer1.1.bn1.weight")->offset + 3] == 1.0f);
-    ck_assert(a.params[genrep_encoder_find(&a, "encoder.layer1.1.bn1.bias")->offset + 3] == 0.0f);
-    ck_assert(a.params[genrep_encoder_find(&a, "encoder.layer1.1.bn1.running_mean")->offset + 3] == 0.0f);
-    ck_assert(a.params[genrep_encoder_find(&a, "encoder.layer1.1.bn1.running_var")->offset + 3] == 1.0f);
+    ck_assert(a.params[genrep_encoder_param(&a, "encoder.layer1.1.bn1.weight")->offset + 3] == 1.0f);
+    ck_assert(a.params[genrep_encoder_param(&a, "encoder.layer1.1.bn1.bias")->offset + 3] == 0.0f);
+    ck_assert(a.params[genrep_encoder_param(&a, "encoder.layer1.1.bn1.running_mean")->offset + 3] == 0.0f);
+    ck_assert(a.params[genrep_encoder_param(&a, "encoder.layer1.1.bn1.running_var")->offset + 3] == 1.0f);
     genrep_encoder_free(&a);
     genrep_encoder_free(&b);
 }
@@ -169,7 +169,7 @@ START_TEST(pytorch_golden) {
     ck_assert_int_eq(ngold, e.num_tensors);
     char nm[160];
     for (int i = 0; i < e.num_tensors; i++) {
-        const genrep_encoder_tensor *t = &e.tensors[i];
+        const genrep_param_info *t = &e.tensors[i];
         snprintf(nm, sizeof nm, "enc.param.%s", t->name);
         golden_tensor *gt = golden_get(&g, nm);
         ck_assert_msg(gt != NULL, "%s missing from the PyTorch state_dict", t->name);
@@ -186,11 +186,11 @@ START_TEST(pytorch_golden) {
     ck_assert_int_eq(genrep_encoder_backward(&e, dx, r), GENREP_OK);
     TU_ASSERT_CLOSE(dx, golden_f32(&g, "enc.train.dx"), 3 * 2 * 8 * 8, 1e-5, 1e-3, "dx");
     for (int i = 0; i < e.num_tensors; i++) {
-        const genrep_encoder_tensor *t = &e.tensors[i];
-        snprintf(nm, sizeof nm, t->trainable ? "enc.grad.%s" : "enc.train.running.%s", t->name);
+        const genrep_param_info *t = &e.tensors[i];
+        snprintf(nm, sizeof nm, !t->is_buffer ? "enc.grad.%s" : "enc.train.running.%s", t->name);
         const float *want = golden_f32(&g, nm);
         ck_assert_ptr_nonnull(want);
-        TU_ASSERT_CLOSE((t->trainable ? e.grads : e.params) + t->offset, want, t->numel, 1e-5, 1e-3, nm);
+        TU_ASSERT_CLOSE((!t->is_buffer ? e.grads : e.params) + t->offset, want, t->numel, 1e-5, 1e-3, nm);
     }
     ck_assert_int_eq(genrep_encoder_forward(&e, x, 3, 0), GENREP_OK);
     TU_ASSERT_CLOSE(e.out, golden_f32(&g, "enc.eval.out"), 3 * 3, 1e-5, 1e-4, "eval out");

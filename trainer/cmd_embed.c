@@ -166,8 +166,8 @@ int genrep_cmd_embed(int argc, char **argv) {
         return 1;
     }
     genrep_encoder e;
-    genrep_status s = enc_load(ckpt, &e, batch, NULL, 0, NULL);
-    if (s) { report_status(C_, ckpt, s); return 1; }
+    genrep_status s;
+    if (load_encoder(C_, ckpt, &e, batch)) return 1;
     const int C = e.cfg.in_channels, H = e.cfg.in_h, W = e.cfg.in_w, D = head ? e.out_dim : e.feat_dim;
     if (C != 1 && C != 3) {
         fprintf(stderr, "genrep embed: %s takes %d-channel images; only 1 (gray) or 3 (RGB) can be read\n", ckpt, C);

@@ -456,7 +456,7 @@ int genrep_cmd_gan_train(int argc, char **argv) {
             char stepv[32];
             snprintf(stepv, sizeof stepv, "%lld", (long long)st.step);
             const char *extra[2] = {"genrep.step", stepv};
-            if ((s = gen_save(path, &st.g, extra, 1))) { report_status("gan-train", path, s); rc = 1; break; }
+            if ((s = genrep_gen_save(&st.g, path, extra, 1))) { report_status("gan-train", path, s); rc = 1; break; }
         }
         continue;
     fail:

@@ -125,7 +125,7 @@ static int classifier_load(classifier *c, const char *path, int max_batch) {
     int n = c->enc.num_tensors + 2;
     genrep_st_spec *spec = (genrep_st_spec *)calloc((size_t)n, sizeof *spec);
     for (int i = 0; i < c->enc.num_tensors; i++) {
-        const genrep_encoder_tensor *t = &c->enc.tensors[i];
+        const genrep_param_info *t = &c->enc.tensors[i];
         spec[i].name = t->name; spec[i].ndim = t->ndim;
         for (int d = 0; d < t->ndim; d++) spec[i].shape[d] = t->shape[d];
     }
@@ -138,7 +138,7 @@ static int classifier_load(classifier *c, const char *path, int max_batch) {
         return -1;
     }
     for (int i = 0; i < c->enc.num_tensors; i++) {
-        const genrep_encoder_tensor *t = &c->enc.tensors[i];
+        const genrep_param_info *t = &c->enc.tensors[i];
         memcpy(c->enc.params + t->offset, genrep_st_find(st, t->name)->data, t->numel * sizeof(float));
     }
     memcpy(c->w, genrep_st_find(st, "fc.weight")->data, sizeof(float) * EVAL_CLASSES * (size_t)c->F);
@@ -291,7 +291,7 @@ static int train_classifier(const char *out, const char *data_dir, int epochs, i
     int nt = c.enc.num_tensors + 2;
     genrep_st_entry *en = (genrep_st_entry *)calloc((size_t)nt, sizeof *en);
     for (int i = 0; i < c.enc.num_tensors; i++) {
-        const genrep_encoder_tensor *t = &c.enc.tensors[i];
+        const genrep_param_info *t = &c.enc.tensors[i];
         en[i].name = t->name; en[i].ndim = t->ndim;
         for (int d = 0; d < t->ndim; d++) en[i].shape[d] = t->shape[d];
         en[i].data = c.enc.params + t->offset;
@@ -414,7 +414,7 @@ static int score(const char *const *gens, int ngen, const char *clf_path, int n,
     /* each generator: n samples, z ~ N(0, I) from Philox (seed, i), cgan labels i mod 10 */
     for (int gi = 0; gi < ngen; gi++) {
         genrep_gen g;
-        if ((s = gen_load(gens[gi], &g, EVAL_CHUNK))) { report_status(C, gens[gi], s); return 1; }
+        if ((s = genrep_gen_load(&g, gens[gi], EVAL_CHUNK))) { report_status(C, gens[gi], s); return 1; }
         const int Z = g.cfg.zdim, cond = g.cfg.kind == GENREP_GAN_CGAN;
         if (cond && g.cfg.n_classes != EVAL_CLASSES) {
             fprintf(stderr, "genrep gan-eval: %s has %d classes, the classifier %d\n", gens[gi], g.cfg.n_classes,

@@ -53,8 +53,8 @@ int genrep_cmd_probe(int argc, char **argv) {
             if (strcmp(v, "small") && strcmp(v, "resnet18")) { fprintf(stderr, "genrep probe: --random: '%s' unknown, expected small or resnet18\n", v); return 2; }
             snprintf(random_arch, sizeof random_arch, "%s", v);
         }
-        else if (!strcmp(a, "--width")) { VAL(); if (flag_int(C, a, v, 1, ENC_MAX_WIDTH, &width)) return 2; }
-        else if (!strcmp(a, "--blocks")) { VAL(); if (flag_int(C, a, v, 1, ENC_MAX_BLOCKS, &blocks)) return 2; }
+        else if (!strcmp(a, "--width")) { VAL(); if (flag_int(C, a, v, 1, GENREP_ENCODER_MAX_WIDTH, &width)) return 2; }
+        else if (!strcmp(a, "--blocks")) { VAL(); if (flag_int(C, a, v, 1, GENREP_ENCODER_MAX_BLOCKS, &blocks)) return 2; }
         else if (!strcmp(a, "--data-dir")) { VAL(); snprintf(data_dir, sizeof data_dir, "%s", v); }
         else if (!strcmp(a, "--train-n")) { VAL(); if (flag_int(C, a, v, 10, 60000, &train_n)) return 2; }
         else if (!strcmp(a, "--epochs")) { VAL(); if (flag_int(C, a, v, 1, 10000, &pc.epochs)) return 2; }
@@ -89,11 +89,16 @@ int genrep_cmd_probe(int argc, char **argv) {
     } else {
         genrep_encoder e;
         if (enc_path[0]) {
-            if ((s = enc_load(enc_path, &e, 256, NULL, 0, NULL))) { report_status("probe", enc_path, s); return 1; }
+            if ((s = load_encoder("probe", enc_path, &e, 256))) return 1;
+            if (e.cfg.in_channels != tr.c || e.cfg.in_h != tr.h || e.cfg.in_w != tr.w) {
+                fprintf(stderr, "genrep probe: %s takes %dx%dx%d images (metadata genrep.in); Fashion-MNIST's are %dx%dx%d\n",
+                        enc_path, e.cfg.in_channels, e.cfg.in_h, e.cfg.in_w, tr.c, tr.h, tr.w);
+                genrep_encoder_free(&e); return 1;
+            }
             what = enc_path;
         } else {
             genrep_encoder_config ec;
-            enc_config_by_name(&ec, random_arch, width, blocks, 1, 28, 28);
+            if ((s = genrep_encoder_config_named(&ec, random_arch, width, blocks, 1, 28, 28))) { report_status("probe", "--random", s); return 2; }
             if ((s = genrep_encoder_create(&e, &ec, 256, seed ^ 0xE7C0DE))) { report_status("probe", "encoder", s); return 1; }
             what = random_arch[0] == 's' ? "random small encoder" : "random resnet18 encoder";
         }

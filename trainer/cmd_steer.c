@@ -119,7 +119,7 @@ int genrep_cmd_steer_train(int argc, char **argv) {
     if (threads) genrep_set_num_threads(threads);
 
     genrep_gen g;
-    genrep_status s = gen_load(gen_path, &g, batch);
+    genrep_status s = genrep_gen_load(&g, gen_path, batch);
     if (s) { report_status(C, gen_path, s); return 1; }
     const int D = g.cfg.zdim;
     if (D > 1024) { fprintf(stderr, "genrep steer-train: zdim %d is over 1024\n", D); return 1; }

@@ -1,436 +1,520 @@
 /* trainer/cmd_train.c: `genrep train`, contrastive (or baseline) training of
-   an encoder on views rendered by a generator, or on real Fashion-MNIST. */
+   an encoder on views rendered by a generator, or on real Fashion-MNIST.
+   Reads like llm.c's train_gpt2.c main: set-up, then a loop of
+   make_views -> augment -> forward_backward -> update -> log/eval/save. */
 #include "common.h"
+#include "opt.h"
+#include "run.h"
+#include <assert.h>
 #include <math.h>
-#include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-enum { SRC_GEN = 0, SRC_FMNIST = 1 };
 enum { LOSS_NTXENT = 0, LOSS_SUPCON, LOSS_CE, LOSS_INVERTER };
-static const char *loss_names[] = {"ntxent", "supcon", "ce", "inverter"};
+#define H 28
+#define W 28
+#define HW (H * W)
 
 typedef struct {
-    char  gen[1024], data_dir[1024], out[1024], encoder[32], walks[1024];
-    int   source, loss, aug, pool, anchors, batch, steps, epochs, threads, ckpt_every, resume, warmup;
-    int   scale_base_tau, quiet, width, blocks; /* 0: the encoder's own */
-    int64_t debug_nan_at;  /* hidden --debug-nan-at STEP: pretend the loss of that step is NaN (tests) */
-    genrep_view_kind views;
+    const char *gen, *data, *data_dir, *out, *walks, *resume, *encoder;
+    int views, aug, loss, pool, anchors, batch, steps, epochs, threads, ckpt_every, warmup, width, blocks;
+    int eval_every, eval_n, quiet, online, scale_base_tau, debug_nan_at;
     float sigma, lr, wd, momentum, tau, alpha;
     uint64_t seed;
 } train_opts;
 
-static volatile sig_atomic_t stop_requested = 0;
-static void on_sigint(int sig) { (void)sig; stop_requested = 1; }
+#define F(x) offsetof(train_opts, x)
+static const opt_spec train_spec[] = {
+    {"gen", OPT_STR, F(gen), NULL, 0, 0, NULL, "FILE", "generator weights (weights/fmnist_dcgan.safetensors ...)", OPT_RUN},
+    {"data", OPT_STR, F(data), NULL, 0, 0, NULL, "fmnist", "real Fashion-MNIST train images instead (the real-data baseline)", OPT_RUN},
+    {"data-dir", OPT_STR, F(data_dir), NULL, 0, 0, NULL, "DIR", "Fashion-MNIST files (default $GENREP_FMNIST_DIR or Debian's path)", 0},
+    {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "RUN_DIR", "run directory", OPT_REQUIRED},
+    {"views", OPT_ENUM, F(views), "gauss", 0, 0, "none|gauss|angular|independent|steer", NULL, "latent view of the positive", OPT_RUN},
+    {"sigma", OPT_FLOAT, F(sigma), "0.2", 0, 100, NULL, "S", "latent noise scale of gauss/angular views", OPT_RUN},
+    {"walks", OPT_STR, F(walks), NULL, 0, 0, NULL, "FILE", "steering walks (genrep steer-train) for --views steer", OPT_RUN},
+    {"alpha", OPT_FLOAT, F(alpha), "1", 0, 100, NULL, "A", "scale of the walks' alpha ranges (--views steer)", OPT_RUN},
+    {"online", OPT_BOOL, F(online), NULL, 0, 0, NULL, NULL, "fresh anchors every step (the default; same as --pool 0)", 0},
+    {"pool", OPT_INT, F(pool), "0", 0, GENREP_VIEW_MAX, NULL, "N", "pre-generate N neighbours per anchor into RUN_DIR/pool.bin", OPT_RUN},
+    {"anchors", OPT_INT, F(anchors), "60000", 1, 100000000, NULL, "A", "unique anchors of the pool", OPT_RUN},
+    {"aug", OPT_ENUM, F(aug), "simclr", 0, 0, "none|simclr", NULL, "pixel augmentations on both views", OPT_RUN},
+    {"loss", OPT_ENUM, F(loss), "ntxent", 0, 0, "ntxent|supcon|ce|inverter", NULL, "training loss", OPT_RUN},
+    {"tau", OPT_FLOAT, F(tau), "0.1", 1e-4, 100, NULL, "T", "temperature of ntxent/supcon", OPT_RUN},
+    {"scale-base-tau", OPT_BOOL, F(scale_base_tau), NULL, 0, 0, NULL, NULL, "multiply the loss by tau/0.07 as the reference code does", OPT_RUN},
+    {"encoder", OPT_STR, F(encoder), "small", 0, 0, NULL, "small|resnet18", "encoder architecture", OPT_RUN},
+    {"width", OPT_INT, F(width), "0", 0, GENREP_ENCODER_MAX_WIDTH, NULL, "W", "base channels (0: the arch's own: small 32 -> W/2W/4W, resnet18 64)", OPT_RUN},
+    {"blocks", OPT_INT, F(blocks), "0", 0, GENREP_ENCODER_MAX_BLOCKS, NULL, "N", "basic blocks per stage (0: 2)", OPT_RUN},
+    {"batch", OPT_INT, F(batch), "256", 2, 4096, NULL, "B", "anchors per step (2B views)", OPT_RUN},
+    {"steps", OPT_INT, F(steps), "1000", 1, 100000000, NULL, "N", "training steps (a larger N extends a finished run)", 0},
+    {"epochs", OPT_INT, F(epochs), NULL, 1, 100000, NULL, "E", "instead of --steps: E x 60000 anchors", 0},
+    {"lr", OPT_FLOAT, F(lr), "0.05", 1e-8, 100, NULL, "LR", "peak learning rate (SGD, cosine schedule)", OPT_RUN},
+    {"wd", OPT_FLOAT, F(wd), "1e-4", 0, 1, NULL, "WD", "weight decay", OPT_RUN},
+    {"momentum", OPT_FLOAT, F(momentum), "0.9", 0, 0.9999, NULL, "M", "SGD momentum", OPT_RUN},
+    {"warmup", OPT_INT, F(warmup), "-1", -1, 100000000, NULL, "STEPS", "linear warm-up steps (-1: 5% of --steps)", OPT_RUN},
+    {"seed", OPT_U64, F(seed), "0", 0, 0, NULL, "S", "seed of every random stream", OPT_RUN},
+    {"threads", OPT_INT, F(threads), "0", 0, 1024, NULL, "T", "OpenMP threads (0: OMP_NUM_THREADS / all cores)", 0},
+    {"ckpt-every", OPT_INT, F(ckpt_every), "200", 1, 100000000, NULL, "N", "checkpoint every N steps (and at the end, and on Ctrl-C)", 0},
+    {"eval-every", OPT_INT, F(eval_every), "0", 0, 100000000, NULL, "N", "kNN monitor every N steps (0: off); does not change the run", 0},
+    {"eval-n", OPT_INT, F(eval_n), "10000", 100, 60000, NULL, "N", "kNN monitor bank: the first N real training images", 0},
+    {"resume", OPT_STR, F(resume), "auto", 0, 0, NULL, "auto|no", "continue RUN_DIR's checkpoint, or start over", 0},
+    {"quiet", OPT_BOOL, F(quiet), NULL, 0, 0, NULL, NULL, "no progress line", 0},
+    {"debug-nan-at", OPT_INT, F(debug_nan_at), "0", 0, 100000000, NULL, "STEP", "tests: pretend the loss of STEP is NaN", OPT_HIDDEN},
+};
+#undef F
+static const opt_table train_table = {
+    "train", "(--gen WEIGHTS.safetensors | --data fmnist) --out RUN_DIR [flags]",
+    "Writes RUN_DIR/config.txt, metrics.csv (step,loss,lr,img_per_s[,knn_top1]) and ckpt.safetensors\n"
+    "(atomic); rerunning the same command resumes; Ctrl-C saves and exits.\n",
+    train_spec, OPT_N(train_spec)};
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: genrep train (--gen WEIGHTS.safetensors | --data fmnist) --out RUN_DIR [flags]\n"
-        "  source:  --gen FILE         generator weights (weights/fmnist_dcgan.safetensors ...)\n"
-        "           --data fmnist      real Fashion-MNIST train images (the real-data baseline)\n"
-        "           --data-dir DIR     Fashion-MNIST files (default $GENREP_FMNIST_DIR or Debian's path)\n"
-        "  views:   --views gauss|angular|independent|steer|none (default gauss)\n"
-        "           --sigma S          latent noise scale for gauss/angular (default 0.2)\n"
-        "           --walks FILE       steering walks (genrep steer-train) for --views steer\n"
-        "           --online           fresh anchors every step (default)\n"
-        "           --pool N           pre-generate N neighbours per anchor into RUN_DIR/pool.bin\n"
-        "           --anchors A        unique anchors of the pool (default 60000)\n"
-        "  pixels:  --aug simclr|none  pixel augmentations on both views (default simclr)\n"
-        "  loss:    --loss ntxent|supcon|ce|inverter (default ntxent); --tau T (0.1);\n"
-        "           --scale-base-tau   multiply the loss by tau/0.07 as the reference code does\n"
-        "  model:   --encoder small|resnet18 (default small)\n"
-        "           --width W          base channels: small W/2W/4W (default 32), resnet18 W..8W (64)\n"
-        "           --blocks N         basic blocks per stage (default 2)\n"
-        "  optim:   --batch B (256) --steps N | --epochs E (of 60000 anchors) --lr (0.05)\n"
-        "           --wd (1e-4) --momentum (0.9) --warmup STEPS (default 5%% of steps), cosine schedule\n"
-        "  run:     --seed S (0) --threads T --ckpt-every N (200) --resume auto|no (auto) --quiet\n"
-        "Writes RUN_DIR/config.txt, metrics.csv, ckpt.safetensors (atomic). Ctrl-C saves and exits.\n");
+/* ---- set-up ---- */
+
+static int parse(train_opts *o, int argc, char **argv) {
+    unsigned char given[OPT_N(train_spec)];
+    int r = opt_parse(&train_table, o, given, argc, argv);
+    if (r) return r;
+    const char *C = "genrep train";
+    if (!!o->gen + !!o->data != 1) { fprintf(stderr, "%s: give one data source: --gen WEIGHTS.safetensors or --data fmnist\n", C); return -1; }
+    if (o->data && strcmp(o->data, "fmnist")) { fprintf(stderr, "%s: --data: '%s' unknown, expected fmnist\n", C, o->data); return -1; }
+    if (strcmp(o->resume, "auto") && strcmp(o->resume, "no")) { fprintf(stderr, "%s: --resume: '%s' unknown, expected auto or no\n", C, o->resume); return -1; }
+    if (strcmp(o->encoder, "small") && strcmp(o->encoder, "resnet18")) { fprintf(stderr, "%s: --encoder: '%s' unknown, expected small or resnet18\n", C, o->encoder); return -1; }
+    if (o->online && o->pool) { fprintf(stderr, "%s: give --online or --pool N, not both\n", C); return -1; }
+    for (int i = 0; i < OPT_N(train_spec); i++)
+        if (o->epochs && given[i] && !strcmp(train_spec[i].name, "steps")) { fprintf(stderr, "%s: give --steps or --epochs, not both\n", C); return -1; }
+    if (o->epochs) o->steps = (int)(((int64_t)o->epochs * 60000 + o->batch - 1) / o->batch);
+    if (o->data && o->loss == LOSS_INVERTER) { fprintf(stderr, "%s: --loss inverter needs a generator (--gen): real images have no latent\n", C); return -1; }
+    if (o->gen && o->views == GENREP_VIEW_STEER && !o->walks) { fprintf(stderr, "%s: --views steer needs --walks FILE (made by genrep steer-train)\n", C); return -1; }
+    return 0;
 }
 
-/* 0: run; 1: --help was printed; -1: a bad flag, the message printed. */
-static int parse(train_opts *o, int argc, char **argv) {
-    const char *C = "train";
-    memset(o, 0, sizeof *o);
-    o->source = -1; o->views = GENREP_VIEW_GAUSS; o->sigma = 0.2f; o->aug = 1; o->anchors = 60000;
-    o->batch = 256; o->lr = 0.05f; o->wd = 1e-4f; o->momentum = 0.9f; o->tau = 0.1f; o->ckpt_every = 200;
-    o->resume = 1; o->warmup = -1; o->alpha = 1.0f;
-    snprintf(o->encoder, sizeof o->encoder, "small");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-#define VAL() do { if (!(v = flag_value(C, argc, argv, &i))) return -1; } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 1; }
-        else if (!strcmp(a, "--gen")) { VAL(); snprintf(o->gen, sizeof o->gen, "%s", v); o->source = SRC_GEN; }
-        else if (!strcmp(a, "--data")) {
-            VAL();
-            if (strcmp(v, "fmnist")) { fprintf(stderr, "genrep train: --data: '%s' unknown, expected fmnist\n", v); return -1; }
-            o->source = SRC_FMNIST;
-        }
-        else if (!strcmp(a, "--data-dir")) { VAL(); snprintf(o->data_dir, sizeof o->data_dir, "%s", v); }
-        else if (!strcmp(a, "--out")) { VAL(); snprintf(o->out, sizeof o->out, "%s", v); }
-        else if (!strcmp(a, "--walks")) { VAL(); snprintf(o->walks, sizeof o->walks, "%s", v); }
-        else if (!strcmp(a, "--views")) {
-            VAL();
-            if (genrep_view_parse(&o->views, v)) { fprintf(stderr, "genrep train: --views: %s\n", genrep_last_error()); return -1; }
-        }
-        else if (!strcmp(a, "--sigma")) { VAL(); if (flag_float(C, a, v, 0, 100, &o->sigma)) return -1; }
-        else if (!strcmp(a, "--online")) o->pool = 0;
-        else if (!strcmp(a, "--pool")) { VAL(); if (flag_int(C, a, v, 1, 1000, &o->pool)) return -1; }
-        else if (!strcmp(a, "--anchors")) { VAL(); if (flag_int(C, a, v, 1, 100000000, &o->anchors)) return -1; }
-        else if (!strcmp(a, "--aug")) {
-            VAL();
-            if (!strcmp(v, "simclr")) o->aug = 1;
-            else if (!strcmp(v, "none")) o->aug = 0;
-            else { fprintf(stderr, "genrep train: --aug: '%s' unknown, expected simclr or none\n", v); return -1; }
-        }
-        else if (!strcmp(a, "--loss")) {
-            VAL();
-            int k = -1;
-            for (int j = 0; j < 4; j++) if (!strcmp(v, loss_names[j])) k = j;
-            if (k < 0) { fprintf(stderr, "genrep train: --loss: '%s' unknown, expected ntxent, supcon, ce or inverter\n", v); return -1; }
-            o->loss = k;
-        }
-        else if (!strcmp(a, "--tau")) { VAL(); if (flag_float(C, a, v, 1e-4, 100, &o->tau)) return -1; }
-        else if (!strcmp(a, "--scale-base-tau")) o->scale_base_tau = 1;
-        else if (!strcmp(a, "--encoder")) {
-            VAL();
-            if (strcmp(v, "small") && strcmp(v, "resnet18")) { fprintf(stderr, "genrep train: --encoder: '%s' unknown, expected small or resnet18\n", v); return -1; }
-            snprintf(o->encoder, sizeof o->encoder, "%s", v);
-        }
-        else if (!strcmp(a, "--width")) { VAL(); if (flag_int(C, a, v, 1, ENC_MAX_WIDTH, &o->width)) return -1; }
-        else if (!strcmp(a, "--blocks")) { VAL(); if (flag_int(C, a, v, 1, ENC_MAX_BLOCKS, &o->blocks)) return -1; }
-        else if (!strcmp(a, "--batch")) { VAL(); if (flag_int(C, a, v, 2, 4096, &o->batch)) return -1; }
-        else if (!strcmp(a, "--steps")) { VAL(); if (flag_int(C, a, v, 1, 100000000, &o->steps)) return -1; }
-        else if (!strcmp(a, "--epochs")) { VAL(); if (flag_int(C, a, v, 1, 100000, &o->epochs)) return -1; }
-        else if (!strcmp(a, "--lr")) { VAL(); if (flag_float(C, a, v, 1e-8, 100, &o->lr)) return -1; }
-        else if (!strcmp(a, "--wd")) { VAL(); if (flag_float(C, a, v, 0, 1, &o->wd)) return -1; }
-        else if (!strcmp(a, "--momentum")) { VAL(); if (flag_float(C, a, v, 0, 0.9999, &o->momentum)) return -1; }
-        else if (!strcmp(a, "--warmup")) { VAL(); if (flag_int(C, a, v, 0, 100000000, &o->warmup)) return -1; }
-        else if (!strcmp(a, "--alpha")) { VAL(); if (flag_float(C, a, v, 0, 100, &o->alpha)) return -1; }
-        else if (!strcmp(a, "--seed")) { VAL(); if (flag_u64(C, a, v, &o->seed)) return -1; }
-        else if (!strcmp(a, "--threads")) { VAL(); if (flag_int(C, a, v, 1, 1024, &o->threads)) return -1; }
-        else if (!strcmp(a, "--ckpt-every")) { VAL(); if (flag_int(C, a, v, 1, 100000000, &o->ckpt_every)) return -1; }
-        else if (!strcmp(a, "--resume")) {
-            VAL();
-            if (!strcmp(v, "auto")) o->resume = 1;
-            else if (!strcmp(v, "no")) o->resume = 0;
-            else { fprintf(stderr, "genrep train: --resume: '%s' unknown, expected auto or no\n", v); return -1; }
-        }
-        else if (!strcmp(a, "--quiet")) o->quiet = 1;
-        else if (!strcmp(a, "--debug-nan-at")) {
-            int k; VAL(); if (flag_int(C, a, v, 1, 100000000, &k)) return -1;
-            o->debug_nan_at = k;
-        }
-        else { fprintf(stderr, "genrep train: unknown flag '%s' (genrep train --help lists them)\n", a); return -1; }
-#undef VAL
+/* Where the two views of each anchor come from. */
+typedef struct {
+    genrep_gen g;           /* generator source */
+    int has_gen, cond, Z, ncls;
+    float *walks, *alpha_max; int n_walks;
+    genrep_dataset real;    /* --data fmnist */
+    pool_t pool;            /* --pool */
+} source;
+
+static int source_open(source *src, const train_opts *o, int B) {
+    genrep_status s;
+    memset(src, 0, sizeof *src);
+    src->ncls = 10;
+    if (o->data) {
+        if ((s = genrep_fmnist_load(&src->real, o->data_dir, 1))) { report_status("train", "loading Fashion-MNIST", s); return -1; }
+        return 0;
     }
-    if (o->source < 0) { fprintf(stderr, "genrep train: give a data source: --gen WEIGHTS.safetensors or --data fmnist\n"); return -1; }
-    if (!o->out[0]) { fprintf(stderr, "genrep train: --out RUN_DIR is required\n"); return -1; }
-    if (o->steps && o->epochs) { fprintf(stderr, "genrep train: give --steps or --epochs, not both\n"); return -1; }
-    if (!o->steps) o->steps = o->epochs ? (int)(((int64_t)o->epochs * 60000 + o->batch - 1) / o->batch) : 1000;
-    if (o->warmup < 0) o->warmup = o->steps / 20;
-    if (o->source == SRC_FMNIST && o->loss == LOSS_INVERTER) {
-        fprintf(stderr, "genrep train: --loss inverter needs a generator (--gen): real images have no latent\n"); return -1;
+    if ((s = genrep_gen_load(&src->g, o->gen, B))) { report_status("train", o->gen, s); return -1; }
+    src->has_gen = 1;
+    src->cond = src->g.cfg.kind == GENREP_GAN_CGAN; src->Z = src->g.cfg.zdim; src->ncls = src->g.cfg.n_classes;
+    if ((o->views == GENREP_VIEW_INDEPENDENT || o->loss == LOSS_SUPCON || o->loss == LOSS_CE) && !src->cond) {
+        fprintf(stderr, "genrep train: --%s needs a class-conditional generator; %s is unconditional\n",
+                o->views == GENREP_VIEW_INDEPENDENT ? "views independent" : "loss supcon/ce", o->gen);
+        return -2;
     }
-    if (o->views == GENREP_VIEW_STEER && !o->walks[0] && o->source == SRC_GEN) {
-        fprintf(stderr, "genrep train: --views steer needs --walks FILE (made by genrep steer-train)\n"); return -1;
+    if (o->views == GENREP_VIEW_STEER) {
+        genrep_st *ws;
+        if ((s = genrep_st_open(&ws, o->walks, 0))) { report_status("train", o->walks, s); return -1; }
+        const genrep_st_tensor *wt = genrep_st_find(ws, "walks"), *at = genrep_st_find(ws, "alpha_max");
+        if (!wt || !at || wt->ndim != 2 || wt->shape[1] != src->Z || at->numel != wt->shape[0]) {
+            fprintf(stderr, "genrep train: %s: expected tensors walks (T,%d) and alpha_max (T)\n", o->walks, src->Z);
+            genrep_st_close(ws); return -1;
+        }
+        src->n_walks = (int)wt->shape[0];
+        src->walks = (float *)xmalloc(sizeof(float) * (size_t)src->n_walks * src->Z, "walks");
+        src->alpha_max = (float *)xmalloc(sizeof(float) * (size_t)src->n_walks, "walks");
+        memcpy(src->walks, wt->data, sizeof(float) * (size_t)src->n_walks * src->Z);
+        for (int t = 0; t < src->n_walks; t++) src->alpha_max[t] = at->data[t] * o->alpha;
+        genrep_st_close(ws);
     }
     return 0;
 }
 
+static void source_free(source *src) {
+    if (src->has_gen) genrep_gen_free(&src->g);
+    genrep_dataset_free(&src->real);
+    free(src->walks); free(src->alpha_max); free(src->pool.z); free(src->pool.y);
+}
+
+static genrep_view_config view_config(const source *src, const train_opts *o) {
+    genrep_view_config vc = {(genrep_view_kind)o->views, o->sigma, 1.0f, src->n_walks, src->walks, src->alpha_max};
+    return vc;
+}
+
+/* The pool of latent neighbours: RUN_DIR/pool.bin when it holds this run's
+   pool (same size and key), else generated and written. */
+static int pool_prepare(source *src, const train_opts *o, run_dir *run) {
+    pool_t *p = &src->pool;
+    const int Z = src->Z;
+    p->A = o->anchors; p->N = o->pool; p->Z = Z;
+    snprintf(p->key, sizeof p->key, "views=%d sigma=%.9g alpha=%.9g seed=%llu walks=%s gen=%s", o->views, (double)o->sigma,
+             (double)o->alpha, (unsigned long long)o->seed, o->walks ? o->walks : "", o->gen);
+    p->z = (float *)xmalloc(sizeof(float) * (size_t)p->A * (p->N + 1) * Z, "the pool of latents");
+    p->y = src->cond ? (int32_t *)xmalloc(sizeof(int32_t) * (size_t)p->A, "the pool's labels") : NULL;
+    const char *path = run_path(run, "pool.bin");
+    if (!pool_read(path, p, p->A, p->N, Z, src->cond ? src->ncls : 0)) return 0;
+    genrep_view_config vc = view_config(src, o);
+    float *za = (float *)xmalloc(sizeof(float) * (size_t)p->A * Z, "pool anchors");
+    float *zv = (float *)xmalloc(sizeof(float) * (size_t)p->A * Z, "pool views");
+    genrep_status s = genrep_latent_anchors(za, p->A, Z, 1.0f, o->seed, 0);
+    if (!s && src->cond) s = genrep_latent_classes(p->y, p->A, src->ncls, o->seed, 0);
+    for (int a = 0; !s && a < p->A; a++) memcpy(p->z + (size_t)a * (p->N + 1) * Z, za + (size_t)a * Z, sizeof(float) * Z);
+    for (int j = 1; !s && j <= p->N; j++) {
+        if (o->views == GENREP_VIEW_NONE) memcpy(zv, za, sizeof(float) * (size_t)p->A * Z);
+        else s = genrep_latent_view(zv, za, p->A, Z, &vc, o->seed, 0, j);
+        for (int a = 0; !s && a < p->A; a++)
+            memcpy(p->z + ((size_t)a * (p->N + 1) + j) * Z, zv + (size_t)a * Z, sizeof(float) * Z);
+    }
+    free(za); free(zv);
+    if (s) { report_status("train", "pool of latent views", s); return -1; }
+    return pool_write(run_path(run, "pool.bin"), p) ? -1 : 0;
+}
+
+/* The encoder, the linear head of the CE / inverter baselines, and the SGD state. */
+typedef struct {
+    genrep_encoder e;
+    int head_dim, F;
+    size_t np, nh;
+    float *mom, *head, *dhead, *hmom;
+    genrep_extra_tensor ex[3];
+    int n_ex;
+} model;
+
+static int model_create(model *m, const train_opts *o, const source *src, int B2) {
+    genrep_encoder_config ec;
+    genrep_status s;
+    memset(m, 0, sizeof *m);
+    if ((s = genrep_encoder_config_named(&ec, o->encoder, o->width, o->blocks, 1, H, W))) { report_status("train", "--encoder", s); return -1; }
+    if (o->loss == LOSS_CE || o->loss == LOSS_INVERTER) { ec.head_out = 0; ec.head_hidden = 0; }
+    if ((s = genrep_encoder_create(&m->e, &ec, B2, o->seed ^ 0xE7C0DE))) { report_status("train", "encoder", s); return -1; }
+    m->F = m->e.feat_dim;
+    m->head_dim = o->loss == LOSS_CE ? src->ncls : o->loss == LOSS_INVERTER ? src->Z : 0;
+    m->np = m->e.num_params;
+    m->nh = (size_t)m->head_dim * m->F + m->head_dim;
+    m->mom = (float *)xcalloc(m->np, sizeof(float), "SGD momentum");
+    m->head = (float *)xcalloc(m->nh + 1, sizeof(float), "head");
+    m->dhead = (float *)xcalloc(m->nh + 1, sizeof(float), "head gradient");
+    m->hmom = (float *)xcalloc(m->nh + 1, sizeof(float), "head momentum");
+    genrep_rng r; /* head init: PyTorch Linear default uniform(-1/sqrt(F), 1/sqrt(F)) */
+    genrep_rng_init(&r, o->seed ^ 0x4EAD, 0);
+    for (size_t i = 0; i < m->nh; i++) m->head[i] = (2.0f * genrep_rng_uniform(&r) - 1.0f) / sqrtf((float)m->F);
+    genrep_extra_tensor ex[3] = {{"optim.momentum", m->mom, m->np}, {"head.linear", m->head, m->nh},
+                                 {"optim.head_momentum", m->hmom, m->nh}};
+    memcpy(m->ex, ex, sizeof ex);
+    m->n_ex = m->head_dim ? 3 : 1;
+    return 0;
+}
+
+static void model_free(model *m) {
+    genrep_encoder_free(&m->e);
+    free(m->mom); free(m->head); free(m->dhead); free(m->hmom);
+}
+
+static int model_save(model *m, const char *path, const train_opts *o, int64_t step) {
+    char vals[OPT_MAX_RUN][160], sv[32];
+    const char *kv[2 * OPT_MAX_RUN + 2];
+    int n = opt_run_kv(&train_table, o, vals, kv);
+    snprintf(sv, sizeof sv, "%lld", (long long)step);
+    kv[2 * n] = "genrep.step"; kv[2 * n + 1] = sv;
+    genrep_status s = genrep_encoder_save(&m->e, path, o->encoder, m->ex, m->n_ex, kv, n + 1);
+    if (s) { report_status("train", path, s); fprintf(stderr, "genrep train: the previous checkpoint (if any) is intact\n"); }
+    return s ? -1 : 0;
+}
+
+static int same_encoder(const genrep_encoder_config *a, const genrep_encoder_config *b) {
+    int same = a->in_channels == b->in_channels && a->in_h == b->in_h && a->in_w == b->in_w && a->stem_width == b->stem_width
+               && a->num_stages == b->num_stages && a->head_out == b->head_out && (!a->head_out || a->head_hidden == b->head_hidden);
+    for (int i = 0; same && i < a->num_stages; i++)
+        same = a->widths[i] == b->widths[i] && a->blocks[i] == b->blocks[i] && a->strides[i] == b->strides[i];
+    return same;
+}
+
+/* Continue from RUN_DIR/ckpt.safetensors: the settings it records must be
+   this command's, the encoder the same; one open, no second model.
+   Returns the step to start from, or -1. */
+static int64_t model_resume(model *m, const char *ckpt, const train_opts *o) {
+    genrep_st *st;
+    genrep_encoder_config fc;
+    genrep_status s;
+    if ((s = genrep_st_open(&st, ckpt, 0))) { report_status("train", ckpt, s); return -1; }
+    int64_t step0 = -1;
+    const char *sv = genrep_st_meta(st, "genrep.step");
+    char *end = NULL;
+    long long v = sv ? strtoll(sv, &end, 10) : -1;
+    genrep_table_ref t = {"", m->e.tensors, m->e.num_tensors, m->e.params};
+    if (opt_check_resume(&train_table, o, st, ckpt)) goto done;
+    if ((s = genrep_encoder_config_from_file(&fc, st, ckpt))) { report_status("train", ckpt, s); goto done; }
+    if (!same_encoder(&fc, &m->e.cfg)) {
+        fprintf(stderr, "genrep train: %s holds another encoder (stem %d, %d stages, %d blocks) than --encoder %s --width %d "
+                "--blocks %d asks for; use the same flags, or another --out\n", ckpt, fc.stem_width, fc.num_stages,
+                fc.blocks[0], o->encoder, m->e.cfg.stem_width, m->e.cfg.blocks[0]);
+        goto done;
+    }
+    if (!sv || end == sv || *end || v < 0 || v > o->steps) {
+        fprintf(stderr, "genrep train: %s: metadata genrep.step = %s is not a step in 0..%d (--steps)\n", ckpt, sv ? sv : "(missing)", o->steps);
+        goto done;
+    }
+    if ((s = genrep_tables_read(st, ckpt, &t, 1, m->ex, m->n_ex))) { report_status("train", ckpt, s); goto done; }
+    step0 = v;
+    fprintf(stderr, "genrep train: resuming %s at step %lld\n", ckpt, (long long)step0);
+done:
+    genrep_st_close(st);
+    return step0;
+}
+
+/* One step's buffers: latents, labels, rendered and augmented views, loss scratch. */
+typedef struct {
+    int B, B2;
+    float *z1, *z2, *raw, *x, *lw, *dz, *hout, *probs, *dhout, *target;
+    int32_t *y;
+} batch;
+
+static void batch_alloc(batch *b, int B, const source *src, const model *m, int loss) {
+    const size_t Z = (size_t)(src->Z ? src->Z : 1), hd = (size_t)m->head_dim + 1;
+    const size_t od = (size_t)(m->e.out_dim > m->head_dim ? m->e.out_dim : m->head_dim);
+    b->B = B; b->B2 = 2 * B;
+    b->z1 = (float *)xmalloc(sizeof(float) * B * Z, "latents");
+    b->z2 = (float *)xmalloc(sizeof(float) * B * Z, "latents");
+    b->y = (int32_t *)xmalloc(sizeof(int32_t) * b->B2, "labels");
+    b->raw = (float *)xmalloc(sizeof(float) * b->B2 * HW, "views");
+    b->x = (float *)xmalloc(sizeof(float) * b->B2 * HW, "views");
+    b->lw = (float *)xmalloc(sizeof(float) * ((loss == LOSS_SUPCON ? genrep_supcon_workspace(B) : genrep_ntxent_workspace(B)) + 1), "loss workspace");
+    b->dz = (float *)xmalloc(sizeof(float) * b->B2 * od, "embedding gradient");
+    b->hout = (float *)xmalloc(sizeof(float) * b->B2 * hd, "head output");
+    b->probs = (float *)xmalloc(sizeof(float) * b->B2 * hd, "head output");
+    b->dhout = (float *)xmalloc(sizeof(float) * b->B2 * hd, "head gradient");
+    b->target = (float *)xmalloc(sizeof(float) * b->B2 * (Z + 1), "inverter targets");
+}
+
+static void batch_free(batch *b) {
+    free(b->z1); free(b->z2); free(b->y); free(b->raw); free(b->x); free(b->lw); free(b->dz);
+    free(b->hout); free(b->probs); free(b->dhout); free(b->target);
+}
+
+/* ---- the step ---- */
+
+/* 1. the two views of each anchor before pixel augmentation, in [0, 1] (raw),
+   and the labels y (2B). Anchors are sample indices step*B .. step*B+B-1. */
+static genrep_status make_views(batch *b, source *src, const train_opts *o, int64_t step) {
+    const int B = b->B, Z = src->Z;
+    const uint64_t first = (uint64_t)step * B, seed_pick = o->seed ^ 0x51C4;
+    genrep_status s = GENREP_OK;
+    if (!src->has_gen) {
+        for (int i = 0; i < B; i++) {
+            genrep_rng r; genrep_rng_init(&r, seed_pick, first + i);
+            uint32_t idx = genrep_rng_below(&r, (uint32_t)src->real.n);
+            memcpy(b->raw + (size_t)i * HW, src->real.images + (size_t)idx * HW, sizeof(float) * HW);
+            memcpy(b->raw + (size_t)(B + i) * HW, src->real.images + (size_t)idx * HW, sizeof(float) * HW);
+            b->y[i] = b->y[B + i] = src->real.labels[idx];
+        }
+        return GENREP_OK;
+    }
+    if (src->pool.z) {
+        const pool_t *p = &src->pool;
+        for (int i = 0; i < B; i++) {
+            genrep_rng r; genrep_rng_init(&r, seed_pick, first + i);
+            uint32_t a = genrep_rng_below(&r, (uint32_t)p->A), j = 1 + genrep_rng_below(&r, (uint32_t)p->N);
+            memcpy(b->z1 + (size_t)i * Z, p->z + (size_t)a * (p->N + 1) * Z, sizeof(float) * Z);
+            memcpy(b->z2 + (size_t)i * Z, p->z + ((size_t)a * (p->N + 1) + j) * Z, sizeof(float) * Z);
+            if (src->cond) b->y[i] = p->y[a];
+        }
+    } else {
+        genrep_view_config vc = view_config(src, o);
+        s = genrep_latent_anchors(b->z1, B, Z, 1.0f, o->seed, first);
+        if (!s && src->cond) s = genrep_latent_classes(b->y, B, src->ncls, o->seed, first);
+        if (!s && o->views == GENREP_VIEW_NONE) memcpy(b->z2, b->z1, sizeof(float) * (size_t)B * Z);
+        else if (!s) s = genrep_latent_view(b->z2, b->z1, B, Z, &vc, o->seed, first, 1);
+    }
+    const int32_t *y = src->cond ? b->y : NULL;
+    if (!s) s = genrep_gen_render(&src->g, b->raw, b->z1, y, B);
+    if (!s) s = genrep_gen_render(&src->g, b->raw + (size_t)B * HW, b->z2, y, B);
+    for (size_t i = 0; !s && i < (size_t)b->B2 * HW; i++) b->raw[i] = 0.5f * (b->raw[i] + 1.0f); /* tanh range -> [0,1] */
+    for (int i = 0; i < B; i++) b->y[B + i] = b->y[i];
+    return s;
+}
+
+/* 2. pixel augmentations, independently per view, then (x - 0.5) / 0.5 */
+static genrep_status augment(batch *b, const train_opts *o, const genrep_aug_config *ac, int64_t step) {
+    const int B = b->B;
+    const uint64_t first = (uint64_t)step * B, seed_aug = o->seed ^ 0xA06;
+    genrep_status s = GENREP_OK;
+    if (o->aug) {
+        s = genrep_augment_batch(b->x, b->raw, B, 1, H, W, ac, seed_aug, first, 1);
+        if (!s) s = genrep_augment_batch(b->x + (size_t)B * HW, b->raw + (size_t)B * HW, B, 1, H, W, ac, seed_aug, first, 2);
+    } else memcpy(b->x, b->raw, sizeof(float) * (size_t)b->B2 * HW);
+    for (size_t i = 0; i < (size_t)b->B2 * HW; i++) b->x[i] = (b->x[i] - 0.5f) / 0.5f;
+    return s;
+}
+
+/* 3. forward, loss, backward: e.grads (and dhead) = d loss / d params */
+static genrep_status forward_backward(float *loss, model *m, batch *b, const train_opts *o) {
+    genrep_encoder *e = &m->e;
+    const int B = b->B, B2 = b->B2, hd = m->head_dim, F = m->F, flags = o->scale_base_tau ? GENREP_LOSS_SCALE_BASE_TAU : 0;
+    genrep_encoder_zero_grad(e);
+    genrep_status s = genrep_encoder_forward(e, b->x, B2, 1);
+    if (s) return s;
+    memset(b->dz, 0, sizeof(float) * (size_t)B2 * (e->out_dim > hd ? e->out_dim : hd));
+    if (o->loss == LOSS_NTXENT) {
+        s = genrep_ntxent_forward(loss, b->lw, e->out, B, e->out_dim, o->tau, flags);
+        if (!s) s = genrep_ntxent_backward(b->dz, b->lw, e->out, B, e->out_dim, o->tau, flags, 1.0f);
+    } else if (o->loss == LOSS_SUPCON) {
+        s = genrep_supcon_forward(loss, b->lw, e->out, b->y, B, e->out_dim, o->tau, flags);
+        if (!s) s = genrep_supcon_backward(b->dz, b->lw, e->out, b->y, B, e->out_dim, o->tau, flags, 1.0f);
+    } else { /* a linear head on the features: CE on labels, or MSE to the latents (inverter) */
+        memset(m->dhead, 0, sizeof(float) * m->nh);
+        memset(b->dhout, 0, sizeof(float) * (size_t)B2 * hd);
+        s = genrep_linear_forward(b->hout, e->out, m->head, m->head + (size_t)hd * F, B2, F, hd);
+        if (!s && o->loss == LOSS_CE) {
+            s = genrep_softmax_xent_forward(loss, b->probs, b->hout, b->y, B2, hd);
+            if (!s) s = genrep_softmax_xent_backward(b->dhout, b->probs, b->y, B2, hd, 1.0f);
+        } else if (!s) {
+            memcpy(b->target, b->z1, sizeof(float) * (size_t)B * hd);
+            memcpy(b->target + (size_t)B * hd, b->z2, sizeof(float) * (size_t)B * hd);
+            s = genrep_mse_forward(loss, b->hout, b->target, (size_t)B2 * hd);
+            if (!s) s = genrep_mse_backward(b->dhout, b->hout, b->target, (size_t)B2 * hd, 1.0f);
+        }
+        if (!s) s = genrep_linear_backward(b->dz, m->dhead, m->dhead + (size_t)hd * F, b->dhout, e->out, m->head, B2, F, hd);
+    }
+    if (!s) s = genrep_encoder_backward(e, NULL, b->dz);
+    return s;
+}
+
+/* A non-finite loss or gradient stops the run without saving: -1 with the message. */
+static int check_finite(const model *m, float loss, int64_t step, const char *ckpt) {
+    size_t bad = m->np;
+    for (size_t i = 0; i < m->np && bad == m->np; i++) if (!isfinite(m->e.grads[i])) bad = i;
+    if (isfinite(loss) && bad == m->np) return 0;
+    if (!isfinite(loss)) fprintf(stderr, "\ngenrep train: loss is %g at step %lld", loss, (long long)step + 1);
+    else fprintf(stderr, "\ngenrep train: gradient %zu is %g at step %lld", bad, m->e.grads[bad], (long long)step + 1);
+    fprintf(stderr, "; stopping without saving (last good checkpoint: %s%s)\n", ckpt, file_exists(ckpt) ? "" : ", none yet");
+    return -1;
+}
+
+/* 4. SGD with the cosine schedule and warm-up; returns the step's lr */
+static float update(model *m, const train_opts *o, int64_t step) {
+    int warmup = o->warmup >= 0 ? o->warmup : o->steps / 20;
+    float lr = genrep_cosine_lr(o->lr, 0.0f, step, warmup, o->steps);
+    genrep_sgd_config sgd = {lr, o->momentum, o->wd, 0};
+    genrep_status s = genrep_sgd_step(m->e.params, m->mom, m->e.grads, m->np, &sgd, step + 1);
+    if (!s && m->head_dim) s = genrep_sgd_step(m->head, m->hmom, m->dhead, m->nh, &sgd, step + 1);
+    assert(!s); /* sizes and config were validated at set-up */
+    return lr;
+}
+
+/* ---- the kNN monitor (--eval-every): eval-mode features only, so the run's numbers do not change ---- */
+
+typedef struct { int on, nb, nq; float *xb, *xq, *fb, *fq; int32_t *yb, *yq; } monitor;
+
+static int monitor_open(monitor *mo, const train_opts *o, int F) {
+    memset(mo, 0, sizeof *mo);
+    if (!o->eval_every) return 0;
+    genrep_dataset tr, te;
+    genrep_status s;
+    if ((s = genrep_fmnist_load(&tr, o->data_dir, 1))) { report_status("train", "--eval-every: Fashion-MNIST", s); return -1; }
+    if ((s = genrep_fmnist_load(&te, o->data_dir, 0))) { report_status("train", "--eval-every: Fashion-MNIST", s); genrep_dataset_free(&tr); return -1; }
+    mo->on = 1;
+    mo->nb = o->eval_n < (int)tr.n ? o->eval_n : (int)tr.n;
+    mo->nq = 2000 < (int)te.n ? 2000 : (int)te.n;
+    mo->xb = (float *)xmalloc(sizeof(float) * (size_t)mo->nb * HW, "kNN bank");
+    mo->xq = (float *)xmalloc(sizeof(float) * (size_t)mo->nq * HW, "kNN queries");
+    mo->fb = (float *)xmalloc(sizeof(float) * (size_t)mo->nb * F, "kNN bank features");
+    mo->fq = (float *)xmalloc(sizeof(float) * (size_t)mo->nq * F, "kNN query features");
+    mo->yb = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)mo->nb, "kNN labels");
+    mo->yq = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)mo->nq, "kNN labels");
+    for (size_t i = 0; i < (size_t)mo->nb * HW; i++) mo->xb[i] = (tr.images[i] - 0.5f) / 0.5f;
+    for (size_t i = 0; i < (size_t)mo->nq * HW; i++) mo->xq[i] = (te.images[i] - 0.5f) / 0.5f;
+    memcpy(mo->yb, tr.labels, sizeof(int32_t) * (size_t)mo->nb);
+    memcpy(mo->yq, te.labels, sizeof(int32_t) * (size_t)mo->nq);
+    genrep_dataset_free(&tr); genrep_dataset_free(&te);
+    return 0;
+}
+
+/* kNN top-1 (k = 200, cosine, temperature-weighted votes) of the first 2000
+   test images against the bank, on the encoder's features; -1 on failure. */
+static float monitor_eval(monitor *mo, genrep_encoder *e) {
+    float acc = -1;
+    genrep_status s = genrep_encoder_features(mo->fb, e, mo->xb, mo->nb);
+    if (!s) s = genrep_encoder_features(mo->fq, e, mo->xq, mo->nq);
+    if (!s) s = genrep_knn_accuracy(&acc, mo->fb, mo->yb, mo->nb, mo->fq, mo->yq, mo->nq, e->feat_dim, 10, 200);
+    if (s) report_status("train", "kNN monitor", s);
+    return s ? -1.0f : acc;
+}
+
+static void monitor_close(monitor *mo) { free(mo->xb); free(mo->xq); free(mo->fb); free(mo->fq); free(mo->yb); free(mo->yq); }
+
+/* ---- main ---- */
+
 int genrep_cmd_train(int argc, char **argv) {
     train_opts o;
     int pr = parse(&o, argc, argv);
-    if (pr) return pr > 0 ? 0 : 2; /* 1: --help was printed */
+    if (pr) return pr > 0 ? 0 : 2;
     if (o.threads) genrep_set_num_threads(o.threads);
-    if (mkdir_p(o.out)) return 1;
-    const int B = o.batch, B2 = 2 * B, H = 28, W = 28, HW = H * W;
-    genrep_status s;
-    char path[1200], ckpt[1200];
-
-    /* ---- data source ---- */
-    genrep_gen g; memset(&g, 0, sizeof g);
-    genrep_dataset train; memset(&train, 0, sizeof train);
-    int cond = 0, Z = 0, ncls = 10;
-    float *walks = NULL, *alpha_max = NULL; int n_walks = 0;
-    if (o.source == SRC_GEN) {
-        if ((s = gen_load(o.gen, &g, B))) { report_status("train", o.gen, s); return 1; }
-        cond = g.cfg.kind == GENREP_GAN_CGAN; Z = g.cfg.zdim; ncls = g.cfg.n_classes;
-        if ((o.views == GENREP_VIEW_INDEPENDENT || o.loss == LOSS_SUPCON || o.loss == LOSS_CE) && !cond) {
-            fprintf(stderr, "genrep train: --%s needs a class-conditional generator; %s is unconditional\n",
-                    o.views == GENREP_VIEW_INDEPENDENT ? "views independent" : "loss supcon/ce", o.gen);
-            genrep_gen_free(&g); return 2;
-        }
-        if (o.views == GENREP_VIEW_STEER) {
-            genrep_st *ws;
-            if ((s = genrep_st_open(&ws, o.walks, 0))) { report_status("train", o.walks, s); genrep_gen_free(&g); return 1; }
-            const genrep_st_tensor *wt = genrep_st_find(ws, "walks"), *at = genrep_st_find(ws, "alpha_max");
-            if (!wt || !at || wt->ndim != 2 || wt->shape[1] != Z || at->numel != wt->shape[0]) {
-                fprintf(stderr, "genrep train: %s: expected tensors walks (T,%d) and alpha_max (T)\n", o.walks, Z);
-                genrep_st_close(ws); genrep_gen_free(&g); return 1;
-            }
-            n_walks = (int)wt->shape[0];
-            walks = (float *)malloc(sizeof(float) * (size_t)n_walks * Z);
-            alpha_max = (float *)malloc(sizeof(float) * (size_t)n_walks);
-            memcpy(walks, wt->data, sizeof(float) * (size_t)n_walks * Z);
-            for (int t = 0; t < n_walks; t++) alpha_max[t] = at->data[t] * o.alpha;
-            genrep_st_close(ws);
-        }
-    } else {
-        if ((s = genrep_fmnist_load(&train, o.data_dir[0] ? o.data_dir : NULL, 1))) {
-            report_status("train", "loading Fashion-MNIST", s); return 1;
-        }
-    }
-
-    /* ---- encoder and optimiser ---- */
-    genrep_encoder_config ec;
-    enc_config_by_name(&ec, o.encoder, o.width, o.blocks, 1, H, W);
-    int head_dim = 0; /* CE / inverter: linear head on the features instead of the projection head */
-    if (o.loss == LOSS_CE || o.loss == LOSS_INVERTER) { ec.head_out = 0; ec.head_hidden = 0; }
-    genrep_encoder e;
-    if ((s = genrep_encoder_create(&e, &ec, B2, o.seed ^ 0xE7C0DE))) { report_status("train", "encoder", s); return 1; }
-    int F = e.feat_dim;
-    if (o.loss == LOSS_CE) head_dim = ncls;
-    if (o.loss == LOSS_INVERTER) head_dim = Z;
-    size_t np = e.num_params, nh = (size_t)head_dim * F + head_dim;
-    float *mom = (float *)calloc(np, sizeof(float));
-    float *head = (float *)calloc(nh + 1, sizeof(float)), *dhead = (float *)calloc(nh + 1, sizeof(float));
-    float *hmom = (float *)calloc(nh + 1, sizeof(float));
-    {   /* head init: PyTorch Linear default uniform(-1/sqrt(F), 1/sqrt(F)) */
-        genrep_rng r; genrep_rng_init(&r, o.seed ^ 0x4EAD, 0);
-        for (size_t i = 0; i < nh; i++) head[i] = (2.0f * genrep_rng_uniform(&r) - 1.0f) / sqrtf((float)F);
-    }
+    const int B = o.batch, B2 = 2 * B;
+    run_dir run;
+    source src;
+    model m;
+    batch b;
+    monitor mo;
+    int rc = 1;
+    if (run_open(&run, "train", o.out)) return 1;
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s", run_path(&run, "ckpt.safetensors"));
+    int sr = source_open(&src, &o, B);
+    if (sr) { source_free(&src); run_close(&run, 0); return sr == -2 ? 2 : 1; }
+    if (model_create(&m, &o, &src, B2)) { source_free(&src); run_close(&run, 0); return 1; }
     int64_t step0 = 0;
-    snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", o.out);
-    extra_tensor ex[3] = {{"optim.momentum", mom, np}, {"head.linear", head, nh}, {"optim.head_momentum", hmom, nh}};
-    int n_ex = head_dim ? 3 : 1;
-    if (o.resume && file_exists(ckpt)) {
-        genrep_encoder e2; genrep_st *cst;
-        {   /* another architecture, width or depth: say so before the tensor sizes disagree */
-            genrep_st *peek;
-            if (!genrep_st_open(&peek, ckpt, 0)) {
-                genrep_encoder_config fc;
-                const char *fa;
-                int bad = enc_config_from_meta(peek, ckpt, &fc, &fa) != GENREP_OK;
-                int other = !bad && (strcmp(fa, o.encoder) || fc.stem_width != ec.stem_width || fc.blocks[0] != ec.blocks[0]);
-                if (other) fprintf(stderr, "genrep train: %s was made with --encoder %s --width %d --blocks %d, not --encoder %s "
-                                   "--width %d --blocks %d (use another --out, or the same flags)\n", ckpt, fa,
-                                   fc.stem_width, fc.blocks[0], o.encoder, ec.stem_width, ec.blocks[0]);
-                genrep_st_close(peek);
-                if (bad || other) return 1;
-            }
-        }
-        if ((s = enc_load(ckpt, &e2, B2, ex, n_ex, &cst))) { report_status("train", ckpt, s); return 1; }
-        const char *st_step = genrep_st_meta(cst, "genrep.step");
-        step0 = st_step ? atoll(st_step) : 0;
-        if (step0 < 0 || step0 > o.steps) {
-            fprintf(stderr, "genrep train: %s: metadata genrep.step = %s is outside 0..%d (--steps)\n", ckpt,
-                    st_step, o.steps);
-            genrep_encoder_free(&e2); genrep_st_close(cst); return 1;
-        }
-        if (e2.num_params != e.num_params) {
-            fprintf(stderr, "genrep train: %s was made with another encoder (not --encoder %s --width %d --blocks %d)\n", ckpt, o.encoder, ec.stem_width, ec.blocks[0]);
-            genrep_encoder_free(&e2); genrep_st_close(cst); return 1;
-        }
-        memcpy(e.params, e2.params, (e.num_params + e.num_buffers) * sizeof(float));
-        genrep_encoder_free(&e2); genrep_st_close(cst);
-        fprintf(stderr, "genrep train: resuming %s at step %lld\n", ckpt, (long long)step0);
+    if (!strcmp(o.resume, "auto") && file_exists(ckpt) && (step0 = model_resume(&m, ckpt, &o)) < 0) goto out_model;
+    {   /* config.txt: every setting as given, plus what the machine chose */
+        char cfg[16384] = "";
+        opt_config_text(&train_table, &o, cfg, sizeof cfg);
+        snprintf(cfg + strlen(cfg), sizeof cfg - strlen(cfg), "resolved_steps = %d\nresolved_warmup = %d\nthreads_used = %d\nisa = %s\n",
+                 o.steps, o.warmup >= 0 ? o.warmup : o.steps / 20, genrep_num_threads(), genrep_isa_name(genrep_get_isa()));
+        if (run_write_text(&run, "config.txt", cfg)) goto out_model;
     }
-
-    /* ---- config.txt ---- */
-    char cfgtxt[4096];
-    snprintf(cfgtxt, sizeof cfgtxt,
-             "source = %s\ngen = %s\nviews = %s\nsigma = %g\nwalks = %s\nalpha = %g\npool = %d\nanchors = %d\naug = %s\n"
-             "loss = %s\ntau = %g\nscale_base_tau = %d\nencoder = %s\nwidth = %d\nblocks = %d\nbatch = %d\nsteps = %d\nlr = %g\nwd = %g\n"
-             "momentum = %g\nwarmup = %d\nseed = %llu\nthreads = %d\nisa = %s\n",
-             o.source == SRC_GEN ? "generator" : "fmnist", o.gen, genrep_view_name(o.views), o.sigma, o.walks, o.alpha,
-             o.pool, o.anchors, o.aug ? "simclr" : "none", loss_names[o.loss], o.tau, o.scale_base_tau, o.encoder, ec.stem_width, ec.blocks[0], B,
-             o.steps, o.lr, o.wd, o.momentum, o.warmup, (unsigned long long)o.seed, genrep_num_threads(),
-             genrep_isa_name(genrep_get_isa()));
-    snprintf(path, sizeof path, "%s/config.txt", o.out);
-    if (write_text_atomic(path, cfgtxt)) return 1;
-
-    /* ---- pool of latent neighbours ---- */
-    pool_t pool = {0, 0, 0, NULL, NULL};
-    if (o.source == SRC_GEN && o.pool > 0) {
-        pool.A = o.anchors; pool.N = o.pool; pool.Z = Z;
-        pool.z = (float *)malloc(sizeof(float) * (size_t)pool.A * (pool.N + 1) * Z);
-        pool.y = cond ? (int32_t *)malloc(sizeof(int32_t) * (size_t)pool.A) : NULL;
-        if (!pool.z || (cond && !pool.y)) { fprintf(stderr, "genrep train: pool of %d x %d latents does not fit in memory\n", pool.A, pool.N + 1); return 1; }
-        snprintf(path, sizeof path, "%s/pool.bin", o.out);
-        if (pool_read(path, &pool, pool.A, pool.N, Z, cond ? ncls : 0)) {
-            genrep_view_config vc = {o.views, o.sigma, 1.0f, n_walks, walks, alpha_max};
-            float *za = (float *)malloc(sizeof(float) * (size_t)pool.A * Z);
-            float *zv = (float *)malloc(sizeof(float) * (size_t)pool.A * Z);
-            genrep_latent_anchors(za, pool.A, Z, 1.0f, o.seed, 0);
-            if (cond) genrep_latent_classes(pool.y, pool.A, ncls, o.seed, 0);
-            for (int a = 0; a < pool.A; a++) memcpy(pool.z + (size_t)a * (pool.N + 1) * Z, za + (size_t)a * Z, sizeof(float) * Z);
-            for (int j = 1; j <= pool.N; j++) {
-                if (o.views == GENREP_VIEW_NONE) memcpy(zv, za, sizeof(float) * (size_t)pool.A * Z);
-                else genrep_latent_view(zv, za, pool.A, Z, &vc, o.seed, 0, j);
-                for (int a = 0; a < pool.A; a++)
-                    memcpy(pool.z + ((size_t)a * (pool.N + 1) + j) * Z, zv + (size_t)a * Z, sizeof(float) * Z);
-            }
-            free(za); free(zv);
-            if (pool_write(path, &pool)) return 1;
-        }
-    }
-
-    /* ---- buffers ---- */
-    float *z1 = (float *)malloc(sizeof(float) * (size_t)B * (Z ? Z : 1)), *z2 = (float *)malloc(sizeof(float) * (size_t)B * (Z ? Z : 1));
-    int32_t *y = (int32_t *)malloc(sizeof(int32_t) * B2);
-    float *raw = (float *)malloc(sizeof(float) * (size_t)B2 * HW), *x = (float *)malloc(sizeof(float) * (size_t)B2 * HW);
-    size_t lws = o.loss == LOSS_SUPCON ? genrep_supcon_workspace(B) : genrep_ntxent_workspace(B);
-    float *lw = (float *)malloc(sizeof(float) * (lws + 1));
-    float *dz = (float *)malloc(sizeof(float) * (size_t)B2 * (e.out_dim > head_dim ? e.out_dim : head_dim));
-    float *hout = (float *)malloc(sizeof(float) * (size_t)B2 * (head_dim + 1)), *probs = (float *)malloc(sizeof(float) * (size_t)B2 * (head_dim + 1));
-    float *dhout = (float *)malloc(sizeof(float) * (size_t)B2 * (head_dim + 1)), *target = (float *)malloc(sizeof(float) * (size_t)B2 * (Z + 1));
+    if (src.has_gen && o.pool > 0 && pool_prepare(&src, &o, &run)) goto out_model;
+    if (monitor_open(&mo, &o, m.F)) goto out_model;
+    batch_alloc(&b, B, &src, &m, o.loss);
     genrep_aug_config ac;
     genrep_aug_config_simclr(&ac, H, W);
-    const float norm_mean = 0.5f, norm_std = 0.5f; /* encoder input (x - 0.5) / 0.5 for every source */
+    if (run_metrics_open(&run, o.eval_every ? "step,loss,lr,img_per_s,knn_top1\n" : "step,loss,lr,img_per_s\n", step0)) goto out_batch;
+    run_catch_signals();
 
-    snprintf(path, sizeof path, "%s/metrics.csv", o.out);
-    if (step0) { /* drop rows logged after the checkpoint we resume from */
-        FILE *old = fopen(path, "r");
-        char keep[1300], line[512];
-        snprintf(keep, sizeof keep, "%s.keep", path);
-        FILE *nf = fopen(keep, "w");
-        if (old && nf) {
-            while (fgets(line, sizeof line, old))
-                if (!strncmp(line, "step", 4) || atoll(line) <= step0) fputs(line, nf);
-        }
-        if (old) fclose(old);
-        if (nf) { fclose(nf); rename(keep, path); }
-    }
-    FILE *mf = fopen(path, step0 ? "a" : "w");
-    if (!mf) { fprintf(stderr, "genrep train: cannot write %s\n", path); return 1; }
-    if (!step0) fprintf(mf, "step,loss,lr,img_per_s\n");
-    signal(SIGINT, on_sigint);
-    genrep_sgd_config sgd = {o.lr, o.momentum, o.wd, 0};
-    genrep_sgd_config sgd_head = {o.lr, o.momentum, o.wd, 0};
     double t0 = now_seconds(), tlast = t0;
-    int rc = 0;
-    float loss = 0;
-    const uint64_t seed_pick = o.seed ^ 0x51C4, seed_aug = o.seed ^ 0xA06;
-    for (int64_t step = step0; step < o.steps; step++) {
-        uint64_t first = (uint64_t)step * B; /* sample indices of this step */
-        /* 1. the two views before pixel augmentation, in [0, 1] */
-        if (o.source == SRC_GEN) {
-            if (pool.z) {
-                for (int b = 0; b < B; b++) {
-                    genrep_rng r; genrep_rng_init(&r, seed_pick, first + b);
-                    uint32_t a = genrep_rng_below(&r, (uint32_t)pool.A), j = 1 + genrep_rng_below(&r, (uint32_t)pool.N);
-                    memcpy(z1 + (size_t)b * Z, pool.z + (size_t)a * (pool.N + 1) * Z, sizeof(float) * Z);
-                    memcpy(z2 + (size_t)b * Z, pool.z + ((size_t)a * (pool.N + 1) + j) * Z, sizeof(float) * Z);
-                    if (cond) y[b] = pool.y[a];
-                }
-            } else {
-                genrep_view_config vc = {o.views, o.sigma, 1.0f, n_walks, walks, alpha_max};
-                genrep_latent_anchors(z1, B, Z, 1.0f, o.seed, first);
-                if (cond) genrep_latent_classes(y, B, ncls, o.seed, first);
-                if (o.views == GENREP_VIEW_NONE) memcpy(z2, z1, sizeof(float) * (size_t)B * Z);
-                else genrep_latent_view(z2, z1, B, Z, &vc, o.seed, first, 1);
-            }
-            if ((s = genrep_gen_render(&g, raw, z1, cond ? y : NULL, B))
-                || (s = genrep_gen_render(&g, raw + (size_t)B * HW, z2, cond ? y : NULL, B))) {
-                report_status("train", "rendering", s); rc = 1; break;
-            }
-            for (size_t i = 0; i < (size_t)B2 * HW; i++) raw[i] = 0.5f * (raw[i] + 1.0f); /* tanh range -> [0,1] */
-        } else {
-            for (int b = 0; b < B; b++) {
-                genrep_rng r; genrep_rng_init(&r, seed_pick, first + b);
-                uint32_t idx = genrep_rng_below(&r, (uint32_t)train.n);
-                memcpy(raw + (size_t)b * HW, train.images + (size_t)idx * HW, sizeof(float) * HW);
-                memcpy(raw + (size_t)(B + b) * HW, train.images + (size_t)idx * HW, sizeof(float) * HW);
-                y[b] = train.labels[idx];
-            }
-        }
-        for (int b = 0; b < B; b++) y[B + b] = y[b];
-        /* 2. pixel augmentations, independently per view, then normalisation */
-        if (o.aug) {
-            genrep_augment_batch(x, raw, B, 1, H, W, &ac, seed_aug, first, 1);
-            genrep_augment_batch(x + (size_t)B * HW, raw + (size_t)B * HW, B, 1, H, W, &ac, seed_aug, first, 2);
-        } else memcpy(x, raw, sizeof(float) * (size_t)B2 * HW);
-        for (size_t i = 0; i < (size_t)B2 * HW; i++) x[i] = (x[i] - norm_mean) / norm_std;
-        /* 3. forward, loss, backward */
-        memset(e.grads, 0, sizeof(float) * np);
-        if ((s = genrep_encoder_forward(&e, x, B2, 1))) { report_status("train", "encoder forward", s); rc = 1; break; }
-        memset(dz, 0, sizeof(float) * (size_t)B2 * (e.out_dim > head_dim ? e.out_dim : head_dim));
-        int flags = o.scale_base_tau ? GENREP_LOSS_SCALE_BASE_TAU : 0;
-        if (o.loss == LOSS_NTXENT) {
-            s = genrep_ntxent_forward(&loss, lw, e.out, B, e.out_dim, o.tau, flags);
-            if (!s) s = genrep_ntxent_backward(dz, lw, e.out, B, e.out_dim, o.tau, flags, 1.0f);
-        } else if (o.loss == LOSS_SUPCON) {
-            s = genrep_supcon_forward(&loss, lw, e.out, y, B, e.out_dim, o.tau, flags);
-            if (!s) s = genrep_supcon_backward(dz, lw, e.out, y, B, e.out_dim, o.tau, flags, 1.0f);
-        } else {
-            memset(dhead, 0, sizeof(float) * nh);
-            memset(dhout, 0, sizeof(float) * (size_t)B2 * head_dim);
-            s = genrep_linear_forward(hout, e.out, head, head + (size_t)head_dim * F, B2, F, head_dim);
-            if (!s && o.loss == LOSS_CE) {
-                s = genrep_softmax_xent_forward(&loss, probs, hout, y, B2, head_dim);
-                if (!s) s = genrep_softmax_xent_backward(dhout, probs, y, B2, head_dim, 1.0f);
-            } else if (!s) {
-                memcpy(target, z1, sizeof(float) * (size_t)B * Z);
-                memcpy(target + (size_t)B * Z, z2, sizeof(float) * (size_t)B * Z);
-                s = genrep_mse_forward(&loss, hout, target, (size_t)B2 * Z);
-                if (!s) s = genrep_mse_backward(dhout, hout, target, (size_t)B2 * Z, 1.0f);
-            }
-            if (!s) s = genrep_linear_backward(dz, dhead, dhead + (size_t)head_dim * F, dhout, e.out, head, B2, F, head_dim);
-        }
-        if (!s) s = genrep_encoder_backward(&e, NULL, dz);
-        if (s) { report_status("train", "loss/backward", s); rc = 1; break; }
+    float loss = 0, knn = -1;
+    rc = 0;
+    for (int64_t step = step0; step < o.steps && !rc; step++) {
+        genrep_status s = make_views(&b, &src, &o, step);
+        if (!s) s = augment(&b, &o, &ac, step);
+        if (!s) s = forward_backward(&loss, &m, &b, &o);
+        if (s) { report_status("train", "training step", s); rc = 1; break; }
         if (o.debug_nan_at == step + 1) loss = NAN;
-        size_t bad_grad = np;
-        for (size_t i = 0; i < np && bad_grad == np; i++) if (!isfinite(e.grads[i])) bad_grad = i;
-        if (!isfinite(loss) || bad_grad < np) {
-            if (!isfinite(loss)) fprintf(stderr, "\ngenrep train: loss is %g at step %lld", loss, (long long)step + 1);
-            else fprintf(stderr, "\ngenrep train: gradient %zu is %g at step %lld", bad_grad, e.grads[bad_grad],
-                         (long long)step + 1);
-            fprintf(stderr, "; stopping without saving (last good checkpoint: %s%s)\n", ckpt,
-                    file_exists(ckpt) ? "" : ", none yet");
+        if (check_finite(&m, loss, step, ckpt)) { rc = 1; break; }
+        float lr = update(&m, &o, step);
+        /* 5. log, evaluate, checkpoint */
+        double t = now_seconds(), ips = (double)B2 * (double)(step + 1 - step0) / (t - t0 + 1e-9);
+        int last = step + 1 == o.steps || run_stop, evaluated = mo.on && ((step + 1) % o.eval_every == 0 || last);
+        if (evaluated && (knn = monitor_eval(&mo, &m.e)) < 0) { rc = 1; break; }
+        if (evaluated ? run_metrics_row(&run, "%lld,%.6f,%.6g,%.1f,%.4f\n", (long long)step + 1, loss, lr, ips, knn)
+                      : run_metrics_row(&run, mo.on ? "%lld,%.6f,%.6g,%.1f,\n" : "%lld,%.6f,%.6g,%.1f\n", (long long)step + 1, loss, lr, ips)) {
             rc = 1; break;
         }
-        /* 4. SGD with cosine schedule and warm-up */
-        float lr = genrep_cosine_lr(o.lr, 0.0f, step, o.warmup, o.steps);
-        sgd.lr = lr; sgd_head.lr = lr;
-        genrep_sgd_step(e.params, mom, e.grads, np, &sgd, step + 1);
-        if (head_dim) genrep_sgd_step(head, hmom, dhead, nh, &sgd_head, step + 1);
-        /* 5. log, checkpoint */
-        double t = now_seconds();
-        double ips = (double)B2 * (double)(step + 1 - step0) / (t - t0 + 1e-9);
-        fprintf(mf, "%lld,%.6f,%.6g,%.1f\n", (long long)step + 1, loss, lr, ips);
-        fflush(mf); /* a row per step on disk: progress is visible to tail -f and to tests */
-        int last = step + 1 == o.steps || stop_requested;
-        if (!o.quiet && (t - tlast > 1.0 || last)) {
-            char eta[32];
+        if (!o.quiet && (t - tlast > 1.0 || last || evaluated)) {
+            char eta[32], kn[32] = "";
             format_eta(eta, sizeof eta, (double)(o.steps - step - 1) * B2 / ips);
-            fprintf(stderr, "\rstep %lld/%d  loss %.4f  lr %.4f  %.0f img/s  ETA %s   ", (long long)step + 1,
-                    o.steps, loss, lr, ips, eta);
+            if (knn >= 0) snprintf(kn, sizeof kn, "  kNN %.2f%%", 100 * knn);
+            fprintf(stderr, "\rstep %lld/%d  loss %.4f  lr %.4f  %.0f img/s%s  ETA %s   ", (long long)step + 1, o.steps, loss, lr, ips, kn, eta);
             tlast = t;
         }
-        if ((step + 1) % o.ckpt_every == 0 || last) {
-            char sv[32]; snprintf(sv, sizeof sv, "%lld", (long long)step + 1);
-            const char *kv[2] = {"genrep.step", sv};
-            fflush(mf);
-            if ((s = enc_save(ckpt, &e, o.encoder, ex, n_ex, kv, 1))) {
-                report_status("train", ckpt, s);
-                fprintf(stderr, "genrep train: the previous checkpoint (if any) is intact\n");
-                rc = 1; break;
-            }
-        }
-        if (stop_requested) { fprintf(stderr, "\ngenrep train: interrupted; checkpoint saved at step %lld\n", (long long)step + 1); rc = 130; break; }
+        if (((step + 1) % o.ckpt_every == 0 || last) && model_save(&m, ckpt, &o, step + 1)) { rc = 1; break; }
+        if (run_stop) { fprintf(stderr, "\ngenrep train: interrupted; checkpoint saved at step %lld\n", (long long)step + 1); rc = 130; }
     }
     if (!o.quiet) fprintf(stderr, "\n");
-    fclose(mf);
-    if (rc == 0) {
-        snprintf(path, sizeof path, "%s/DONE", o.out);
-        write_text_atomic(path, "done\n");
-    }
-    free(z1); free(z2); free(y); free(raw); free(x); free(lw); free(dz); free(hout); free(probs); free(dhout);
-    free(target); free(mom); free(head); free(dhead); free(hmom); free(walks); free(alpha_max);
-    free(pool.z); free(pool.y);
-    genrep_encoder_free(&e);
-    if (o.source == SRC_GEN) genrep_gen_free(&g); else genrep_dataset_free(&train);
+out_batch:
+    batch_free(&b);
+    monitor_close(&mo);
+out_model:
+    if (run_close(&run, rc == 0) && rc == 0) rc = 1;
+    model_free(&m);
+    source_free(&src);
     return rc;
 }

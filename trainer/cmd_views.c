@@ -37,7 +37,7 @@ int genrep_cmd_views(int argc, char **argv) {
     if (!gen[0]) { fprintf(stderr, "genrep views: --gen WEIGHTS.safetensors is required\n"); return 2; }
     genrep_gen g;
     genrep_status s;
-    if ((s = gen_load(gen, &g, rows))) { report_status(C, gen, s); return 1; }
+    if ((s = genrep_gen_load(&g, gen, rows))) { report_status(C, gen, s); return 1; }
     const int Z = g.cfg.zdim, cond = g.cfg.kind == GENREP_GAN_CGAN, HW = 28 * 28;
     float *walks = NULL, *amax = NULL;
     int T = 0;

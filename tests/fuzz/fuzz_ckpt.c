@@ -1,11 +1,12 @@
-/* libFuzzer target for the encoder checkpoint loader of the CLI (enc_load in
-   trainer/common.c, used by train --resume, probe and embed): any file either
+/* libFuzzer target for the encoder checkpoint loader (genrep_encoder_load,
+   used by train --resume, probe, embed and the examples): any file either
    loads into an encoder whose tensors all came from the file, or fails with
    a status and no encoder. The input is written to a memfd and loaded from
    /proc/self/fd/N, with and without the optimiser tensors of `train`. */
 #define _GNU_SOURCE
 #define GENREP_IMPLEMENTATION
-#include "trainer/common.c"
+#include "genrep.h"
+#include <unistd.h>
 #include "tests/fuzz/fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -17,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memset(&e, 0, sizeof e);
         /* the momentum of `train` is sized from the file's own tensor so both branches load */
         static float mom[1 << 16];
-        extra_tensor ex = {"optim.momentum", mom, 0};
+        genrep_extra_tensor ex = {"optim.momentum", mom, 0};
         if (with_extra) {
             genrep_st *peek;
             if (genrep_st_open_memory(&peek, data, size, 0, "peek")) break;
@@ -27,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!t || n > sizeof mom / sizeof mom[0]) break;
             ex.n = n;
         }
-        genrep_status s = enc_load(path, &e, 1, with_extra ? &ex : NULL, with_extra, &st);
+        genrep_status s = genrep_encoder_load(&e, path, 1, with_extra ? &ex : NULL, with_extra, &st);
         if (s == GENREP_OK) {
             FUZZ_REQUIRE(st && e.params && e.num_tensors > 0);
             volatile float acc = 0;

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #define GENREP_IMPLEMENTATION
 #include "trainer/common.c"
+#include "trainer/opt.c"
+#include "trainer/run.c"
 #include "trainer/cmd_train.c"
 
 #include "tests/fuzz/fuzz_util.h"
@@ -30,11 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int r = parse(&o, argc, argv);
     FUZZ_REQUIRE(r == -1 || r == 0 || r == 1);
     if (r == 0) {
-        FUZZ_REQUIRE(o.source == SRC_GEN || o.source == SRC_FMNIST);
-        FUZZ_REQUIRE(o.out[0] && memchr(o.out, 0, sizeof o.out));
-        FUZZ_REQUIRE(o.batch >= 2 && o.batch <= 4096 && o.steps >= 1 && o.warmup >= 0);
+        FUZZ_REQUIRE(!!o.gen + !!o.data == 1 && (!o.data || !strcmp(o.data, "fmnist")));
+        FUZZ_REQUIRE(o.out && o.views >= 0 && o.views <= GENREP_VIEW_STEER);
+        FUZZ_REQUIRE(o.batch >= 2 && o.batch <= 4096 && o.steps >= 1 && o.warmup >= -1);
         FUZZ_REQUIRE(o.sigma >= 0 && o.tau > 0 && o.lr > 0 && o.loss >= 0 && o.loss < 4);
-        FUZZ_REQUIRE(o.pool >= 0 && o.pool <= 1000 && o.anchors >= 1 && o.ckpt_every >= 1);
+        FUZZ_REQUIRE(o.pool >= 0 && o.pool <= GENREP_VIEW_MAX && o.anchors >= 1 && o.ckpt_every >= 1);
+        FUZZ_REQUIRE(o.width >= 0 && o.width <= GENREP_ENCODER_MAX_WIDTH && o.blocks >= 0 && o.blocks <= GENREP_ENCODER_MAX_BLOCKS);
     }
     free(buf);
     return 0;

@@ -52,8 +52,10 @@ if len(sys.argv) > 1:
     put("ckpt", "resnet18", st(one[:4], dict(meta, **{"genrep.encoder": "resnet18"})))
     put("ckpt", "badin", st(one[:4], dict(meta, **{"genrep.in": "0,28,28"})))
     put("ckpt", "nohead", st(one[:4], dict(meta, **{"genrep.head_out": "0"})))
-    put("ckpt", "width8", st(one[:4], dict(meta, **{"genrep.width": "8"})))
-    put("ckpt", "blocks1", st(one[:4], dict(meta, **{"genrep.blocks": "1"})))
+    put("ckpt", "width8", st(one[:4], dict(meta, **{"genrep.widths": "8,16,32"})))
+    put("ckpt", "blocks1", st(one[:4], dict(meta, **{"genrep.blocks": "1,1,1"})))
+    legacy = {k: v for k, v in meta.items() if k not in ("genrep.widths", "genrep.stem", "genrep.strides", "genrep.head")}
+    put("ckpt", "legacy", st(one, dict(legacy, **{"genrep.width": "4", "genrep.blocks": "1", "genrep.head_out": "128"})))
     # the right shape for the first tensor, so the copy path is reached
     first = hdr[names[0]]
     k = 1
@@ -64,7 +66,7 @@ if len(sys.argv) > 2:
 
 # pool: 4-byte run expectation (A-1, N-1, Z-1, ncls pick), then the file
 def pool(A, N, Z, labels):
-    b = b"GRPL" + struct.pack("<5I", 1, A, N, Z, 1 if labels else 0)
+    b = b"GRPL" + struct.pack("<5I", 2, A, N, Z, 1 if labels else 0) + bytes(256)  # version 2: settings key
     b += struct.pack("<%df" % (A * (N + 1) * Z), *[0.25 * (i % 7) for i in range(A * (N + 1) * Z)])
     if labels: b += struct.pack("<%di" % A, *[i % 3 for i in range(A)])
     return b
@@ -82,6 +84,7 @@ for i, a in enumerate([
     "--gen\ng\n--out\nr\n--encoder\nresnet18\n--aug\nnone\n--loss\ninverter\n--scale-base-tau\n--quiet",
     "--data\nfmnist\n--out\nr\n--views\nangular\n--online\n--debug-nan-at\n2\n--data-dir\n/x",
     "--data\nfmnist\n--out\nr\n--encoder\nsmall\n--width\n16\n--blocks\n3",
+    "--data=fmnist\n--out=r\n--steps=20\n--eval-every=5\n--eval-n\n200",
     "--help",
 ]):
     put("flags", "argv%d" % i, a.encode())
