@@ -8385,19 +8385,30 @@ GENREP_API genrep_status genrep_encoder_load(genrep_encoder *e, const char *path
     genrep_status s = genrep_st_open(&st, path, 0);
     if (s) return s;
     genrep_encoder_config c;
+    memset(&c, 0, sizeof c);
     size_t np = 0, nbuf = 0, have = 0;
     if ((s = genrep_encoder_config_from_file(&c, st, path))) { genrep_st_close(st); return s; }
     /* the file must hold the values of the model its metadata describes, checked
        before that model is allocated (a small file cannot ask for gigabytes) */
     if ((s = genrep_encoder_sizes(&c, max_batch, &np, &nbuf, NULL))) {
-        s = genrep__fail(s, "'%s': the encoder its metadata describes cannot be built: %s", path, genrep_last_error());
+        char why[256];
+        size_t wl = strlen(genrep_last_error());
+        wl = wl < sizeof why ? wl : sizeof why - 1;
+        memcpy(why, genrep_last_error(), wl);
+        why[wl] = '\0';
+        s = genrep__fail(s, "'%s': the encoder its metadata describes cannot be built: %s", path, why);
         genrep_st_close(st); return s;
     }
     for (int i = 0; i < genrep_st_count(st); i++) have += (size_t)genrep_st_get(st, i)->numel;
     if (have < np + nbuf) {
         genrep_st_close(st);
-        return genrep__fail(GENREP_ERR_SHAPE, "'%s': holds %zu values, but the encoder of its metadata (stem %d, %d stages, "
-                            "%d blocks in the first) has %zu", path, have, c.stem_width, c.num_stages, c.blocks[0], np + nbuf);
+    {
+        char wid[64], blk[64];
+        genrep__list_str(wid, sizeof wid, c.widths, c.num_stages);
+        genrep__list_str(blk, sizeof blk, c.blocks, c.num_stages);
+        return genrep__fail(GENREP_ERR_SHAPE, "'%s': holds %zu values, but the encoder of its metadata (stem %d, widths %s, "
+                            "blocks %s) has %zu", path, have, c.stem_width, wid, blk, np + nbuf);
+    }
     }
     if ((s = genrep_encoder_create(e, &c, max_batch, 0))) { genrep_st_close(st); return s; }
     genrep_table_ref t = {"", e->tensors, e->num_tensors, e->params};

@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
         /* 5. NT-Xent (tau 0.1) and its gradient; backward passes accumulate */
         if (!s) s = genrep_ntxent_forward(&loss, lws, e.out, B, e.out_dim, 0.1f, 0);
         memset(dz, 0, sizeof(float) * 2 * B * e.out_dim);
-        memset(e.grads, 0, sizeof(float) * e.num_params);
+        genrep_encoder_zero_grad(&e);
         if (!s) s = genrep_ntxent_backward(dz, lws, e.out, B, e.out_dim, 0.1f, 0, 1.0f);
         if (!s) s = genrep_encoder_backward(&e, NULL, dz);
         /* 6. SGD with momentum, cosine schedule: the first num_params floats of
@@ -100,21 +100,9 @@ int main(int argc, char **argv) {
         if (step % 4 == 0 || step == steps - 1) printf("step %3d  loss %.4f  lr %.4f\n", step + 1, loss, sgd.lr);
     }
 
-    if (save) {   /* the state_dict tensors and the metadata `genrep embed` reads */
-        genrep_st_entry *en = (genrep_st_entry *)calloc((size_t)e.num_tensors, sizeof *en);
-        if (!en) { fprintf(stderr, "04_contrastive_step: out of memory\n"); return 1; }
-        for (int i = 0; i < e.num_tensors; i++) {
-            en[i].name = e.tensors[i].name;
-            en[i].ndim = e.tensors[i].ndim;
-            for (int d = 0; d < e.tensors[i].ndim; d++) en[i].shape[d] = e.tensors[i].shape[d];
-            en[i].data = e.params + e.tensors[i].offset;
-        }
-        char ho[16];
-        snprintf(ho, sizeof ho, "%d", ec.head_out);
-        const char *kv[6] = {"genrep.encoder", "small", "genrep.in", "1,28,28", "genrep.head_out", ho};
-        if ((s = genrep_st_write(save, en, e.num_tensors, kv, 3))) return fail(save, s);
+    if (save) {   /* the library's encoder file: tensors + the whole config, what `genrep embed` reads */
+        if ((s = genrep_encoder_save(&e, save, "small", NULL, 0, NULL, 0))) return fail(save, s);
         printf("wrote %s\n", save);
-        free(en);
     }
     free(z); free(raw); free(x); free(lws); free(dz); free(mom); free(y);
     genrep_encoder_free(&e);

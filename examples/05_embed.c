@@ -27,39 +27,13 @@ static int fail(const char *what, genrep_status st) {
     return 1;
 }
 
-/* An encoder checkpoint: metadata genrep.encoder (small|resnet18),
-   genrep.in ("C,H,W") and genrep.head_out give the architecture; the
-   tensors carry the state_dict names (optimiser state may follow: ignored). */
+/* An encoder checkpoint (genrep_encoder_save, as `genrep train` writes it):
+   its metadata rebuilds the model, whatever width and depth; optimiser state
+   is left unread, and a CE / inverter run's linear head is allowed. */
 static int load_encoder(genrep_encoder *e, const char *path) {
-    genrep_st *st;
-    genrep_status s = genrep_st_open(&st, path, 0);
-    if (s) return fail(path, s);
-    const char *arch = genrep_st_meta(st, "genrep.encoder"), *in = genrep_st_meta(st, "genrep.in");
-    const char *ho = genrep_st_meta(st, "genrep.head_out");
-    int C, H, W;
-    genrep_encoder_config c;
-    if (!arch || !in || !ho || sscanf(in, "%d,%d,%d", &C, &H, &W) != 3 || (strcmp(arch, "small") && strcmp(arch, "resnet18"))) {
-        fprintf(stderr, "05_embed: %s: not an encoder checkpoint (genrep.encoder/in/head_out metadata)\n", path);
-        genrep_st_close(st);
-        return 1;
-    }
-    if (!strcmp(arch, "small")) genrep_encoder_config_small(&c, C, H, W);
-    else genrep_encoder_config_resnet18(&c, C, H, W);
-    c.head_out = atoi(ho);
-    if (c.head_out == 0) c.head_hidden = 0;
-    if ((s = genrep_encoder_create(e, &c, 1, 0))) { genrep_st_close(st); return fail(path, s); }
-    for (int i = 0; i < e->num_tensors; i++) {
-        const genrep_param_info *t = &e->tensors[i];
-        const genrep_st_tensor *x = genrep_st_find(st, t->name);
-        if (!x || (size_t)x->numel != t->numel) {
-            fprintf(stderr, "05_embed: %s: tensor %s is %s\n", path, t->name, x ? "the wrong size" : "missing");
-            genrep_st_close(st); genrep_encoder_free(e);
-            return 1;
-        }
-        memcpy(e->params + t->offset, x->data, t->numel * sizeof(float));
-    }
-    genrep_st_close(st);
-    return 0;
+    genrep_extra_tensor head = {"head.linear", NULL, 0};
+    genrep_status s = genrep_encoder_load(e, path, 1, &head, 1, NULL);
+    return s ? fail(path, s) : 0;
 }
 
 /* x (C, H, W) = image at path, converted, resized and normalised to
@@ -90,14 +64,7 @@ static int make_smoke_inputs(const char *ckpt, const char *dir) {
     genrep_encoder_config_small(&c, 1, 28, 28);
     genrep_status s = genrep_encoder_create(&e, &c, 1, 99);
     if (s) return fail("genrep_encoder_create", s);
-    genrep_st_entry *en = (genrep_st_entry *)calloc((size_t)e.num_tensors, sizeof *en);
-    for (int i = 0; en && i < e.num_tensors; i++) {
-        en[i].name = e.tensors[i].name; en[i].ndim = e.tensors[i].ndim; en[i].data = e.params + e.tensors[i].offset;
-        for (int d = 0; d < e.tensors[i].ndim; d++) en[i].shape[d] = e.tensors[i].shape[d];
-    }
-    const char *kv[6] = {"genrep.encoder", "small", "genrep.in", "1,28,28", "genrep.head_out", "128"};
-    s = en ? genrep_st_write(ckpt, en, e.num_tensors, kv, 3) : GENREP_ERR_NOMEM;
-    free(en);
+    s = genrep_encoder_save(&e, ckpt, "small", NULL, 0, NULL, 0);
     genrep_encoder_free(&e);
     if (s) return fail(ckpt, s);
     char path[512];

@@ -55,10 +55,10 @@ mkdir -p res/trunc && cp trunc.safetensors res/trunc/ckpt.safetensors
 mkdir -p res/mismatch && cp $enc res/mismatch/ckpt.safetensors
 mkdir -p res/wid && cp $enc res/wid/ckpt.safetensors
 # an encoder checkpoint whose width metadata is not a width
-LC_ALL=C sed 's/"genrep.width":"32"/"genrep.width":"-1"/' $enc > badwidth.safetensors
+LC_ALL=C sed 's/"genrep.widths":"32,64,128"/"genrep.widths":"-2,64,128"/' $enc > badwidth.safetensors
 cmp -s $enc badwidth.safetensors && { echo "FAIL: fixture badwidth.safetensors not made"; exit 1; }
 # a small file whose metadata asks for a ~10x larger encoder (width 99)
-LC_ALL=C sed 's/"genrep.width":"32"/"genrep.width":"99"/' $enc > huge.safetensors
+LC_ALL=C sed 's/"genrep.widths":"32,64,128"/"genrep.widths":"999,64,12"/' $enc > huge.safetensors
 cmp -s $enc huge.safetensors && { echo "FAIL: fixture huge.safetensors not made"; exit 1; }
 
 # ---- the table
@@ -76,13 +76,13 @@ bad "--blocks"       r1         train --data fmnist --blocks 0 --out r1
 bad "--blocks"       -          probe --random small --blocks 9
 bad "--width"        -          probe --random small --width 9999
 bad "genrep.width"   p1.csv     probe --encoder badwidth.safetensors --out p1.csv
-bad "width 99"       p1.csv     probe --encoder huge.safetensors --out p1.csv
-# resuming a width-32 checkpoint with --width 16 names both
-bad "--width 32"     -          train --gen $gen --loss inverter --width 16 --batch 4 --steps 2 --out res/wid
-bad "--blocks 2"     -          train --gen $gen --loss inverter --blocks 1 --batch 4 --steps 2 --out res/wid
+bad "widths 999"     p1.csv     probe --encoder huge.safetensors --out p1.csv
+# resuming a default-width checkpoint with --width 16 names the flag, stored and given
+bad "--width: stored" -         train --gen $gen --loss inverter --width 16 --batch 4 --steps 2 --out res/wid
+bad "--blocks: stored" -        train --gen $gen --loss inverter --blocks 1 --batch 4 --steps 2 --out res/wid
 
 # not a bad input: a shallow, narrow encoder round-trips through its checkpoint
-# (probe and resume rebuild it from genrep.width / genrep.blocks)
+# (probe and resume rebuild it from the checkpoint's genrep.widths / genrep.blocks)
 if "$G" train --data fmnist --width 4 --blocks 1 --batch 4 --steps 1 --out shallow --quiet > /dev/null 2>&1 \
    && "$G" probe --run shallow --train-n 100 --epochs 1 --knn 0 > /dev/null 2>&1 \
    && "$G" train --data fmnist --width 4 --blocks 1 --batch 4 --steps 2 --out shallow --quiet > /dev/null 2>&1 \
