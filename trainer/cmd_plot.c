@@ -5,6 +5,8 @@
    stb_image_write. No Python at run time. */
 #define _POSIX_C_SOURCE 200809L   /* getline, fileno, fsync under -std=c11 */
 #include "common.h"
+#include "opt.h"
+#include <stddef.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,40 +15,10 @@
 #include <stb/stb_image_write.h>   /* implementation comes from -lstb */
 
 #define MAX_SERIES 40
-#define MAX_HLINES 16
+#define MAX_HLINES OPT_LIST_MAX
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define MAX_TICKS  64
-
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: genrep plot --csv FILE --x COL --y COL --out FILE.png [flags]\n"
-        "Line chart of numeric columns of a CSV file (a header row, then comma-separated\n"
-        "rows, no quoting; blank lines skipped): a marker per row, joined in x order.\n\n"
-        "  --csv FILE          the table\n"
-        "  --x COL --y COL     numeric columns for the horizontal and the vertical axis\n"
-        "  --err COL           numeric column: error bars from y-err to y+err\n"
-        "  --series COL        text column: one line per distinct value (in order of first\n"
-        "                      appearance, at most %d), each its own colour, and a legend in\n"
-        "                      a corner of the plot that hides no marker, else right of it\n"
-        "  --logx              logarithmic x axis (every x must be > 0)\n"
-        "  --title T           title above the plot (default none)\n"
-        "  --xlabel L          x axis label (default the --x column; \"\" for none)\n"
-        "  --ylabel L          y axis label (default the --y column; \"\" for none)\n"
-        "  --hline VALUE:LABEL dashed horizontal reference line, e.g. \"82.4:raw pixels\";\n"
-        "                      repeatable (at most %d)\n"
-        "  --out FILE.png      output, replaced atomically\n"
-        "  --width W           image width in pixels, 200..8192 (default 800)\n"
-        "  --height H          image height in pixels, 150..8192 (default 500)\n"
-        "  --debug-layout      also print the layout on stdout, for tests and scripts:\n"
-        "                        layout plot-area L T R B x-range X0 X1 y-range Y0 Y1 log-x 0|1\n"
-        "                        x-ticks V...   y-ticks V...   legend L T R B (with --series)\n"
-        "                        series #RRGGBB N NAME (a line per series)\n"
-        "                      The frame lies on pixel rows T, B and columns L, R; a point\n"
-        "                      (x, y) is drawn at column L + (x-X0)/(X1-X0)*(R-L) (log10\n"
-        "                      of x, X0, X1 under --logx), row B - (y-Y0)/(Y1-Y0)*(B-T).\n"
-        "Exit status: 0 written; 1 the CSV cannot be read or has a bad row, or the PNG\n"
-        "cannot be written; 2 bad flags, a column not in the header, x <= 0 with --logx.\n",
-        MAX_SERIES, MAX_HLINES);
-}
 
 /* ---- a 5x8 bitmap font, ASCII 32..126, drawn for this file: one byte per
    row, bit 4 is the leftmost column; rows 0..6 hold capitals and digits, row
@@ -263,9 +235,47 @@ static int number(const char *s, double *v) {
 typedef struct {
     const char *csv, *xcol, *ycol, *ecol, *scol, *title, *xlabel, *ylabel, *out;
     int logx, W, H, debug, nh;
+    opt_list hline;         /* --hline VALUE:LABEL as given; parsed into hv, hl */
     double hv[MAX_HLINES];
     const char *hl[MAX_HLINES];
 } opts;
+
+#define F(x) offsetof(opts, x)
+static const opt_spec plot_spec[] = {
+    {"csv", OPT_STR, F(csv), NULL, 0, 0, NULL, "FILE", "the table", OPT_REQUIRED},
+    {"x", OPT_STR, F(xcol), NULL, 0, 0, NULL, "COL", "numeric column for the horizontal axis", OPT_REQUIRED},
+    {"y", OPT_STR, F(ycol), NULL, 0, 0, NULL, "COL", "numeric column for the vertical axis", OPT_REQUIRED},
+    {"err", OPT_STR, F(ecol), NULL, 0, 0, NULL, "COL", "numeric column: error bars from y-err to y+err", 0},
+    {"series", OPT_STR, F(scol), NULL, 0, 0, NULL, "COL", "text column: one line per distinct value (in order of first "
+     "appearance, at most " STR(MAX_SERIES) "), each its own colour, and a legend in a corner of the plot that hides no "
+     "marker, else right of it", 0},
+    {"logx", OPT_BOOL, F(logx), NULL, 0, 0, NULL, NULL, "logarithmic x axis (every x must be > 0)", 0},
+    {"title", OPT_STR, F(title), NULL, 0, 0, NULL, "T", "title above the plot (default none)", 0},
+    {"xlabel", OPT_STR, F(xlabel), NULL, 0, 0, NULL, "L", "x axis label (default the --x column; \"\" for none)", 0},
+    {"ylabel", OPT_STR, F(ylabel), NULL, 0, 0, NULL, "L", "y axis label (default the --y column; \"\" for none)", 0},
+    {"hline", OPT_LIST, F(hline), NULL, 0, 0, NULL, "VALUE:LABEL", "dashed horizontal reference line, e.g. \"82.4:raw "
+     "pixels\"; repeatable (at most " STR(OPT_LIST_MAX) ")", 0},
+    {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "FILE.png", "output, replaced atomically", OPT_REQUIRED},
+    {"width", OPT_INT, F(W), "800", 200, 8192, NULL, "W", "image width in pixels", 0},
+    {"height", OPT_INT, F(H), "500", 150, 8192, NULL, "H", "image height in pixels", 0},
+    {"debug-layout", OPT_BOOL, F(debug), NULL, 0, 0, NULL, NULL, "also print the layout on stdout, for tests and scripts "
+     "(below)", 0},
+};
+#undef F
+static const opt_table plot_table = {
+    "plot", "--csv FILE --x COL --y COL --out FILE.png [flags]",
+    "Line chart of numeric columns of a CSV file (a header row, then comma-separated\n"
+    "rows, no quoting; blank lines skipped): a marker per row, joined in x order.\n"
+    "--debug-layout prints:\n"
+    "    layout plot-area L T R B x-range X0 X1 y-range Y0 Y1 log-x 0|1\n"
+    "    x-ticks V...   y-ticks V...   legend L T R B (with --series)\n"
+    "    series #RRGGBB N NAME (a line per series)\n"
+    "  The frame lies on pixel rows T, B and columns L, R; a point\n"
+    "  (x, y) is drawn at column L + (x-X0)/(X1-X0)*(R-L) (log10\n"
+    "  of x, X0, X1 under --logx), row B - (y-Y0)/(Y1-Y0)*(B-T).\n"
+    "Exit status: 0 written; 1 the CSV cannot be read or has a bad row, or the PNG\n"
+    "cannot be written; 2 bad flags, a column not in the header, x <= 0 with --logx.\n",
+    plot_spec, OPT_N(plot_spec)};
 
 /* Read o->csv into t. Returns 0, or the exit code after a message. */
 static int read_csv(const opts *o, table *t) {
@@ -770,47 +780,28 @@ static int render(const opts *o, table *t) {
     return rc;
 }
 
-int genrep_cmd_plot(int argc, char **argv) {
-    const char *C = "plot";
-    opts o = {0};
-    o.W = 800; o.H = 500;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define VAL() do { if (!(v = flag_value(C, argc, argv, &i))) return 2; } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--csv")) { VAL(); o.csv = v; }
-        else if (!strcmp(a, "--x")) { VAL(); o.xcol = v; }
-        else if (!strcmp(a, "--y")) { VAL(); o.ycol = v; }
-        else if (!strcmp(a, "--err")) { VAL(); o.ecol = v; }
-        else if (!strcmp(a, "--series")) { VAL(); o.scol = v; }
-        else if (!strcmp(a, "--logx")) o.logx = 1;
-        else if (!strcmp(a, "--title")) { VAL(); o.title = v; }
-        else if (!strcmp(a, "--xlabel")) { VAL(); o.xlabel = v; }
-        else if (!strcmp(a, "--ylabel")) { VAL(); o.ylabel = v; }
-        else if (!strcmp(a, "--out")) { VAL(); o.out = v; }
-        else if (!strcmp(a, "--width")) { VAL(); if (flag_int(C, a, v, 200, 8192, &o.W)) return 2; }
-        else if (!strcmp(a, "--height")) { VAL(); if (flag_int(C, a, v, 150, 8192, &o.H)) return 2; }
-        else if (!strcmp(a, "--debug-layout")) o.debug = 1;
-        else if (!strcmp(a, "--hline")) {
-            VAL();
-            if (o.nh == MAX_HLINES) { fprintf(stderr, "genrep plot: --hline: at most %d\n", MAX_HLINES); return 2; }
-            const char *colon = strchr(v, ':');
-            char num[64];
-            size_t n = colon ? (size_t)(colon - v) : strlen(v);
-            snprintf(num, sizeof num, "%.*s", (int)(n < sizeof num ? n : sizeof num - 1), v);
-            if (n >= sizeof num || !number(trim(num), &o.hv[o.nh])) {
-                fprintf(stderr, "genrep plot: --hline '%s': expected VALUE:LABEL with a finite number, "
-                        "e.g. \"82.4:raw pixels\"\n", v);
-                return 2;
-            }
-            o.hl[o.nh++] = colon ? colon + 1 : "";
+/* --hline VALUE:LABEL values into o->hv, o->hl. 0 or -1 with a message. */
+static int parse_hlines(opts *o) {
+    for (o->nh = 0; o->nh < o->hline.n; o->nh++) {
+        const char *v = o->hline.v[o->nh], *colon = strchr(v, ':');
+        char num[64];
+        size_t n = colon ? (size_t)(colon - v) : strlen(v);
+        snprintf(num, sizeof num, "%.*s", (int)(n < sizeof num ? n : sizeof num - 1), v);
+        if (n >= sizeof num || !number(trim(num), &o->hv[o->nh])) {
+            fprintf(stderr, "genrep plot: --hline '%s': expected VALUE:LABEL with a finite number, "
+                    "e.g. \"82.4:raw pixels\"\n", v);
+            return -1;
         }
-        else { fprintf(stderr, "genrep plot: unknown flag '%s' (genrep plot --help lists them)\n", a); return 2; }
-#undef VAL
+        o->hl[o->nh] = colon ? colon + 1 : "";
     }
-    const char *need = !o.csv ? "--csv FILE" : !o.xcol ? "--x COL" : !o.ycol ? "--y COL"
-                     : !o.out ? "--out FILE.png" : NULL;
-    if (need) { fprintf(stderr, "genrep plot: %s is required (genrep plot --help)\n", need); return 2; }
+    return 0;
+}
+
+int genrep_cmd_plot(int argc, char **argv) {
+    opts o;
+    int pr = opt_parse(&plot_table, &o, NULL, argc, argv);
+    if (pr) return pr > 0 ? 0 : 2;
+    if (parse_hlines(&o)) return 2;
     if (strlen(o.out) > 4000) { fprintf(stderr, "genrep plot: --out: path too long\n"); return 2; }
     table t = {0};
     int rc = read_csv(&o, &t);
