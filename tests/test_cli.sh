@@ -170,6 +170,18 @@ good ae.png                    aug-grid --n=1 --views=1 --size=32 --out=ae.png
 good ee.csv                    embed --encoder=$enc --images=. --k=1 --out=ee.csv
 good qe.csv                    gan-eval --gen=$gen --classifier="$CLS" --n=10 --out=qe.csv
 good pe.png                    plot --csv=pe.csv --x=a --y=b --hline=2:two --out=pe.png
+# gan-train resume: a changed run-defining flag is refused, named stored vs given
+gt="gan-train --steps 2 --batch 8 --zdim 8 --width 4 --dwidth 4 --quiet --sample-every 100 --seed 1"
+rm -rf gres && cp -r g8 gres
+bad "--beta1: stored '0.5', given '0.6'" - $gt --beta1 0.6 --out gres
+# a checkpoint written before the gan-train.<flag> keys (renamed here, same
+# length) is checked against its genrep.* keys instead, and still resumes
+mkdir -p gold && LC_ALL=C sed 's/"gan-train[.]/"gan-trainX/g' g8/ckpt.safetensors > gold/ckpt.safetensors
+cmp -s g8/ckpt.safetensors gold/ckpt.safetensors && { echo "FAIL: fixture gold/ckpt.safetensors not made"; exit 1; }
+bad "genrep.lr_g"    -          $gt --lr 1e-3 --out gold
+good gold/DONE                 $gt --out=gold
+grep -q '"gan-train.beta1":"0.5"' gold/ckpt.safetensors && echo "ok   gan-train: the resumed old checkpoint now records gan-train.<flag>" \
+    || { echo "FAIL: gan-train resumed checkpoint lacks gan-train.beta1"; fails=$((fails + 1)); }
 KNOWN="probe: not converted to an option table yet"
 good pr.csv                    probe --raw --train-n=100 --epochs=1 --knn=0 --out=pr.csv
 KNOWN=""
