@@ -563,14 +563,28 @@ static long covers(const table *t, const axis *ax, const axis *ay, int x0, int y
 }
 
 /* ---- the chart */
-static int render(const opts *o, table *t) {
+
+/* Everything the drawing needs from the layout: text scale and spacings,
+   cleaned texts, axes (ranges and pixel ends), ticks, the legend's box. */
+typedef struct {
+    int S, CH, pad, tick, gap, mr, lt, rowh, sw;   /* text scale; marker half-size, line thickness */
+    char title[256], xl[256], yl[256], nm[MAX_SERIES][64];
+    axis ax, ay;
+    ticks tx, ty;
+    int lg[4];                                     /* legend box (x0 y0 x1 y1), -1 ends: none */
+    int L, R, T, B;                                /* the frame */
+} chart;
+
+/* Ranges, ticks, margins and the legend's place. 0, or the exit code after a message. */
+static int layout(chart *ch, const opts *o, table *t) {
     const int W = o->W, H = o->H, S = W >= 480 && H >= 300 ? 2 : 1;  /* text scale */
     const int CH = 8 * S, pad = 6 * S, tick = 4 * S, gap = 3 * S;
-    const int mr = 2 * S + 1, lt = S;   /* marker half-size, line thickness */
-    char title[256], xl[256], yl[256];
-    clean(title, sizeof title, o->title ? o->title : "");
-    clean(xl, sizeof xl, o->xlabel ? o->xlabel : o->xcol);
-    clean(yl, sizeof yl, o->ylabel ? o->ylabel : o->ycol);
+    const int mr = 2 * S + 1;
+    ch->S = S; ch->CH = CH; ch->pad = pad; ch->tick = tick; ch->gap = gap; ch->mr = mr; ch->lt = S;
+    char *title = ch->title, *xl = ch->xl, *yl = ch->yl;
+    clean(title, sizeof ch->title, o->title ? o->title : "");
+    clean(xl, sizeof ch->xl, o->xlabel ? o->xlabel : o->xcol);
+    clean(yl, sizeof ch->yl, o->ylabel ? o->ylabel : o->ycol);
     qsort(t->p, (size_t)t->n, sizeof *t->p, point_cmp);
 
     /* data ranges: x; y with the error bars and the reference lines */
@@ -605,13 +619,14 @@ static int render(const opts *o, table *t) {
     const int left = pad + (yl[0] ? CH + 2 * gap : 0) + ylw + gap + tick;
 
     /* the legend's size: a row per series, a sample line with its marker, the name */
-    char nm[MAX_SERIES][64];
+    char (*nm)[64] = ch->nm;
     const int rowh = CH + 2 * S, sw = 18 * S;
     int nw = 0;
     for (int s = 0; s < t->ns; s++) {
         clean(nm[s], sizeof nm[s], t->names[s]);
         if (text_w(nm[s], S) > nw) nw = text_w(nm[s], S);
     }
+    ch->rowh = rowh; ch->sw = sw;
     const int lw = 4 * S + sw + 4 * S + nw + 4 * S, lh = 3 * S + t->ns * rowh + S;
     int lg[4] = {0, 0, -1, -1};   /* its box, when there is one */
 
@@ -661,48 +676,60 @@ static int render(const opts *o, table *t) {
         return 2;
     }
 
-    canvas c = {(unsigned char *)malloc((size_t)W * H * 3), W, H, 0, 0, W - 1, H - 1};
-    if (!c.px) { fprintf(stderr, "genrep plot: out of memory\n"); return 1; }
-    memset(c.px, 0xff, (size_t)W * H * 3);
+    ch->ax = ax; ch->ay = ay; ch->tx = tx; ch->ty = ty;
+    memcpy(ch->lg, lg, sizeof lg);
+    ch->L = L; ch->R = R; ch->T = T; ch->B = B;
+    return 0;
+}
 
-    /* grid, reference lines, then the data, all inside the frame */
-    clip_to(&c, L + 1, T + 1, R - 1, B - 1);
-    for (int i = 0; i < ty.n; i++) box(&c, L, ax_px(&ay, ty.v[i]), R, ax_px(&ay, ty.v[i]), GRID);
-    for (int i = 0; i < tx.n; i++) box(&c, ax_px(&ax, tx.v[i]), T, ax_px(&ax, tx.v[i]), B, GRID);
+/* Grid, reference lines, then the data, all inside the frame. */
+static void draw_data(canvas *cp, const chart *ch, const opts *o, const table *t) {
+    const int S = ch->S, mr = ch->mr, lt = ch->lt, L = ch->L, R = ch->R, T = ch->T, B = ch->B;
+    const axis *ax = &ch->ax, *ay = &ch->ay;
+    const ticks *tx = &ch->tx, *ty = &ch->ty;
+    clip_to(cp, L + 1, T + 1, R - 1, B - 1);
+    for (int i = 0; i < ty->n; i++) box(cp, L, ax_px(ay, ty->v[i]), R, ax_px(ay, ty->v[i]), GRID);
+    for (int i = 0; i < tx->n; i++) box(cp, ax_px(ax, tx->v[i]), T, ax_px(ax, tx->v[i]), B, GRID);
     for (int i = 0; i < o->nh; i++) {
-        int y = ax_px(&ay, o->hv[i]);
-        for (int x = L; x <= R; x += 10 * S) seg(&c, x, y, x + 6 * S - 1, y, S, REF);
+        int y = ax_px(ay, o->hv[i]);
+        for (int x = L; x <= R; x += 10 * S) seg(cp, x, y, x + 6 * S - 1, y, S, REF);
     }
     for (int i = 0, j; i < t->n; i = j) {
         int s = t->p[i].s, shape = (s / 10) % 4;
         rgb k = PALETTE[s % 10];
         for (j = i; j < t->n && t->p[j].s == s; j++) {
             const point *p = &t->p[j];
-            int x = ax_px(&ax, p->x), y = ax_px(&ay, p->y);
+            int x = ax_px(ax, p->x), y = ax_px(ay, p->y);
             if (p->e > 0) {
-                int y0 = ax_px(&ay, p->y - p->e), y1 = ax_px(&ay, p->y + p->e);
-                seg(&c, x, y0, x, y1, lt, k);
-                seg(&c, x - 2 * S, y0, x + 2 * S, y0, lt, k);
-                seg(&c, x - 2 * S, y1, x + 2 * S, y1, lt, k);
+                int y0 = ax_px(ay, p->y - p->e), y1 = ax_px(ay, p->y + p->e);
+                seg(cp, x, y0, x, y1, lt, k);
+                seg(cp, x - 2 * S, y0, x + 2 * S, y0, lt, k);
+                seg(cp, x - 2 * S, y1, x + 2 * S, y1, lt, k);
             }
-            if (j > i) seg(&c, ax_px(&ax, p[-1].x), ax_px(&ay, p[-1].y), x, y, lt, k);
+            if (j > i) seg(cp, ax_px(ax, p[-1].x), ax_px(ay, p[-1].y), x, y, lt, k);
         }
-        for (int q = i; q < j; q++) marker(&c, ax_px(&ax, t->p[q].x), ax_px(&ay, t->p[q].y), mr, shape, k);
+        for (int q = i; q < j; q++) marker(cp, ax_px(ax, t->p[q].x), ax_px(ay, t->p[q].y), mr, shape, k);
     }
-    /* labels of the reference lines: above the line at its right end, else
-       wherever (left end, below) the label hides the least data */
+}
+
+/* Labels of the reference lines: above the line at its right end, else
+   wherever (left end, below) the label hides the least data. */
+static void draw_hline_labels(canvas *cp, const chart *ch, const opts *o, const table *t) {
+    const int S = ch->S, mr = ch->mr, L = ch->L, R = ch->R, T = ch->T, B = ch->B;
+    const axis *ax = &ch->ax, *ay = &ch->ay;
+    const int *lg = ch->lg;
     int hrect[MAX_HLINES][4];
     for (int i = 0; i < o->nh; i++) {
         char lab[128];
         clean(lab, sizeof lab, o->hl[i]);
-        int y = ax_px(&ay, o->hv[i]), w = text_w(lab, S);
+        int y = ax_px(ay, o->hv[i]), w = text_w(lab, S);
         hrect[i][0] = 0; hrect[i][1] = 0; hrect[i][2] = -1; hrect[i][3] = -1;
         if (!lab[0]) continue;
         long best = -1;
         for (int k = 0; k < 4; k++) {
             int x0 = k & 1 ? L + 4 * S : R - 4 * S - w, y0 = k & 2 ? y + 3 * S : y - 3 * S - 7 * S;
             if (y0 < T + 2 * S || y0 + 7 * S > B - 2 * S) continue;
-            long score = covers(t, &ax, &ay, x0 - mr, y0 - mr, x0 + w + mr, y0 + 7 * S + mr);
+            long score = covers(t, ax, ay, x0 - mr, y0 - mr, x0 + w + mr, y0 + 7 * S + mr);
             for (int j = 0; j <= i; j++) {   /* the legend, then the labels placed so far */
                 const int *r = j < i ? hrect[j] : lg;
                 score += 1000 * (r[0] <= x0 + w && r[2] >= x0 && r[1] <= y0 + 7 * S && r[3] >= y0);
@@ -713,57 +740,79 @@ static int render(const opts *o, table *t) {
             }
         }
         if (best < 0) continue;   /* no room inside the plot */
-        box(&c, hrect[i][0], hrect[i][1], hrect[i][2], hrect[i][3], WHITE);
-        text(&c, hrect[i][0] + S, hrect[i][1] + S, lab, S, 0, REF);
+        box(cp, hrect[i][0], hrect[i][1], hrect[i][2], hrect[i][3], WHITE);
+        text(cp, hrect[i][0] + S, hrect[i][1] + S, lab, S, 0, REF);
     }
 
-    /* frame, ticks and their labels */
-    clip_to(&c, 0, 0, W - 1, H - 1);
-    box(&c, L, T, R, T, INK); box(&c, L, B, R, B, INK);
-    box(&c, L, T, L, B, INK); box(&c, R, T, R, B, INK);
-    for (int i = 0; i < ty.n; i++) {
-        int y = ax_px(&ay, ty.v[i]);
-        box(&c, L - tick, y, L - 1, y, INK);
-        text(&c, L - tick - gap - text_w(ty.lab[i], S), y - 7 * S / 2, ty.lab[i], S, 0, INK);
+}
+
+/* Frame, ticks and their labels, axis labels, title. */
+static void draw_axes(canvas *cp, const chart *ch, const opts *o) {
+    const int S = ch->S, CH = ch->CH, pad = ch->pad, tick = ch->tick, gap = ch->gap, L = ch->L, R = ch->R, T = ch->T, B = ch->B;
+    const axis *ax = &ch->ax, *ay = &ch->ay;
+    const ticks *tx = &ch->tx, *ty = &ch->ty;
+    const int W = o->W, H = o->H;
+    const char *xl = ch->xl, *yl = ch->yl, *title = ch->title;
+    clip_to(cp, 0, 0, W - 1, H - 1);
+    box(cp, L, T, R, T, INK); box(cp, L, B, R, B, INK);
+    box(cp, L, T, L, B, INK); box(cp, R, T, R, B, INK);
+    for (int i = 0; i < ty->n; i++) {
+        int y = ax_px(ay, ty->v[i]);
+        box(cp, L - tick, y, L - 1, y, INK);
+        text(cp, L - tick - gap - text_w(ty->lab[i], S), y - 7 * S / 2, ty->lab[i], S, 0, INK);
     }
-    for (int i = 0; i < tx.n; i++) {
-        int x = ax_px(&ax, tx.v[i]);
-        box(&c, x, B + 1, x, B + tick, INK);
-        text(&c, x - text_w(tx.lab[i], S) / 2, B + tick + gap, tx.lab[i], S, 0, INK);
+    for (int i = 0; i < tx->n; i++) {
+        int x = ax_px(ax, tx->v[i]);
+        box(cp, x, B + 1, x, B + tick, INK);
+        text(cp, x - text_w(tx->lab[i], S) / 2, B + tick + gap, tx->lab[i], S, 0, INK);
     }
-    if (ax.log && ax.hi - ax.lo <= 8)   /* minor ticks at 1..9 x 10^k */
-        for (double e = floor(ax.lo); e <= ax.hi; e++)
+    if (ax->log && ax->hi - ax->lo <= 8)   /* minor ticks at 1..9 x 10^k */
+        for (double e = floor(ax->lo); e <= ax->hi; e++)
             for (int m = 1; m <= 9; m++) {
                 double v = log10(m) + e;
-                int x = ax_px(&ax, pow(10, v));
-                if (v >= ax.lo && v <= ax.hi) box(&c, x, B + 1, x, B + tick / 2, INK);
+                int x = ax_px(ax, pow(10, v));
+                if (v >= ax->lo && v <= ax->hi) box(cp, x, B + 1, x, B + tick / 2, INK);
             }
-    if (xl[0]) text(&c, (L + R) / 2 - text_w(xl, S) / 2, B + tick + gap + CH + gap, xl, S, 0, INK);
-    if (yl[0]) text(&c, pad, (T + B) / 2 + text_w(yl, S) / 2, yl, S, 1, INK);
+    if (xl[0]) text(cp, (L + R) / 2 - text_w(xl, S) / 2, B + tick + gap + CH + gap, xl, S, 0, INK);
+    if (yl[0]) text(cp, pad, (T + B) / 2 + text_w(yl, S) / 2, yl, S, 1, INK);
     if (title[0]) {   /* bold: twice, one pixel apart */
         int x = (L + R) / 2 - text_w(title, S) / 2;
-        text(&c, x, pad, title, S, 0, INK);
-        text(&c, x + 1, pad, title, S, 0, INK);
+        text(cp, x, pad, title, S, 0, INK);
+        text(cp, x + 1, pad, title, S, 0, INK);
     }
-    if (o->scol) {
-        box(&c, lg[0], lg[1], lg[2], lg[3], BORDER);
-        box(&c, lg[0] + 1, lg[1] + 1, lg[2] - 1, lg[3] - 1, WHITE);
+}
+
+/* The legend: a row per series, a sample line with its marker, the name. */
+static void draw_legend(canvas *cp, const chart *ch, const table *t) {
+    const int S = ch->S, mr = ch->mr, lt = ch->lt, rowh = ch->rowh, sw = ch->sw;
+    const int *lg = ch->lg;
+    {
+        box(cp, lg[0], lg[1], lg[2], lg[3], BORDER);
+        box(cp, lg[0] + 1, lg[1] + 1, lg[2] - 1, lg[3] - 1, WHITE);
         for (int s = 0; s < t->ns; s++) {
             int y = lg[1] + 3 * S + s * rowh + 7 * S / 2, x = lg[0] + 4 * S;
             rgb k = PALETTE[s % 10];
-            seg(&c, x, y, x + sw - 1, y, lt, k);
-            marker(&c, x + sw / 2, y, mr, (s / 10) % 4, k);
-            text(&c, x + sw + 4 * S, y - 7 * S / 2, nm[s], S, 0, INK);
+            seg(cp, x, y, x + sw - 1, y, lt, k);
+            marker(cp, x + sw / 2, y, mr, (s / 10) % 4, k);
+            text(cp, x + sw + 4 * S, y - 7 * S / 2, ch->nm[s], S, 0, INK);
         }
     }
 
-    if (o->debug) {
+}
+
+/* --debug-layout: the frame, ranges, ticks, legend and series (see --help). */
+static void print_layout(const chart *ch, const opts *o, const table *t) {
+    const int L = ch->L, R = ch->R, T = ch->T, B = ch->B;
+    const axis *ax = &ch->ax, *ay = &ch->ay;
+    const ticks *tx = &ch->tx, *ty = &ch->ty;
+    const int *lg = ch->lg;
+    {
         printf("layout plot-area %d %d %d %d x-range %.10g %.10g y-range %.10g %.10g log-x %d\n", L, T, R, B,
-               ax.log ? pow(10, ax.lo) : ax.lo, ax.log ? pow(10, ax.hi) : ax.hi, ay.lo, ay.hi, ax.log);
+               ax->log ? pow(10, ax->lo) : ax->lo, ax->log ? pow(10, ax->hi) : ax->hi, ay->lo, ay->hi, ax->log);
         printf("x-ticks");
-        for (int i = 0; i < tx.n; i++) printf(" %.10g", tx.v[i]);
+        for (int i = 0; i < tx->n; i++) printf(" %.10g", tx->v[i]);
         printf("\ny-ticks");
-        for (int i = 0; i < ty.n; i++) printf(" %.10g", ty.v[i]);
+        for (int i = 0; i < ty->n; i++) printf(" %.10g", ty->v[i]);
         printf("\n");
         if (o->scol) printf("legend %d %d %d %d\n", lg[0], lg[1], lg[2], lg[3]);
         for (int s = 0; s < t->ns; s++) {
@@ -773,8 +822,23 @@ static int render(const opts *o, table *t) {
             printf("series #%02x%02x%02x %d %s\n", k.r, k.g, k.b, n, t->names[s]);
         }
     }
-    int rc = png_write_atomic(o->out, c.px, W, H) ? 1 : 0;
+}
+
+static int render(const opts *o, table *t) {
+    chart *ch = (chart *)xcalloc(1, sizeof *ch, "the chart layout");
+    int rc = layout(ch, o, t);
+    if (rc) { free(ch); return rc; }
+    const int W = o->W, H = o->H;
+    canvas c = {(unsigned char *)xmalloc((size_t)W * H * 3, "the image"), W, H, 0, 0, W - 1, H - 1};
+    memset(c.px, 0xff, (size_t)W * H * 3);
+    draw_data(&c, ch, o, t);
+    draw_hline_labels(&c, ch, o, t);
+    draw_axes(&c, ch, o);
+    if (o->scol) draw_legend(&c, ch, t);
+    if (o->debug) print_layout(ch, o, t);
+    rc = png_write_atomic(o->out, c.px, W, H) ? 1 : 0;
     free(c.px);
+    free(ch);
     if (!rc) printf("genrep plot: wrote %s (%dx%d, %d point%s in %d series)\n", o->out, W, H, t->n,
                     t->n == 1 ? "" : "s", t->ns);
     return rc;
