@@ -197,11 +197,18 @@ bad 2 "--out" "required"                 --csv data.csv --x n --y acc
 bad 2 "--csv" "required"                 $A
 bad 2 "--hline" "abc:x"                  --csv data.csv $A --hline abc:x
 bad 2 "--width" "200..8192"              --csv data.csv $A --width 10
-bad 2 "--bogus" "unknown flag"           --csv data.csv $A --bogus
+bad 2 "--bogus" "unknown"                --csv data.csv $A --bogus
+bad 2 "--hline" "at most 16"             --csv data.csv $A $(for i in $(seq 17); do printf -- '--hline %d:l ' $i; done)
 bad 2 "--title" "needs a value"          --csv data.csv $A --title
 bad 1 "nodir/out.png" "cannot write"     --csv data.csv --x n --y acc --out nodir/out.png
 # the PNG cannot be renamed over a directory: the temp file must go too
 bad 1 "--out adir" "cannot write"        --csv data.csv --x n --y acc --out adir
+# --flag=value takes the same values as --flag value; -h lists the defaults
+"$G" plot --csv=data.csv --x=n --y=acc --width=640 --hline=75:mid --out=eq.png --debug-layout > eq.txt \
+    && "$G" plot --csv data.csv --x n --y acc --width 640 --hline 75:mid --out sp.png --debug-layout > sp.txt \
+    && cmp -s eq.png sp.png && [ "$(grep -v wrote eq.txt)" = "$(grep -v wrote sp.txt)" ] \
+    || { echo "FAIL: --flag=value differs from --flag value"; fails=$((fails + 1)); }
+"$G" plot -h | grep -q -- "--width W .*(default 800)" || { echo "FAIL: plot -h does not show --width's default"; fails=$((fails + 1)); }
 # a failed run leaves an existing output as it was
 echo old > keep.png
 "$G" plot --csv nonnum.csv --x n --y acc --out keep.png 2> /dev/null && { echo "FAIL: bad CSV exited 0"; fails=$((fails + 1)); }

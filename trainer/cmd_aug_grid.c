@@ -2,54 +2,46 @@
    Fashion-MNIST images: one row per image, the anchor then K views, as the
    encoder will see them in training. */
 #include "common.h"
+#include "opt.h"
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void aug_grid_usage(FILE *f) {
-    fprintf(f,
-        "usage: genrep aug-grid [flags]\n"
-        "Write a PNG grid of augmented views of Fashion-MNIST test images: each row is\n"
-        "an image (left) followed by K random views (GenRep's SimCLR recipe: resized\n"
-        "crop scale 0.2-1, flip, colour jitter p=0.8, grayscale p=0.2).\n\n"
-        "  --out FILE.png   output file (default aug_grid.png)\n"
-        "  --n N            rows, 1..64 (default 8)\n"
-        "  --views K        views per row, 1..32 (default 8)\n"
-        "  --seed S         seed of the image choice and the views (default 0)\n"
-        "  --size S         side of the views in pixels, 8..256 (default 28)\n"
-        "  --blur           add SimCLR's Gaussian blur (p=0.5)\n"
-        "  --train          draw images from the train split (default: test)\n"
-        "  --data-dir DIR   Fashion-MNIST directory (default $GENREP_FMNIST_DIR or\n"
-        "                   /usr/share/datasets/fashion-mnist)\n");
-}
+typedef struct {
+    const char *out, *data_dir;
+    int n, views, size, blur, train;
+    uint64_t seed;
+} aug_grid_opts;
+
+#define F(x) offsetof(aug_grid_opts, x)
+static const opt_spec aug_grid_spec[] = {
+    {"out", OPT_STR, F(out), "aug_grid.png", 0, 0, NULL, "FILE.png", "output file", 0},
+    {"n", OPT_INT, F(n), "8", 1, 64, NULL, "N", "rows", 0},
+    {"views", OPT_INT, F(views), "8", 1, 32, NULL, "K", "views per row", 0},
+    {"seed", OPT_U64, F(seed), "0", 0, 0, NULL, "S", "seed of the image choice and the views", 0},
+    {"size", OPT_INT, F(size), "28", 8, 256, NULL, "S", "side of the views in pixels", 0},
+    {"blur", OPT_BOOL, F(blur), NULL, 0, 0, NULL, NULL, "add SimCLR's Gaussian blur (p=0.5)", 0},
+    {"train", OPT_BOOL, F(train), NULL, 0, 0, NULL, NULL, "draw images from the train split (default: test)", 0},
+    {"data-dir", OPT_STR, F(data_dir), NULL, 0, 0, NULL, "DIR", "Fashion-MNIST directory (default $GENREP_FMNIST_DIR or "
+     "/usr/share/datasets/fashion-mnist)", 0},
+};
+#undef F
+static const opt_table aug_grid_table = {
+    "aug-grid", "[flags]",
+    "Write a PNG grid of augmented views of Fashion-MNIST test images: each row is\n"
+    "an image (left) followed by K random views (GenRep's SimCLR recipe: resized\n"
+    "crop scale 0.2-1, flip, colour jitter p=0.8, grayscale p=0.2).\n",
+    aug_grid_spec, OPT_N(aug_grid_spec)};
 
 int genrep_cmd_aug_grid(int argc, char **argv) {
     const char *cmd = "aug-grid";
-    const char *out = "aug_grid.png", *data_dir = NULL;
-    int n = 8, views = 8, size = 28, blur = 0, train = 0;
-    uint64_t seed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { aug_grid_usage(stdout); return 0; }
-        else if (!strcmp(a, "--blur")) blur = 1;
-        else if (!strcmp(a, "--train")) train = 1;
-        else if (!strcmp(a, "--out") || !strcmp(a, "--data-dir")) {
-            if (!(v = flag_value(cmd, argc, argv, &i))) return 2;
-            if (!*v) { fprintf(stderr, "genrep %s: %s: empty value\n", cmd, a); return 2; }
-            if (!strcmp(a, "--out")) out = v; else data_dir = v;
-        } else if (!strcmp(a, "--n") || !strcmp(a, "--views") || !strcmp(a, "--size")) {
-            if (!(v = flag_value(cmd, argc, argv, &i))) return 2;
-            int r = !strcmp(a, "--n") ? flag_int(cmd, a, v, 1, 64, &n)
-                  : !strcmp(a, "--views") ? flag_int(cmd, a, v, 1, 32, &views)
-                  : flag_int(cmd, a, v, 8, 256, &size);
-            if (r) return 2;
-        } else if (!strcmp(a, "--seed")) {
-            if (!(v = flag_value(cmd, argc, argv, &i)) || flag_u64(cmd, a, v, &seed)) return 2;
-        } else {
-            fprintf(stderr, "genrep %s: unknown flag '%s'\n\n", cmd, a);
-            aug_grid_usage(stderr);
-            return 2;
-        }
-    }
+    aug_grid_opts o;
+    int pr = opt_parse(&aug_grid_table, &o, NULL, argc, argv);
+    if (pr) return pr > 0 ? 0 : 2;
+    const char *out = o.out, *data_dir = o.data_dir;
+    const int n = o.n, views = o.views, size = o.size, blur = o.blur, train = o.train;
+    const uint64_t seed = o.seed;
+    if (data_dir && !*data_dir) { fprintf(stderr, "genrep %s: --data-dir: empty value\n", cmd); return 2; }
     size_t olen = strlen(out);
     if (olen < 4 || strcmp(out + olen - 4, ".png")) {
         fprintf(stderr, "genrep %s: --out: '%s' must end in .png\n", cmd, out);
@@ -73,8 +65,7 @@ int genrep_cmd_aug_grid(int argc, char **argv) {
        size) then the views of that image, sample index = dataset index */
     int cols = 1 + views;
     size_t tile = (size_t)size * size;
-    float *grid = (float *)malloc((size_t)n * cols * tile * sizeof(float));
-    if (!grid) { fprintf(stderr, "genrep %s: out of memory\n", cmd); genrep_dataset_free(&ds); return 1; }
+    float *grid = (float *)xmalloc((size_t)n * cols * tile * sizeof(float), "the grid");
     genrep_rng rng;
     genrep_rng_init(&rng, seed, 0x61756767726964ull /* "auggrid" */);
     int rc = 0;

@@ -5,6 +5,8 @@
    stb_image_write. No Python at run time. */
 #define _POSIX_C_SOURCE 200809L   /* getline, fileno, fsync under -std=c11 */
 #include "common.h"
+#include "opt.h"
+#include <stddef.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,40 +15,10 @@
 #include <stb/stb_image_write.h>   /* implementation comes from -lstb */
 
 #define MAX_SERIES 40
-#define MAX_HLINES 16
+#define MAX_HLINES OPT_LIST_MAX
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define MAX_TICKS  64
-
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: genrep plot --csv FILE --x COL --y COL --out FILE.png [flags]\n"
-        "Line chart of numeric columns of a CSV file (a header row, then comma-separated\n"
-        "rows, no quoting; blank lines skipped): a marker per row, joined in x order.\n\n"
-        "  --csv FILE          the table\n"
-        "  --x COL --y COL     numeric columns for the horizontal and the vertical axis\n"
-        "  --err COL           numeric column: error bars from y-err to y+err\n"
-        "  --series COL        text column: one line per distinct value (in order of first\n"
-        "                      appearance, at most %d), each its own colour, and a legend in\n"
-        "                      a corner of the plot that hides no marker, else right of it\n"
-        "  --logx              logarithmic x axis (every x must be > 0)\n"
-        "  --title T           title above the plot (default none)\n"
-        "  --xlabel L          x axis label (default the --x column; \"\" for none)\n"
-        "  --ylabel L          y axis label (default the --y column; \"\" for none)\n"
-        "  --hline VALUE:LABEL dashed horizontal reference line, e.g. \"82.4:raw pixels\";\n"
-        "                      repeatable (at most %d)\n"
-        "  --out FILE.png      output, replaced atomically\n"
-        "  --width W           image width in pixels, 200..8192 (default 800)\n"
-        "  --height H          image height in pixels, 150..8192 (default 500)\n"
-        "  --debug-layout      also print the layout on stdout, for tests and scripts:\n"
-        "                        layout plot-area L T R B x-range X0 X1 y-range Y0 Y1 log-x 0|1\n"
-        "                        x-ticks V...   y-ticks V...   legend L T R B (with --series)\n"
-        "                        series #RRGGBB N NAME (a line per series)\n"
-        "                      The frame lies on pixel rows T, B and columns L, R; a point\n"
-        "                      (x, y) is drawn at column L + (x-X0)/(X1-X0)*(R-L) (log10\n"
-        "                      of x, X0, X1 under --logx), row B - (y-Y0)/(Y1-Y0)*(B-T).\n"
-        "Exit status: 0 written; 1 the CSV cannot be read or has a bad row, or the PNG\n"
-        "cannot be written; 2 bad flags, a column not in the header, x <= 0 with --logx.\n",
-        MAX_SERIES, MAX_HLINES);
-}
 
 /* ---- a 5x8 bitmap font, ASCII 32..126, drawn for this file: one byte per
    row, bit 4 is the leftmost column; rows 0..6 hold capitals and digits, row
@@ -263,9 +235,47 @@ static int number(const char *s, double *v) {
 typedef struct {
     const char *csv, *xcol, *ycol, *ecol, *scol, *title, *xlabel, *ylabel, *out;
     int logx, W, H, debug, nh;
+    opt_list hline;         /* --hline VALUE:LABEL as given; parsed into hv, hl */
     double hv[MAX_HLINES];
     const char *hl[MAX_HLINES];
 } opts;
+
+#define F(x) offsetof(opts, x)
+static const opt_spec plot_spec[] = {
+    {"csv", OPT_STR, F(csv), NULL, 0, 0, NULL, "FILE", "the table", OPT_REQUIRED},
+    {"x", OPT_STR, F(xcol), NULL, 0, 0, NULL, "COL", "numeric column for the horizontal axis", OPT_REQUIRED},
+    {"y", OPT_STR, F(ycol), NULL, 0, 0, NULL, "COL", "numeric column for the vertical axis", OPT_REQUIRED},
+    {"err", OPT_STR, F(ecol), NULL, 0, 0, NULL, "COL", "numeric column: error bars from y-err to y+err", 0},
+    {"series", OPT_STR, F(scol), NULL, 0, 0, NULL, "COL", "text column: one line per distinct value (in order of first "
+     "appearance, at most " STR(MAX_SERIES) "), each its own colour, and a legend in a corner of the plot that hides no "
+     "marker, else right of it", 0},
+    {"logx", OPT_BOOL, F(logx), NULL, 0, 0, NULL, NULL, "logarithmic x axis (every x must be > 0)", 0},
+    {"title", OPT_STR, F(title), NULL, 0, 0, NULL, "T", "title above the plot (default none)", 0},
+    {"xlabel", OPT_STR, F(xlabel), NULL, 0, 0, NULL, "L", "x axis label (default the --x column; \"\" for none)", 0},
+    {"ylabel", OPT_STR, F(ylabel), NULL, 0, 0, NULL, "L", "y axis label (default the --y column; \"\" for none)", 0},
+    {"hline", OPT_LIST, F(hline), NULL, 0, 0, NULL, "VALUE:LABEL", "dashed horizontal reference line, e.g. \"82.4:raw "
+     "pixels\"; repeatable (at most " STR(OPT_LIST_MAX) ")", 0},
+    {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "FILE.png", "output, replaced atomically", OPT_REQUIRED},
+    {"width", OPT_INT, F(W), "800", 200, 8192, NULL, "W", "image width in pixels", 0},
+    {"height", OPT_INT, F(H), "500", 150, 8192, NULL, "H", "image height in pixels", 0},
+    {"debug-layout", OPT_BOOL, F(debug), NULL, 0, 0, NULL, NULL, "also print the layout on stdout, for tests and scripts "
+     "(below)", 0},
+};
+#undef F
+static const opt_table plot_table = {
+    "plot", "--csv FILE --x COL --y COL --out FILE.png [flags]",
+    "Line chart of numeric columns of a CSV file (a header row, then comma-separated\n"
+    "rows, no quoting; blank lines skipped): a marker per row, joined in x order.\n"
+    "--debug-layout prints:\n"
+    "    layout plot-area L T R B x-range X0 X1 y-range Y0 Y1 log-x 0|1\n"
+    "    x-ticks V...   y-ticks V...   legend L T R B (with --series)\n"
+    "    series #RRGGBB N NAME (a line per series)\n"
+    "  The frame lies on pixel rows T, B and columns L, R; a point\n"
+    "  (x, y) is drawn at column L + (x-X0)/(X1-X0)*(R-L) (log10\n"
+    "  of x, X0, X1 under --logx), row B - (y-Y0)/(Y1-Y0)*(B-T).\n"
+    "Exit status: 0 written; 1 the CSV cannot be read or has a bad row, or the PNG\n"
+    "cannot be written; 2 bad flags, a column not in the header, x <= 0 with --logx.\n",
+    plot_spec, OPT_N(plot_spec)};
 
 /* Read o->csv into t. Returns 0, or the exit code after a message. */
 static int read_csv(const opts *o, table *t) {
@@ -553,14 +563,28 @@ static long covers(const table *t, const axis *ax, const axis *ay, int x0, int y
 }
 
 /* ---- the chart */
-static int render(const opts *o, table *t) {
+
+/* Everything the drawing needs from the layout: text scale and spacings,
+   cleaned texts, axes (ranges and pixel ends), ticks, the legend's box. */
+typedef struct {
+    int S, CH, pad, tick, gap, mr, lt, rowh, sw;   /* text scale; marker half-size, line thickness */
+    char title[256], xl[256], yl[256], nm[MAX_SERIES][64];
+    axis ax, ay;
+    ticks tx, ty;
+    int lg[4];                                     /* legend box (x0 y0 x1 y1), -1 ends: none */
+    int L, R, T, B;                                /* the frame */
+} chart;
+
+/* Ranges, ticks, margins and the legend's place. 0, or the exit code after a message. */
+static int layout(chart *ch, const opts *o, table *t) {
     const int W = o->W, H = o->H, S = W >= 480 && H >= 300 ? 2 : 1;  /* text scale */
     const int CH = 8 * S, pad = 6 * S, tick = 4 * S, gap = 3 * S;
-    const int mr = 2 * S + 1, lt = S;   /* marker half-size, line thickness */
-    char title[256], xl[256], yl[256];
-    clean(title, sizeof title, o->title ? o->title : "");
-    clean(xl, sizeof xl, o->xlabel ? o->xlabel : o->xcol);
-    clean(yl, sizeof yl, o->ylabel ? o->ylabel : o->ycol);
+    const int mr = 2 * S + 1;
+    ch->S = S; ch->CH = CH; ch->pad = pad; ch->tick = tick; ch->gap = gap; ch->mr = mr; ch->lt = S;
+    char *title = ch->title, *xl = ch->xl, *yl = ch->yl;
+    clean(title, sizeof ch->title, o->title ? o->title : "");
+    clean(xl, sizeof ch->xl, o->xlabel ? o->xlabel : o->xcol);
+    clean(yl, sizeof ch->yl, o->ylabel ? o->ylabel : o->ycol);
     qsort(t->p, (size_t)t->n, sizeof *t->p, point_cmp);
 
     /* data ranges: x; y with the error bars and the reference lines */
@@ -595,13 +619,14 @@ static int render(const opts *o, table *t) {
     const int left = pad + (yl[0] ? CH + 2 * gap : 0) + ylw + gap + tick;
 
     /* the legend's size: a row per series, a sample line with its marker, the name */
-    char nm[MAX_SERIES][64];
+    char (*nm)[64] = ch->nm;
     const int rowh = CH + 2 * S, sw = 18 * S;
     int nw = 0;
     for (int s = 0; s < t->ns; s++) {
         clean(nm[s], sizeof nm[s], t->names[s]);
         if (text_w(nm[s], S) > nw) nw = text_w(nm[s], S);
     }
+    ch->rowh = rowh; ch->sw = sw;
     const int lw = 4 * S + sw + 4 * S + nw + 4 * S, lh = 3 * S + t->ns * rowh + S;
     int lg[4] = {0, 0, -1, -1};   /* its box, when there is one */
 
@@ -651,48 +676,60 @@ static int render(const opts *o, table *t) {
         return 2;
     }
 
-    canvas c = {(unsigned char *)malloc((size_t)W * H * 3), W, H, 0, 0, W - 1, H - 1};
-    if (!c.px) { fprintf(stderr, "genrep plot: out of memory\n"); return 1; }
-    memset(c.px, 0xff, (size_t)W * H * 3);
+    ch->ax = ax; ch->ay = ay; ch->tx = tx; ch->ty = ty;
+    memcpy(ch->lg, lg, sizeof lg);
+    ch->L = L; ch->R = R; ch->T = T; ch->B = B;
+    return 0;
+}
 
-    /* grid, reference lines, then the data, all inside the frame */
-    clip_to(&c, L + 1, T + 1, R - 1, B - 1);
-    for (int i = 0; i < ty.n; i++) box(&c, L, ax_px(&ay, ty.v[i]), R, ax_px(&ay, ty.v[i]), GRID);
-    for (int i = 0; i < tx.n; i++) box(&c, ax_px(&ax, tx.v[i]), T, ax_px(&ax, tx.v[i]), B, GRID);
+/* Grid, reference lines, then the data, all inside the frame. */
+static void draw_data(canvas *cp, const chart *ch, const opts *o, const table *t) {
+    const int S = ch->S, mr = ch->mr, lt = ch->lt, L = ch->L, R = ch->R, T = ch->T, B = ch->B;
+    const axis *ax = &ch->ax, *ay = &ch->ay;
+    const ticks *tx = &ch->tx, *ty = &ch->ty;
+    clip_to(cp, L + 1, T + 1, R - 1, B - 1);
+    for (int i = 0; i < ty->n; i++) box(cp, L, ax_px(ay, ty->v[i]), R, ax_px(ay, ty->v[i]), GRID);
+    for (int i = 0; i < tx->n; i++) box(cp, ax_px(ax, tx->v[i]), T, ax_px(ax, tx->v[i]), B, GRID);
     for (int i = 0; i < o->nh; i++) {
-        int y = ax_px(&ay, o->hv[i]);
-        for (int x = L; x <= R; x += 10 * S) seg(&c, x, y, x + 6 * S - 1, y, S, REF);
+        int y = ax_px(ay, o->hv[i]);
+        for (int x = L; x <= R; x += 10 * S) seg(cp, x, y, x + 6 * S - 1, y, S, REF);
     }
     for (int i = 0, j; i < t->n; i = j) {
         int s = t->p[i].s, shape = (s / 10) % 4;
         rgb k = PALETTE[s % 10];
         for (j = i; j < t->n && t->p[j].s == s; j++) {
             const point *p = &t->p[j];
-            int x = ax_px(&ax, p->x), y = ax_px(&ay, p->y);
+            int x = ax_px(ax, p->x), y = ax_px(ay, p->y);
             if (p->e > 0) {
-                int y0 = ax_px(&ay, p->y - p->e), y1 = ax_px(&ay, p->y + p->e);
-                seg(&c, x, y0, x, y1, lt, k);
-                seg(&c, x - 2 * S, y0, x + 2 * S, y0, lt, k);
-                seg(&c, x - 2 * S, y1, x + 2 * S, y1, lt, k);
+                int y0 = ax_px(ay, p->y - p->e), y1 = ax_px(ay, p->y + p->e);
+                seg(cp, x, y0, x, y1, lt, k);
+                seg(cp, x - 2 * S, y0, x + 2 * S, y0, lt, k);
+                seg(cp, x - 2 * S, y1, x + 2 * S, y1, lt, k);
             }
-            if (j > i) seg(&c, ax_px(&ax, p[-1].x), ax_px(&ay, p[-1].y), x, y, lt, k);
+            if (j > i) seg(cp, ax_px(ax, p[-1].x), ax_px(ay, p[-1].y), x, y, lt, k);
         }
-        for (int q = i; q < j; q++) marker(&c, ax_px(&ax, t->p[q].x), ax_px(&ay, t->p[q].y), mr, shape, k);
+        for (int q = i; q < j; q++) marker(cp, ax_px(ax, t->p[q].x), ax_px(ay, t->p[q].y), mr, shape, k);
     }
-    /* labels of the reference lines: above the line at its right end, else
-       wherever (left end, below) the label hides the least data */
+}
+
+/* Labels of the reference lines: above the line at its right end, else
+   wherever (left end, below) the label hides the least data. */
+static void draw_hline_labels(canvas *cp, const chart *ch, const opts *o, const table *t) {
+    const int S = ch->S, mr = ch->mr, L = ch->L, R = ch->R, T = ch->T, B = ch->B;
+    const axis *ax = &ch->ax, *ay = &ch->ay;
+    const int *lg = ch->lg;
     int hrect[MAX_HLINES][4];
     for (int i = 0; i < o->nh; i++) {
         char lab[128];
         clean(lab, sizeof lab, o->hl[i]);
-        int y = ax_px(&ay, o->hv[i]), w = text_w(lab, S);
+        int y = ax_px(ay, o->hv[i]), w = text_w(lab, S);
         hrect[i][0] = 0; hrect[i][1] = 0; hrect[i][2] = -1; hrect[i][3] = -1;
         if (!lab[0]) continue;
         long best = -1;
         for (int k = 0; k < 4; k++) {
             int x0 = k & 1 ? L + 4 * S : R - 4 * S - w, y0 = k & 2 ? y + 3 * S : y - 3 * S - 7 * S;
             if (y0 < T + 2 * S || y0 + 7 * S > B - 2 * S) continue;
-            long score = covers(t, &ax, &ay, x0 - mr, y0 - mr, x0 + w + mr, y0 + 7 * S + mr);
+            long score = covers(t, ax, ay, x0 - mr, y0 - mr, x0 + w + mr, y0 + 7 * S + mr);
             for (int j = 0; j <= i; j++) {   /* the legend, then the labels placed so far */
                 const int *r = j < i ? hrect[j] : lg;
                 score += 1000 * (r[0] <= x0 + w && r[2] >= x0 && r[1] <= y0 + 7 * S && r[3] >= y0);
@@ -703,57 +740,79 @@ static int render(const opts *o, table *t) {
             }
         }
         if (best < 0) continue;   /* no room inside the plot */
-        box(&c, hrect[i][0], hrect[i][1], hrect[i][2], hrect[i][3], WHITE);
-        text(&c, hrect[i][0] + S, hrect[i][1] + S, lab, S, 0, REF);
+        box(cp, hrect[i][0], hrect[i][1], hrect[i][2], hrect[i][3], WHITE);
+        text(cp, hrect[i][0] + S, hrect[i][1] + S, lab, S, 0, REF);
     }
 
-    /* frame, ticks and their labels */
-    clip_to(&c, 0, 0, W - 1, H - 1);
-    box(&c, L, T, R, T, INK); box(&c, L, B, R, B, INK);
-    box(&c, L, T, L, B, INK); box(&c, R, T, R, B, INK);
-    for (int i = 0; i < ty.n; i++) {
-        int y = ax_px(&ay, ty.v[i]);
-        box(&c, L - tick, y, L - 1, y, INK);
-        text(&c, L - tick - gap - text_w(ty.lab[i], S), y - 7 * S / 2, ty.lab[i], S, 0, INK);
+}
+
+/* Frame, ticks and their labels, axis labels, title. */
+static void draw_axes(canvas *cp, const chart *ch, const opts *o) {
+    const int S = ch->S, CH = ch->CH, pad = ch->pad, tick = ch->tick, gap = ch->gap, L = ch->L, R = ch->R, T = ch->T, B = ch->B;
+    const axis *ax = &ch->ax, *ay = &ch->ay;
+    const ticks *tx = &ch->tx, *ty = &ch->ty;
+    const int W = o->W, H = o->H;
+    const char *xl = ch->xl, *yl = ch->yl, *title = ch->title;
+    clip_to(cp, 0, 0, W - 1, H - 1);
+    box(cp, L, T, R, T, INK); box(cp, L, B, R, B, INK);
+    box(cp, L, T, L, B, INK); box(cp, R, T, R, B, INK);
+    for (int i = 0; i < ty->n; i++) {
+        int y = ax_px(ay, ty->v[i]);
+        box(cp, L - tick, y, L - 1, y, INK);
+        text(cp, L - tick - gap - text_w(ty->lab[i], S), y - 7 * S / 2, ty->lab[i], S, 0, INK);
     }
-    for (int i = 0; i < tx.n; i++) {
-        int x = ax_px(&ax, tx.v[i]);
-        box(&c, x, B + 1, x, B + tick, INK);
-        text(&c, x - text_w(tx.lab[i], S) / 2, B + tick + gap, tx.lab[i], S, 0, INK);
+    for (int i = 0; i < tx->n; i++) {
+        int x = ax_px(ax, tx->v[i]);
+        box(cp, x, B + 1, x, B + tick, INK);
+        text(cp, x - text_w(tx->lab[i], S) / 2, B + tick + gap, tx->lab[i], S, 0, INK);
     }
-    if (ax.log && ax.hi - ax.lo <= 8)   /* minor ticks at 1..9 x 10^k */
-        for (double e = floor(ax.lo); e <= ax.hi; e++)
+    if (ax->log && ax->hi - ax->lo <= 8)   /* minor ticks at 1..9 x 10^k */
+        for (double e = floor(ax->lo); e <= ax->hi; e++)
             for (int m = 1; m <= 9; m++) {
                 double v = log10(m) + e;
-                int x = ax_px(&ax, pow(10, v));
-                if (v >= ax.lo && v <= ax.hi) box(&c, x, B + 1, x, B + tick / 2, INK);
+                int x = ax_px(ax, pow(10, v));
+                if (v >= ax->lo && v <= ax->hi) box(cp, x, B + 1, x, B + tick / 2, INK);
             }
-    if (xl[0]) text(&c, (L + R) / 2 - text_w(xl, S) / 2, B + tick + gap + CH + gap, xl, S, 0, INK);
-    if (yl[0]) text(&c, pad, (T + B) / 2 + text_w(yl, S) / 2, yl, S, 1, INK);
+    if (xl[0]) text(cp, (L + R) / 2 - text_w(xl, S) / 2, B + tick + gap + CH + gap, xl, S, 0, INK);
+    if (yl[0]) text(cp, pad, (T + B) / 2 + text_w(yl, S) / 2, yl, S, 1, INK);
     if (title[0]) {   /* bold: twice, one pixel apart */
         int x = (L + R) / 2 - text_w(title, S) / 2;
-        text(&c, x, pad, title, S, 0, INK);
-        text(&c, x + 1, pad, title, S, 0, INK);
+        text(cp, x, pad, title, S, 0, INK);
+        text(cp, x + 1, pad, title, S, 0, INK);
     }
-    if (o->scol) {
-        box(&c, lg[0], lg[1], lg[2], lg[3], BORDER);
-        box(&c, lg[0] + 1, lg[1] + 1, lg[2] - 1, lg[3] - 1, WHITE);
+}
+
+/* The legend: a row per series, a sample line with its marker, the name. */
+static void draw_legend(canvas *cp, const chart *ch, const table *t) {
+    const int S = ch->S, mr = ch->mr, lt = ch->lt, rowh = ch->rowh, sw = ch->sw;
+    const int *lg = ch->lg;
+    {
+        box(cp, lg[0], lg[1], lg[2], lg[3], BORDER);
+        box(cp, lg[0] + 1, lg[1] + 1, lg[2] - 1, lg[3] - 1, WHITE);
         for (int s = 0; s < t->ns; s++) {
             int y = lg[1] + 3 * S + s * rowh + 7 * S / 2, x = lg[0] + 4 * S;
             rgb k = PALETTE[s % 10];
-            seg(&c, x, y, x + sw - 1, y, lt, k);
-            marker(&c, x + sw / 2, y, mr, (s / 10) % 4, k);
-            text(&c, x + sw + 4 * S, y - 7 * S / 2, nm[s], S, 0, INK);
+            seg(cp, x, y, x + sw - 1, y, lt, k);
+            marker(cp, x + sw / 2, y, mr, (s / 10) % 4, k);
+            text(cp, x + sw + 4 * S, y - 7 * S / 2, ch->nm[s], S, 0, INK);
         }
     }
 
-    if (o->debug) {
+}
+
+/* --debug-layout: the frame, ranges, ticks, legend and series (see --help). */
+static void print_layout(const chart *ch, const opts *o, const table *t) {
+    const int L = ch->L, R = ch->R, T = ch->T, B = ch->B;
+    const axis *ax = &ch->ax, *ay = &ch->ay;
+    const ticks *tx = &ch->tx, *ty = &ch->ty;
+    const int *lg = ch->lg;
+    {
         printf("layout plot-area %d %d %d %d x-range %.10g %.10g y-range %.10g %.10g log-x %d\n", L, T, R, B,
-               ax.log ? pow(10, ax.lo) : ax.lo, ax.log ? pow(10, ax.hi) : ax.hi, ay.lo, ay.hi, ax.log);
+               ax->log ? pow(10, ax->lo) : ax->lo, ax->log ? pow(10, ax->hi) : ax->hi, ay->lo, ay->hi, ax->log);
         printf("x-ticks");
-        for (int i = 0; i < tx.n; i++) printf(" %.10g", tx.v[i]);
+        for (int i = 0; i < tx->n; i++) printf(" %.10g", tx->v[i]);
         printf("\ny-ticks");
-        for (int i = 0; i < ty.n; i++) printf(" %.10g", ty.v[i]);
+        for (int i = 0; i < ty->n; i++) printf(" %.10g", ty->v[i]);
         printf("\n");
         if (o->scol) printf("legend %d %d %d %d\n", lg[0], lg[1], lg[2], lg[3]);
         for (int s = 0; s < t->ns; s++) {
@@ -763,54 +822,50 @@ static int render(const opts *o, table *t) {
             printf("series #%02x%02x%02x %d %s\n", k.r, k.g, k.b, n, t->names[s]);
         }
     }
-    int rc = png_write_atomic(o->out, c.px, W, H) ? 1 : 0;
+}
+
+static int render(const opts *o, table *t) {
+    chart *ch = (chart *)xcalloc(1, sizeof *ch, "the chart layout");
+    int rc = layout(ch, o, t);
+    if (rc) { free(ch); return rc; }
+    const int W = o->W, H = o->H;
+    canvas c = {(unsigned char *)xmalloc((size_t)W * H * 3, "the image"), W, H, 0, 0, W - 1, H - 1};
+    memset(c.px, 0xff, (size_t)W * H * 3);
+    draw_data(&c, ch, o, t);
+    draw_hline_labels(&c, ch, o, t);
+    draw_axes(&c, ch, o);
+    if (o->scol) draw_legend(&c, ch, t);
+    if (o->debug) print_layout(ch, o, t);
+    rc = png_write_atomic(o->out, c.px, W, H) ? 1 : 0;
     free(c.px);
+    free(ch);
     if (!rc) printf("genrep plot: wrote %s (%dx%d, %d point%s in %d series)\n", o->out, W, H, t->n,
                     t->n == 1 ? "" : "s", t->ns);
     return rc;
 }
 
-int genrep_cmd_plot(int argc, char **argv) {
-    const char *C = "plot";
-    opts o = {0};
-    o.W = 800; o.H = 500;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define VAL() do { if (!(v = flag_value(C, argc, argv, &i))) return 2; } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--csv")) { VAL(); o.csv = v; }
-        else if (!strcmp(a, "--x")) { VAL(); o.xcol = v; }
-        else if (!strcmp(a, "--y")) { VAL(); o.ycol = v; }
-        else if (!strcmp(a, "--err")) { VAL(); o.ecol = v; }
-        else if (!strcmp(a, "--series")) { VAL(); o.scol = v; }
-        else if (!strcmp(a, "--logx")) o.logx = 1;
-        else if (!strcmp(a, "--title")) { VAL(); o.title = v; }
-        else if (!strcmp(a, "--xlabel")) { VAL(); o.xlabel = v; }
-        else if (!strcmp(a, "--ylabel")) { VAL(); o.ylabel = v; }
-        else if (!strcmp(a, "--out")) { VAL(); o.out = v; }
-        else if (!strcmp(a, "--width")) { VAL(); if (flag_int(C, a, v, 200, 8192, &o.W)) return 2; }
-        else if (!strcmp(a, "--height")) { VAL(); if (flag_int(C, a, v, 150, 8192, &o.H)) return 2; }
-        else if (!strcmp(a, "--debug-layout")) o.debug = 1;
-        else if (!strcmp(a, "--hline")) {
-            VAL();
-            if (o.nh == MAX_HLINES) { fprintf(stderr, "genrep plot: --hline: at most %d\n", MAX_HLINES); return 2; }
-            const char *colon = strchr(v, ':');
-            char num[64];
-            size_t n = colon ? (size_t)(colon - v) : strlen(v);
-            snprintf(num, sizeof num, "%.*s", (int)(n < sizeof num ? n : sizeof num - 1), v);
-            if (n >= sizeof num || !number(trim(num), &o.hv[o.nh])) {
-                fprintf(stderr, "genrep plot: --hline '%s': expected VALUE:LABEL with a finite number, "
-                        "e.g. \"82.4:raw pixels\"\n", v);
-                return 2;
-            }
-            o.hl[o.nh++] = colon ? colon + 1 : "";
+/* --hline VALUE:LABEL values into o->hv, o->hl. 0 or -1 with a message. */
+static int parse_hlines(opts *o) {
+    for (o->nh = 0; o->nh < o->hline.n; o->nh++) {
+        const char *v = o->hline.v[o->nh], *colon = strchr(v, ':');
+        char num[64];
+        size_t n = colon ? (size_t)(colon - v) : strlen(v);
+        snprintf(num, sizeof num, "%.*s", (int)(n < sizeof num ? n : sizeof num - 1), v);
+        if (n >= sizeof num || !number(trim(num), &o->hv[o->nh])) {
+            fprintf(stderr, "genrep plot: --hline '%s': expected VALUE:LABEL with a finite number, "
+                    "e.g. \"82.4:raw pixels\"\n", v);
+            return -1;
         }
-        else { fprintf(stderr, "genrep plot: unknown flag '%s' (genrep plot --help lists them)\n", a); return 2; }
-#undef VAL
+        o->hl[o->nh] = colon ? colon + 1 : "";
     }
-    const char *need = !o.csv ? "--csv FILE" : !o.xcol ? "--x COL" : !o.ycol ? "--y COL"
-                     : !o.out ? "--out FILE.png" : NULL;
-    if (need) { fprintf(stderr, "genrep plot: %s is required (genrep plot --help)\n", need); return 2; }
+    return 0;
+}
+
+int genrep_cmd_plot(int argc, char **argv) {
+    opts o;
+    int pr = opt_parse(&plot_table, &o, NULL, argc, argv);
+    if (pr) return pr > 0 ? 0 : 2;
+    if (parse_hlines(&o)) return 2;
     if (strlen(o.out) > 4000) { fprintf(stderr, "genrep plot: --out: path too long\n"); return 2; }
     table t = {0};
     int rc = read_csv(&o, &t);

@@ -2,28 +2,42 @@
    per image transform through a frozen generator (Jahanian et al. 2020),
    for GenRep's steered views (`genrep train --view steer`). */
 #include "common.h"
+#include "opt.h"
+#include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: genrep steer-train --gen WEIGHTS.safetensors --out WALKS.safetensors [flags]\n"
-        "  --gen FILE         frozen generator weights (from genrep gan-train)\n"
-        "  --out FILE         walks file: tensors \"walks\" (T, zdim) per alpha unit and\n"
-        "                     \"alpha_max\" (T), metadata genrep.transforms (in order)\n"
-        "  --transforms LIST  comma list of shiftx,shifty,zoom,rotate,brightness,contrast\n"
-        "                     (default all six, in that order)\n"
-        "  --alpha-max LIST   comma list of alpha ranges, one per transform (default per\n"
-        "                     transform: shift 4 px, zoom 0.75 log2, rotate 30 deg,\n"
-        "                     brightness 0.4, contrast 0.75 log2); used in training and views\n"
-        "  --steps N          Adam steps (default 2000)   --batch B (32)   --lr (1e-3)\n"
-        "  --seed S           walk init and latent draws (default 0)\n"
-        "  --grid FILE.png    one row per transform: G(z + alpha w) for alpha from -max to +max\n"
-        "  --threads T        OpenMP threads\n"
-        "Alpha units: shift pixels, zoom log2 magnification, rotate degrees counter-clockwise,\n"
-        "brightness added to [-1,1] pixels, contrast log2 factor about the image mean.\n");
-}
+typedef struct {
+    const char *gen, *out, *grid, *transforms, *alpha_max;
+    int steps, batch, threads;
+    float lr;
+    uint64_t seed;
+} steer_opts;
+
+#define F(x) offsetof(steer_opts, x)
+static const opt_spec steer_spec[] = {
+    {"gen", OPT_STR, F(gen), NULL, 0, 0, NULL, "FILE", "frozen generator weights (from genrep gan-train)", OPT_REQUIRED},
+    {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "FILE", "walks file: tensors \"walks\" (T, zdim) per alpha unit and \"alpha_max\" (T), "
+     "metadata genrep.transforms (in order)", OPT_REQUIRED},
+    {"transforms", OPT_STR, F(transforms), "shiftx,shifty,zoom,rotate,brightness,contrast", 0, 0, NULL, "LIST",
+     "comma list of the transforms to learn", 0},
+    {"alpha-max", OPT_STR, F(alpha_max), NULL, 0, 0, NULL, "LIST", "comma list of alpha ranges, one per transform, used in "
+     "training and views (default per transform: shift 4 px, zoom 0.75 log2, rotate 30 deg, brightness 0.4, contrast 0.75 log2)", 0},
+    {"steps", OPT_INT, F(steps), "2000", 1, 100000000, NULL, "N", "Adam steps", 0},
+    {"batch", OPT_INT, F(batch), "32", 1, 4096, NULL, "B", "latents per step", 0},
+    {"lr", OPT_FLOAT, F(lr), "1e-3", 1e-8, 10, NULL, "LR", "Adam learning rate", 0},
+    {"seed", OPT_U64, F(seed), "0", 0, 0, NULL, "S", "walk init and latent draws", 0},
+    {"grid", OPT_STR, F(grid), NULL, 0, 0, NULL, "FILE.png", "one row per transform: G(z + alpha w) for alpha from -max to +max", 0},
+    {"threads", OPT_INT, F(threads), NULL, 1, 1024, NULL, "T", "OpenMP threads (default OMP_NUM_THREADS / all cores)", 0},
+};
+#undef F
+static const opt_table steer_table = {
+    "steer-train", "--gen WEIGHTS.safetensors --out WALKS.safetensors [flags]",
+    "Alpha units: shift pixels, zoom log2 magnification, rotate degrees counter-clockwise,\n"
+    "brightness added to [-1,1] pixels, contrast log2 factor about the image mean.\n",
+    steer_spec, OPT_N(steer_spec)};
 
 /* Parse a comma list of transforms; returns the count or -1. */
 static int parse_transforms(const char *v, genrep_steer_kind *kinds) {
@@ -53,8 +67,14 @@ static int parse_floats(const char *v, float *out, int max) {
     int n = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         if (n == max) { fprintf(stderr, "genrep steer-train: --alpha-max: more than %d values\n", max); return -1; }
-        if (flag_float("steer-train", "--alpha-max", tok, 1e-6, 1e6, &out[n])) return -1;
-        n++;
+        char *end;
+        errno = 0;
+        double x = strtod(tok, &end);
+        if (errno || end == tok || *end || !isfinite(x) || x < 1e-6 || x > 1e6) {
+            fprintf(stderr, "genrep steer-train: --alpha-max: '%s' is not a number in 1e-06..1e+06\n", tok);
+            return -1;
+        }
+        out[n++] = (float)x;
     }
     return n;
 }
@@ -63,8 +83,9 @@ static int parse_floats(const char *v, float *out, int max) {
 static genrep_status write_grid(const char *path, genrep_gen *g, const genrep_steer *s, const float *walks,
                                 uint64_t seed) {
     const int cols = 9, D = s->D, n = s->T * cols;
-    float *z = (float *)malloc(sizeof(float) * (size_t)n * D), *img = (float *)malloc(sizeof(float) * (size_t)n * 784);
-    int32_t *y = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
+    float *z = (float *)xmalloc(sizeof(float) * (size_t)n * D, "grid latents");
+    float *img = (float *)xmalloc(sizeof(float) * (size_t)n * 784, "grid images");
+    int32_t *y = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)n, "grid labels");
     float z0[1024];
     int32_t y0 = 0;
     genrep_status st = genrep_latent_anchors(z0, 1, D, 1.0f, seed, (uint64_t)1 << 41);
@@ -83,48 +104,76 @@ static genrep_status write_grid(const char *path, genrep_gen *g, const genrep_st
     return st;
 }
 
+/* Options into o, the transforms into kinds and alpha ranges into am.
+   0: run; 1: --help printed; -1: bad flags (message printed). */
+static int steer_parse(steer_opts *o, genrep_steer_kind *kinds, int *T, float *am, int *n_am, int argc, char **argv) {
+    int r = opt_parse(&steer_table, o, NULL, argc, argv);
+    if (r) return r;
+    if ((*T = parse_transforms(o->transforms, kinds)) < 0) return -1;
+    *n_am = 0;
+    if (o->alpha_max && (*n_am = parse_floats(o->alpha_max, am, GENREP_STEER_MAX_WALKS)) < 0) return -1;
+    if (*n_am && *n_am != *T) {
+        fprintf(stderr, "genrep steer-train: --alpha-max has %d values for %d transforms\n", *n_am, *T);
+        return -1;
+    }
+    return 0;
+}
+
+/* Adam steps on the walks with a progress line; the running loss in *avg. */
+static genrep_status steer_loop(genrep_steer *st, double *avg, genrep_gen *g, const steer_opts *o) {
+    genrep_adam_config ac = {o->lr, 0.9f, 0.999f, 1e-8f, 0.0f, 0};
+    double t0 = now_seconds(), tlast = 0;
+    genrep_status s = GENREP_OK;
+    for (int step = 0; step < o->steps; step++) {
+        float loss;
+        if ((s = genrep_steer_train_step(st, &loss, g, o->batch, &ac, o->seed, step))) break;
+        *avg = step ? 0.98 * *avg + 0.02 * loss : loss;
+        double t = now_seconds();
+        if (t - tlast > 1.0 || step + 1 == o->steps) {
+            char eta[32];
+            double sps = (step + 1) / (t - t0 + 1e-9);
+            format_eta(eta, sizeof eta, (o->steps - step - 1) / sps);
+            fprintf(stderr, "\rstep %d/%d  loss %.5f (avg %.5f)  %.1f steps/s  ETA %s   ", step + 1, o->steps, loss, *avg, sps, eta);
+            tlast = t;
+        }
+    }
+    fprintf(stderr, "\n");
+    return s;
+}
+
+/* The walks file: walks (T, D) per alpha unit, alpha_max (T), how it was made. */
+static genrep_status steer_save(const steer_opts *o, const genrep_steer *st, const float *walks, const char *names,
+                                int D, double avg) {
+    const int T = st->T;
+    char sv[32], seedv[32], zv[16], lossv[32], lrv[32], bv[16];
+    snprintf(sv, sizeof sv, "%d", o->steps); snprintf(seedv, sizeof seedv, "%llu", (unsigned long long)o->seed);
+    snprintf(zv, sizeof zv, "%d", D); snprintf(lossv, sizeof lossv, "%.6g", avg);
+    snprintf(lrv, sizeof lrv, "%g", o->lr); snprintf(bv, sizeof bv, "%d", o->batch);
+    const char *kv[] = {"genrep.transforms", names, "genrep.generator", o->gen,
+                        "genrep.alpha_units", "shiftx:px,shifty:px,zoom:log2,rotate:deg,brightness:add,contrast:log2",
+                        "genrep.zdim", zv, "genrep.steps", sv, "genrep.batch", bv, "genrep.lr", lrv,
+                        "genrep.seed", seedv, "genrep.final_loss", lossv};
+    genrep_st_entry e[2] = {{"walks", 2, {T, D}, walks}, {"alpha_max", 1, {T}, st->alpha_max}};
+    return genrep_st_write(o->out, e, 2, kv, (int)(sizeof kv / sizeof kv[0]) / 2);
+}
+
 int genrep_cmd_steer_train(int argc, char **argv) {
     const char *C = "steer-train";
-    char gen_path[1024] = "", out[1024] = "", grid[1024] = "";
-    int steps = 2000, batch = 32, threads = 0, T = GENREP_STEER_N_KINDS, n_am = 0;
-    float lr = 1e-3f, am[GENREP_STEER_MAX_WALKS];
-    uint64_t seed = 0;
+    steer_opts o;
     genrep_steer_kind kinds[GENREP_STEER_MAX_WALKS];
-    for (int t = 0; t < T; t++) kinds[t] = (genrep_steer_kind)t;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define VAL() do { if (!(v = flag_value(C, argc, argv, &i))) return 2; } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--gen")) { VAL(); snprintf(gen_path, sizeof gen_path, "%s", v); }
-        else if (!strcmp(a, "--out")) { VAL(); snprintf(out, sizeof out, "%s", v); }
-        else if (!strcmp(a, "--grid")) { VAL(); snprintf(grid, sizeof grid, "%s", v); }
-        else if (!strcmp(a, "--transforms")) { VAL(); if ((T = parse_transforms(v, kinds)) < 0) return 2; }
-        else if (!strcmp(a, "--alpha-max")) { VAL(); if ((n_am = parse_floats(v, am, GENREP_STEER_MAX_WALKS)) < 0) return 2; }
-        else if (!strcmp(a, "--steps")) { VAL(); if (flag_int(C, a, v, 1, 100000000, &steps)) return 2; }
-        else if (!strcmp(a, "--batch")) { VAL(); if (flag_int(C, a, v, 1, 4096, &batch)) return 2; }
-        else if (!strcmp(a, "--lr")) { VAL(); if (flag_float(C, a, v, 1e-8, 10, &lr)) return 2; }
-        else if (!strcmp(a, "--seed")) { VAL(); if (flag_u64(C, a, v, &seed)) return 2; }
-        else if (!strcmp(a, "--threads")) { VAL(); if (flag_int(C, a, v, 1, 1024, &threads)) return 2; }
-        else { fprintf(stderr, "genrep steer-train: unknown flag '%s' (genrep steer-train --help lists them)\n", a); return 2; }
-#undef VAL
-    }
-    if (!gen_path[0] || !out[0]) {
-        fprintf(stderr, "genrep steer-train: --gen and --out are required (train a generator first with genrep gan-train)\n");
-        return 2;
-    }
-    if (n_am && n_am != T) {
-        fprintf(stderr, "genrep steer-train: --alpha-max has %d values for %d transforms\n", n_am, T);
-        return 2;
-    }
-    if (threads) genrep_set_num_threads(threads);
+    float am[GENREP_STEER_MAX_WALKS];
+    int T, n_am;
+    int pr = steer_parse(&o, kinds, &T, am, &n_am, argc, argv);
+    if (pr) return pr > 0 ? 0 : 2;
+    if (o.threads) genrep_set_num_threads(o.threads);
 
     genrep_gen g;
-    genrep_status s = genrep_gen_load(&g, gen_path, batch);
-    if (s) { report_status(C, gen_path, s); return 1; }
+    genrep_status s = genrep_gen_load(&g, o.gen, o.batch);
+    if (s) { report_status(C, o.gen, s); return 1; }
     const int D = g.cfg.zdim;
-    if (D > 1024) { fprintf(stderr, "genrep steer-train: zdim %d is over 1024\n", D); return 1; }
+    if (D > 1024) { fprintf(stderr, "genrep steer-train: zdim %d is over 1024\n", D); genrep_gen_free(&g); return 1; }
     genrep_steer st;
-    if ((s = genrep_steer_create(&st, kinds, n_am ? am : NULL, T, D, batch, seed))) {
+    if ((s = genrep_steer_create(&st, kinds, n_am ? am : NULL, T, D, o.batch, o.seed))) {
         report_status(C, "walk state", s); genrep_gen_free(&g); return 1;
     }
     char names[256] = "";
@@ -133,33 +182,17 @@ int genrep_cmd_steer_train(int argc, char **argv) {
         strcat(names, genrep_steer_name(kinds[t]));
     }
     fprintf(stderr, "genrep steer-train: %d walks (%s) in %d-d latent of %s; %d steps of %d, lr %g\n",
-            T, names, D, gen_path, steps, batch, lr);
+            T, names, D, o.gen, o.steps, o.batch, o.lr);
 
-    genrep_adam_config ac = {lr, 0.9f, 0.999f, 1e-8f, 0.0f, 0};
     const uint64_t held_out = (uint64_t)1 << 40;
-    const int EB = batch < 64 ? batch : 64;
+    const int EB = o.batch < 64 ? o.batch : 64;
     float l0[GENREP_STEER_MAX_WALKS], l_still[GENREP_STEER_MAX_WALKS], l1[GENREP_STEER_MAX_WALKS];
-    if ((s = genrep_steer_eval(&st, l0, l_still, &g, EB, seed, held_out))) { report_status(C, "eval", s); return 1; }
-    double t0 = now_seconds(), tlast = 0, avg = 0;
+    double t0 = now_seconds(), avg = 0;
+    float *walks = (float *)xmalloc(sizeof(float) * (size_t)T * D, "walks");
     int rc = 0;
-    for (int step = 0; step < steps; step++) {
-        float loss;
-        if ((s = genrep_steer_train_step(&st, &loss, &g, batch, &ac, seed, step))) {
-            fprintf(stderr, "\n"); report_status(C, "train step", s); rc = 1; break;
-        }
-        avg = step ? 0.98 * avg + 0.02 * loss : loss;
-        double t = now_seconds();
-        if (t - tlast > 1.0 || step + 1 == steps) {
-            char eta[32];
-            double sps = (step + 1) / (t - t0 + 1e-9);
-            format_eta(eta, sizeof eta, (steps - step - 1) / sps);
-            fprintf(stderr, "\rstep %d/%d  loss %.5f (avg %.5f)  %.1f steps/s  ETA %s   ", step + 1, steps, loss, avg, sps, eta);
-            tlast = t;
-        }
-    }
-    fprintf(stderr, "\n");
-    if (!rc && (s = genrep_steer_eval(&st, l1, NULL, &g, EB, seed, held_out))) { report_status(C, "eval", s); rc = 1; }
-    float *walks = (float *)malloc(sizeof(float) * (size_t)T * D);
+    if ((s = genrep_steer_eval(&st, l0, l_still, &g, EB, o.seed, held_out))) { report_status(C, "eval", s); rc = 1; }
+    if (!rc && (s = steer_loop(&st, &avg, &g, &o))) { report_status(C, "train step", s); rc = 1; }
+    if (!rc && (s = genrep_steer_eval(&st, l1, NULL, &g, EB, o.seed, held_out))) { report_status(C, "eval", s); rc = 1; }
     genrep_steer_walks(walks, &st);
     if (!rc) {
         /* held-out masked MSE against the edit: walked, at the start, and not moving at all */
@@ -170,21 +203,12 @@ int genrep_cmd_steer_train(int argc, char **argv) {
             printf("%-11s %9.3g %10.5f %10.5f %10.5f %9.3f\n", genrep_steer_name(kinds[t]), st.alpha_max[t], l1[t], l0[t],
                    l_still[t], sqrt(n2));
         }
-        char sv[32], seedv[32], zv[16], lossv[32], lrv[32], bv[16];
-        snprintf(sv, sizeof sv, "%d", steps); snprintf(seedv, sizeof seedv, "%llu", (unsigned long long)seed);
-        snprintf(zv, sizeof zv, "%d", D); snprintf(lossv, sizeof lossv, "%.6g", avg);
-        snprintf(lrv, sizeof lrv, "%g", lr); snprintf(bv, sizeof bv, "%d", batch);
-        const char *kv[] = {"genrep.transforms", names, "genrep.generator", gen_path,
-                            "genrep.alpha_units", "shiftx:px,shifty:px,zoom:log2,rotate:deg,brightness:add,contrast:log2",
-                            "genrep.zdim", zv, "genrep.steps", sv, "genrep.batch", bv, "genrep.lr", lrv,
-                            "genrep.seed", seedv, "genrep.final_loss", lossv};
-        genrep_st_entry e[2] = {{"walks", 2, {T, D}, walks}, {"alpha_max", 1, {T}, st.alpha_max}};
-        if ((s = genrep_st_write(out, e, 2, kv, (int)(sizeof kv / sizeof kv[0]) / 2))) { report_status(C, out, s); rc = 1; }
-        else fprintf(stderr, "genrep steer-train: wrote %s (%.0fs)\n", out, now_seconds() - t0);
+        if ((s = steer_save(&o, &st, walks, names, D, avg))) { report_status(C, o.out, s); rc = 1; }
+        else fprintf(stderr, "genrep steer-train: wrote %s (%.0fs)\n", o.out, now_seconds() - t0);
     }
-    if (!rc && grid[0]) {
-        if ((s = write_grid(grid, &g, &st, walks, seed))) { report_status(C, grid, s); rc = 1; }
-        else fprintf(stderr, "genrep steer-train: wrote %s\n", grid);
+    if (!rc && o.grid && *o.grid) {
+        if ((s = write_grid(o.grid, &g, &st, walks, o.seed))) { report_status(C, o.grid, s); rc = 1; }
+        else fprintf(stderr, "genrep steer-train: wrote %s\n", o.grid);
     }
     free(walks);
     genrep_steer_free(&st);
