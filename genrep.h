@@ -17,6 +17,8 @@
 
    CONFIGURATION (define before the include; the same in every file)
      GENREP_STATIC           all functions static (default: extern)
+     GENREP_NODISCARD        attribute on status-returning functions
+                             (default: warn_unused_result on GCC/Clang)
      GENREP_MALLOC(sz)       allocator returning 64-byte aligned memory
                              (default: aligned_alloc(64, round_up(sz, 64)))
      GENREP_FREE(p)          matching free (default: free)
@@ -95,7 +97,13 @@ QUICKSTART-END
      0); genrep_status_str() names it and genrep_last_error() holds this
      thread's detail message naming the argument, tensor or file and what
      was expected. The library never prints and never exits; GENREP_ASSERT
-     guards internal invariants only.
+     guards internal invariants only. Status-returning functions carry
+     warn_unused_result (GENREP_NODISCARD) under GCC and Clang, so an
+     ignored status is a compiler warning.
+
+   VERSION
+     GENREP_VERSION "0.2.0" (GENREP_VERSION_MAJOR/_MINOR/_PATCH). The header
+     needs C11 (or C++11); below that it stops with an #error naming the flag.
 
    GRADIENTS
      Every *_backward ACCUMULATES (+=) into every gradient it writes (dinp,
@@ -127,13 +135,20 @@ QUICKSTART-END
      04_contrastive_step.c  generator -> views -> augmentations -> encoder -> NT-Xent -> SGD
      05_embed.c             encoder checkpoint -> CSV of a folder's features; nearest neighbours
 
-   FILES (safetensors, see [SAFETENSORS])
+   FILES (safetensors, see [SAFETENSORS]; every model file goes through [MODELIO])
      generator (genrep gan-train, genrep_gen_save/_load): the generator's
        named table; metadata genrep.model = dcgan|cgan, genrep.zdim,
        genrep.width, genrep.dwidth, genrep.n_classes, genrep.embed_dim.
-       Outputs are in [-1, 1].
-     encoder (genrep train): state_dict tensors (+ optim.*); metadata
-       genrep.encoder = small|resnet18, genrep.in = "C,H,W", genrep.head_out.
+       Outputs are in [-1, 1]. Discriminator: genrep_disc_save/_load, the
+       same metadata.
+     encoder (genrep train, genrep_encoder_save/_load): state_dict tensors
+       (+ optim.* state, head.linear of the CE / inverter baselines);
+       metadata records the whole architecture -- genrep.encoder (arch
+       label), genrep.in = "C,H,W", genrep.stem, genrep.widths,
+       genrep.blocks, genrep.strides (one value per stage), genrep.head =
+       "hidden,out" -- so any encoder reloads without flags, plus the
+       training settings (train.<flag>) and genrep.step. Loading is strict:
+       metadata that disagrees with the tensors is refused by name.
        Inputs are (x - 0.5) / 0.5 of images in [0, 1].
      walks (genrep steer-train): walks (T, zdim) per alpha unit, alpha_max (T).
 
@@ -149,6 +164,8 @@ QUICKSTART-END
      [IDX]         gzip IDX files, Fashion-MNIST
      [IMAGE]       image folders, PNG grids (with GENREP_IMAGE_IO)
      [SAFETENSORS] strict validating reader, atomic writer
+     [MODELIO]     model files: tables + extra tensors + metadata, strict
+                   loading; encoder and discriminator save/load
      [ENCODER]     ResNet encoders with projection head
      [LOSS] [MSE]  NT-Xent, SupCon, MSE
      [MODELS]      [GAN] generators and discriminators, [GANLOSS], [GANIO]
@@ -186,6 +203,16 @@ QUICKSTART-END
 #define GENREP_API extern
 #endif
 
+/* Every status-returning function is warn_unused_result: an ignored status
+   is a compiler warning (define GENREP_NODISCARD empty to turn it off). */
+#ifndef GENREP_NODISCARD
+#if defined(__GNUC__) || defined(__clang__)
+#define GENREP_NODISCARD __attribute__((warn_unused_result))
+#else
+#define GENREP_NODISCARD
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -215,7 +242,7 @@ typedef enum { GENREP_ISA_SCALAR = 0, GENREP_ISA_AVX2 = 1, GENREP_ISA_AVX512 = 2
 /* The ISA in use: chosen on first call from cpuid/XGETBV and GENREP_ISA. */
 GENREP_API genrep_isa  genrep_get_isa(void);
 /* Force a path; GENREP_ERR_UNSUPPORTED if this CPU/OS cannot run it. */
-GENREP_API genrep_status genrep_set_isa(genrep_isa isa);
+GENREP_API GENREP_NODISCARD genrep_status genrep_set_isa(genrep_isa isa);
 GENREP_API const char *genrep_isa_name(genrep_isa isa);
 /* Threads used by parallel ops (OpenMP max threads; 1 without OpenMP). */
 GENREP_API int  genrep_num_threads(void);
@@ -259,9 +286,9 @@ typedef struct {
 } genrep_tensor;
 
 /* Allocate a zeroed contiguous tensor of the given shape. */
-GENREP_API genrep_status genrep_tensor_create(genrep_tensor *t, int ndim, const int64_t *shape);
+GENREP_API GENREP_NODISCARD genrep_status genrep_tensor_create(genrep_tensor *t, int ndim, const int64_t *shape);
 /* Wrap caller memory (not freed by genrep_tensor_free). */
-GENREP_API genrep_status genrep_tensor_wrap(genrep_tensor *t, float *data, int ndim, const int64_t *shape);
+GENREP_API GENREP_NODISCARD genrep_status genrep_tensor_wrap(genrep_tensor *t, float *data, int ndim, const int64_t *shape);
 GENREP_API void    genrep_tensor_free(genrep_tensor *t);
 GENREP_API int64_t genrep_tensor_numel(const genrep_tensor *t);
 
@@ -270,14 +297,14 @@ GENREP_API int64_t genrep_tensor_numel(const genrep_tensor *t);
    semantics: op(X) = X or X^T; A is (M,K) with lda >= K when !transA, else
    stored (K,M) with lda >= M; likewise B. beta == 0 ignores C's old content
    (NaNs in C are not propagated). Any M, N, K >= 0. Threads: OpenMP. */
-GENREP_API genrep_status genrep_sgemm(int transA, int transB, int M, int N, int K,
+GENREP_API GENREP_NODISCARD genrep_status genrep_sgemm(int transA, int transB, int M, int N, int K,
                                       float alpha, const float *A, int lda,
                                       const float *B, int ldb,
                                       float beta, float *C, int ldc);
 /* The plain triple loop, the specification the fast paths are tested
    against (no threads, no blocking, double accumulation is NOT used:
    a float running sum in k order). */
-GENREP_API genrep_status genrep_sgemm_ref(int transA, int transB, int M, int N, int K,
+GENREP_API GENREP_NODISCARD genrep_status genrep_sgemm_ref(int transA, int transB, int M, int N, int K,
                                           float alpha, const float *A, int lda,
                                           const float *B, int ldb,
                                           float beta, float *C, int ldc);
@@ -287,10 +314,10 @@ GENREP_API genrep_status genrep_sgemm_ref(int transA, int transB, int M, int N, 
    sizes. Backward ACCUMULATES into all gradients; NULL = not needed. */
 
 /* [LINEAR] out (B,OC) = inp (B,C) @ weight^T (weight (OC,C)) + bias (OC); bias may be NULL. */
-GENREP_API genrep_status genrep_linear_forward(float *out, const float *inp, const float *weight,
+GENREP_API GENREP_NODISCARD genrep_status genrep_linear_forward(float *out, const float *inp, const float *weight,
                                                const float *bias, int B, int C, int OC);
 /* dinp (B,C) += dout @ weight; dweight (OC,C) += dout^T @ inp; dbias (OC) += sum_b dout. */
-GENREP_API genrep_status genrep_linear_backward(float *dinp, float *dweight, float *dbias,
+GENREP_API GENREP_NODISCARD genrep_status genrep_linear_backward(float *dinp, float *dweight, float *dbias,
                                                 const float *dout, const float *inp,
                                                 const float *weight, int B, int C, int OC);
 
@@ -304,7 +331,7 @@ typedef struct {
     int P, Q;             /* output height, width (filled by _init) */
 } genrep_conv2d_desc;
 /* Fill d and compute P,Q; GENREP_ERR_ARG / _SHAPE on bad sizes. */
-GENREP_API genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C, int H, int W,
+GENREP_API GENREP_NODISCARD genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C, int H, int W,
                                             int K, int R, int S, int stride, int pad);
 /* Scratch floats for forward and backward (one size serves both); 0 if d
    is invalid. Bounded and independent of the thread count: the batch runs
@@ -313,11 +340,11 @@ GENREP_API genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C,
    stride 1 also the flipped kernel (K*C*R*S) of the data gradient, and
    with several chunks a weight-gradient partial (K*C*R*S) per slot. */
 GENREP_API size_t genrep_conv2d_workspace(const genrep_conv2d_desc *d);
-GENREP_API genrep_status genrep_conv2d_forward(float *out, float *ws, const float *inp,
+GENREP_API GENREP_NODISCARD genrep_status genrep_conv2d_forward(float *out, float *ws, const float *inp,
                                                const float *weight, const float *bias,
                                                const genrep_conv2d_desc *d);
 /* dinp += conv^T(dout), dweight += corr(inp, dout), dbias += sum dout. */
-GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws,
+GENREP_API GENREP_NODISCARD genrep_status genrep_conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws,
                                                 const float *dout, const float *inp,
                                                 const float *weight, const genrep_conv2d_desc *d);
 
@@ -331,13 +358,13 @@ typedef struct {
     int stride_h, stride_w, pad_h, pad_w, outpad_h, outpad_w;
     int P, Q;
 } genrep_convt2d_desc;
-GENREP_API genrep_status genrep_convt2d_init(genrep_convt2d_desc *d, int N, int C, int H, int W,
+GENREP_API GENREP_NODISCARD genrep_status genrep_convt2d_init(genrep_convt2d_desc *d, int N, int C, int H, int W,
                                              int K, int R, int S, int stride, int pad, int outpad);
 GENREP_API size_t genrep_convt2d_workspace(const genrep_convt2d_desc *d);
-GENREP_API genrep_status genrep_convt2d_forward(float *out, float *ws, const float *inp,
+GENREP_API GENREP_NODISCARD genrep_status genrep_convt2d_forward(float *out, float *ws, const float *inp,
                                                 const float *weight, const float *bias,
                                                 const genrep_convt2d_desc *d);
-GENREP_API genrep_status genrep_convt2d_backward(float *dinp, float *dweight, float *dbias, float *ws,
+GENREP_API GENREP_NODISCARD genrep_status genrep_convt2d_backward(float *dinp, float *dweight, float *dbias, float *ws,
                                                  const float *dout, const float *inp,
                                                  const float *weight, const genrep_convt2d_desc *d);
 
@@ -348,14 +375,14 @@ GENREP_API genrep_status genrep_convt2d_backward(float *dinp, float *dweight, fl
    the unbiased variance for running_var (running_* may be NULL).
    training == 0: normalise with running stats; mean/rstd cache is still
    written from them. gamma/beta may be NULL (affine=False). */
-GENREP_API genrep_status genrep_batchnorm_forward(float *out, float *mean, float *rstd,
+GENREP_API GENREP_NODISCARD genrep_status genrep_batchnorm_forward(float *out, float *mean, float *rstd,
                                                   float *running_mean, float *running_var,
                                                   const float *inp, const float *gamma, const float *beta,
                                                   int N, int C, int HW, float eps, float momentum,
                                                   int training);
 /* training selects the batch-statistics gradient (through mean and var)
    or the eval-mode gradient (a per-channel scale). */
-GENREP_API genrep_status genrep_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
+GENREP_API GENREP_NODISCARD genrep_status genrep_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
                                                    const float *dout, const float *inp,
                                                    const float *gamma, const float *mean,
                                                    const float *rstd, int N, int C, int HW,
@@ -365,12 +392,12 @@ GENREP_API genrep_status genrep_batchnorm_backward(float *dinp, float *dgamma, f
    + bias with per-sample gain, bias (N, C) (the caller computes them from a
    class embedding with a linear layer and back-propagates dgain, dbias into
    it). Statistics as genrep_batchnorm_forward without affine. */
-GENREP_API genrep_status genrep_condbn_forward(float *out, float *mean, float *rstd,
+GENREP_API GENREP_NODISCARD genrep_status genrep_condbn_forward(float *out, float *mean, float *rstd,
                                                float *running_mean, float *running_var,
                                                const float *inp, const float *gain, const float *bias,
                                                int N, int C, int HW, float eps, float momentum,
                                                int training);
-GENREP_API genrep_status genrep_condbn_backward(float *dinp, float *dgain, float *dbias,
+GENREP_API GENREP_NODISCARD genrep_status genrep_condbn_backward(float *dinp, float *dgain, float *dbias,
                                                 const float *dout, const float *inp,
                                                 const float *gain, const float *mean,
                                                 const float *rstd, int N, int C, int HW,
@@ -378,54 +405,54 @@ GENREP_API genrep_status genrep_condbn_backward(float *dinp, float *dgain, float
 
 /* [ACT] elementwise over n values. Backward takes what it needs:
    relu/leaky_relu the input, tanh/sigmoid the output. */
-GENREP_API genrep_status genrep_relu_forward(float *out, const float *inp, size_t n);
-GENREP_API genrep_status genrep_relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
-GENREP_API genrep_status genrep_leaky_relu_forward(float *out, const float *inp, float slope, size_t n);
-GENREP_API genrep_status genrep_leaky_relu_backward(float *dinp, const float *dout, const float *inp,
+GENREP_API GENREP_NODISCARD genrep_status genrep_relu_forward(float *out, const float *inp, size_t n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_leaky_relu_forward(float *out, const float *inp, float slope, size_t n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_leaky_relu_backward(float *dinp, const float *dout, const float *inp,
                                                     float slope, size_t n);
-GENREP_API genrep_status genrep_tanh_forward(float *out, const float *inp, size_t n);
-GENREP_API genrep_status genrep_tanh_backward(float *dinp, const float *dout, const float *out, size_t n);
-GENREP_API genrep_status genrep_sigmoid_forward(float *out, const float *inp, size_t n);
-GENREP_API genrep_status genrep_sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_tanh_forward(float *out, const float *inp, size_t n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_tanh_backward(float *dinp, const float *dout, const float *out, size_t n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_sigmoid_forward(float *out, const float *inp, size_t n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n);
 
 /* [RESIDUAL] out = a + b; backward da += dout, db += dout. */
-GENREP_API genrep_status genrep_add_forward(float *out, const float *a, const float *b, size_t n);
-GENREP_API genrep_status genrep_add_backward(float *da, float *db, const float *dout, size_t n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_add_forward(float *out, const float *a, const float *b, size_t n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_add_backward(float *da, float *db, const float *dout, size_t n);
 
 /* [POOL] global average pool: inp (N,C,HW) -> out (N,C). */
-GENREP_API genrep_status genrep_avgpool_forward(float *out, const float *inp, int N, int C, int HW);
-GENREP_API genrep_status genrep_avgpool_backward(float *dinp, const float *dout, int N, int C, int HW);
+GENREP_API GENREP_NODISCARD genrep_status genrep_avgpool_forward(float *out, const float *inp, int N, int C, int HW);
+GENREP_API GENREP_NODISCARD genrep_status genrep_avgpool_backward(float *dinp, const float *dout, int N, int C, int HW);
 /* max pool 2-d, kernel k, stride s, padding p (padded cells never win, as PyTorch).
    inp (N,C,H,W) -> out (N,C,P,Q), P = (H + 2p - k)/s + 1; argmax (N,C,P,Q)
    int32 cache holds the flat h*W+w of each maximum (first on ties). */
-GENREP_API genrep_status genrep_maxpool_forward(float *out, int32_t *argmax, const float *inp,
+GENREP_API GENREP_NODISCARD genrep_status genrep_maxpool_forward(float *out, int32_t *argmax, const float *inp,
                                                 int N, int C, int H, int W, int k, int s, int p);
-GENREP_API genrep_status genrep_maxpool_backward(float *dinp, const float *dout, const int32_t *argmax,
+GENREP_API GENREP_NODISCARD genrep_status genrep_maxpool_backward(float *dinp, const float *dout, const int32_t *argmax,
                                                  int N, int C, int H, int W, int k, int s, int p);
 
 /* [UPSAMPLE] nearest x2: inp (N,C,H,W) -> out (N,C,2H,2W). */
-GENREP_API genrep_status genrep_upsample2x_forward(float *out, const float *inp, int N, int C, int H, int W);
-GENREP_API genrep_status genrep_upsample2x_backward(float *dinp, const float *dout, int N, int C, int H, int W);
+GENREP_API GENREP_NODISCARD genrep_status genrep_upsample2x_forward(float *out, const float *inp, int N, int C, int H, int W);
+GENREP_API GENREP_NODISCARD genrep_status genrep_upsample2x_backward(float *dinp, const float *dout, int N, int C, int H, int W);
 
 /* [EMBED] out (B,D) = table[idx[b]] (table (V,D)); backward dtable[idx[b]] += dout[b].
    Indices outside [0,V) give GENREP_ERR_ARG. */
-GENREP_API genrep_status genrep_embedding_forward(float *out, const int32_t *idx, const float *table,
+GENREP_API GENREP_NODISCARD genrep_status genrep_embedding_forward(float *out, const int32_t *idx, const float *table,
                                                   int B, int V, int D);
-GENREP_API genrep_status genrep_embedding_backward(float *dtable, const float *dout, const int32_t *idx,
+GENREP_API GENREP_NODISCARD genrep_status genrep_embedding_backward(float *dtable, const float *dout, const int32_t *idx,
                                                    int B, int V, int D);
 
 /* [L2NORM] row-wise, as torch.nn.functional.normalize(x, dim=1, eps):
    out[b] = inp[b] / max(||inp[b]||, eps); norm (B) cache holds max(||.||, eps). */
-GENREP_API genrep_status genrep_l2norm_forward(float *out, float *norm, const float *inp, int B, int D, float eps);
-GENREP_API genrep_status genrep_l2norm_backward(float *dinp, const float *dout, const float *out,
+GENREP_API GENREP_NODISCARD genrep_status genrep_l2norm_forward(float *out, float *norm, const float *inp, int B, int D, float eps);
+GENREP_API GENREP_NODISCARD genrep_status genrep_l2norm_backward(float *dinp, const float *dout, const float *out,
                                                 const float *norm, int B, int D);
 
 /* [XENT] mean softmax cross-entropy: logits (B,V), targets (B) in [0,V).
    Writes *loss and probs (B,V) (the softmax, the backward cache).
    Backward: dlogits += dloss * (probs - onehot) / B. */
-GENREP_API genrep_status genrep_softmax_xent_forward(float *loss, float *probs, const float *logits,
+GENREP_API GENREP_NODISCARD genrep_status genrep_softmax_xent_forward(float *loss, float *probs, const float *logits,
                                                      const int32_t *targets, int B, int V);
-GENREP_API genrep_status genrep_softmax_xent_backward(float *dlogits, const float *probs,
+GENREP_API GENREP_NODISCARD genrep_status genrep_softmax_xent_backward(float *dlogits, const float *probs,
                                                       const int32_t *targets, int B, int V, float dloss);
 
 /* --------------------------------------------------------------- [OPTIM] */
@@ -437,13 +464,13 @@ typedef struct {
 } genrep_sgd_config;
 /* torch.optim.SGD: g = grad + wd*p; buf = momentum*buf + g (buf = g at
    step 1); g = nesterov ? g + momentum*buf : buf; p -= lr*g. step counts from 1. */
-GENREP_API genrep_status genrep_sgd_step(float *params, float *buf, const float *grads, size_t n,
+GENREP_API GENREP_NODISCARD genrep_status genrep_sgd_step(float *params, float *buf, const float *grads, size_t n,
                                          const genrep_sgd_config *cfg, int64_t step);
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
     int   decoupled;   /* 1 = AdamW (p *= 1 - lr*wd), 0 = Adam (g += wd*p) */
 } genrep_adam_config;
-GENREP_API genrep_status genrep_adam_step(float *params, float *m, float *v, const float *grads, size_t n,
+GENREP_API GENREP_NODISCARD genrep_status genrep_adam_step(float *params, float *m, float *v, const float *grads, size_t n,
                                           const genrep_adam_config *cfg, int64_t step);
 /* Learning rate at step (0-based) of total: linear warm-up from 0 over
    warmup steps (lr*(step+1)/warmup), then cosine from base_lr to min_lr. */
@@ -550,7 +577,7 @@ typedef struct {
    seed (DCGAN init: conv/linear weights N(0, 0.02), batchnorm gamma
    N(1, 0.02), biases 0, running_mean 0, running_var 1; class embedding
    N(0, 1)). Same seed, same bits. */
-GENREP_API genrep_status genrep_gen_create(genrep_gen *g, const genrep_gan_config *cfg, int max_batch,
+GENREP_API GENREP_NODISCARD genrep_status genrep_gen_create(genrep_gen *g, const genrep_gan_config *cfg, int max_batch,
                                            uint64_t seed);
 GENREP_API void genrep_gen_free(genrep_gen *g);
 /* Re-draw every parameter from seed (as _create does). */
@@ -565,21 +592,21 @@ GENREP_API float *genrep_gen_output(const genrep_gen *g);
    (NULL for DCGAN), B <= max_batch. training != 0 uses batch statistics
    and updates the running statistics (momentum 0.1); 0 uses running
    statistics. z and y must stay valid until backward. */
-GENREP_API genrep_status genrep_gen_forward(genrep_gen *g, const float *z, const int32_t *y, int B,
+GENREP_API GENREP_NODISCARD genrep_status genrep_gen_forward(genrep_gen *g, const float *z, const int32_t *y, int B,
                                             int training);
 /* Backward of the last forward: dout (B,1,28,28) -> grads += ...,
    dz (B, zdim) += ... (NULL if not needed). */
-GENREP_API genrep_status genrep_gen_backward(genrep_gen *g, float *dz, const float *dout);
+GENREP_API GENREP_NODISCARD genrep_status genrep_gen_backward(genrep_gen *g, float *dz, const float *dout);
 
 /* Sampling: out (B,1,28,28) = G(z, y) in eval mode, any B (processed in
    chunks of max_batch). Row b depends only on z[b], y[b] and the weights. */
-GENREP_API genrep_status genrep_gen_render(genrep_gen *g, float *out, const float *z, const int32_t *y,
+GENREP_API GENREP_NODISCARD genrep_status genrep_gen_render(genrep_gen *g, float *out, const float *z, const int32_t *y,
                                            int B);
 
 /* Multiply-adds per image of the generator's forward (for img/s -> GFLOP/s). */
 GENREP_API double genrep_gen_macs(const genrep_gan_config *cfg);
 
-GENREP_API genrep_status genrep_disc_create(genrep_disc *d, const genrep_gan_config *cfg, int max_batch,
+GENREP_API GENREP_NODISCARD genrep_status genrep_disc_create(genrep_disc *d, const genrep_gan_config *cfg, int max_batch,
                                             uint64_t seed);
 GENREP_API void genrep_disc_free(genrep_disc *d);
 GENREP_API void genrep_disc_init(genrep_disc *d, uint64_t seed);
@@ -587,12 +614,12 @@ GENREP_API void genrep_disc_zero_grad(genrep_disc *d);
 GENREP_API const genrep_param_info *genrep_disc_param(const genrep_disc *d, const char *name);
 /* logits (B) = D(x, y); x (B,1,28,28), y (B) or NULL for DCGAN. x and y
    must stay valid until backward. */
-GENREP_API genrep_status genrep_disc_forward(genrep_disc *d, float *logits, const float *x, const int32_t *y,
+GENREP_API GENREP_NODISCARD genrep_status genrep_disc_forward(genrep_disc *d, float *logits, const float *x, const int32_t *y,
                                              int B);
 /* Backward of the last forward: dlogits (B) -> grads += ... when
    param_grads != 0 (the generator step passes 0), dx (B,1,28,28) += ...
    (NULL if not needed). */
-GENREP_API genrep_status genrep_disc_backward(genrep_disc *d, float *dx, const float *dlogits,
+GENREP_API GENREP_NODISCARD genrep_status genrep_disc_backward(genrep_disc *d, float *dx, const float *dlogits,
                                               int param_grads);
 
 /* [GANLOSS] mean over B of the per-logit loss for a role:
@@ -602,12 +629,12 @@ GENREP_API genrep_status genrep_disc_backward(genrep_disc *d, float *dx, const f
    Writes *loss and dlogits (B) = d loss / d logit (overwrites). */
 typedef enum { GENREP_GAN_LOSS_NS = 0, GENREP_GAN_LOSS_HINGE = 1 } genrep_gan_loss_kind;
 typedef enum { GENREP_GAN_D_REAL = 0, GENREP_GAN_D_FAKE = 1, GENREP_GAN_G = 2 } genrep_gan_role;
-GENREP_API genrep_status genrep_gan_loss(float *loss, float *dlogits, const float *logits, int B,
+GENREP_API GENREP_NODISCARD genrep_status genrep_gan_loss(float *loss, float *dlogits, const float *logits, int B,
                                          genrep_gan_loss_kind kind, genrep_gan_role role);
 
 /* Adam over the trainable tensors of a table (buffers skipped); m and v
    have the slab's layout. */
-GENREP_API genrep_status genrep_gan_adam_step(float *params, float *m, float *v, const float *grads,
+GENREP_API GENREP_NODISCARD genrep_status genrep_gan_adam_step(float *params, float *m, float *v, const float *grads,
                                               const genrep_param_info *table, int n_tensors,
                                               const genrep_adam_config *cfg, int64_t step);
 
@@ -617,12 +644,12 @@ GENREP_API genrep_status genrep_gan_adam_step(float *params, float *m, float *v,
    files `genrep gan-train` ships in weights/ and weights/export_pytorch.py
    writes). extra_kv holds n_extra more key/value pairs (may be NULL).
    Written atomically (see [SAFETENSORS]). */
-GENREP_API genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
+GENREP_API GENREP_NODISCARD genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
                                          const char *const *extra_kv, int n_extra);
 /* Create g (batches up to max_batch) from a weights file: the metadata
    gives the architecture, every tensor's name and shape is checked
    (_FORMAT / _SHAPE naming the file and tensor). Free with genrep_gen_free. */
-GENREP_API genrep_status genrep_gen_load(genrep_gen *g, const char *path, int max_batch);
+GENREP_API GENREP_NODISCARD genrep_status genrep_gen_load(genrep_gen *g, const char *path, int max_batch);
 /* ------------------------------------------------------------- [ENCODER] */
 /* ResNet encoders with a projection head, as GenRep's SupConResNet
    (networks/resnet_big.py of the reference): a 3x3 stem conv + BN + ReLU
@@ -701,29 +728,29 @@ typedef struct {
 /* Allocate all slabs for batches up to max_batch and initialise the
    parameters from seed (Kaiming normal fan_out convs, BN 1/0, linear
    uniform(+-1/sqrt(fan_in)) weights and biases, running stats 0/1). */
-GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_encoder_config *cfg,
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_encoder_config *cfg,
                                                int max_batch, uint64_t seed);
 GENREP_API void genrep_encoder_free(genrep_encoder *e);
 /* The sizes create would allocate, without allocating them: trained
    parameters, buffers (BN running stats) and activation floats for
    max_batch. A loader can refuse a file too small for the model its
    metadata describes before paying for that model. NULL outputs are skipped. */
-GENREP_API genrep_status genrep_encoder_sizes(const genrep_encoder_config *cfg, int max_batch, size_t *num_params,
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_sizes(const genrep_encoder_config *cfg, int max_batch, size_t *num_params,
                                               size_t *num_buffers, size_t *act_floats);
 /* Re-draw the parameters from seed and reset the running stats (as create). */
-GENREP_API genrep_status genrep_encoder_init(genrep_encoder *e, uint64_t seed);
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_init(genrep_encoder *e, uint64_t seed);
 /* Forward of inp (N, C, H, W), N <= max_batch. training != 0: BN uses batch
    statistics and updates its running stats. Sets e->features and e->out
    (valid until the next forward) and remembers the pointer inp: keep it
    alive and unchanged until backward. */
-GENREP_API genrep_status genrep_encoder_forward(genrep_encoder *e, const float *inp, int N, int training);
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_forward(genrep_encoder *e, const float *inp, int N, int training);
 /* Backward of the last forward: dout (N, out_dim) is the gradient w.r.t.
    e->out. grads += dparams; dinp (N, C, H, W) += dinput if not NULL.
    Its scratch is a separate part of the activation slab: e->out and
    e->features stay valid. BN's gradient follows the forward's mode. */
-GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp, const float *dout);
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp, const float *dout);
 /* Eval-mode features (N, F) of any number of images, in chunks of max_batch. */
-GENREP_API genrep_status genrep_encoder_features(float *feats, genrep_encoder *e, const float *inp, int N);
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_features(float *feats, genrep_encoder *e, const float *inp, int N);
 /* grads = 0 (before a backward, which accumulates). */
 GENREP_API void genrep_encoder_zero_grad(genrep_encoder *e);
 /* The named tensor, or NULL. */
@@ -755,21 +782,21 @@ GENREP_API int  genrep_encoder_profile_report(genrep_encoder *e, char *buf, size
 #define GENREP_LOSS_BASE_TAU 0.07f
 
 GENREP_API size_t genrep_ntxent_workspace(int B);
-GENREP_API genrep_status genrep_ntxent_forward(float *loss, float *ws, const float *z,
+GENREP_API GENREP_NODISCARD genrep_status genrep_ntxent_forward(float *loss, float *ws, const float *z,
                                                int B, int D, float tau, int flags);
-GENREP_API genrep_status genrep_ntxent_backward(float *dz, float *ws, const float *z,
+GENREP_API GENREP_NODISCARD genrep_status genrep_ntxent_backward(float *dz, float *ws, const float *z,
                                                 int B, int D, float tau, int flags, float dloss);
 /* labels (B): class of each sample (both views share it). */
 GENREP_API size_t genrep_supcon_workspace(int B);
-GENREP_API genrep_status genrep_supcon_forward(float *loss, float *ws, const float *z, const int32_t *labels,
+GENREP_API GENREP_NODISCARD genrep_status genrep_supcon_forward(float *loss, float *ws, const float *z, const int32_t *labels,
                                                int B, int D, float tau, int flags);
-GENREP_API genrep_status genrep_supcon_backward(float *dz, float *ws, const float *z, const int32_t *labels,
+GENREP_API GENREP_NODISCARD genrep_status genrep_supcon_backward(float *dz, float *ws, const float *z, const int32_t *labels,
                                                 int B, int D, float tau, int flags, float dloss);
 
 /* [MSE] loss = mean over n of (pred - target)^2 (torch.nn.MSELoss, the
    inverter baseline regressing z); backward dpred += dloss * 2 (pred - target) / n. */
-GENREP_API genrep_status genrep_mse_forward(float *loss, const float *pred, const float *target, size_t n);
-GENREP_API genrep_status genrep_mse_backward(float *dpred, const float *pred, const float *target,
+GENREP_API GENREP_NODISCARD genrep_status genrep_mse_forward(float *loss, const float *pred, const float *target, size_t n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_mse_backward(float *dpred, const float *pred, const float *target,
                                              size_t n, float dloss);
 
 /* --------------------------------------------------------------- [VIEWS] */
@@ -779,10 +806,10 @@ GENREP_API genrep_status genrep_mse_backward(float *dpred, const float *pred, co
    sample index of row b is first + b. */
 
 /* Anchors: z (B,D), each coordinate truncation * TruncNormal(-2, 2). */
-GENREP_API genrep_status genrep_latent_anchors(float *z, int B, int D, float truncation,
+GENREP_API GENREP_NODISCARD genrep_status genrep_latent_anchors(float *z, int B, int D, float truncation,
                                                uint64_t seed, uint64_t first);
 /* Class labels y (B) uniform in [0, n_classes). */
-GENREP_API genrep_status genrep_latent_classes(int32_t *y, int B, int n_classes, uint64_t seed, uint64_t first);
+GENREP_API GENREP_NODISCARD genrep_status genrep_latent_classes(int32_t *y, int B, int n_classes, uint64_t seed, uint64_t first);
 
 typedef enum {
     GENREP_VIEW_NONE = 0,     /* the anchor itself (pixel augmentations only) */
@@ -793,7 +820,7 @@ typedef enum {
 } genrep_view_kind;
 GENREP_API const char *genrep_view_name(genrep_view_kind k);
 /* Parse "none|gauss|angular|independent|steer"; GENREP_ERR_ARG otherwise. */
-GENREP_API genrep_status genrep_view_parse(genrep_view_kind *k, const char *s);
+GENREP_API GENREP_NODISCARD genrep_status genrep_view_parse(genrep_view_kind *k, const char *s);
 
 typedef struct {
     genrep_view_kind kind;
@@ -810,7 +837,7 @@ typedef struct {
    random streams (views use purposes 2..62), so it is part of the
    determinism promise: a pool holds at most GENREP_VIEW_MAX neighbours. */
 #define GENREP_VIEW_MAX 61
-GENREP_API genrep_status genrep_latent_view(float *zv, const float *z, int B, int D,
+GENREP_API GENREP_NODISCARD genrep_status genrep_latent_view(float *zv, const float *z, int B, int D,
                                             const genrep_view_config *cfg, uint64_t seed,
                                             uint64_t first, int view);
 
@@ -828,14 +855,14 @@ typedef struct {
     uint64_t seed;
 } genrep_probe_config;
 GENREP_API void genrep_probe_config_default(genrep_probe_config *cfg);
-GENREP_API genrep_status genrep_linear_probe(float *test_acc, float *train_acc,
+GENREP_API GENREP_NODISCARD genrep_status genrep_linear_probe(float *test_acc, float *train_acc,
                                              const float *xtr, const int32_t *ytr, int ntr,
                                              const float *xte, const int32_t *yte, int nte,
                                              int D, int n_classes, const genrep_probe_config *cfg);
 /* k-nearest-neighbour classifier on cosine similarity (features are L2
    normalised inside): the k most similar training rows vote with weight
    exp(sim / 0.07) (Wu et al. 2018, as SimCLR/SupCon monitors do). */
-GENREP_API genrep_status genrep_knn_accuracy(float *acc, const float *xtr, const int32_t *ytr, int ntr,
+GENREP_API GENREP_NODISCARD genrep_status genrep_knn_accuracy(float *acc, const float *xtr, const int32_t *ytr, int ntr,
                                              const float *xte, const int32_t *yte, int nte,
                                              int D, int n_classes, int k);
 
@@ -880,14 +907,14 @@ typedef enum {
 
 /* "shiftx", "shifty", "zoom", "rotate", "brightness", "contrast". */
 GENREP_API const char *genrep_steer_name(genrep_steer_kind k);
-GENREP_API genrep_status genrep_steer_parse(genrep_steer_kind *k, const char *s);
+GENREP_API GENREP_NODISCARD genrep_status genrep_steer_parse(genrep_steer_kind *k, const char *s);
 /* Default alpha range (training and views) for 28x28 images: shift 4 px,
    zoom 0.75 (x0.59 .. x1.68), rotate 30 degrees, brightness 0.4, contrast 0.75. */
 GENREP_API float genrep_steer_default_alpha_max(genrep_steer_kind k);
 
 /* out (N,C,H,W) = edit_kind(inp, alpha[n]) for each image n; mask (same
    shape, may be NULL) = 1 where valid else 0. out may not alias inp. */
-GENREP_API genrep_status genrep_steer_edit(float *out, float *mask, const float *inp, const float *alpha,
+GENREP_API GENREP_NODISCARD genrep_status genrep_steer_edit(float *out, float *mask, const float *inp, const float *alpha,
                                            genrep_steer_kind kind, int N, int C, int H, int W);
 
 /* Walk training state. The trained parameters are the unit walks U (T,D):
@@ -913,7 +940,7 @@ typedef struct {
 /* Allocate for T <= GENREP_STEER_MAX_WALKS walks of a D-dim latent and
    batches up to max_batch; U ~ N(0, 0.1) per coordinate from seed (as
    the reference). alpha_max NULL = the defaults above. */
-GENREP_API genrep_status genrep_steer_create(genrep_steer *s, const genrep_steer_kind *kinds,
+GENREP_API GENREP_NODISCARD genrep_status genrep_steer_create(genrep_steer *s, const genrep_steer_kind *kinds,
                                              const float *alpha_max, int T, int D, int max_batch,
                                              uint64_t seed);
 GENREP_API void genrep_steer_free(genrep_steer *s);
@@ -930,17 +957,17 @@ GENREP_API void genrep_steer_walks(float *walks, const genrep_steer *s);
    dL/dz'. g runs in eval mode and stays frozen (its own gradient slab is
    zeroed and gets junk; its parameters are untouched). B <= max_batch and
    B <= g->max_batch; g->cfg.zdim == D; g's images must be (1,28,28). */
-GENREP_API genrep_status genrep_steer_loss_grad(genrep_steer *s, float *loss, genrep_gen *g, int B,
+GENREP_API GENREP_NODISCARD genrep_status genrep_steer_loss_grad(genrep_steer *s, float *loss, genrep_gen *g, int B,
                                                 uint64_t seed, int64_t step);
 /* loss_grad, then Adam on U (Adam step count step + 1). */
-GENREP_API genrep_status genrep_steer_train_step(genrep_steer *s, float *loss, genrep_gen *g, int B,
+GENREP_API GENREP_NODISCARD genrep_status genrep_steer_train_step(genrep_steer *s, float *loss, genrep_gen *g, int B,
                                                  const genrep_adam_config *cfg, uint64_t seed, int64_t step);
 /* Held-out check per walk t: on B anchors with sample indices from
    first, alpha = alpha_max_t * U(-1,1), the masked MSE against
    edit_t(G(z), alpha) of the walked image G(z + alpha w_t) (loss_walk[t])
    and of the unmoved image G(z) (loss_still[t], what doing nothing
    scores). Either output may be NULL. */
-GENREP_API genrep_status genrep_steer_eval(genrep_steer *s, float *loss_walk, float *loss_still, genrep_gen *g,
+GENREP_API GENREP_NODISCARD genrep_status genrep_steer_eval(genrep_steer *s, float *loss_walk, float *loss_still, genrep_gen *g,
                                            int B, uint64_t seed, uint64_t first);
 
 /* ----------------------------------------------------------------- [AUG] */
@@ -995,7 +1022,7 @@ typedef struct {
    (mean 0, std 1; set normalize = 1 and mean/std to use it). */
 GENREP_API void genrep_aug_config_simclr(genrep_aug_config *cfg, int out_h, int out_w);
 /* GENREP_ERR_ARG naming the field if cfg is unusable. */
-GENREP_API genrep_status genrep_aug_config_check(const genrep_aug_config *cfg);
+GENREP_API GENREP_NODISCARD genrep_status genrep_aug_config_check(const genrep_aug_config *cfg);
 
 /* Draw the parameters of one view of an H x W image (cfg must pass
    genrep_aug_config_check). The draws come only from the Philox streams
@@ -1008,7 +1035,7 @@ GENREP_API void genrep_aug_sample(genrep_aug_params *p, const genrep_aug_config 
 
 /* One view with given parameters: out (C, cfg->out_h, cfg->out_w) from
    in (C, H, W); no allocation, in and out must not overlap. */
-GENREP_API genrep_status genrep_aug_apply(float *out, const float *in, int C, int H, int W,
+GENREP_API GENREP_NODISCARD genrep_status genrep_aug_apply(float *out, const float *in, int C, int H, int W,
                                           const genrep_aug_config *cfg, const genrep_aug_params *p);
 
 /* out (N, C, cfg->out_h, cfg->out_w) = one augmented view of each image of
@@ -1016,7 +1043,7 @@ GENREP_API genrep_status genrep_aug_apply(float *out, const float *in, int C, in
    function of (seed, sample index, view_index) only, so the result is
    bitwise the same for any thread count or split of the batch. OpenMP over
    images; no allocation. */
-GENREP_API genrep_status genrep_augment_batch(float *out, const float *in, int N, int C, int H, int W,
+GENREP_API GENREP_NODISCARD genrep_status genrep_augment_batch(float *out, const float *in, int N, int C, int H, int W,
                                               const genrep_aug_config *cfg, uint64_t seed,
                                               uint64_t first_sample_index, int view_index);
 
@@ -1025,21 +1052,21 @@ GENREP_API genrep_status genrep_augment_batch(float *out, const float *in, int N
    for resized_crop. Colour ops clamp to [0, 1] as torchvision does. */
 /* out (C,out_h,out_w) = bilinear resize (align_corners=False, no antialias)
    of the box (top, left, h, w), which must lie inside the image. */
-GENREP_API genrep_status genrep_aug_resized_crop(float *out, const float *in, int C, int H, int W,
+GENREP_API GENREP_NODISCARD genrep_status genrep_aug_resized_crop(float *out, const float *in, int C, int H, int W,
                                                  int top, int left, int h, int w, int out_h, int out_w);
-GENREP_API genrep_status genrep_aug_hflip(float *out, const float *in, int C, int H, int W);
-GENREP_API genrep_status genrep_aug_adjust_brightness(float *out, const float *in, int C, int H, int W, float factor);
+GENREP_API GENREP_NODISCARD genrep_status genrep_aug_hflip(float *out, const float *in, int C, int H, int W);
+GENREP_API GENREP_NODISCARD genrep_status genrep_aug_adjust_brightness(float *out, const float *in, int C, int H, int W, float factor);
 /* blends with the mean of the grayscale image (of the image itself if C = 1) */
-GENREP_API genrep_status genrep_aug_adjust_contrast(float *out, const float *in, int C, int H, int W, float factor);
-GENREP_API genrep_status genrep_aug_adjust_saturation(float *out, const float *in, int C, int H, int W, float factor);
+GENREP_API GENREP_NODISCARD genrep_status genrep_aug_adjust_contrast(float *out, const float *in, int C, int H, int W, float factor);
+GENREP_API GENREP_NODISCARD genrep_status genrep_aug_adjust_saturation(float *out, const float *in, int C, int H, int W, float factor);
 /* hue shift in [-0.5, 0.5] (fraction of the colour circle), via HSV */
-GENREP_API genrep_status genrep_aug_adjust_hue(float *out, const float *in, int C, int H, int W, float shift);
+GENREP_API GENREP_NODISCARD genrep_status genrep_aug_adjust_hue(float *out, const float *in, int C, int H, int W, float shift);
 /* gray = 0.2989 R + 0.587 G + 0.114 B, written to all C channels */
-GENREP_API genrep_status genrep_aug_grayscale(float *out, const float *in, int C, int H, int W);
+GENREP_API GENREP_NODISCARD genrep_status genrep_aug_grayscale(float *out, const float *in, int C, int H, int W);
 /* separable Gaussian, odd kernel side, reflect padding (torchvision gaussian_blur) */
-GENREP_API genrep_status genrep_aug_gaussian_blur(float *out, const float *in, int C, int H, int W,
+GENREP_API GENREP_NODISCARD genrep_status genrep_aug_gaussian_blur(float *out, const float *in, int C, int H, int W,
                                                   int kernel, float sigma);
-GENREP_API genrep_status genrep_aug_normalize(float *out, const float *in, int C, int H, int W,
+GENREP_API GENREP_NODISCARD genrep_status genrep_aug_normalize(float *out, const float *in, int C, int H, int W,
                                               const float *mean, const float *std);
 
 /* ----------------------------------------------------------------- [IDX] */
@@ -1070,7 +1097,7 @@ typedef struct {
 /* Read a whole IDX file; validates the magic, dims (each >= 1, payload
    <= GENREP_IDX_MAX_BYTES), the length (no truncation, no trailing bytes).
    Errors: GENREP_ERR_IO (cannot open/read), GENREP_ERR_FORMAT, naming the file. */
-GENREP_API genrep_status genrep_idx_read(genrep_idx *out, const char *path);
+GENREP_API GENREP_NODISCARD genrep_status genrep_idx_read(genrep_idx *out, const char *path);
 GENREP_API void          genrep_idx_free(genrep_idx *x);
 
 /* The directory used when dir is NULL: $GENREP_FMNIST_DIR, else
@@ -1080,7 +1107,7 @@ GENREP_API const char *genrep_fmnist_default_dir(void);
    dir/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]: images (N,1,28,28)
    in [0,1], labels 0..9. Checks magic numbers, 28x28 images, image and label
    counts agree, label range, file lengths; every error names the file. */
-GENREP_API genrep_status genrep_fmnist_load(genrep_dataset *out, const char *dir, int train);
+GENREP_API GENREP_NODISCARD genrep_status genrep_fmnist_load(genrep_dataset *out, const char *dir, int train);
 GENREP_API void          genrep_dataset_free(genrep_dataset *d);
 
 /* --------------------------------------------------------------- [IMAGE] */
@@ -1097,7 +1124,7 @@ GENREP_API void          genrep_dataset_free(genrep_dataset *d);
    Each image becomes C channels (1 gray or 3 RGB), bilinearly resized to
    out_h x out_w, values in [0,1]. A file that cannot be decoded or is too
    large is an error naming it. */
-GENREP_API genrep_status genrep_imagefolder_load(genrep_dataset *out, const char *root, int C,
+GENREP_API GENREP_NODISCARD genrep_status genrep_imagefolder_load(genrep_dataset *out, const char *root, int C,
                                                  int out_h, int out_w);
 
 /* PNG of a grid of rows x cols images, images (rows*cols, C, H, W), C = 1
@@ -1105,7 +1132,7 @@ GENREP_API genrep_status genrep_imagefolder_load(genrep_dataset *out, const char
    with pad pixels of value pad_value around and between the tiles. Values
    are x*std[c] + mean[c] when mean and std are non-NULL (undoing a
    normalisation), then clamped to [0,1] and rounded to 8 bits. */
-GENREP_API genrep_status genrep_png_write_grid(const char *path, const float *images, int rows, int cols,
+GENREP_API GENREP_NODISCARD genrep_status genrep_png_write_grid(const char *path, const float *images, int rows, int cols,
                                                int C, int H, int W, int pad, float pad_value,
                                                const float *mean, const float *std);
 #endif
@@ -1124,7 +1151,7 @@ GENREP_API genrep_status genrep_png_write_grid(const char *path, const float *im
 
 /* mu (D) = mean of the rows of x (N, D); cov (D, D) = unbiased covariance
    (divides by N - 1, as numpy.cov). N >= 2. Accumulates in double. */
-GENREP_API genrep_status genrep_mean_cov(double *mu, double *cov, const float *x, int N, int D);
+GENREP_API GENREP_NODISCARD genrep_status genrep_mean_cov(double *mu, double *cov, const float *x, int N, int D);
 
 /* Eigen-decomposition of the symmetric a (n, n), row-major, destroyed:
    a = V diag(w) V^T with w (n) ascending and V (n, n) holding the
@@ -1133,14 +1160,14 @@ GENREP_API genrep_status genrep_mean_cov(double *mu, double *cov, const float *x
    of the whole matrix's (at most 100 sweeps, else GENREP_ERR_ARG, which
    does not happen for finite symmetric input; non-finite input gives
    GENREP_ERR_NONFINITE). */
-GENREP_API genrep_status genrep_sym_eig(double *w, double *v, double *a, int n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_sym_eig(double *w, double *v, double *a, int n);
 
 /* Doubles of workspace genrep_frechet_distance needs for dimension D. */
 GENREP_API size_t genrep_frechet_workspace(int D);
 /* *fd = Frechet distance between N(mu1, c1) and N(mu2, c2), D dims;
    c1, c2 (D, D) symmetric PSD (small negative eigenvalues from round-off
    are clamped to 0). ws: genrep_frechet_workspace(D) doubles. */
-GENREP_API genrep_status genrep_frechet_distance(double *fd, const double *mu1, const double *c1,
+GENREP_API GENREP_NODISCARD genrep_status genrep_frechet_distance(double *fd, const double *mu1, const double *c1,
                                                  const double *mu2, const double *c2, int D, double *ws);
 
 /* --------------------------------------------------------- [SAFETENSORS] */
@@ -1193,10 +1220,10 @@ typedef struct {
 /* Read and validate path (one read, one allocation for the handle).
    flags: 0 or GENREP_ST_ALLOW_NONFINITE. On failure *out is NULL and the
    status is _IO, _NOMEM, _FORMAT, _UNSUPPORTED (dtype) or _NONFINITE. */
-GENREP_API genrep_status genrep_st_open(genrep_st **out, const char *path, int flags);
+GENREP_API GENREP_NODISCARD genrep_status genrep_st_open(genrep_st **out, const char *path, int flags);
 /* The same on bytes in memory (copied; the caller keeps ownership).
    name (may be NULL) is the file name used in error messages. */
-GENREP_API genrep_status genrep_st_open_memory(genrep_st **out, const void *bytes, size_t n, int flags,
+GENREP_API GENREP_NODISCARD genrep_status genrep_st_open_memory(genrep_st **out, const void *bytes, size_t n, int flags,
                                                const char *name);
 GENREP_API void genrep_st_close(genrep_st *st);
 /* Tensors, in data-section order. */
@@ -1212,13 +1239,13 @@ GENREP_API void genrep_st_meta_get(const genrep_st *st, int i, const char **key,
 /* Check the file holds exactly the tensors a model needs: GENREP_OK, or
    _FORMAT naming missing and unexpected tensors, or _SHAPE naming the
    tensors whose shape differs (the message lists as many as fit). */
-GENREP_API genrep_status genrep_st_expect(const genrep_st *st, const genrep_st_spec *specs, int n);
+GENREP_API GENREP_NODISCARD genrep_status genrep_st_expect(const genrep_st *st, const genrep_st_spec *specs, int n);
 /* Write n tensors (F32) and n_meta metadata pairs meta_kv[2i] = key,
    meta_kv[2i+1] = value to path, atomically. Names must be unique and
    not "__metadata__"; data must be finite (_NONFINITE otherwise, so a
    diverged run never replaces a good checkpoint). On any failure the
    previous file at path is untouched and no temp file is left. */
-GENREP_API genrep_status genrep_st_write(const char *path, const genrep_st_entry *entries, int n,
+GENREP_API GENREP_NODISCARD genrep_status genrep_st_write(const char *path, const genrep_st_entry *entries, int n,
                                          const char *const *meta_kv, int n_meta);
 
 
@@ -1242,12 +1269,12 @@ typedef struct { const char *prefix; const genrep_param_info *table; int n; floa
 
 /* Write nt tables, n_extra extra tensors and n_kv metadata pairs (kv[2i]
    key, kv[2i+1] value) to path, atomically. */
-GENREP_API genrep_status genrep_tables_save(const char *path, const genrep_table_ref *t, int nt,
+GENREP_API GENREP_NODISCARD genrep_status genrep_tables_save(const char *path, const genrep_table_ref *t, int nt,
                                             const genrep_extra_tensor *extra, int n_extra,
                                             const char *const *kv, int n_kv);
 /* Fill the tables and extra tensors from an open file, strictly (above).
    Nothing is written to the tables unless every check passes. */
-GENREP_API genrep_status genrep_tables_read(const genrep_st *st, const char *path, const genrep_table_ref *t,
+GENREP_API GENREP_NODISCARD genrep_status genrep_tables_read(const genrep_st *st, const char *path, const genrep_table_ref *t,
                                             int nt, genrep_extra_tensor *extra, int n_extra);
 
 /* The named encoder architectures: arch "small" or "resnet18"; width > 0
@@ -1257,7 +1284,7 @@ GENREP_API genrep_status genrep_tables_read(const genrep_st *st, const char *pat
    width 0..GENREP_ENCODER_MAX_WIDTH, blocks 0..GENREP_ENCODER_MAX_BLOCKS. */
 #define GENREP_ENCODER_MAX_WIDTH  512
 #define GENREP_ENCODER_MAX_BLOCKS 8
-GENREP_API genrep_status genrep_encoder_config_named(genrep_encoder_config *c, const char *arch, int width,
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_config_named(genrep_encoder_config *c, const char *arch, int width,
                                                      int blocks, int C, int H, int W);
 
 /* Encoder checkpoints. Metadata records the whole config, so any encoder
@@ -1267,26 +1294,26 @@ GENREP_API genrep_status genrep_encoder_config_named(genrep_encoder_config *c, c
    "hidden,out" (out 0: no head). Older files (genrep.width + a single
    genrep.blocks + genrep.head_out, arch small|resnet18) still load. The
    caller's kv pairs (training settings, step) are added. */
-GENREP_API genrep_status genrep_encoder_save(const genrep_encoder *e, const char *path, const char *arch,
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_save(const genrep_encoder *e, const char *path, const char *arch,
                                              const genrep_extra_tensor *extra, int n_extra,
                                              const char *const *kv, int n_kv);
 /* The config a checkpoint's metadata describes, validated against
    bounds (C 1..4, H, W 8..1024, widths 1..4096, blocks 1..8, strides 1..2,
    head 0..65536): _FORMAT naming the file and key otherwise. */
-GENREP_API genrep_status genrep_encoder_config_from_file(genrep_encoder_config *c, const genrep_st *st,
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_config_from_file(genrep_encoder_config *c, const genrep_st *st,
                                                          const char *path);
 /* Create e (batches up to max_batch) from a checkpoint: config from the
    metadata, then a check that the file holds that model's values before
    allocating it, then the strict read (above) of the encoder's tensors and
    the extra tensors. *st_out (may be NULL) receives the open file for more
    metadata (close with genrep_st_close). Free e with genrep_encoder_free. */
-GENREP_API genrep_status genrep_encoder_load(genrep_encoder *e, const char *path, int max_batch,
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_load(genrep_encoder *e, const char *path, int max_batch,
                                              genrep_extra_tensor *extra, int n_extra, genrep_st **st_out);
 
 /* Discriminator weights: its table (prefix "") with the generator's GAN
    metadata (genrep.model, genrep.zdim, ...); load creates d. */
-GENREP_API genrep_status genrep_disc_save(const genrep_disc *d, const char *path, const char *const *kv, int n_kv);
-GENREP_API genrep_status genrep_disc_load(genrep_disc *d, const char *path, int max_batch);
+GENREP_API GENREP_NODISCARD genrep_status genrep_disc_save(const genrep_disc *d, const char *path, const char *const *kv, int n_kv);
+GENREP_API GENREP_NODISCARD genrep_status genrep_disc_load(genrep_disc *d, const char *path, int max_batch);
 
 #ifdef __cplusplus
 }
@@ -3933,7 +3960,7 @@ GENREP_API double genrep_gen_macs(const genrep_gan_config *c) {
     return macs;
 }
 
-static void genrep__gen_layout(genrep_gen *g) {
+static genrep_status genrep__gen_layout(genrep_gen *g) {
     const genrep_gan_config *c = &g->cfg;
     int cg = c->kind == GENREP_GAN_CGAN, Z = c->zdim, E = c->embed_dim;
     int C0 = 4 * c->width, C1 = 2 * c->width, C2 = c->width;
@@ -3992,12 +4019,15 @@ static void genrep__gen_layout(genrep_gen *g) {
     /* conv workspace: the largest any of the three convolutions needs at max_batch */
     genrep_convt2d_desc d1, d2;
     genrep_conv2d_desc d3;
-    genrep_convt2d_init(&d1, g->max_batch, C0, 7, 7, C1, 4, 4, 2, 1, 0);
-    genrep_convt2d_init(&d2, g->max_batch, C1, 14, 14, C2, 4, 4, 2, 1, 0);
-    genrep_conv2d_init(&d3, g->max_batch, C2, 28, 28, 1, 3, 3, 1, 1);
+    if (genrep_convt2d_init(&d1, g->max_batch, C0, 7, 7, C1, 4, 4, 2, 1, 0)
+        || genrep_convt2d_init(&d2, g->max_batch, C1, 14, 14, C2, 4, 4, 2, 1, 0)
+        || genrep_conv2d_init(&d3, g->max_batch, C2, 28, 28, 1, 3, 3, 1, 1)) {
+        return genrep__fail(GENREP_ERR_ARG, "genrep_gen_create: the config gives impossible layer sizes");
+    }
     size_t w1 = genrep_convt2d_workspace(&d1), w2 = genrep_convt2d_workspace(&d2), w3 = genrep_conv2d_workspace(&d3);
     g->n_ws = w1 > w2 ? w1 : w2;
     if (w3 > g->n_ws) g->n_ws = w3;
+    return GENREP_OK;
 }
 
 GENREP_API void genrep_gen_init(genrep_gen *g, uint64_t seed) {
@@ -4034,7 +4064,7 @@ GENREP_API genrep_status genrep_gen_create(genrep_gen *g, const genrep_gan_confi
     if (st) return st;
     g->cfg = *cfg;
     g->max_batch = max_batch;
-    genrep__gen_layout(g);
+    if ((st = genrep__gen_layout(g))) return st;
     if (!genrep__gan_alloc_slabs(&g->params, &g->grads, &g->acts, &g->dacts, &g->ws,
                                  g->n_params, g->n_acts, g->n_ws)) {
         size_t need = (2 * g->n_params + 2 * g->n_acts + g->n_ws) * sizeof(float);
@@ -4209,7 +4239,7 @@ GENREP_API genrep_status genrep_gen_render(genrep_gen *g, float *out, const floa
 enum { GENREP__D_C1W = 0, GENREP__D_C1B, GENREP__D_C2W, GENREP__D_C2B, GENREP__D_FCW, GENREP__D_FCB, GENREP__D_EMBED };
 enum { GENREP__DA_C1 = 0, GENREP__DA_L1, GENREP__DA_C2, GENREP__DA_L2, GENREP__DA_EMB, GENREP__DA_DL, GENREP__DA_N };
 
-static void genrep__disc_layout(genrep_disc *d) {
+static genrep_status genrep__disc_layout(genrep_disc *d) {
     const genrep_gan_config *c = &d->cfg;
     int D1 = c->dwidth, D2 = 2 * c->dwidth, F = D2 * 49;
     genrep_param_info *t = d->table;
@@ -4235,10 +4265,13 @@ static void genrep__disc_layout(genrep_disc *d) {
     }
     d->n_acts = a;
     genrep_conv2d_desc d1, d2;
-    genrep_conv2d_init(&d1, d->max_batch, 1, 28, 28, D1, 4, 4, 2, 1);
-    genrep_conv2d_init(&d2, d->max_batch, D1, 14, 14, D2, 4, 4, 2, 1);
+    if (genrep_conv2d_init(&d1, d->max_batch, 1, 28, 28, D1, 4, 4, 2, 1)
+        || genrep_conv2d_init(&d2, d->max_batch, D1, 14, 14, D2, 4, 4, 2, 1)) {
+        return genrep__fail(GENREP_ERR_ARG, "genrep_disc_create: the config gives impossible layer sizes");
+    }
     size_t w1 = genrep_conv2d_workspace(&d1), w2 = genrep_conv2d_workspace(&d2);
     d->n_ws = w1 > w2 ? w1 : w2;
+    return GENREP_OK;
 }
 
 GENREP_API void genrep_disc_init(genrep_disc *d, uint64_t seed) {
@@ -4262,7 +4295,7 @@ GENREP_API genrep_status genrep_disc_create(genrep_disc *d, const genrep_gan_con
     if (st) return st;
     d->cfg = *cfg;
     d->max_batch = max_batch;
-    genrep__disc_layout(d);
+    if ((st = genrep__disc_layout(d))) return st;
     if (!genrep__gan_alloc_slabs(&d->params, &d->grads, &d->acts, &d->dacts, &d->ws,
                                  d->n_params, d->n_acts, d->n_ws)) {
         size_t need = (2 * d->n_params + 2 * d->n_acts + d->n_ws) * sizeof(float);
@@ -5411,7 +5444,9 @@ static float genrep__probe_accuracy(const float *x, const int32_t *y, int n, con
         int nb = n - i0 < 256 ? n - i0 : 256;
         for (int i = 0; i < nb; i++)
             for (int d = 0; d < D; d++) xb[(size_t)i * D + d] = (x[(size_t)(i0 + i) * D + d] - mu[d]) / sd[d];
-        genrep_linear_forward(logits, xb, W, bias, nb, D, V);
+        genrep_status ls = genrep_linear_forward(logits, xb, W, bias, nb, D, V);
+        GENREP_ASSERT(ls == GENREP_OK); /* sizes checked by the caller */
+        (void)ls;
         for (int i = 0; i < nb; i++) {
             int best = 0;
             for (int v = 1; v < V; v++) if (logits[(size_t)i * V + v] > logits[(size_t)i * V + best]) best = v;
@@ -5533,7 +5568,9 @@ GENREP_API genrep_status genrep_knn_accuracy(float *acc, const float *xtr, const
     for (int i0 = 0; i0 < nte; i0 += CH) {
         int nb = nte - i0 < CH ? nte - i0 : CH;
         genrep__normalize_rows(te, xte + (size_t)i0 * D, nb, D);
-        genrep_sgemm(0, 1, nb, ntr, D, 1.0f, te, D, tr, D, 0.0f, sim, ntr);
+        genrep_status gs = genrep_sgemm(0, 1, nb, ntr, D, 1.0f, te, D, tr, D, 0.0f, sim, ntr);
+        GENREP_ASSERT(gs == GENREP_OK); /* sizes checked above */
+        (void)gs;
         GENREP__OMP(omp parallel for reduction(+:correct))
         for (int i = 0; i < nb; i++) {
             int t = 0;

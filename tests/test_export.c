@@ -57,7 +57,7 @@ static void check_case(const char *name, int cond, int zdim, int width) {
         snprintf(what, sizeof what, "%s images, isa %s", name, genrep_isa_name((genrep_isa)isa));
         TU_ASSERT_CLOSE(out, ref, (size_t)B * 784, 2e-5, 1e-4, what);
     }
-    genrep_set_isa(saved);
+    ck_assert_int_eq(genrep_set_isa(saved), GENREP_OK);
     ck_assert_int_ge(ran, 1);
     free(out);
     genrep_gen_free(&g);

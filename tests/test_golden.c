@@ -119,7 +119,7 @@ static void run_layer(const char *layer, case_fn fn) {
         x.isa = (genrep_isa)isa;
         for (x.c = 0; x.c < ncases(&g); x.c++) fn(&x, &g);
     }
-    genrep_set_isa(saved);
+    ck_assert_int_eq(genrep_set_isa(saved), GENREP_OK);
     genrep_release_buffers(); /* GEMM's per-thread packing buffers (LeakSanitizer) */
     printf("golden %-10s %d cases, worst |err|/tol:", layer, ncases(&g));
     for (int i = 0; i < 3; i++)

@@ -315,8 +315,8 @@ START_TEST(gan_losses) {
                 float lp[5], lm[5], fp, fm;
                 memcpy(lp, logits, sizeof lp); memcpy(lm, logits, sizeof lm);
                 lp[b] += 1e-2f; lm[b] -= 1e-2f;
-                genrep_gan_loss(&fp, NULL, lp, 5, (genrep_gan_loss_kind)kind, (genrep_gan_role)role);
-                genrep_gan_loss(&fm, NULL, lm, 5, (genrep_gan_loss_kind)kind, (genrep_gan_role)role);
+                ck_assert_int_eq(genrep_gan_loss(&fp, NULL, lp, 5, (genrep_gan_loss_kind)kind, (genrep_gan_role)role), GENREP_OK);
+                ck_assert_int_eq(genrep_gan_loss(&fm, NULL, lm, 5, (genrep_gan_loss_kind)kind, (genrep_gan_role)role), GENREP_OK);
                 ck_assert_msg(fabs(((double)fp - fm) / 2e-2 - dl[b]) < 2e-3, "loss %d role %d logit %d: d %g vs fd %g",
                               kind, role, b, dl[b], ((double)fp - fm) / 2e-2);
             }

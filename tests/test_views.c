@@ -27,7 +27,7 @@ START_TEST(gauss_view_statistics) {
     enum { B = 400, D = 128 };
     static float z[B * D], zv[B * D], zw[B * D];
     const float sigma = 0.3f;
-    genrep_latent_anchors(z, B, D, 1.0f, 1, 0);
+    ck_assert_int_eq(genrep_latent_anchors(z, B, D, 1.0f, 1, 0), GENREP_OK);
     genrep_view_config cfg = {GENREP_VIEW_GAUSS, sigma, 1.0f, 0, NULL, NULL};
     ck_assert_int_eq(genrep_latent_view(zv, z, B, D, &cfg, 1, 0, 1), GENREP_OK);
     double s = 0, s2 = 0;
@@ -40,13 +40,13 @@ START_TEST(gauss_view_statistics) {
     ck_assert(fabs(s / (B * D)) < 0.01);
     ck_assert(fabs(s2 / (B * D) - 0.7737) < 0.01);
     /* view 2 is a different draw; view 1 again is the same */
-    genrep_latent_view(zw, z, B, D, &cfg, 1, 0, 2);
+    ck_assert_int_eq(genrep_latent_view(zw, z, B, D, &cfg, 1, 0, 2), GENREP_OK);
     ck_assert(memcmp(zv, zw, sizeof zv) != 0);
-    genrep_latent_view(zw, z, B, D, &cfg, 1, 0, 1);
+    ck_assert_int_eq(genrep_latent_view(zw, z, B, D, &cfg, 1, 0, 1), GENREP_OK);
     ck_assert_mem_eq(zv, zw, sizeof zv);
     /* sigma 0 gives the anchor */
     cfg.sigma = 0;
-    genrep_latent_view(zw, z, B, D, &cfg, 1, 0, 1);
+    ck_assert_int_eq(genrep_latent_view(zw, z, B, D, &cfg, 1, 0, 1), GENREP_OK);
     ck_assert_mem_eq(z, zw, sizeof z);
 }
 END_TEST
@@ -54,7 +54,7 @@ END_TEST
 START_TEST(angular_keeps_each_norm) {
     enum { B = 8, D = 64 };
     float z[B * D], zv[B * D];
-    genrep_latent_anchors(z, B, D, 1.0f, 2, 0);
+    ck_assert_int_eq(genrep_latent_anchors(z, B, D, 1.0f, 2, 0), GENREP_OK);
     for (int d = 0; d < D; d++) z[3 * D + d] *= 5.0f; /* one sample with a much larger norm */
     genrep_view_config cfg = {GENREP_VIEW_ANGULAR, 0.5f, 1.0f, 0, NULL, NULL};
     ck_assert_int_eq(genrep_latent_view(zv, z, B, D, &cfg, 2, 0, 1), GENREP_OK);
@@ -72,7 +72,7 @@ START_TEST(steer_and_independent) {
     float z[B * D], zv[B * D];
     float walks[T * D] = {0}, amax[T] = {0.5f, 2.0f};
     walks[0] = 1.0f; walks[D + 1] = 1.0f; /* walk 0 moves coordinate 0, walk 1 coordinate 1 */
-    genrep_latent_anchors(z, B, D, 1.0f, 4, 0);
+    ck_assert_int_eq(genrep_latent_anchors(z, B, D, 1.0f, 4, 0), GENREP_OK);
     genrep_view_config cfg = {GENREP_VIEW_STEER, 0, 1.0f, T, walks, amax};
     ck_assert_int_eq(genrep_latent_view(zv, z, B, D, &cfg, 4, 0, 1), GENREP_OK);
     float m0 = 0, m1 = 0;
