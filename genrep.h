@@ -351,6 +351,30 @@ GENREP_API genrep_status genrep_batchnorm_backward(float *dinp, float *dgamma, f
                                                    const float *rstd, int N, int C, int HW,
                                                    int training);
 
+/* [BATCHNORM] fused, for the encoder's conv -> BN -> (+ residual) -> ReLU units:
+   out = act(batchnorm(inp) + res) with act = ReLU if relu != 0, else the
+   identity; res (N,C,HW) may be NULL; out may alias res. Same arguments,
+   cache and running-stat update as genrep_batchnorm_forward, in two passes
+   over memory instead of five: the batch statistics come from one pass
+   (sum and sum of squares in double, var = max(0, (ssq - sum*mean)/M)), so
+   they may differ from genrep_batchnorm_forward's two-pass ones in the last
+   bits; normalise, residual add and ReLU are one pass. */
+GENREP_API genrep_status genrep_batchnorm_act_forward(float *out, float *mean, float *rstd,
+                                                      float *running_mean, float *running_var,
+                                                      const float *inp, const float *gamma, const float *beta,
+                                                      const float *res, int relu, int N, int C, int HW,
+                                                      float eps, float momentum, int training);
+/* Its backward through the batchnorm (and the ReLU): act_out is the fused
+   forward's out when it had relu (the gradient is dout where act_out > 0,
+   else 0), NULL without ReLU; the residual's gradient (dout masked the same
+   way) is the caller's. accumulate != 0: dinp += (as genrep_batchnorm_backward);
+   0: dinp = (no zeroing pass needed). dgamma, dbeta accumulate (+=). */
+GENREP_API genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta,
+                                                       const float *dout, const float *act_out,
+                                                       const float *inp, const float *gamma,
+                                                       const float *mean, const float *rstd,
+                                                       int N, int C, int HW, int training, int accumulate);
+
 /* [CONDBN] class-conditional batchnorm, BigGAN-style: out = xhat * (1 + gain)
    + bias with per-sample gain, bias (N, C) (the caller computes them from a
    class embedding with a linear layer and back-propagates dgain, dbias into
@@ -3138,6 +3162,162 @@ GENREP_API genrep_status genrep_batchnorm_backward(float *dinp, float *dgamma, f
     return GENREP_OK;
 }
 
+/* [BATCHNORM] fused ------------------------------------------------------ */
+/* The encoder's BN passes are memory-bound: a 512-image 32x28x28 activation
+   is 51 MB and one pass over it costs ~9.5 ms per core on this VM (~5.5 GB/s
+   per core, bench/RESULTS.md), while the arithmetic is a few ms. So the
+   fused ops count passes: statistics in one read, normalise + residual +
+   ReLU in one read-write (the unfused chain read the input three times and
+   the output twice more); backward masks the ReLU while reading dout and
+   overwrites dinp instead of needing it zeroed. */
+
+/* sum x and sum x^2 in double over n floats, 8 interleaved partial sums each
+   (fixed order, as genrep__sum8) */
+static void genrep__sum_ssq8(double *sum, double *ssq, const float *x, int n) {
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, q[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) { double v = x[i + j]; a[j] += v; q[j] += v * v; }
+    for (; i < n; i++) { double v = x[i]; a[i & 7] += v; q[i & 7] += v * v; }
+    *sum += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    *ssq += ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
+}
+
+/* genrep__bn_stats with one pass for training mode. The squares of floats are
+   exact in double and the sums carry ~16 digits, so sum (x - mean)^2 =
+   ssq - sum * mean loses only what |mean| / std costs: at mean = 1000 std
+   the variance still has ~10 correct digits. Clamped at 0. */
+static void genrep__bn_stats1(float *mean_c, float *rstd_c, float *running_mean, float *running_var,
+                              const float *inp, int c, int N, int C, int HW, float eps, float momentum,
+                              int training) {
+    if (!training) {
+        genrep__bn_stats(mean_c, rstd_c, running_mean, running_var, inp, c, N, C, HW, eps, momentum, 0);
+        return;
+    }
+    const size_t M = (size_t)N * HW;
+    double sum = 0.0, sq = 0.0;
+    for (int n = 0; n < N; n++) genrep__sum_ssq8(&sum, &sq, inp + ((size_t)n * C + c) * HW, HW);
+    const double mean = sum / (double)M;
+    double ssq = sq - sum * mean;
+    if (!(ssq > 0.0)) ssq = 0.0;
+    *mean_c = (float)mean;
+    *rstd_c = (float)(1.0 / sqrt(ssq / (double)M + (double)eps));
+    if (running_mean)
+        running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + (double)momentum * mean);
+    if (running_var)
+        running_var[c] = (float)((1.0 - momentum) * running_var[c] + (double)momentum * (ssq / (double)(M - 1)));
+}
+
+GENREP_API genrep_status genrep_batchnorm_act_forward(float *out, float *mean, float *rstd,
+                                                      float *running_mean, float *running_var,
+                                                      const float *inp, const float *gamma, const float *beta,
+                                                      const float *res, int relu, int N, int C, int HW,
+                                                      float eps, float momentum, int training) {
+    genrep_status st = genrep__bn_check_fwd(__func__, out, inp, running_mean, running_var,
+                                            N, C, HW, eps, momentum, training);
+    if (st) return st;
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        float m, r;
+        genrep__bn_stats1(&m, &r, running_mean, running_var, inp, c, N, C, HW, eps, momentum, training);
+        if (mean) mean[c] = m;
+        if (rstd) rstd[c] = r;
+        const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
+        for (int n = 0; n < N; n++) {
+            const size_t off = ((size_t)n * C + c) * HW;
+            const float *x = inp + off;
+            float *y = out + off;
+            /* the same float operations as batchnorm, then add, then ReLU */
+            if (res) {
+                const float *s = res + off;
+                if (relu) {
+                    GENREP__SIMD
+                    for (int i = 0; i < HW; i++) { float v = (x[i] - m) * r * g + b + s[i]; y[i] = v > 0.0f ? v : 0.0f; }
+                } else {
+                    GENREP__SIMD
+                    for (int i = 0; i < HW; i++) y[i] = (x[i] - m) * r * g + b + s[i];
+                }
+            } else if (relu) {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) { float v = (x[i] - m) * r * g + b; y[i] = v > 0.0f ? v : 0.0f; }
+            } else {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) y[i] = (x[i] - m) * r * g + b;
+            }
+        }
+    }
+    return GENREP_OK;
+}
+
+/* genrep__bn_dsums with dout masked where act_out <= 0 (act_out may be NULL) */
+static void genrep__bn_dsums_masked(double *sdy, double *sdyx, const float *dy, const float *act, const float *x,
+                                    int n, float m, float r) {
+    if (!act) { genrep__bn_dsums(sdy, sdyx, dy, x, n, m, r); return; }
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) {
+            float g = act[i + j] > 0.0f ? dy[i + j] : 0.0f;
+            a[j] += g; b[j] += (double)g * ((x[i + j] - m) * r);
+        }
+    for (; i < n; i++) {
+        float g = act[i] > 0.0f ? dy[i] : 0.0f;
+        a[i & 7] += g; b[i & 7] += (double)g * ((x[i] - m) * r);
+    }
+    *sdy += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    *sdyx += ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
+}
+
+GENREP_API genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta,
+                                                       const float *dout, const float *act_out,
+                                                       const float *inp, const float *gamma,
+                                                       const float *mean, const float *rstd,
+                                                       int N, int C, int HW, int training, int accumulate) {
+    genrep_status st = genrep__bn_check_bwd(__func__, dout, inp, mean, rstd, N, C, HW);
+    if (st) return st;
+    const double M = (double)N * HW;
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        const float m = mean[c], r = rstd[c], g = gamma ? gamma[c] : 1.0f;
+        double sdy = 0.0, sdyx = 0.0;
+        for (int n = 0; n < N; n++) {
+            const size_t off = ((size_t)n * C + c) * HW;
+            genrep__bn_dsums_masked(&sdy, &sdyx, dout + off, act_out ? act_out + off : NULL, inp + off, HW, m, r);
+        }
+        if (dgamma) dgamma[c] += (float)sdyx;
+        if (dbeta) dbeta[c] += (float)sdy;
+        if (!dinp) continue;
+        const float k1 = training ? (float)(g * sdy / M) : 0.0f;
+        const float k2 = training ? (float)(g * sdyx / M) : 0.0f;
+        for (int n = 0; n < N; n++) {
+            const size_t off = ((size_t)n * C + c) * HW;
+            const float *x = inp + off, *dy = dout + off, *a = act_out ? act_out + off : NULL;
+            float *dx = dinp + off;
+            /* the same float operations as genrep_batchnorm_backward on the masked dout */
+            if (a && accumulate) {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) {
+                    float gy = a[i] > 0.0f ? dy[i] : 0.0f, xhat = (x[i] - m) * r;
+                    dx[i] += r * (g * gy - k1 - xhat * k2);
+                }
+            } else if (a) {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) {
+                    float gy = a[i] > 0.0f ? dy[i] : 0.0f, xhat = (x[i] - m) * r;
+                    dx[i] = r * (g * gy - k1 - xhat * k2);
+                }
+            } else if (accumulate) {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) { float xhat = (x[i] - m) * r; dx[i] += r * (g * dy[i] - k1 - xhat * k2); }
+            } else {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) { float xhat = (x[i] - m) * r; dx[i] = r * (g * dy[i] - k1 - xhat * k2); }
+            }
+        }
+    }
+    return GENREP_OK;
+}
+
 /* [CONDBN] ---------------------------------------------------------------- */
 
 /* out (N,C,HW) = xhat * (1 + gain[n,c]) + bias[n,c]; gain, bias (N,C) may
@@ -4802,14 +4982,10 @@ GENREP_API const genrep_encoder_tensor *genrep_encoder_find(const genrep_encoder
     return NULL;
 }
 
-/* x = relu(x) in place; and x = relu(x + s). Elementwise, so any thread split gives the same bits. */
+/* x = relu(x) in place (the head's hidden layer; the convs' ReLUs are fused into their BN). Elementwise, so any thread split gives the same bits. */
 static void genrep__enc_relu_inplace(float *x, size_t n) {
 GENREP__ENC_PARFOR(n)
     for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-}
-static void genrep__enc_add_relu_inplace(float *x, const float *s, size_t n) {
-GENREP__ENC_PARFOR(n)
-    for (size_t i = 0; i < n; i++) { float v = x[i] + s[i]; x[i] = v > 0.0f ? v : 0.0f; }
 }
 /* g = 0 where the ReLU output y is 0 (the gradient of y = relu(x), in place) */
 static void genrep__enc_relu_mask(float *g, const float *y, size_t n) {
@@ -4823,7 +4999,10 @@ GENREP__ENC_PARFOR(n)
     if (e->plan->profiling) e->plan->prof_zero += genrep__enc_now() - t0;
 }
 
-static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const float *inp, int N, int training) {
+/* A unit's conv, then its BN fused with what follows it: + res (the block's
+   shortcut, or NULL) and ReLU if relu. */
+static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const float *inp, int N, int training,
+                                              const float *res, int relu) {
     struct genrep__encoder_plan *pl = e->plan;
     const genrep__enc_unit *u = &pl->units[ui];
     genrep_conv2d_desc d;
@@ -4836,32 +5015,32 @@ static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const f
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
     if ((st = genrep_conv2d_forward(c, e->ws, inp, e->params + T[u->t_w].offset, NULL, &d))) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_CONV_F] += t1 - t0; }
-    st = genrep_batchnorm_forward(y, e->acts + u->a_mean, e->acts + u->a_rstd,
-                                  e->params + T[u->t_rmean].offset, e->params + T[u->t_rvar].offset, c,
-                                  e->params + T[u->t_gamma].offset, e->params + T[u->t_beta].offset,
-                                  N, u->K, u->P * u->Q, e->cfg.bn_eps, e->cfg.bn_momentum, training);
+    st = genrep_batchnorm_act_forward(y, e->acts + u->a_mean, e->acts + u->a_rstd,
+                                      e->params + T[u->t_rmean].offset, e->params + T[u->t_rvar].offset, c,
+                                      e->params + T[u->t_gamma].offset, e->params + T[u->t_beta].offset, res, relu,
+                                      N, u->K, u->P * u->Q, e->cfg.bn_eps, e->cfg.bn_momentum, training);
     if (st) return st;
-    if (u->relu) genrep__enc_relu_inplace(y, (size_t)N * u->K * u->P * u->Q);
     if (pl->profiling) pl->prof[ui][GENREP__PROF_BN_F] += genrep__enc_now() - t1;
     return GENREP_OK;
 }
 
 /* dinp += d(unit)/d(inp) . g, where g (N,K,P,Q) is the gradient w.r.t. the
-   unit's BN output (already masked by the ReLU if any). gbn is scratch. */
+   unit's output: act NULL, g is w.r.t. the BN output (already masked by any
+   ReLU); else act is the unit's ReLU output and the mask is applied here. gbn is scratch. */
 static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float *dinp, float *gbn,
-                                               const float *g, const float *inp, int N, int training) {
+                                               const float *g, const float *act, const float *inp, int N,
+                                               int training) {
     struct genrep__encoder_plan *pl = e->plan;
     const genrep__enc_unit *u = &pl->units[ui];
     const genrep_encoder_tensor *T = e->tensors;
     genrep_conv2d_desc d;
     genrep_status st = genrep_conv2d_init(&d, N, u->C, u->H, u->W, u->K, u->R, u->S, u->stride, u->pad);
     if (st) return st;
-    size_t n = (size_t)N * u->K * u->P * u->Q;
-    genrep__enc_zero(e, gbn, n);
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
-    st = genrep_batchnorm_backward(gbn, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g,
-                                   e->acts + u->a_conv, e->params + T[u->t_gamma].offset,
-                                   e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training);
+    /* gbn is overwritten (no zeroing pass) */
+    st = genrep_batchnorm_act_backward(gbn, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g, act,
+                                       e->acts + u->a_conv, e->params + T[u->t_gamma].offset,
+                                       e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training, 0);
     if (st) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_BN_B] += t1 - t0; }
     st = genrep_conv2d_backward(dinp, e->grads + T[u->t_w].offset, NULL, e->ws, gbn, inp,
@@ -4879,22 +5058,21 @@ GENREP_API genrep_status genrep_encoder_forward(genrep_encoder *e, const float *
     const genrep_encoder_tensor *T = e->tensors;
     genrep_status st;
     e->last_n = 0;
-    if ((st = genrep__enc_unit_forward(e, 0, inp, N, training))) return st;
+    if ((st = genrep__enc_unit_forward(e, 0, inp, N, training, NULL, pl->units[0].relu))) return st;
     const float *cur = e->acts + pl->units[0].a_bn;
     for (int bi = 0; bi < pl->n_blocks; bi++) {
         const genrep__enc_block *b = &pl->blocks[bi];
-        if ((st = genrep__enc_unit_forward(e, b->u1, cur, N, training))) return st;
-        if ((st = genrep__enc_unit_forward(e, b->u2, e->acts + pl->units[b->u1].a_bn, N, training))) return st;
+        if ((st = genrep__enc_unit_forward(e, b->u1, cur, N, training, NULL, pl->units[b->u1].relu))) return st;
+        /* the shortcut first, so the second unit's BN can add it and apply
+           the block's ReLU in the same pass (u2 has no ReLU of its own) */
         const float *s = cur;
         if (b->sc >= 0) {
-            if ((st = genrep__enc_unit_forward(e, b->sc, cur, N, training))) return st;
+            if ((st = genrep__enc_unit_forward(e, b->sc, cur, N, training, NULL, pl->units[b->sc].relu))) return st;
             s = e->acts + pl->units[b->sc].a_bn;
         }
-        const genrep__enc_unit *u2 = &pl->units[b->u2];
-        double t0 = pl->profiling ? genrep__enc_now() : 0;
-        genrep__enc_add_relu_inplace(e->acts + u2->a_bn, s, (size_t)N * u2->K * u2->P * u2->Q);
-        if (pl->profiling) pl->prof_elem += genrep__enc_now() - t0;
-        cur = e->acts + u2->a_bn;
+        if ((st = genrep__enc_unit_forward(e, b->u2, e->acts + pl->units[b->u1].a_bn, N, training, s, 1)))
+            return st;
+        cur = e->acts + pl->units[b->u2].a_bn;
     }
     double t0 = pl->profiling ? genrep__enc_now() : 0;
     float *feat = e->acts + pl->a_feat;
@@ -4966,13 +5144,12 @@ GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp,
         if (pl->profiling) pl->prof_elem += genrep__enc_now() - ts;
         /* second unit: ga = d(u1 output) */
         genrep__enc_zero(e, ga, (size_t)N * u1->K * u1->P * u1->Q);
-        if ((st = genrep__enc_unit_backward(e, b->u2, ga, gb, gcur, e->acts + u1->a_bn, N, tr))) return st;
-        genrep__enc_relu_mask(ga, e->acts + u1->a_bn, (size_t)N * u1->K * u1->P * u1->Q);
-        /* first unit: gx = d(block input) */
+        if ((st = genrep__enc_unit_backward(e, b->u2, ga, gb, gcur, NULL, e->acts + u1->a_bn, N, tr))) return st;
+        /* first unit: gx = d(block input); u1's ReLU is masked inside its BN backward */
         genrep__enc_zero(e, gx, nin);
-        if ((st = genrep__enc_unit_backward(e, b->u1, gx, gb, ga, bin, N, tr))) return st;
+        if ((st = genrep__enc_unit_backward(e, b->u1, gx, gb, ga, e->acts + u1->a_bn, bin, N, tr))) return st;
         if (b->sc >= 0) {
-            if ((st = genrep__enc_unit_backward(e, b->sc, gx, gb, gcur, bin, N, tr))) return st;
+            if ((st = genrep__enc_unit_backward(e, b->sc, gx, gb, gcur, NULL, bin, N, tr))) return st;
         } else {
             ts = pl->profiling ? genrep__enc_now() : 0;
             if ((st = genrep_add_backward(gx, NULL, gcur, nin))) return st;
@@ -4982,8 +5159,7 @@ GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp,
     }
     /* stem */
     const genrep__enc_unit *s0 = &pl->units[0];
-    genrep__enc_relu_mask(gcur, e->acts + s0->a_bn, (size_t)N * s0->K * s0->P * s0->Q);
-    if ((st = genrep__enc_unit_backward(e, 0, dinp, gb, gcur, e->last_inp, N, tr))) return st;
+    if ((st = genrep__enc_unit_backward(e, 0, dinp, gb, gcur, e->acts + s0->a_bn, e->last_inp, N, tr))) return st;
     if (pl->profiling) pl->prof_bwd_calls++;
     return GENREP_OK;
 }
