@@ -2700,6 +2700,14 @@ static genrep_status genrep__conv2d_backward_chunk(float *dinp, float *dw, float
     return GENREP_OK;
 }
 
+/* genrep_conv2d_backward with dinp_acc = 0: dinp = its gradient instead of
+   += (the encoder's first write into a gradient buffer then needs no zeroing
+   pass; the stride-1 data gradient is a forward conv that overwrites).
+   Arguments checked by the caller. */
+static genrep_status genrep__conv2d_backward_impl(float *dinp, float *dweight, float *dbias, float *ws,
+                                                  const float *dout, const float *inp, const float *weight,
+                                                  const genrep_conv2d_desc *d, int dinp_acc);
+
 GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws,
                                                 const float *dout, const float *inp,
                                                 const float *weight, const genrep_conv2d_desc *d) {
@@ -2709,6 +2717,14 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
     if (dinp) GENREP__CHECK_PTR(weight);
     if (dweight) GENREP__CHECK_PTR(inp);
     if (dinp || dweight) GENREP__CHECK_PTR(ws);
+    return genrep__conv2d_backward_impl(dinp, dweight, dbias, ws, dout, inp, weight, d, 1);
+}
+
+static genrep_status genrep__conv2d_backward_impl(float *dinp, float *dweight, float *dbias, float *ws,
+                                                  const float *dout, const float *inp, const float *weight,
+                                                  const genrep_conv2d_desc *d, int dinp_acc) {
+    const char *fn = "genrep_conv2d_backward";
+    genrep_status st;
     const genrep__col_geom g = genrep__conv2d_geom(d);
     const int K = d->K, CRS = d->C * d->R * d->S;
     const size_t PQ = (size_t)d->P * d->Q;
@@ -2717,6 +2733,11 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
     genrep_conv2d_desc t;
     const int dgrad_fwd = dinp && genrep__conv2d_dgrad_desc(d, &t);
     const int do_col2im = dinp && !dgrad_fwd;
+    if (do_col2im && !dinp_acc) { /* col2im adds: start from zeros */
+        const size_t nin = (size_t)d->N * d->C * d->H * d->W;
+        GENREP__CONV_PARFOR(nin)
+        for (size_t i = 0; i < nin; i++) dinp[i] = 0.0f;
+    }
     /* Chunks go to GENREP__CONV_SLOTS slots, chunk c to slot c % slots, each
        slot with its own slabs; with more than one slot the weight gradient
        is summed per slot (its chunks in order) and the slots are added to
@@ -2755,7 +2776,7 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
                 if (genrep__conv2d_backward_chunk(dinp, dw, col, dy, dout, inp, weight, d, &g, n0, m, do_col2im)) fail = 1;
             }
         }
-        if (fail) return genrep__fail(GENREP_ERR_NOMEM, "%s: GEMM failed (packing buffers)", __func__);
+        if (fail) return genrep__fail(GENREP_ERR_NOMEM, "%s: GEMM failed (packing buffers)", fn);
         if (partial) {
             GENREP__CONV_PARFOR(KC)
             for (size_t i = 0; i < KC; i++) {
@@ -2775,7 +2796,7 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
                     for (int q = 0; q < S; q++)
                         wf[(((size_t)c * K + k) * R + (R - 1 - r)) * S + (S - 1 - q)] =
                             weight[(((size_t)k * C + c) * R + r) * S + q];
-        st = genrep__conv2d_forward_impl(dinp, 1, ws, dout, wf, NULL, &t);
+        st = genrep__conv2d_forward_impl(dinp, dinp_acc, ws, dout, wf, NULL, &t);
         if (st) return st;
     }
     return GENREP_OK;
@@ -5024,12 +5045,13 @@ static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const f
     return GENREP_OK;
 }
 
-/* dinp += d(unit)/d(inp) . g, where g (N,K,P,Q) is the gradient w.r.t. the
-   unit's output: act NULL, g is w.r.t. the BN output (already masked by any
-   ReLU); else act is the unit's ReLU output and the mask is applied here. gbn is scratch. */
+/* dinp (+)= d(unit)/d(inp) . g, where g (N,K,P,Q) is the gradient w.r.t.
+   the unit's output: act NULL, g is w.r.t. the BN output (already masked by
+   any ReLU); else act is the unit's ReLU output and the mask is applied
+   here. dinp_acc: += (else =, for the first write into a buffer). gbn is scratch. */
 static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float *dinp, float *gbn,
                                                const float *g, const float *act, const float *inp, int N,
-                                               int training) {
+                                               int training, int dinp_acc) {
     struct genrep__encoder_plan *pl = e->plan;
     const genrep__enc_unit *u = &pl->units[ui];
     const genrep_encoder_tensor *T = e->tensors;
@@ -5043,8 +5065,8 @@ static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float 
                                        e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training, 0);
     if (st) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_BN_B] += t1 - t0; }
-    st = genrep_conv2d_backward(dinp, e->grads + T[u->t_w].offset, NULL, e->ws, gbn, inp,
-                                e->params + T[u->t_w].offset, &d);
+    st = genrep__conv2d_backward_impl(dinp, e->grads + T[u->t_w].offset, NULL, e->ws, gbn, inp,
+                                      e->params + T[u->t_w].offset, &d, dinp_acc);
     if (pl->profiling) pl->prof[ui][GENREP__PROF_CONV_B] += genrep__enc_now() - t1;
     return st;
 }
@@ -5142,14 +5164,12 @@ GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp,
         double ts = pl->profiling ? genrep__enc_now() : 0;
         genrep__enc_relu_mask(gcur, e->acts + u2->a_bn, nout);   /* through the block's ReLU */
         if (pl->profiling) pl->prof_elem += genrep__enc_now() - ts;
-        /* second unit: ga = d(u1 output) */
-        genrep__enc_zero(e, ga, (size_t)N * u1->K * u1->P * u1->Q);
-        if ((st = genrep__enc_unit_backward(e, b->u2, ga, gb, gcur, NULL, e->acts + u1->a_bn, N, tr))) return st;
-        /* first unit: gx = d(block input); u1's ReLU is masked inside its BN backward */
-        genrep__enc_zero(e, gx, nin);
-        if ((st = genrep__enc_unit_backward(e, b->u1, gx, gb, ga, e->acts + u1->a_bn, bin, N, tr))) return st;
+        /* second unit: ga = d(u1 output), written (not added: no zeroing pass) */
+        if ((st = genrep__enc_unit_backward(e, b->u2, ga, gb, gcur, NULL, e->acts + u1->a_bn, N, tr, 0))) return st;
+        /* first unit: gx = d(block input), written; u1's ReLU is masked inside its BN backward */
+        if ((st = genrep__enc_unit_backward(e, b->u1, gx, gb, ga, e->acts + u1->a_bn, bin, N, tr, 0))) return st;
         if (b->sc >= 0) {
-            if ((st = genrep__enc_unit_backward(e, b->sc, gx, gb, gcur, NULL, bin, N, tr))) return st;
+            if ((st = genrep__enc_unit_backward(e, b->sc, gx, gb, gcur, NULL, bin, N, tr, 1))) return st;
         } else {
             ts = pl->profiling ? genrep__enc_now() : 0;
             if ((st = genrep_add_backward(gx, NULL, gcur, nin))) return st;
@@ -5159,7 +5179,7 @@ GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp,
     }
     /* stem */
     const genrep__enc_unit *s0 = &pl->units[0];
-    if ((st = genrep__enc_unit_backward(e, 0, dinp, gb, gcur, e->acts + s0->a_bn, e->last_inp, N, tr))) return st;
+    if ((st = genrep__enc_unit_backward(e, 0, dinp, gb, gcur, e->acts + s0->a_bn, e->last_inp, N, tr, 1))) return st;
     if (pl->profiling) pl->prof_bwd_calls++;
     return GENREP_OK;
 }
