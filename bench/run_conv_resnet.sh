@@ -12,7 +12,7 @@ OUTDIR=$(dirname "$BIN")
 export OMP_WAIT_POLICY=passive   # see run_gemm.sh: spinning teams on a shared machine
 echo "== conv_resnet ($(date -u +%FT%TZ), load: $(cut -d' ' -f1-3 /proc/loadavg))"
 "$BIN" --benchmark_repetitions="$REPS" --benchmark_report_aggregates_only=true --benchmark_min_time=0.1 \
-    --benchmark_enable_random_interleaving=true --benchmark_filter="${FILTER:-threads:$THREADS\$}" \
+    --benchmark_enable_random_interleaving=true --benchmark_filter="${FILTER:-threads:$THREADS/}" \
     --benchmark_out="$OUTDIR/conv_resnet.json" --benchmark_out_format=json >/dev/null
 echo "== done ($(date -u +%FT%TZ), load: $(cut -d' ' -f1-3 /proc/loadavg))"
 /usr/bin/python3 - "$OUTDIR/conv_resnet.json" "${PEAK:-0}" <<'PY'
