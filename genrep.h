@@ -100,7 +100,9 @@ QUICKSTART-END
    GRADIENTS
      Every *_backward ACCUMULATES (+=) into every gradient it writes (dinp,
      dweight, dbias ...), as llm.c does: zero gradients before a backward
-     pass. A NULL gradient pointer means "not needed".
+     pass. A NULL gradient pointer means "not needed". One exception, asked
+     for by name: genrep_batchnorm_act_backward with accumulate = 0 writes
+     dinp (=) so a first write needs no zeroing pass (the encoder uses it).
 
    ISA / CUDA
      One build runs on any x86-64: SIMD kernels carry target attributes and
