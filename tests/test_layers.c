@@ -275,6 +275,39 @@ START_TEST(threads_bitwise_identical) {
 }
 END_TEST
 
+/* The batchnorm sums' 8-lane vector form (GCC vector extensions) gives the
+   bits of the plain 8-partial-sum loops it replaces, on lengths around and
+   between multiples of 8. */
+static void ds_scalar(double *sdy, double *sdyx, const float *dy, const float *x, int n, float m, float r) {
+    double a[8] = {0}, b[8] = {0};
+    for (int i = 0; i < n; i++) { a[i & 7] += dy[i]; b[i & 7] += (double)dy[i] * ((x[i] - m) * r); }
+    *sdy += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    *sdyx += ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
+}
+START_TEST(batchnorm_sums_bitwise) {
+    float *x = frand(1000, 700, -2, 5), *dy = frand(1000, 701, -1, 1), *a = frand(1000, 702, -1, 1), *dm = fbuf(1000);
+    for (int i = 0; i < 1000; i++) dm[i] = a[i] > 0 ? dy[i] : 0.0f;
+    const int ns[] = {1, 7, 8, 13, 64, 784, 999};
+    for (int k = 0; k < 7; k++) {
+        const int n = ns[k];
+        double s1 = 0.5, s2 = 0.25, t1 = 0.5, t2 = 0.25;
+        genrep__bn_dsums(&s1, &s2, dy, x, n, 0.3f, 1.7f);
+        ds_scalar(&t1, &t2, dy, x, n, 0.3f, 1.7f);
+        ck_assert_msg(s1 == t1 && s2 == t2, "dsums n=%d", n);
+        s1 = 0.5; s2 = 0.25; t1 = 0.5; t2 = 0.25;
+        genrep__bn_dsums_masked(&s1, &s2, dy, a, x, n, 0.3f, 1.7f);
+        ds_scalar(&t1, &t2, dm, x, n, 0.3f, 1.7f);
+        ck_assert_msg(s1 == t1 && s2 == t2, "masked dsums n=%d", n);
+        double q1 = 0, q2 = 0, a8[8] = {0}, b8[8] = {0};
+        genrep__sum_ssq8(&q1, &q2, x, n);
+        for (int i = 0; i < n; i++) { double v = x[i]; a8[i & 7] += v; b8[i & 7] += v * v; }
+        ck_assert_msg(q1 == ((a8[0] + a8[1]) + (a8[2] + a8[3])) + ((a8[4] + a8[5]) + (a8[6] + a8[7])) &&
+                      q2 == ((b8[0] + b8[1]) + (b8[2] + b8[3])) + ((b8[4] + b8[5]) + (b8[6] + b8[7])), "sum_ssq8 n=%d", n);
+    }
+    free(x); free(dy); free(a); free(dm);
+}
+END_TEST
+
 /* Fused batchnorm + residual + ReLU (the encoder's units). */
 typedef struct { int N, C, HW; float *x, *g, *b, *res, *out, *mean, *rstd; const float *G; } bna_ctx;
 static double bna_loss(void *p) {   /* relu = 0: smooth in x, for finite differences */
@@ -748,6 +781,7 @@ int main(void) {
     tcase_add_test(tc, condbn_grads);
     tcase_add_test(tc, threads_bitwise_identical);
     tcase_add_test(tc, batchnorm_act_fused);
+    tcase_add_test(tc, batchnorm_sums_bitwise);
     tcase_add_test(tc, activations);
     tcase_add_test(tc, residual_add);
     tcase_add_test(tc, avgpool);
