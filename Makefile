@@ -27,7 +27,7 @@ CHECK_LIBS = $$(pkg-config --libs check)
 
 # Debian packages each target needs; `make deps` installs what is missing.
 DEPS_PKGS  = build-essential check libbenchmark-dev libstb-dev zlib1g-dev pkg-config dataset-fashion-mnist
-BENCH_PKGS = libopenblas-dev
+BENCH_PKGS = libopenblas-dev libdnnl-dev
 FUZZ_PKGS  = clang libclang-rt-14-dev
 
 TRAINER_SRC = $(wildcard trainer/*.c)

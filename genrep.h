@@ -108,7 +108,9 @@ QUICKSTART-END
    GRADIENTS
      Every *_backward ACCUMULATES (+=) into every gradient it writes (dinp,
      dweight, dbias ...), as llm.c does: zero gradients before a backward
-     pass. A NULL gradient pointer means "not needed".
+     pass. A NULL gradient pointer means "not needed". One exception, asked
+     for by name: genrep_batchnorm_act_backward with accumulate = 0 writes
+     dinp (=) so a first write needs no zeroing pass (the encoder uses it).
 
    ISA / CUDA
      One build runs on any x86-64: SIMD kernels carry target attributes and
@@ -387,6 +389,30 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_batchnorm_backward(float *dinp,
                                                    const float *gamma, const float *mean,
                                                    const float *rstd, int N, int C, int HW,
                                                    int training);
+
+/* [BATCHNORM] fused, for the encoder's conv -> BN -> (+ residual) -> ReLU units:
+   out = act(batchnorm(inp) + res) with act = ReLU if relu != 0, else the
+   identity; res (N,C,HW) may be NULL; out may alias res. Same arguments,
+   cache and running-stat update as genrep_batchnorm_forward, in two passes
+   over memory instead of five: the batch statistics come from one pass
+   (sum and sum of squares in double, var = max(0, (ssq - sum*mean)/M)), so
+   they may differ from genrep_batchnorm_forward's two-pass ones in the last
+   bits; normalise, residual add and ReLU are one pass. */
+GENREP_API genrep_status genrep_batchnorm_act_forward(float *out, float *mean, float *rstd,
+                                                      float *running_mean, float *running_var,
+                                                      const float *inp, const float *gamma, const float *beta,
+                                                      const float *res, int relu, int N, int C, int HW,
+                                                      float eps, float momentum, int training);
+/* Its backward through the batchnorm (and the ReLU): act_out is the fused
+   forward's out when it had relu (the gradient is dout where act_out > 0,
+   else 0), NULL without ReLU; the residual's gradient (dout masked the same
+   way) is the caller's. accumulate != 0: dinp += (as genrep_batchnorm_backward);
+   0: dinp = (no zeroing pass needed). dgamma, dbeta accumulate (+=). */
+GENREP_API genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta,
+                                                       const float *dout, const float *act_out,
+                                                       const float *inp, const float *gamma,
+                                                       const float *mean, const float *rstd,
+                                                       int N, int C, int HW, int training, int accumulate);
 
 /* [CONDBN] class-conditional batchnorm, BigGAN-style: out = xhat * (1 + gain)
    + bias with per-sample gain, bias (N, C) (the caller computes them from a
@@ -2049,12 +2075,18 @@ static void genrep__pack_b(float *dst, const float *B, int ldb, int transB, int 
     }
 }
 
+/* Packs op(B)(p0:p0+kc, j0:j0+nc) as genrep__pack_b does, from a B that is
+   not stored (the conv's implicit im2col); ctx is the caller's. */
+typedef void (*genrep__pack_b_fn)(float *dst, const void *ctx, int p0, int kc, int j0, int nc, int NR, int t8);
+
 typedef struct {
     int transA, transB, M, N, K;
     float alpha, beta;
     const float *A, *B;
     float *C;
     int lda, ldb, ldc;
+    genrep__pack_b_fn pack_b; /* NULL: pack from B */
+    const void *pack_ctx;
 } genrep__gemm_args;
 
 /* Packed A up to this many floats (4 MB) is kept for the whole call when
@@ -2099,8 +2131,9 @@ static int genrep__gemm_block(const genrep__gemm_args *g, const genrep__gemm_cfg
             /* later k blocks accumulate onto what the first one wrote */
             float beta = pc == 0 ? g->beta : 1.0f;
             /* fused: full NR panels of B are packed by the first row tile's kernel */
-            int fused = cf->kernel_pb && !g->transB;
-            if (!fused) genrep__pack_b(bu->b, g->B, g->ldb, g->transB, pc, kc, jc, nc, NR, cf->transpose8);
+            int fused = cf->kernel_pb && !g->transB && !g->pack_b;
+            if (g->pack_b) g->pack_b(bu->b, g->pack_ctx, pc, kc, jc, nc, NR, cf->transpose8);
+            else if (!fused) genrep__pack_b(bu->b, g->B, g->ldb, g->transB, pc, kc, jc, nc, NR, cf->transpose8);
             for (int ic = m0; ic < m1; ic += cf->MC) {
                 int mc = m1 - ic < cf->MC ? m1 - ic : cf->MC;
                 const float *ablk = bu->a;
@@ -2147,11 +2180,23 @@ static int genrep__gemm_block(const genrep__gemm_args *g, const genrep__gemm_cfg
 /* Below this many multiply-adds one thread is faster than waking a team. */
 #define GENREP__GEMM_MT_MIN (1 << 18)
 
+/* genrep_sgemm with an optional packing callback for B (then B, ldb only
+   need to pass the checks). */
+static genrep_status genrep__sgemm_impl(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                                        int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                                        genrep__pack_b_fn pack_b, const void *pack_ctx);
+
 GENREP_API genrep_status genrep_sgemm(int transA, int transB, int M, int N, int K,
                                       float alpha, const float *A, int lda,
                                       const float *B, int ldb,
                                       float beta, float *C, int ldc) {
-    genrep_status st = genrep__sgemm_check(__func__, transA, transB, M, N, K, A, lda, B, ldb, C, ldc);
+    return genrep__sgemm_impl(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, NULL);
+}
+
+static genrep_status genrep__sgemm_impl(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                                        int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                                        genrep__pack_b_fn pack_b, const void *pack_ctx) {
+    genrep_status st = genrep__sgemm_check("genrep_sgemm", transA, transB, M, N, K, A, lda, B, ldb, C, ldc);
     if (st) return st;
     if (M == 0 || N == 0) return GENREP_OK;
     if (K == 0 || alpha == 0.0f) { /* C = beta * C; beta == 0 writes zeros without reading C */
@@ -2171,7 +2216,8 @@ GENREP_API genrep_status genrep_sgemm(int transA, int transB, int M, int N, int 
         int nkb = (K + cf.KC - 1) / cf.KC;
         cf.KC = (K + nkb - 1) / nkb;
     }
-    genrep__gemm_args g = {transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
+    genrep__gemm_args g = {transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc,
+                           pack_b, pack_ctx};
 
     /* Threads take chunks of N (the long side of the conv GEMMs) in whole
        NR panels, or of M in whole MR panels when N has too few panels.
@@ -2432,6 +2478,90 @@ static void genrep__im2col(float *col, size_t ld, const float *img, int nb, cons
                     for (int x = x0; x < x1; x++) d[x] = srow[(size_t)x * g->sw];
                 }
                 for (int x = x1; x < g->q; x++) d[x] = 0.0f;
+            }
+        }
+    }
+}
+
+/* Implicit im2col for the weight gradient's GEMM, dw (K, CRS) += dout (K, cols)
+   @ col^T: the GEMM packs col^T's panels straight from the images instead of
+   reading a materialised col matrix (im2col alone cost ~35% of that GEMM's
+   time, and its 4 MB chunk makes a round trip through L3; measured at 1
+   thread under load: 0-13% less CPU time than im2col + transposed pack, the
+   gain is the memory traffic more than the instructions). Stride 1 and
+   q == w (the "shifted" case of genrep__im2col): column j = pixel jp of image
+   i of row (c, kr, ks) is plane(i, c)[jp + (kr - ph) * w + ks - pw], zero
+   where the column x + ks - pw falls outside the row (xmask) or the index
+   outside the plane. The packed values are the same floats as im2col's, so
+   results are bitwise those of the explicit path (tested). */
+#define GENREP__IMPLICIT_MASK_MAX 8192 /* s * p * q entries of the mask table (on the stack) */
+static GENREP__CONV_UNUSED int genrep__conv_implicit = 1; /* tests turn it off to compare */
+typedef struct {
+    const float *img;          /* the chunk's first image; nb images of (ch, h, w) follow */
+    const genrep__col_geom *g;
+    const uint32_t *xmask;     /* (s, p*q): ~0 where x + ks - pw is inside the row, else 0 */
+} genrep__im2col_ctx;
+
+/* genrep__pack_b_fn for op(B) = col^T (B = col (rows, cols), transposed):
+   packed element (k, jj) of a panel is col[j0 + jr + jj][p0 + k]. 8 col rows
+   x 8 pixels at a time into a tile, then transposed into the panel (NR is a
+   multiple of 8 on every path). A row of the tile is one masked 8-float copy
+   when its 8 pixels are in one image and their sources inside the plane
+   (then a pixel outside the plane's rows has its source outside the plane,
+   so only the x mask is needed), else element by element. No divisions in
+   the inner loops: each row's (c, kr, ks) is decoded once per panel, each
+   pixel block's (image, pixel) is advanced by 8. */
+static void genrep__pack_b_im2col_t(float *dst, const void *ctx, int p0, int kc, int j0, int nc, int NR, int t8) {
+    const genrep__im2col_ctx *s = (const genrep__im2col_ctx *)ctx;
+    const genrep__col_geom *g = s->g;
+    const long pq = (long)g->p * g->q, hw = (long)g->h * g->w, chw = (long)g->ch * hw;
+    (void)t8;
+    for (int jr = 0; jr < nc; jr += NR, dst += (size_t)NR * kc) {
+        const int nr = nc - jr < NR ? nc - jr : NR;
+        for (int jb = 0; jb < NR; jb += 8) {
+            long plane[8], off[8];
+            const uint32_t *mrow[8];
+            int nl = nr - jb < 8 ? (nr - jb > 0 ? nr - jb : 0) : 8; /* real rows in this group */
+            for (int l = 0; l < nl; l++) {
+                const int row = j0 + jr + jb + l, c = row / (g->r * g->s), kr = (row / g->s) % g->r, ks = row % g->s;
+                plane[l] = (long)c * hw;
+                off[l] = (long)(kr - g->ph) * g->w + (ks - g->pw);
+                mrow[l] = s->xmask + (size_t)ks * pq;
+            }
+            long i = (long)p0 / pq, jp = (long)p0 % pq; /* image and pixel of column p0 + k */
+            for (int k = 0; k < kc; k += 8) {
+                const int kb = kc - k < 8 ? kc - k : 8;
+                float tmp[8][8];
+                const int one_image = kb == 8 && jp + 8 <= pq;
+                const float *img = s->img + i * chw;
+                for (int l = 0; l < 8; l++) {
+                    if (l >= nl) { memset(tmp[l], 0, sizeof tmp[l]); continue; }
+                    const long src0 = jp + off[l];
+                    if (one_image && src0 >= 0 && src0 + 8 <= hw) {
+                        uint32_t v[8];
+                        const uint32_t *m = mrow[l] + jp;
+                        memcpy(v, img + plane[l] + src0, sizeof v);
+                        GENREP__CONV_SIMD
+                        for (int t = 0; t < 8; t++) v[t] &= m[t];
+                        memcpy(tmp[l], v, sizeof v);
+                    } else { /* lane by lane, stepping (image, pixel) */
+                        long it = i, jt = jp;
+                        for (int t = 0; t < 8; t++) {
+                            float v = 0.0f;
+                            const long idx = jt + off[l];
+                            if (t < kb && idx >= 0 && idx < hw && mrow[l][jt]) v = s->img[it * chw + plane[l] + idx];
+                            tmp[l][t] = v;
+                            if (++jt == pq) { jt = 0; it++; }
+                        }
+                    }
+                }
+                jp += 8;
+                while (jp >= pq) { jp -= pq; i++; }
+#ifdef GENREP__HAVE_T8
+                if (t8 && kb == 8) { genrep__transpose8x8_avx(dst + (size_t)k * NR + jb, NR, &tmp[0][0], 8); continue; }
+#endif
+                for (int t = 0; t < kb; t++)
+                    for (int l = 0; l < 8; l++) dst[(size_t)(k + t) * NR + jb + l] = tmp[l][t];
             }
         }
     }
@@ -2758,7 +2888,7 @@ GENREP_API genrep_status genrep_conv2d_forward(float *out, float *ws, const floa
 static genrep_status genrep__conv2d_backward_chunk(float *dinp, float *dw, float *col, float *dy,
                                                    const float *dout, const float *inp, const float *weight,
                                                    const genrep_conv2d_desc *d, const genrep__col_geom *g,
-                                                   int n0, int m, int do_col2im) {
+                                                   int n0, int m, int do_col2im, const uint32_t *xmask) {
     const int K = d->K, CRS = d->C * d->R * d->S;
     const size_t PQ = (size_t)d->P * d->Q, CHW = (size_t)d->C * d->H * d->W;
     const int cols = (int)(m * PQ);
@@ -2766,7 +2896,12 @@ static genrep_status genrep__conv2d_backward_chunk(float *dinp, float *dw, float
     /* dout chunk as one (K, m*PQ) matrix */
     const float *dyc = dout + (size_t)n0 * K * PQ;
     if (m > 1) { genrep__chunk_gather(dy, dyc, m, K, PQ); dyc = dy; }
-    if (dw) {
+    if (dw && xmask) {
+        /* dw (K, CRS) += dout (K, cols) @ col^T (cols, CRS), col packed from the images */
+        genrep__im2col_ctx ctx = { inp + (size_t)n0 * CHW, g, xmask };
+        if ((st = genrep__sgemm_impl(0, 1, K, CRS, cols, 1.0f, dyc, cols, inp, cols, 1.0f, dw, CRS,
+                                     genrep__pack_b_im2col_t, &ctx))) return st;
+    } else if (dw) {
         /* dw (K, CRS) += dout (K, cols) @ col^T (cols, CRS) */
         genrep__im2col(col, (size_t)cols, inp + (size_t)n0 * CHW, m, g);
         if ((st = genrep_sgemm(0, 1, K, CRS, cols, 1.0f, dyc, cols, col, cols, 1.0f, dw, CRS))) return st;
@@ -2779,6 +2914,14 @@ static genrep_status genrep__conv2d_backward_chunk(float *dinp, float *dw, float
     return GENREP_OK;
 }
 
+/* genrep_conv2d_backward with dinp_acc = 0: dinp = its gradient instead of
+   += (the encoder's first write into a gradient buffer then needs no zeroing
+   pass; the stride-1 data gradient is a forward conv that overwrites).
+   Arguments checked by the caller. */
+static genrep_status genrep__conv2d_backward_impl(float *dinp, float *dweight, float *dbias, float *ws,
+                                                  const float *dout, const float *inp, const float *weight,
+                                                  const genrep_conv2d_desc *d, int dinp_acc);
+
 GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws,
                                                 const float *dout, const float *inp,
                                                 const float *weight, const genrep_conv2d_desc *d) {
@@ -2788,6 +2931,14 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
     if (dinp) GENREP__CHECK_PTR(weight);
     if (dweight) GENREP__CHECK_PTR(inp);
     if (dinp || dweight) GENREP__CHECK_PTR(ws);
+    return genrep__conv2d_backward_impl(dinp, dweight, dbias, ws, dout, inp, weight, d, 1);
+}
+
+static genrep_status genrep__conv2d_backward_impl(float *dinp, float *dweight, float *dbias, float *ws,
+                                                  const float *dout, const float *inp, const float *weight,
+                                                  const genrep_conv2d_desc *d, int dinp_acc) {
+    const char *fn = "genrep_conv2d_backward";
+    genrep_status st;
     const genrep__col_geom g = genrep__conv2d_geom(d);
     const int K = d->K, CRS = d->C * d->R * d->S;
     const size_t PQ = (size_t)d->P * d->Q;
@@ -2796,6 +2947,11 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
     genrep_conv2d_desc t;
     const int dgrad_fwd = dinp && genrep__conv2d_dgrad_desc(d, &t);
     const int do_col2im = dinp && !dgrad_fwd;
+    if (do_col2im && !dinp_acc) { /* col2im adds: start from zeros */
+        const size_t nin = (size_t)d->N * d->C * d->H * d->W;
+        GENREP__CONV_PARFOR(nin)
+        for (size_t i = 0; i < nin; i++) dinp[i] = 0.0f;
+    }
     /* Chunks go to GENREP__CONV_SLOTS slots, chunk c to slot c % slots, each
        slot with its own slabs; with more than one slot the weight gradient
        is summed per slot (its chunks in order) and the slots are added to
@@ -2807,6 +2963,18 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
     const size_t slab = genrep__conv_ws(d->N, (size_t)CRS, (size_t)K, PQ), KC = (size_t)K * CRS;
     float *pw = ws + (size_t)slots * slab;
     const int partial = dweight && slots > 1;
+    /* implicit im2col for the weight gradient: the x-mask table (see genrep__im2col_ctx) */
+    uint32_t xmask_buf[GENREP__IMPLICIT_MASK_MAX];
+    const uint32_t *xmask = NULL;
+    if (dweight && genrep__conv_implicit && g.sh == 1 && g.sw == 1 && g.q == g.w &&
+        (size_t)g.s * PQ <= GENREP__IMPLICIT_MASK_MAX) {
+        for (int ks = 0; ks < g.s; ks++)
+            for (size_t jp = 0; jp < PQ; jp++) {
+                const int ix = (int)(jp % (size_t)g.q) - g.pw + ks;
+                xmask_buf[(size_t)ks * PQ + jp] = ix >= 0 && ix < g.w ? ~(uint32_t)0 : 0;
+            }
+        xmask = xmask_buf;
+    }
     if (dweight || do_col2im) {
         if (partial) memset(pw, 0, sizeof(float) * (size_t)slots * KC);
         int fail = 0;
@@ -2820,7 +2988,7 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
                 for (int c = sl; c < nchunks; c += slots) {
                     const int n0 = c * nb, m = d->N - n0 < nb ? d->N - n0 : nb;
                     if (!fail && genrep__conv2d_backward_chunk(dinp, dweight ? pw + (size_t)sl * KC : NULL, col, dy, dout,
-                                                               inp, weight, d, &g, n0, m, do_col2im))
+                                                               inp, weight, d, &g, n0, m, do_col2im, xmask))
                         fail = 1;
                 }
             }
@@ -2831,10 +2999,11 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
                 const int sl = c % slots, n0 = c * nb, m = d->N - n0 < nb ? d->N - n0 : nb;
                 float *col = ws + (size_t)sl * slab, *dy = col + (size_t)CRS * nb * PQ;
                 float *dw = !dweight ? NULL : partial ? pw + (size_t)sl * KC : dweight;
-                if (genrep__conv2d_backward_chunk(dinp, dw, col, dy, dout, inp, weight, d, &g, n0, m, do_col2im)) fail = 1;
+                if (genrep__conv2d_backward_chunk(dinp, dw, col, dy, dout, inp, weight, d, &g, n0, m, do_col2im, xmask))
+                    fail = 1;
             }
         }
-        if (fail) return genrep__fail(GENREP_ERR_NOMEM, "%s: GEMM failed (packing buffers)", __func__);
+        if (fail) return genrep__fail(GENREP_ERR_NOMEM, "%s: GEMM failed (packing buffers)", fn);
         if (partial) {
             GENREP__CONV_PARFOR(KC)
             for (size_t i = 0; i < KC; i++) {
@@ -2854,7 +3023,7 @@ GENREP_API genrep_status genrep_conv2d_backward(float *dinp, float *dweight, flo
                     for (int q = 0; q < S; q++)
                         wf[(((size_t)c * K + k) * R + (R - 1 - r)) * S + (S - 1 - q)] =
                             weight[(((size_t)k * C + c) * R + r) * S + q];
-        st = genrep__conv2d_forward_impl(dinp, 1, ws, dout, wf, NULL, &t);
+        st = genrep__conv2d_forward_impl(dinp, dinp_acc, ws, dout, wf, NULL, &t);
         if (st) return st;
     }
     return GENREP_OK;
@@ -3101,9 +3270,39 @@ static double genrep__ssq8(const float *x, int n, double m) {
 }
 /* *sdy += sum dy, *sdyx += sum dy * xhat with xhat = (x - m) * r (float, as
    the forward computes it), same pattern */
+#if defined(__GNUC__)
+/* The 8 partial sums as one 8-lane vector (GCC/clang vector extensions,
+   baseline SSE2 code): lane j does exactly what the scalar loop's acc[j]
+   does, in the same order, so the bits are the same; -O2 keeps the scalar
+   form's partial-sum arrays in memory, ~15 cycles per element (BN backward
+   was compute-bound at 1/3 of the memory bandwidth). */
+typedef float genrep__v8f __attribute__((vector_size(32)));
+typedef double genrep__v8d __attribute__((vector_size(64)));
+typedef int32_t genrep__v8i __attribute__((vector_size(32)));
+#define GENREP__HAVE_V8 1
+static inline double genrep__v8d_sum(genrep__v8d a) {
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+#endif
 static void genrep__bn_dsums(double *sdy, double *sdyx, const float *dy, const float *x, int n, float m, float r) {
     double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int i = 0;
+#ifdef GENREP__HAVE_V8
+    {
+        genrep__v8d va = {0, 0, 0, 0, 0, 0, 0, 0}, vb = va;
+        const genrep__v8f vm = {m, m, m, m, m, m, m, m}, vr = {r, r, r, r, r, r, r, r};
+        for (; i + 8 <= n; i += 8) {
+            genrep__v8f g, xv;
+            memcpy(&g, dy + i, sizeof g);
+            memcpy(&xv, x + i, sizeof xv);
+            const genrep__v8d gd = __builtin_convertvector(g, genrep__v8d);
+            va += gd;
+            vb += gd * __builtin_convertvector((xv - vm) * vr, genrep__v8d);
+        }
+        memcpy(a, &va, sizeof a);
+        memcpy(b, &vb, sizeof b);
+    }
+#endif
     for (; i + 8 <= n; i += 8)
         for (int j = 0; j < 8; j++) { a[j] += dy[i + j]; b[j] += (double)dy[i + j] * ((x[i + j] - m) * r); }
     for (; i < n; i++) { a[i & 7] += dy[i]; b[i & 7] += (double)dy[i] * ((x[i] - m) * r); }
@@ -3235,6 +3434,205 @@ GENREP_API genrep_status genrep_batchnorm_backward(float *dinp, float *dgamma, f
             for (int i = 0; i < HW; i++) {
                 float xhat = (x[i] - m) * r;
                 dx[i] += r * (g * dy[i] - k1 - xhat * k2);
+            }
+        }
+    }
+    return GENREP_OK;
+}
+
+/* [BATCHNORM] fused ------------------------------------------------------ */
+/* The encoder's BN passes are memory-bound: a 512-image 32x28x28 activation
+   is 51 MB and one pass over it costs ~9.5 ms per core on this VM (~5.5 GB/s
+   per core, bench/RESULTS.md), while the arithmetic is a few ms. So the
+   fused ops count passes: statistics in one read, normalise + residual +
+   ReLU in one read-write (the unfused chain read the input three times and
+   the output twice more); backward masks the ReLU while reading dout and
+   overwrites dinp instead of needing it zeroed. */
+
+/* sum x and sum x^2 in double over n floats, 8 interleaved partial sums each
+   (fixed order, as genrep__sum8) */
+static void genrep__sum_ssq8(double *sum, double *ssq, const float *x, int n) {
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, q[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+#ifdef GENREP__HAVE_V8
+    {
+        genrep__v8d va = {0, 0, 0, 0, 0, 0, 0, 0}, vq = va;
+        for (; i + 8 <= n; i += 8) {
+            genrep__v8f xv;
+            memcpy(&xv, x + i, sizeof xv);
+            const genrep__v8d v = __builtin_convertvector(xv, genrep__v8d);
+            va += v;
+            vq += v * v;
+        }
+        memcpy(a, &va, sizeof a);
+        memcpy(q, &vq, sizeof q);
+    }
+#endif
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) { double v = x[i + j]; a[j] += v; q[j] += v * v; }
+    for (; i < n; i++) { double v = x[i]; a[i & 7] += v; q[i & 7] += v * v; }
+    *sum += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    *ssq += ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
+}
+
+/* genrep__bn_stats with one pass for training mode. The squares of floats are
+   exact in double and the sums carry ~16 digits, so sum (x - mean)^2 =
+   ssq - sum * mean loses only what |mean| / std costs: at mean = 1000 std
+   the variance still has ~10 correct digits. Clamped at 0. */
+static void genrep__bn_stats1(float *mean_c, float *rstd_c, float *running_mean, float *running_var,
+                              const float *inp, int c, int N, int C, int HW, float eps, float momentum,
+                              int training) {
+    if (!training) {
+        genrep__bn_stats(mean_c, rstd_c, running_mean, running_var, inp, c, N, C, HW, eps, momentum, 0);
+        return;
+    }
+    const size_t M = (size_t)N * HW;
+    double sum = 0.0, sq = 0.0;
+    for (int n = 0; n < N; n++) genrep__sum_ssq8(&sum, &sq, inp + ((size_t)n * C + c) * HW, HW);
+    const double mean = sum / (double)M;
+    double ssq = sq - sum * mean;
+    if (!(ssq > 0.0)) ssq = 0.0;
+    *mean_c = (float)mean;
+    *rstd_c = (float)(1.0 / sqrt(ssq / (double)M + (double)eps));
+    if (running_mean)
+        running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + (double)momentum * mean);
+    if (running_var)
+        running_var[c] = (float)((1.0 - momentum) * running_var[c] + (double)momentum * (ssq / (double)(M - 1)));
+}
+
+GENREP_API genrep_status genrep_batchnorm_act_forward(float *out, float *mean, float *rstd,
+                                                      float *running_mean, float *running_var,
+                                                      const float *inp, const float *gamma, const float *beta,
+                                                      const float *res, int relu, int N, int C, int HW,
+                                                      float eps, float momentum, int training) {
+    genrep_status st = genrep__bn_check_fwd(__func__, out, inp, running_mean, running_var,
+                                            N, C, HW, eps, momentum, training);
+    if (st) return st;
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        float m, r;
+        genrep__bn_stats1(&m, &r, running_mean, running_var, inp, c, N, C, HW, eps, momentum, training);
+        if (mean) mean[c] = m;
+        if (rstd) rstd[c] = r;
+        const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
+        for (int n = 0; n < N; n++) {
+            const size_t off = ((size_t)n * C + c) * HW;
+            const float *x = inp + off;
+            float *y = out + off;
+            /* the same float operations as batchnorm, then add, then ReLU */
+            if (res) {
+                const float *s = res + off;
+                if (relu) {
+                    GENREP__SIMD
+                    for (int i = 0; i < HW; i++) { float v = (x[i] - m) * r * g + b + s[i]; y[i] = v > 0.0f ? v : 0.0f; }
+                } else {
+                    GENREP__SIMD
+                    for (int i = 0; i < HW; i++) y[i] = (x[i] - m) * r * g + b + s[i];
+                }
+            } else if (relu) {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) { float v = (x[i] - m) * r * g + b; y[i] = v > 0.0f ? v : 0.0f; }
+            } else {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) y[i] = (x[i] - m) * r * g + b;
+            }
+        }
+    }
+    return GENREP_OK;
+}
+
+/* a > 0 ? d : 0.0f without a branch (the ReLU mask is a coin flip per
+   element: as a branch it mispredicts half the time, and this loop is not
+   vectorised at -O2) */
+static inline float genrep__relu_sel(float a, float d) {
+    uint32_t u;
+    memcpy(&u, &d, sizeof u);
+    u &= (uint32_t)0 - (uint32_t)(a > 0.0f);
+    memcpy(&d, &u, sizeof u);
+    return d;
+}
+
+/* genrep__bn_dsums with dout masked where act_out <= 0 (act_out may be NULL) */
+static void genrep__bn_dsums_masked(double *sdy, double *sdyx, const float *dy, const float *act, const float *x,
+                                    int n, float m, float r) {
+    if (!act) { genrep__bn_dsums(sdy, sdyx, dy, x, n, m, r); return; }
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+#ifdef GENREP__HAVE_V8
+    {   /* as genrep__bn_dsums, dout masked by a lane-wise AND */
+        genrep__v8d va = {0, 0, 0, 0, 0, 0, 0, 0}, vb = va;
+        const genrep__v8f vm = {m, m, m, m, m, m, m, m}, vr = {r, r, r, r, r, r, r, r}, z = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (; i + 8 <= n; i += 8) {
+            genrep__v8f g, xv, av;
+            memcpy(&g, dy + i, sizeof g);
+            memcpy(&xv, x + i, sizeof xv);
+            memcpy(&av, act + i, sizeof av);
+            g = (genrep__v8f)((genrep__v8i)g & (genrep__v8i)(av > z));
+            const genrep__v8d gd = __builtin_convertvector(g, genrep__v8d);
+            va += gd;
+            vb += gd * __builtin_convertvector((xv - vm) * vr, genrep__v8d);
+        }
+        memcpy(a, &va, sizeof a);
+        memcpy(b, &vb, sizeof b);
+    }
+#endif
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) {
+            float g = genrep__relu_sel(act[i + j], dy[i + j]);
+            a[j] += g; b[j] += (double)g * ((x[i + j] - m) * r);
+        }
+    for (; i < n; i++) {
+        float g = genrep__relu_sel(act[i], dy[i]);
+        a[i & 7] += g; b[i & 7] += (double)g * ((x[i] - m) * r);
+    }
+    *sdy += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    *sdyx += ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
+}
+
+GENREP_API genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta,
+                                                       const float *dout, const float *act_out,
+                                                       const float *inp, const float *gamma,
+                                                       const float *mean, const float *rstd,
+                                                       int N, int C, int HW, int training, int accumulate) {
+    genrep_status st = genrep__bn_check_bwd(__func__, dout, inp, mean, rstd, N, C, HW);
+    if (st) return st;
+    const double M = (double)N * HW;
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        const float m = mean[c], r = rstd[c], g = gamma ? gamma[c] : 1.0f;
+        double sdy = 0.0, sdyx = 0.0;
+        for (int n = 0; n < N; n++) {
+            const size_t off = ((size_t)n * C + c) * HW;
+            genrep__bn_dsums_masked(&sdy, &sdyx, dout + off, act_out ? act_out + off : NULL, inp + off, HW, m, r);
+        }
+        if (dgamma) dgamma[c] += (float)sdyx;
+        if (dbeta) dbeta[c] += (float)sdy;
+        if (!dinp) continue;
+        const float k1 = training ? (float)(g * sdy / M) : 0.0f;
+        const float k2 = training ? (float)(g * sdyx / M) : 0.0f;
+        for (int n = 0; n < N; n++) {
+            const size_t off = ((size_t)n * C + c) * HW;
+            const float *x = inp + off, *dy = dout + off, *a = act_out ? act_out + off : NULL;
+            float *dx = dinp + off;
+            /* the same float operations as genrep_batchnorm_backward on the masked dout */
+            if (a && accumulate) {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) {
+                    float gy = a[i] > 0.0f ? dy[i] : 0.0f, xhat = (x[i] - m) * r;
+                    dx[i] += r * (g * gy - k1 - xhat * k2);
+                }
+            } else if (a) {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) {
+                    float gy = a[i] > 0.0f ? dy[i] : 0.0f, xhat = (x[i] - m) * r;
+                    dx[i] = r * (g * gy - k1 - xhat * k2);
+                }
+            } else if (accumulate) {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) { float xhat = (x[i] - m) * r; dx[i] += r * (g * dy[i] - k1 - xhat * k2); }
+            } else {
+                GENREP__SIMD
+                for (int i = 0; i < HW; i++) { float xhat = (x[i] - m) * r; dx[i] = r * (g * dy[i] - k1 - xhat * k2); }
             }
         }
     }
@@ -4926,14 +5324,10 @@ GENREP_API const genrep_param_info *genrep_encoder_param(const genrep_encoder *e
     return NULL;
 }
 
-/* x = relu(x) in place; and x = relu(x + s). Elementwise, so any thread split gives the same bits. */
+/* x = relu(x) in place (the head's hidden layer; the convs' ReLUs are fused into their BN). Elementwise, so any thread split gives the same bits. */
 static void genrep__enc_relu_inplace(float *x, size_t n) {
 GENREP__ENC_PARFOR(n)
     for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-}
-static void genrep__enc_add_relu_inplace(float *x, const float *s, size_t n) {
-GENREP__ENC_PARFOR(n)
-    for (size_t i = 0; i < n; i++) { float v = x[i] + s[i]; x[i] = v > 0.0f ? v : 0.0f; }
 }
 /* g = 0 where the ReLU output y is 0 (the gradient of y = relu(x), in place) */
 static void genrep__enc_relu_mask(float *g, const float *y, size_t n) {
@@ -4947,7 +5341,10 @@ GENREP__ENC_PARFOR(n)
     if (e->plan->profiling) e->plan->prof_zero += genrep__enc_now() - t0;
 }
 
-static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const float *inp, int N, int training) {
+/* A unit's conv, then its BN fused with what follows it: + res (the block's
+   shortcut, or NULL) and ReLU if relu. */
+static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const float *inp, int N, int training,
+                                              const float *res, int relu) {
     struct genrep__encoder_plan *pl = e->plan;
     const genrep__enc_unit *u = &pl->units[ui];
     genrep_conv2d_desc d;
@@ -4960,36 +5357,37 @@ static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const f
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
     if ((st = genrep_conv2d_forward(c, e->ws, inp, e->params + T[u->t_w].offset, NULL, &d))) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_CONV_F] += t1 - t0; }
-    st = genrep_batchnorm_forward(y, e->acts + u->a_mean, e->acts + u->a_rstd,
-                                  e->params + T[u->t_rmean].offset, e->params + T[u->t_rvar].offset, c,
-                                  e->params + T[u->t_gamma].offset, e->params + T[u->t_beta].offset,
-                                  N, u->K, u->P * u->Q, e->cfg.bn_eps, e->cfg.bn_momentum, training);
+    st = genrep_batchnorm_act_forward(y, e->acts + u->a_mean, e->acts + u->a_rstd,
+                                      e->params + T[u->t_rmean].offset, e->params + T[u->t_rvar].offset, c,
+                                      e->params + T[u->t_gamma].offset, e->params + T[u->t_beta].offset, res, relu,
+                                      N, u->K, u->P * u->Q, e->cfg.bn_eps, e->cfg.bn_momentum, training);
     if (st) return st;
-    if (u->relu) genrep__enc_relu_inplace(y, (size_t)N * u->K * u->P * u->Q);
     if (pl->profiling) pl->prof[ui][GENREP__PROF_BN_F] += genrep__enc_now() - t1;
     return GENREP_OK;
 }
 
-/* dinp += d(unit)/d(inp) . g, where g (N,K,P,Q) is the gradient w.r.t. the
-   unit's BN output (already masked by the ReLU if any). gbn is scratch. */
+/* dinp (+)= d(unit)/d(inp) . g, where g (N,K,P,Q) is the gradient w.r.t.
+   the unit's output: act NULL, g is w.r.t. the BN output (already masked by
+   any ReLU); else act is the unit's ReLU output and the mask is applied
+   here. dinp_acc: += (else =, for the first write into a buffer). gbn is scratch. */
 static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float *dinp, float *gbn,
-                                               const float *g, const float *inp, int N, int training) {
+                                               const float *g, const float *act, const float *inp, int N,
+                                               int training, int dinp_acc) {
     struct genrep__encoder_plan *pl = e->plan;
     const genrep__enc_unit *u = &pl->units[ui];
     const genrep_param_info *T = e->tensors;
     genrep_conv2d_desc d;
     genrep_status st = genrep_conv2d_init(&d, N, u->C, u->H, u->W, u->K, u->R, u->S, u->stride, u->pad);
     if (st) return st;
-    size_t n = (size_t)N * u->K * u->P * u->Q;
-    genrep__enc_zero(e, gbn, n);
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
-    st = genrep_batchnorm_backward(gbn, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g,
-                                   e->acts + u->a_conv, e->params + T[u->t_gamma].offset,
-                                   e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training);
+    /* gbn is overwritten (no zeroing pass) */
+    st = genrep_batchnorm_act_backward(gbn, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g, act,
+                                       e->acts + u->a_conv, e->params + T[u->t_gamma].offset,
+                                       e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training, 0);
     if (st) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_BN_B] += t1 - t0; }
-    st = genrep_conv2d_backward(dinp, e->grads + T[u->t_w].offset, NULL, e->ws, gbn, inp,
-                                e->params + T[u->t_w].offset, &d);
+    st = genrep__conv2d_backward_impl(dinp, e->grads + T[u->t_w].offset, NULL, e->ws, gbn, inp,
+                                      e->params + T[u->t_w].offset, &d, dinp_acc);
     if (pl->profiling) pl->prof[ui][GENREP__PROF_CONV_B] += genrep__enc_now() - t1;
     return st;
 }
@@ -5003,22 +5401,21 @@ GENREP_API genrep_status genrep_encoder_forward(genrep_encoder *e, const float *
     const genrep_param_info *T = e->tensors;
     genrep_status st;
     e->last_n = 0;
-    if ((st = genrep__enc_unit_forward(e, 0, inp, N, training))) return st;
+    if ((st = genrep__enc_unit_forward(e, 0, inp, N, training, NULL, pl->units[0].relu))) return st;
     const float *cur = e->acts + pl->units[0].a_bn;
     for (int bi = 0; bi < pl->n_blocks; bi++) {
         const genrep__enc_block *b = &pl->blocks[bi];
-        if ((st = genrep__enc_unit_forward(e, b->u1, cur, N, training))) return st;
-        if ((st = genrep__enc_unit_forward(e, b->u2, e->acts + pl->units[b->u1].a_bn, N, training))) return st;
+        if ((st = genrep__enc_unit_forward(e, b->u1, cur, N, training, NULL, pl->units[b->u1].relu))) return st;
+        /* the shortcut first, so the second unit's BN can add it and apply
+           the block's ReLU in the same pass (u2 has no ReLU of its own) */
         const float *s = cur;
         if (b->sc >= 0) {
-            if ((st = genrep__enc_unit_forward(e, b->sc, cur, N, training))) return st;
+            if ((st = genrep__enc_unit_forward(e, b->sc, cur, N, training, NULL, pl->units[b->sc].relu))) return st;
             s = e->acts + pl->units[b->sc].a_bn;
         }
-        const genrep__enc_unit *u2 = &pl->units[b->u2];
-        double t0 = pl->profiling ? genrep__enc_now() : 0;
-        genrep__enc_add_relu_inplace(e->acts + u2->a_bn, s, (size_t)N * u2->K * u2->P * u2->Q);
-        if (pl->profiling) pl->prof_elem += genrep__enc_now() - t0;
-        cur = e->acts + u2->a_bn;
+        if ((st = genrep__enc_unit_forward(e, b->u2, e->acts + pl->units[b->u1].a_bn, N, training, s, 1)))
+            return st;
+        cur = e->acts + pl->units[b->u2].a_bn;
     }
     double t0 = pl->profiling ? genrep__enc_now() : 0;
     float *feat = e->acts + pl->a_feat;
@@ -5088,15 +5485,12 @@ GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp,
         double ts = pl->profiling ? genrep__enc_now() : 0;
         genrep__enc_relu_mask(gcur, e->acts + u2->a_bn, nout);   /* through the block's ReLU */
         if (pl->profiling) pl->prof_elem += genrep__enc_now() - ts;
-        /* second unit: ga = d(u1 output) */
-        genrep__enc_zero(e, ga, (size_t)N * u1->K * u1->P * u1->Q);
-        if ((st = genrep__enc_unit_backward(e, b->u2, ga, gb, gcur, e->acts + u1->a_bn, N, tr))) return st;
-        genrep__enc_relu_mask(ga, e->acts + u1->a_bn, (size_t)N * u1->K * u1->P * u1->Q);
-        /* first unit: gx = d(block input) */
-        genrep__enc_zero(e, gx, nin);
-        if ((st = genrep__enc_unit_backward(e, b->u1, gx, gb, ga, bin, N, tr))) return st;
+        /* second unit: ga = d(u1 output), written (not added: no zeroing pass) */
+        if ((st = genrep__enc_unit_backward(e, b->u2, ga, gb, gcur, NULL, e->acts + u1->a_bn, N, tr, 0))) return st;
+        /* first unit: gx = d(block input), written; u1's ReLU is masked inside its BN backward */
+        if ((st = genrep__enc_unit_backward(e, b->u1, gx, gb, ga, e->acts + u1->a_bn, bin, N, tr, 0))) return st;
         if (b->sc >= 0) {
-            if ((st = genrep__enc_unit_backward(e, b->sc, gx, gb, gcur, bin, N, tr))) return st;
+            if ((st = genrep__enc_unit_backward(e, b->sc, gx, gb, gcur, NULL, bin, N, tr, 1))) return st;
         } else {
             ts = pl->profiling ? genrep__enc_now() : 0;
             if ((st = genrep_add_backward(gx, NULL, gcur, nin))) return st;
@@ -5106,8 +5500,7 @@ GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp,
     }
     /* stem */
     const genrep__enc_unit *s0 = &pl->units[0];
-    genrep__enc_relu_mask(gcur, e->acts + s0->a_bn, (size_t)N * s0->K * s0->P * s0->Q);
-    if ((st = genrep__enc_unit_backward(e, 0, dinp, gb, gcur, e->last_inp, N, tr))) return st;
+    if ((st = genrep__enc_unit_backward(e, 0, dinp, gb, gcur, e->acts + s0->a_bn, e->last_inp, N, tr, 1))) return st;
     if (pl->profiling) pl->prof_bwd_calls++;
     return GENREP_OK;
 }

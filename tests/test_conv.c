@@ -366,6 +366,82 @@ static void run_all(const op_desc *o, float *y, float *dx, float *dw, float *db,
     ck_assert_int_eq(op_bwd(o, dx, dw, db, ws, dy, x, w), GENREP_OK);
 }
 
+/* The internal overwrite variant (dinp =, used by the encoder instead of
+   zeroing first) equals the public += variant run into zeros, bit for bit,
+   on the stride-1 path (data gradient as a forward conv) and the col2im
+   path (stride 2), with ragged chunks, on every ISA. */
+START_TEST(backward_overwrite_variant) {
+    size_t old = genrep__conv_col_budget;
+    genrep_isa best = genrep_get_isa();
+    genrep__conv_col_budget = 700; /* several chunks, last one ragged */
+    const int shapes[][9] = { /* N C H W K R S stride pad */
+        {5, 3, 9, 7, 6, 3, 3, 1, 1}, {4, 5, 10, 9, 7, 3, 3, 2, 1}, {3, 4, 8, 8, 9, 1, 1, 2, 0}};
+    for (int isa = 0; isa < 3; isa++) {
+        if (genrep_set_isa((genrep_isa)isa) != GENREP_OK) continue;
+        for (int si = 0; si < 3; si++) {
+            const int *z = shapes[si];
+            genrep_conv2d_desc d;
+            ck_assert_int_eq(genrep_conv2d_init(&d, z[0], z[1], z[2], z[3], z[4], z[5], z[6], z[7], z[8]), GENREP_OK);
+            size_t ni = (size_t)d.N * d.C * d.H * d.W, no = (size_t)d.N * d.K * d.P * d.Q, nw = (size_t)d.K * d.C * d.R * d.S;
+            float *x = fr(ni, 10 + si), *w = fr(nw, 20 + si), *dy = fr(no, 30 + si), *ws = fa(genrep_conv2d_workspace(&d));
+            float *dx0 = fa(ni), *dx1 = fr(ni, 40 + si), *dw0 = fa(nw), *dw1 = fa(nw);
+            memset(dx0, 0, ni * 4); memset(dw0, 0, nw * 4); memset(dw1, 0, nw * 4);
+            ck_assert_int_eq(genrep_conv2d_backward(dx0, dw0, NULL, ws, dy, x, w, &d), GENREP_OK);
+            ck_assert_int_eq(genrep__conv2d_backward_impl(dx1, dw1, NULL, ws, dy, x, w, &d, 0), GENREP_OK);
+            ck_assert_msg(memcmp(dx0, dx1, ni * 4) == 0, "isa %d shape %d: overwrite dinp differs", isa, si);
+            ck_assert(memcmp(dw0, dw1, nw * 4) == 0);
+            genrep_free(x); genrep_free(w); genrep_free(dy); genrep_free(ws);
+            genrep_free(dx0); genrep_free(dx1); genrep_free(dw0); genrep_free(dw1);
+        }
+    }
+    ck_assert_int_eq(genrep_set_isa(best), GENREP_OK);
+    genrep__conv_col_budget = old;
+}
+END_TEST
+
+/* The weight gradient with implicit im2col (col^T packed straight from the
+   images) equals the explicit im2col path bit for bit: odd sizes, pixel
+   blocks that cross images (P*Q not a multiple of 8), kernels 1x1 .. 5x5 with
+   "same" and other paddings, ragged chunks, every ISA; and a shape the
+   implicit path does not take (q != w) still matches. */
+START_TEST(dweight_implicit_im2col_bitwise) {
+    size_t old = genrep__conv_col_budget;
+    genrep_isa best = genrep_get_isa();
+    const int shapes[][9] = { /* N C H W K R S stride pad */
+        {5, 3, 9, 7, 6, 3, 3, 1, 1}, {3, 2, 7, 7, 9, 5, 5, 1, 2}, {4, 5, 6, 11, 8, 1, 1, 1, 0},
+        {3, 4, 5, 5, 7, 3, 3, 1, 2}, {2, 3, 13, 10, 5, 3, 3, 1, 0}, {4, 3, 9, 9, 10, 3, 3, 2, 1},
+        {6, 1, 28, 28, 32, 3, 3, 1, 1}};
+    const int ns = (int)(sizeof shapes / sizeof shapes[0]);
+    for (int isa = 0; isa < 3; isa++) {
+        if (genrep_set_isa((genrep_isa)isa) != GENREP_OK) continue;
+        for (int bud = 0; bud < 2; bud++) {
+            genrep__conv_col_budget = bud ? 900 : old; /* ragged chunks / one chunk */
+            for (int si = 0; si < ns; si++) {
+                const int *z = shapes[si];
+                genrep_conv2d_desc d;
+                ck_assert_int_eq(genrep_conv2d_init(&d, z[0], z[1], z[2], z[3], z[4], z[5], z[6], z[7], z[8]), GENREP_OK);
+                size_t ni = (size_t)d.N * d.C * d.H * d.W, no = (size_t)d.N * d.K * d.P * d.Q, nw = (size_t)d.K * d.C * d.R * d.S;
+                float *x = fr(ni, 50 + si), *dy = fr(no, 60 + si), *ws = fa(genrep_conv2d_workspace(&d));
+                float *dw0 = fa(nw), *dw1 = fa(nw), *ref = fa(nw);
+                memset(dw0, 0, nw * 4); memset(dw1, 0, nw * 4); memset(ref, 0, nw * 4);
+                genrep__conv_implicit = 0;
+                ck_assert_int_eq(genrep_conv2d_backward(NULL, dw0, NULL, ws, dy, x, NULL, &d), GENREP_OK);
+                genrep__conv_implicit = 1;
+                ck_assert_int_eq(genrep_conv2d_backward(NULL, dw1, NULL, ws, dy, x, NULL, &d), GENREP_OK);
+                ck_assert_msg(memcmp(dw0, dw1, nw * 4) == 0, "isa %d shape %d budget %d: implicit dweight differs", isa, si, bud);
+                /* and both near the scalar reference */
+                genrep__conv2d_backward_ref(NULL, ref, NULL, dy, x, NULL, &d);
+                for (size_t i = 0; i < nw; i++)
+                    ck_assert_msg(fabsf(dw1[i] - ref[i]) <= 1e-4f * (1.0f + fabsf(ref[i])), "shape %d dw[%zu] %g vs %g", si, i, dw1[i], ref[i]);
+                genrep_free(x); genrep_free(dy); genrep_free(ws); genrep_free(dw0); genrep_free(dw1); genrep_free(ref);
+            }
+        }
+    }
+    ck_assert_int_eq(genrep_set_isa(best), GENREP_OK);
+    genrep__conv_col_budget = old;
+}
+END_TEST
+
 START_TEST(threads_bitwise_identical) {
     const size_t budget0 = genrep__conv_col_budget;
     /* the last op has many chunks, so that the threads' chunks of conv2d
@@ -511,6 +587,8 @@ int main(void) {
     tcase_add_test(tc, convt2d_grad_fd);
     tcase_add_test(tc, linear_grad_fd);
     tcase_add_test(tc, backward_accumulates_and_null_ok);
+    tcase_add_test(tc, backward_overwrite_variant);
+    tcase_add_test(tc, dweight_implicit_im2col_bitwise);
     tcase_add_test(tc, threads_bitwise_identical);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, workspace_bounded);

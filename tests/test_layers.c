@@ -275,6 +275,134 @@ START_TEST(threads_bitwise_identical) {
 }
 END_TEST
 
+/* The batchnorm sums' 8-lane vector form (GCC vector extensions) gives the
+   bits of the plain 8-partial-sum loops it replaces, on lengths around and
+   between multiples of 8. */
+static void ds_scalar(double *sdy, double *sdyx, const float *dy, const float *x, int n, float m, float r) {
+    double a[8] = {0}, b[8] = {0};
+    for (int i = 0; i < n; i++) { a[i & 7] += dy[i]; b[i & 7] += (double)dy[i] * ((x[i] - m) * r); }
+    *sdy += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    *sdyx += ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
+}
+START_TEST(batchnorm_sums_bitwise) {
+    float *x = frand(1000, 700, -2, 5), *dy = frand(1000, 701, -1, 1), *a = frand(1000, 702, -1, 1), *dm = fbuf(1000);
+    for (int i = 0; i < 1000; i++) dm[i] = a[i] > 0 ? dy[i] : 0.0f;
+    const int ns[] = {1, 7, 8, 13, 64, 784, 999};
+    for (int k = 0; k < 7; k++) {
+        const int n = ns[k];
+        double s1 = 0.5, s2 = 0.25, t1 = 0.5, t2 = 0.25;
+        genrep__bn_dsums(&s1, &s2, dy, x, n, 0.3f, 1.7f);
+        ds_scalar(&t1, &t2, dy, x, n, 0.3f, 1.7f);
+        ck_assert_msg(s1 == t1 && s2 == t2, "dsums n=%d", n);
+        s1 = 0.5; s2 = 0.25; t1 = 0.5; t2 = 0.25;
+        genrep__bn_dsums_masked(&s1, &s2, dy, a, x, n, 0.3f, 1.7f);
+        ds_scalar(&t1, &t2, dm, x, n, 0.3f, 1.7f);
+        ck_assert_msg(s1 == t1 && s2 == t2, "masked dsums n=%d", n);
+        double q1 = 0, q2 = 0, a8[8] = {0}, b8[8] = {0};
+        genrep__sum_ssq8(&q1, &q2, x, n);
+        for (int i = 0; i < n; i++) { double v = x[i]; a8[i & 7] += v; b8[i & 7] += v * v; }
+        ck_assert_msg(q1 == ((a8[0] + a8[1]) + (a8[2] + a8[3])) + ((a8[4] + a8[5]) + (a8[6] + a8[7])) &&
+                      q2 == ((b8[0] + b8[1]) + (b8[2] + b8[3])) + ((b8[4] + b8[5]) + (b8[6] + b8[7])), "sum_ssq8 n=%d", n);
+    }
+    free(x); free(dy); free(a); free(dm);
+}
+END_TEST
+
+/* Fused batchnorm + residual + ReLU (the encoder's units). */
+typedef struct { int N, C, HW; float *x, *g, *b, *res, *out, *mean, *rstd; const float *G; } bna_ctx;
+static double bna_loss(void *p) {   /* relu = 0: smooth in x, for finite differences */
+    bna_ctx *c = (bna_ctx *)p;
+    ST_OK(genrep_batchnorm_act_forward(c->out, c->mean, c->rstd, NULL, NULL, c->x, c->g, c->b, c->res, 0,
+                                       c->N, c->C, c->HW, 1e-5f, 0.1f, 1));
+    return dotd(c->out, c->G, (size_t)c->N * c->C * c->HW);
+}
+
+static void bn_act_case(int N, int C, int HW, int training, int relu, int with_res, float offset, uint64_t seed) {
+    const size_t n = (size_t)N * C * HW;
+    float *x = frand(n, seed, -1, 1), *gam = frand(C, seed + 1, 0.5f, 1.5f), *bet = frand(C, seed + 2, -0.5f, 0.5f);
+    /* per-channel scale and offset; a large offset checks the one-pass variance */
+    for (size_t k = 0; k < n; k++) { int ch = (int)(k / HW % C); x[k] = x[k] * (0.5f + 0.3f * ch) + offset + 0.2f * ch; }
+    float *res = with_res ? frand(n, seed + 3, -1, 1) : NULL, *G = frand(n, seed + 4, -1, 1);
+    float *rm = frand(C, seed + 5, -0.3f, 0.3f), *rv = frand(C, seed + 6, 0.5f, 1.5f);
+    float *rm2 = fbuf(C), *rv2 = fbuf(C);
+    memcpy(rm2, rm, C * 4); memcpy(rv2, rv, C * 4);
+    if (!training) for (int ch = 0; ch < C; ch++) rm[ch] = rm2[ch] += offset;
+    float *out = fbuf(n), *mean = fbuf(C), *rstd = fbuf(C), *ref = fbuf(n), *rmean = fbuf(C), *rrstd = fbuf(C);
+    ST_OK(genrep_batchnorm_act_forward(out, mean, rstd, rm, rv, x, gam, bet, res, relu, N, C, HW, 1e-5f, 0.1f, training));
+    /* against the unfused chain (two-pass statistics: equal to rounding) */
+    ST_OK(genrep_batchnorm_forward(ref, rmean, rrstd, rm2, rv2, x, gam, bet, N, C, HW, 1e-5f, 0.1f, training));
+    for (size_t k = 0; k < n; k++) {
+        double v = ref[k] + (res ? res[k] : 0.0f);
+        if (relu) v = v > 0 ? v : 0;
+        ck_assert_msg(fabs(out[k] - v) <= 2e-5 + 2e-5 * fabs(v), "fused out[%zu] %.8g vs %.8g", k, (double)out[k], v);
+    }
+    for (int ch = 0; ch < C; ch++) {
+        ck_assert(fabs(mean[ch] - rmean[ch]) <= 1e-6 * (1 + fabs(rmean[ch])));
+        ck_assert_msg(fabs(rstd[ch] - rrstd[ch]) <= 1e-5 * fabs(rrstd[ch]), "rstd[%d] %.8g vs %.8g", ch, rstd[ch], rrstd[ch]);
+        ck_assert(fabs(rm[ch] - rm2[ch]) <= 1e-6 * (1 + fabs(rm2[ch])));
+        ck_assert(fabs(rv[ch] - rv2[ch]) <= 1e-5 * (1 + fabs(rv2[ch])));
+    }
+    /* backward = ReLU mask, then batchnorm_backward with the same cache: the same
+       float operations, so the same bits (dinp overwritten: garbage before) */
+    float *Gm = fbuf(n), *dx = frand(n, seed + 7, -9, 9), *dxr = fbuf(n);
+    float *dg = fbuf(C), *db = fbuf(C), *dgr = fbuf(C), *dbr = fbuf(C);
+    for (size_t k = 0; k < n; k++) Gm[k] = relu && !(out[k] > 0.0f) ? 0.0f : G[k];
+    ST_OK(genrep_batchnorm_act_backward(dx, dg, db, G, relu ? out : NULL, x, gam, mean, rstd, N, C, HW, training, 0));
+    ST_OK(genrep_batchnorm_backward(dxr, dgr, dbr, Gm, x, gam, mean, rstd, N, C, HW, training));
+    for (size_t k = 0; k < n; k++) ck_assert_msg(dx[k] == dxr[k], "dinp[%zu] %.9g vs %.9g", k, dx[k], dxr[k]);
+    ck_assert(memcmp(dg, dgr, C * 4) == 0 && memcmp(db, dbr, C * 4) == 0);
+    ck_assert(maxabs(dx, n) > 0.01f);
+    /* accumulate = 1 adds onto what is there, as batchnorm_backward does */
+    float *ax = frand(n, seed + 8, -1, 1), *axr = fbuf(n);
+    memcpy(axr, ax, n * 4);
+    ST_OK(genrep_batchnorm_act_backward(ax, NULL, NULL, G, relu ? out : NULL, x, gam, mean, rstd, N, C, HW, training, 1));
+    ST_OK(genrep_batchnorm_backward(axr, NULL, NULL, Gm, x, gam, mean, rstd, N, C, HW, training));
+    ck_assert(memcmp(ax, axr, n * 4) == 0);
+    /* finite differences of the fused forward itself (no ReLU: smooth) */
+    if (!relu && training && offset == 0.0f) {
+        bna_ctx c = {N, C, HW, x, gam, bet, res, out, mean, rstd, G};
+        fd_check(bna_loss, &c, x, n, dx, 1e-2f, 1e-3, 1e-2, "fused dinp");
+        fd_check(bna_loss, &c, gam, C, dg, 1e-2f, 1e-3, 1e-2, "fused dgamma");
+        if (res) fd_check(bna_loss, &c, res, n, G, 1e-2f, 1e-3, 1e-2, "fused dres");
+    }
+    free(x); free(gam); free(bet); free(res); free(G); free(rm); free(rv); free(rm2); free(rv2); free(out);
+    free(mean); free(rstd); free(ref); free(rmean); free(rrstd); free(Gm); free(dx); free(dxr); free(dg); free(db);
+    free(dgr); free(dbr); free(ax); free(axr);
+}
+
+START_TEST(batchnorm_act_fused) {
+    for (int relu = 0; relu < 2; relu++)
+        for (int r = 0; r < 2; r++) {
+            bn_act_case(3, 4, 5, 1, relu, r, 0.0f, 500 + 10 * relu + r);
+            bn_act_case(2, 3, 17, 1, relu, r, 0.0f, 520 + 10 * relu + r);   /* HW not a multiple of 8 */
+            bn_act_case(5, 3, 1, 1, relu, r, 0.0f, 540 + 10 * relu + r);    /* 1-d */
+            bn_act_case(4, 3, 9, 0, relu, r, 0.0f, 560 + 10 * relu + r);    /* eval */
+            bn_act_case(3, 2, 12, 1, relu, r, 50.0f, 580 + 10 * relu + r);  /* mean 50x the std */
+        }
+    /* 1 vs 2 threads: the same bits (sizes above the parallel threshold) */
+    const int N = 8, C = 64, HW = 256;
+    const size_t n = (size_t)N * C * HW;
+    float *x = frand(n, 600, -2, 3), *res = frand(n, 601, -1, 1), *G = frand(n, 602, -1, 1);
+    float *gam = frand(C, 603, 0.5f, 1.5f), *bet = frand(C, 604, -1, 1);
+    float *out[2], *dx[2], *dg[2], *mean[2], *rstd[2];
+    for (int t = 0; t < 2; t++) {
+        genrep_set_num_threads(t + 1);
+        out[t] = fbuf(n); dx[t] = fbuf(n); dg[t] = fbuf(C); mean[t] = fbuf(C); rstd[t] = fbuf(C);
+        ST_OK(genrep_batchnorm_act_forward(out[t], mean[t], rstd[t], NULL, NULL, x, gam, bet, res, 1, N, C, HW, 1e-5f, 0.1f, 1));
+        ST_OK(genrep_batchnorm_act_backward(dx[t], dg[t], NULL, G, out[t], x, gam, mean[t], rstd[t], N, C, HW, 1, 0));
+    }
+    genrep_set_num_threads(2);
+    ck_assert(memcmp(out[0], out[1], n * 4) == 0 && memcmp(dx[0], dx[1], n * 4) == 0);
+    ck_assert(memcmp(dg[0], dg[1], C * 4) == 0 && memcmp(rstd[0], rstd[1], C * 4) == 0);
+    for (int t = 0; t < 2; t++) { free(out[t]); free(dx[t]); free(dg[t]); free(mean[t]); free(rstd[t]); }
+    free(x); free(res); free(G); free(gam); free(bet);
+    /* argument checks are the plain ones' */
+    float a[4] = {1, 2, 3, 4}, b[4], m[2], r2[2];
+    ST_FAIL(genrep_batchnorm_act_forward(NULL, m, r2, NULL, NULL, a, NULL, NULL, NULL, 1, 2, 1, 2, 1e-5f, 0.1f, 1), GENREP_ERR_ARG, "out");
+    ST_FAIL(genrep_batchnorm_act_backward(b, NULL, NULL, a, NULL, a, NULL, NULL, r2, 2, 1, 2, 1, 0), GENREP_ERR_ARG, "mean");
+}
+END_TEST
+
 /* ------------------------------------------------------------ [ACT] */
 
 typedef struct { int op; float slope; size_t n; float *x, *y; const float *G; } act_ctx;
@@ -652,6 +780,8 @@ int main(void) {
     tcase_add_test(tc, batchnorm_running_stats_by_hand);
     tcase_add_test(tc, condbn_grads);
     tcase_add_test(tc, threads_bitwise_identical);
+    tcase_add_test(tc, batchnorm_act_fused);
+    tcase_add_test(tc, batchnorm_sums_bitwise);
     tcase_add_test(tc, activations);
     tcase_add_test(tc, residual_add);
     tcase_add_test(tc, avgpool);
