@@ -1096,15 +1096,60 @@ GENREP_API void          genrep_dataset_free(genrep_dataset *d);
    Opt-in: #define GENREP_IMAGE_IO before including genrep.h (in the
    implementation unit too) and link -lstb; the core needs no stb. */
 #ifdef GENREP_IMAGE_IO
-#define GENREP_IMAGE_MAX_SIDE 16384   /* larger files are refused before decoding */
+/* Formats: PNG and JPEG only (baseline and progressive JPEG, PNG of any
+   bit depth, 8-bit output). stb_image also parses GIF, BMP, TGA, PSD, HDR,
+   PIC and PNM, and those parsers have known crashes, hangs and memory bombs
+   on hostile files; genrep.h never hands them a byte: every file's magic
+   bytes are checked first (PNG 89 50 4E 47 0D 0A 1A 0A, JPEG FF D8 FF).
+   Limits, checked before anything is decoded (define to change):
+     GENREP_IMAGE_MAX_BYTES   file size (default 64 MiB); the file is read
+                              whole into memory, then decoded from there
+     GENREP_IMAGE_MAX_PIXELS  width * height from the header (default 2^25,
+                              33.5 M, e.g. 8192 x 4096; decoding needs about
+                              8 bytes per pixel, the float copy 4 per channel)
+     GENREP_IMAGE_MAX_SIDE    width and height (default 16384)
+     GENREP_IMAGE_MAX_SCANS   JPEG scans (SOS markers, default 256): a
+                              progressive file repeating empty scans over a
+                              large image would take hours otherwise
+   and, for PNG, the zlib stream is inflated once (zlib, into 64 KiB of
+   scratch) before stb sees it: more data than the header's dimensions
+   need is refused, so a small file cannot inflate to gigabytes. */
+#ifndef GENREP_IMAGE_MAX_BYTES
+#define GENREP_IMAGE_MAX_BYTES ((int64_t)64 << 20)
+#endif
+#ifndef GENREP_IMAGE_MAX_PIXELS
+#define GENREP_IMAGE_MAX_PIXELS ((int64_t)1 << 25)
+#endif
+#ifndef GENREP_IMAGE_MAX_SIDE
+#define GENREP_IMAGE_MAX_SIDE 16384
+#endif
+#ifndef GENREP_IMAGE_MAX_SCANS
+#define GENREP_IMAGE_MAX_SCANS 256
+#endif
+
+/* Decode a PNG or JPEG held in memory (n bytes; name, may be NULL, is used
+   in messages) into *px: h rows of w pixels of C interleaved 8-bit channels
+   (C = 1 gray, 3 RGB, 4 RGBA; stb's conversions), to be freed with
+   genrep_image_free. Refusals, each naming the file: _FORMAT (not PNG or
+   JPEG -- the message names the format the magic bytes suggest --, corrupt,
+   over a limit above), _NOMEM. On failure *px is NULL. */
+GENREP_API genrep_status genrep_image_decode(unsigned char **px, int *w, int *h, const void *bytes, size_t n,
+                                             int C, const char *name);
+/* The same for a file: only a regular file (genrep_file_open_regular), at
+   most GENREP_IMAGE_MAX_BYTES (checked with fstat before reading), read in
+   one piece, then genrep_image_decode. _IO for open/read failures. */
+GENREP_API genrep_status genrep_image_load(unsigned char **px, int *w, int *h, const char *path, int C);
+GENREP_API void genrep_image_free(unsigned char *px);
 
 /* Class-per-subfolder layout root/<class>/<image>: classes are the
-   subfolders in byte order (label = rank), files with extensions
-   png/jpg/jpeg/bmp/gif/tga/ppm/pgm in byte order; other files and names
-   starting with '.' are skipped.
-   Each image becomes C channels (1 gray or 3 RGB), bilinearly resized to
-   out_h x out_w, values in [0,1]. A file that cannot be decoded or is too
-   large is an error naming it. */
+   subfolders in byte order (label = rank), files with image extensions in
+   byte order: png/jpg/jpeg, and bmp/gif/tga/ppm/pgm/pnm/psd/hdr/pic, which
+   are listed so that they are refused by name rather than ignored; other
+   files and names starting with '.' are skipped.
+   Each image (genrep_image_load: PNG or JPEG, within the limits above)
+   becomes C channels (1 gray or 3 RGB), bilinearly resized to out_h x
+   out_w, values in [0,1]. A file that is not a regular file, not PNG/JPEG,
+   cannot be decoded or is over a limit is an error naming it. */
 GENREP_API genrep_status genrep_imagefolder_load(genrep_dataset *out, const char *root, int C,
                                                  int out_h, int out_w);
 
@@ -6941,6 +6986,160 @@ done:
 #include <dirent.h>
 #include <sys/stat.h>
 
+/* What the first bytes of a refused file look like, for the message. */
+static const char *genrep__image_guess(const unsigned char *b, size_t n) {
+    if (n >= 6 && (!memcmp(b, "GIF87a", 6) || !memcmp(b, "GIF89a", 6))) return "GIF";
+    if (n >= 2 && b[0] == 'B' && b[1] == 'M') return "BMP";
+    if (n >= 4 && !memcmp(b, "8BPS", 4)) return "PSD";
+    if (n >= 2 && b[0] == '#' && b[1] == '?') return "Radiance HDR";
+    if (n >= 4 && b[0] == 0x53 && b[1] == 0x80 && b[2] == 0xF6 && b[3] == 0x34) return "Softimage PIC";
+    if (n >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7') return "PNM (PPM/PGM/PBM)";
+    if (n >= 4 && !memcmp(b, "RIFF", 4)) return "RIFF (WebP?)";
+    if (n >= 12 && !memcmp(b + 4, "ftyp", 4)) return "ISO media (HEIC/AVIF?)";
+    if (n >= 3 && b[1] <= 1 && (b[2] == 1 || b[2] == 2 || b[2] == 3 || b[2] == 9 || b[2] == 10 || b[2] == 11)) return "TGA?";
+    return "unknown";
+}
+
+static uint32_t genrep__image_be32(const unsigned char *b) {
+    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | (uint32_t)b[3];
+}
+
+/* PNG: walk the chunks, inflate the IDAT stream into scratch and refuse it
+   if it holds more than the image needs (w, h from IHDR, already within
+   the pixel cap): stb would inflate any amount into one growing buffer. */
+static genrep_status genrep__png_inflate_check(const unsigned char *b, size_t n, const char *name) {
+    if (n < 33 || genrep__image_be32(b + 8) != 13 || memcmp(b + 12, "IHDR", 4))
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt PNG: no IHDR chunk first", name);
+    uint64_t w = genrep__image_be32(b + 16), h = genrep__image_be32(b + 20);
+    unsigned depth = b[24], color = b[25];
+    unsigned ch = color == 0 ? 1 : color == 2 ? 3 : color == 3 ? 1 : color == 4 ? 2 : 4;
+    /* filter byte per row; Adam7 adds at most 7 passes' filter bytes and row padding */
+    uint64_t need = ((w * ch * (depth ? depth : 16) + 7) / 8 + 1) * h + 8 * (h + 8) + 64;
+#ifndef GENREP_NO_ZLIB
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK) return genrep__fail(GENREP_ERR_NOMEM, "%s: out of memory (zlib)", name);
+    unsigned char out[1 << 16];
+    uint64_t total = 0;
+    int zr = Z_OK, seen = 0;
+    genrep_status st = GENREP_OK;
+    for (size_t pos = 8; pos + 12 <= n && zr != Z_STREAM_END && !st;) {
+        uint32_t len = genrep__image_be32(b + pos);
+        const unsigned char *type = b + pos + 4;
+        if (len > n - pos - 12) break; /* truncated chunk: stb reports it */
+        if (!memcmp(type, "CgBI", 4)) st = genrep__fail(GENREP_ERR_FORMAT, "%s: Apple CgBI PNG (not a standard PNG)", name);
+        if (!memcmp(type, "IDAT", 4)) {
+            seen = 1;
+            z.next_in = (Bytef *)(uintptr_t)(b + pos + 8);
+            z.avail_in = len;
+            while (z.avail_in && zr == Z_OK) {
+                uInt in0 = z.avail_in;
+                z.next_out = out; z.avail_out = sizeof out;
+                zr = inflate(&z, Z_NO_FLUSH);
+                total += sizeof out - z.avail_out;
+                if (total > need) {
+                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: PNG data inflates to more than the %llu bytes a %llux%llu image needs",
+                                      name, (unsigned long long)need, (unsigned long long)w, (unsigned long long)h);
+                    break;
+                }
+                /* Z_BUF_ERROR: no progress possible; anything else but Z_OK/Z_STREAM_END is
+                   a corrupt stream, which stb reports when it decodes */
+                if (zr == Z_BUF_ERROR && (z.avail_in != in0 || z.avail_out != sizeof out)) zr = Z_OK;
+            }
+        } else if (seen && !memcmp(type, "IEND", 4)) break;
+        pos += 12 + (size_t)len;
+    }
+    inflateEnd(&z);
+    return st;
+#else
+    (void)need; (void)n; (void)b;
+    return GENREP_OK; /* without zlib: stb's own inflate, bounded by its 4 GiB buffer cap only */
+#endif
+}
+
+/* JPEG: count SOS markers (FF DA). Entropy-coded data stuffs every FF with
+   00, so each FF DA is a marker (or lies inside an APPn segment, e.g. an
+   EXIF thumbnail's own scan: over-counted, which only errs towards refusing). */
+static genrep_status genrep__jpeg_scan_check(const unsigned char *b, size_t n, const char *name) {
+    int64_t scans = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (b[i] == 0xFF && b[i + 1] == 0xDA && ++scans > GENREP_IMAGE_MAX_SCANS)
+            return genrep__fail(GENREP_ERR_FORMAT, "%s: JPEG with more than %d scans (GENREP_IMAGE_MAX_SCANS)", name, GENREP_IMAGE_MAX_SCANS);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_image_decode(unsigned char **px, int *w, int *h, const void *bytes, size_t n,
+                                             int C, const char *name) {
+    GENREP__CHECK_PTR(px);
+    *px = NULL;
+    GENREP__CHECK_PTR(w); GENREP__CHECK_PTR(h);
+    if (!bytes && n) return genrep__fail(GENREP_ERR_ARG, "%s: bytes is NULL", __func__);
+    if (C < 1 || C > 4) return genrep__fail(GENREP_ERR_ARG, "%s: C must be 1..4, got %d", __func__, C);
+    if (!name) name = "<memory>";
+    const unsigned char *b = (const unsigned char *)bytes;
+    if ((uint64_t)n > (uint64_t)GENREP_IMAGE_MAX_BYTES || n > (size_t)0x7fffffff)
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: %llu bytes, more than the limit of %lld (GENREP_IMAGE_MAX_BYTES)",
+                            name, (unsigned long long)n, (long long)GENREP_IMAGE_MAX_BYTES);
+    static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    int is_png = n >= 8 && !memcmp(b, png_sig, 8);
+    int is_jpeg = n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF;
+    if (!is_png && !is_jpeg) {
+        char hex[3 * 8 + 1] = "empty file";
+        for (size_t i = 0; i < n && i < 8; i++) snprintf(hex + 3 * i, 4, "%02x ", b[i]);
+        if (n) hex[3 * (n < 8 ? n : 8) - 1] = '\0';
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: not a PNG or JPEG file (first bytes: %s; looks like: %s); genrep.h reads PNG and JPEG only",
+                            name, hex, genrep__image_guess(b, n));
+    }
+    int iw = 0, ih = 0, comp = 0;
+    if (!stbi_info_from_memory(b, (int)n, &iw, &ih, &comp))
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: cannot read the %s header: %s", name, is_png ? "PNG" : "JPEG", stbi_failure_reason());
+    if (iw < 1 || ih < 1 || iw > GENREP_IMAGE_MAX_SIDE || ih > GENREP_IMAGE_MAX_SIDE || (int64_t)iw * ih > GENREP_IMAGE_MAX_PIXELS)
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: %dx%d image exceeds the limits (%d a side, %lld pixels: GENREP_IMAGE_MAX_SIDE, "
+                            "GENREP_IMAGE_MAX_PIXELS)", name, iw, ih, GENREP_IMAGE_MAX_SIDE, (long long)GENREP_IMAGE_MAX_PIXELS);
+    genrep_status st = is_png ? genrep__png_inflate_check(b, n, name) : genrep__jpeg_scan_check(b, n, name);
+    if (st) return st;
+    int dw = 0, dh = 0;
+    unsigned char *p = stbi_load_from_memory(b, (int)n, &dw, &dh, &comp, C);
+    if (!p) return genrep__fail(GENREP_ERR_FORMAT, "%s: cannot decode the %s: %s", name, is_png ? "PNG" : "JPEG", stbi_failure_reason());
+    if (dw != iw || dh != ih) { /* the header and the decoder disagree: do not trust either */
+        stbi_image_free(p);
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: header says %dx%d, decoder gave %dx%d", name, iw, ih, dw, dh);
+    }
+    *px = p; *w = dw; *h = dh;
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_image_load(unsigned char **px, int *w, int *h, const char *path, int C) {
+    GENREP__CHECK_PTR(px);
+    *px = NULL;
+    GENREP__CHECK_PTR(path);
+    int fd;
+    genrep_status st = genrep_file_open_regular(&fd, path);
+    if (st) return st;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) { st = genrep__fail(GENREP_ERR_IO, "%s: cannot stat: %s", path, strerror(errno)); close(fd); return st; }
+    if ((int64_t)sb.st_size > GENREP_IMAGE_MAX_BYTES) {
+        close(fd);
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: %lld bytes, more than the limit of %lld (GENREP_IMAGE_MAX_BYTES)",
+                            path, (long long)sb.st_size, (long long)GENREP_IMAGE_MAX_BYTES);
+    }
+    size_t n = (size_t)sb.st_size;
+    unsigned char *buf = (unsigned char *)genrep_alloc(n + 1);
+    if (!buf) { close(fd); return genrep__fail(GENREP_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n + 1); }
+    int64_t got = genrep__read_full(fd, buf, n + 1); /* one byte more: a file that grew is refused */
+    int e = errno;
+    close(fd);
+    if (got != (int64_t)n) {
+        genrep_free(buf);
+        return genrep__fail(GENREP_ERR_IO, "%s: %s", path, got < 0 ? strerror(e) : "the file changed size while being read");
+    }
+    st = genrep_image_decode(px, w, h, buf, n, C, path);
+    genrep_free(buf);
+    return st;
+}
+
+GENREP_API void genrep_image_free(unsigned char *px) { stbi_image_free(px); }
+
 /* A growing list of strings in one buffer (names of one directory); v[i]
    points at the i-th name in sorted order once genrep__names_sort ran. */
 typedef struct { char *buf; size_t len, cap; size_t *off; int n, ncap; const char **v; } genrep__names;
@@ -6987,7 +7186,7 @@ static int genrep__names_sort(genrep__names *s) {
 static int genrep__is_image_name(const char *name) {
     const char *dot = strrchr(name, '.');
     if (!dot) return 0;
-    static const char *exts[] = {"png", "jpg", "jpeg", "bmp", "gif", "tga", "ppm", "pgm"};
+    static const char *exts[] = {"png", "jpg", "jpeg", "bmp", "gif", "tga", "ppm", "pgm", "pnm", "psd", "hdr", "pic"};
     for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++) {
         const char *a = dot + 1, *b = exts[e];
         while (*a && *b && (*a | 0x20) == *b) { a++; b++; }
@@ -7053,7 +7252,11 @@ GENREP_API genrep_status genrep_imagefolder_load(genrep_dataset *out, const char
         genrep__names_free(&classes);
         return genrep__fail(GENREP_ERR_FORMAT, "%s: the class subfolders hold no image files", root);
     }
-    size_t plane = (size_t)C * out_h * out_w;
+    size_t plane = (size_t)C * out_h * out_w; /* <= 3 * 1024 * 1024 */
+    if ((uint64_t)total > (uint64_t)SIZE_MAX / sizeof(float) / plane) {
+        genrep__names_free(&classes);
+        return genrep__fail(GENREP_ERR_NOMEM, "%s: %lld images of %zu values do not fit in memory", root, (long long)total, plane);
+    }
     out->images = (float *)genrep_alloc((size_t)total * plane * sizeof(float));
     out->labels = (int32_t *)genrep_alloc((size_t)total * sizeof(int32_t));
     float *tmp = NULL;
@@ -7075,21 +7278,10 @@ GENREP_API genrep_status genrep_imagefolder_load(genrep_dataset *out, const char
                     st = genrep__fail(GENREP_ERR_ARG, "%s/%s: path too long", cdir, files.v[f]);
                     break;
                 }
-                int w = 0, h = 0, comp = 0;
-                if (!stbi_info(path, &w, &h, &comp)) {
-                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: cannot read image: %s", path, stbi_failure_reason());
-                    break;
-                }
-                if (w < 1 || h < 1 || w > GENREP_IMAGE_MAX_SIDE || h > GENREP_IMAGE_MAX_SIDE || (int64_t)w * h > ((int64_t)1 << 28)) {
-                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: image %dx%d exceeds the bound of %d pixels a side", path, w, h, GENREP_IMAGE_MAX_SIDE);
-                    break;
-                }
-                unsigned char *px = stbi_load(path, &w, &h, &comp, C);
-                if (!px) {
-                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: cannot decode image: %s", path, stbi_failure_reason());
-                    break;
-                }
-                size_t need = (size_t)C * w * h;
+                int w = 0, h = 0;
+                unsigned char *px = NULL;
+                if ((st = genrep_image_load(&px, &w, &h, path, C))) break;
+                size_t need = (size_t)C * w * h; /* w * h <= GENREP_IMAGE_MAX_PIXELS */
                 if (need > tmp_cap) {
                     genrep_free(tmp);
                     tmp = (float *)genrep_alloc(need * sizeof(float));
