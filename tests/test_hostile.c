@@ -219,13 +219,15 @@ END_TEST
 
 /* Write a PNG (8-bit gray, w x h) whose IDAT holds raw_extra more inflated
    bytes than the image needs: a small file that inflates to a lot. */
+/* also used by --write-corpus, outside Check's tests: plain abort */
+#define TH_REQUIRE(x) do { if (!(x)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #x); abort(); } } while (0)
 static size_t make_png_bomb(unsigned char *out, size_t cap, int w, int h, size_t inflated) {
     unsigned char *raw = (unsigned char *)calloc(inflated, 1);
-    ck_assert_ptr_nonnull(raw);
+    TH_REQUIRE(raw);
     uLongf zn = compressBound((uLong)inflated);
     unsigned char *z = (unsigned char *)malloc(zn);
-    ck_assert_ptr_nonnull(z);
-    ck_assert_int_eq(compress2(z, &zn, raw, (uLong)inflated, 9), Z_OK);
+    TH_REQUIRE(z);
+    TH_REQUIRE(compress2(z, &zn, raw, (uLong)inflated, 9) == Z_OK);
     free(raw);
     size_t n = 0;
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
@@ -234,7 +236,7 @@ static size_t make_png_bomb(unsigned char *out, size_t cap, int w, int h, size_t
     ihdr[2] = (unsigned char)(w >> 8); ihdr[3] = (unsigned char)w; ihdr[6] = (unsigned char)(h >> 8); ihdr[7] = (unsigned char)h;
     const struct { const char *type; const unsigned char *d; size_t len; } ch[3] = {{"IHDR", ihdr, 13}, {"IDAT", z, zn}, {"IEND", NULL, 0}};
     for (int c = 0; c < 3; c++) {
-        ck_assert(n + 12 + ch[c].len <= cap);
+        TH_REQUIRE(n + 12 + ch[c].len <= cap);
         unsigned char *q = out + n;
         q[0] = (unsigned char)(ch[c].len >> 24); q[1] = (unsigned char)(ch[c].len >> 16);
         q[2] = (unsigned char)(ch[c].len >> 8); q[3] = (unsigned char)ch[c].len;
@@ -540,4 +542,57 @@ static Suite *suite(void) {
     return s;
 }
 
-int main(void) { return tu_run(suite()); }
+/* Seeds for tests/fuzz/fuzz_image: valid PNGs and JPEGs and the hostile
+   files above, each behind the harness's selector byte (bit 0: through a
+   file; C = 1 + (byte >> 1) % 4). The progressive JPEG seed is made from
+   rgb.jpg with jpegtran (see tests/fuzz/RESULTS.md). */
+static void put_seed(const char *dir, const char *name, int sel, const void *b, size_t n) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    if (!f) { perror(p); exit(1); }
+    fputc(sel, f);
+    if (n) fwrite(b, 1, n, f);
+    fclose(f);
+}
+typedef struct { unsigned char *p; size_t n; } th_mem;
+static void th_mem_put(void *ctx, void *data, int size) {
+    th_mem *m = (th_mem *)ctx;
+    m->p = (unsigned char *)realloc(m->p, m->n + (size_t)size);
+    memcpy(m->p + m->n, data, (size_t)size);
+    m->n += (size_t)size;
+}
+static int write_corpus(const char *dir) {
+    unsigned char px[12 * 10 * 4];
+    for (int i = 0; i < (int)sizeof px; i++) px[i] = (unsigned char)(i * 37 + (i >> 3));
+    struct { const char *name; int sel, comp, w, h, jpg; } v[] = {
+        {"gray.png", 0, 1, 12, 10, 0}, {"rgb.png", 5, 3, 7, 5, 0}, {"rgba.png", 6, 4, 4, 4, 0}, {"ga.png", 3, 2, 5, 3, 0},
+        {"gray.jpg", 0, 1, 12, 10, 1}, {"rgb.jpg", 4, 3, 12, 10, 1}, {"rgb_file.jpg", 5, 3, 9, 7, 1},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        th_mem m = {NULL, 0};
+        int ok = v[i].jpg ? stbi_write_jpg_to_func(th_mem_put, &m, v[i].w, v[i].h, v[i].comp, px, 60)
+                          : stbi_write_png_to_func(th_mem_put, &m, v[i].w, v[i].h, v[i].comp, px, v[i].w * v[i].comp);
+        if (!ok) return 1;
+        put_seed(dir, v[i].name, v[i].sel, m.p, m.n);
+        free(m.p);
+    }
+    unsigned char *buf = (unsigned char *)malloc((size_t)1 << 20);
+    size_t n = make_png_bomb(buf, (size_t)1 << 20, 16, 16, (size_t)2 << 20);
+    put_seed(dir, "inflate_bomb.png", 4, buf, n);
+    n = make_png_bomb(buf, (size_t)1 << 20, 16, 16, 16 * 17);
+    put_seed(dir, "raw16.png", 0, buf, n);
+    free(buf);
+    static const char ppm[] = "P6\n8192 8192\n65535\n";
+    unsigned char gif[35] = {'G', 'I', 'F', '8', '9', 'a', 0x00, 0x40, 0x00, 0x40, 0x80, 0, 0};
+    static const unsigned char jbig[] = {0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x4E, 0x20, 0x4E, 0x20, 0x01, 0x01, 0x11, 0x00, 0xFF, 0xD9};
+    put_seed(dir, "x.ppm", 4, ppm, sizeof ppm - 1);
+    put_seed(dir, "x.gif", 4, gif, sizeof gif);
+    put_seed(dir, "huge.jpg", 4, jbig, sizeof jbig);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--write-corpus")) return write_corpus(argv[2]);
+    return tu_run(suite());
+}
