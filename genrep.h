@@ -2138,9 +2138,9 @@ GENREP_API genrep_status genrep_sgemm(int transA, int transB, int M, int N, int 
     /* Even k blocks: K = 1152 with KC = 1024 runs 2 x 576, not 1024 + 128
        (a short block costs a full C read/write for little work). Depends
        on K only, so every thread count cuts k the same way. */
-    {
-        int nkb = (K + cf.KC - 1) / cf.KC;
-        cf.KC = (K + nkb - 1) / nkb;
+    {   /* ceil divisions written so that K near INT_MAX cannot overflow */
+        int nkb = K / cf.KC + (K % cf.KC != 0);
+        cf.KC = K / nkb + (K % nkb != 0);
     }
     genrep__gemm_args g = {transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc};
 
@@ -2529,9 +2529,13 @@ static genrep_status genrep__conv_check_sizes(const char *fn, int N, int C, int 
     if (S <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'S' must be > 0, got %d", fn, S);
     if (sh <= 0 || sw <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'stride' must be > 0, got %d x %d", fn, sh, sw);
     if (ph < 0 || pw < 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'pad' must be >= 0, got %d x %d", fn, ph, pw);
-    /* every GEMM dimension and plane index must fit an int */
+    /* every GEMM dimension and plane index must fit an int, and so must the
+       output-size formulas (H + 2*pad - R, (H-1)*stride - 2*pad + R + outpad) */
     if ((int64_t)C * R * S > INT32_MAX / 4 || (int64_t)K * R * S > INT32_MAX / 4 || (int64_t)H * W > INT32_MAX / 4)
         return genrep__fail(GENREP_ERR_ARG, "%s: sizes too large", fn);
+    if (sh > INT32_MAX / 4 || sw > INT32_MAX / 4 || ph > INT32_MAX / 8 || pw > INT32_MAX / 8
+        || (int64_t)(H - 1) * sh > INT32_MAX / 4 || (int64_t)(W - 1) * sw > INT32_MAX / 4)
+        return genrep__fail(GENREP_ERR_ARG, "%s: stride %d x %d or pad %d x %d too large for %dx%d", fn, sh, sw, ph, pw, H, W);
     return GENREP_OK;
 }
 
@@ -4589,14 +4593,23 @@ static genrep_status genrep__enc_check_config(const genrep_encoder_config *c, in
     if (c->in_channels <= 0 || c->in_h <= 0 || c->in_w <= 0)
         return genrep__fail(GENREP_ERR_ARG, "%s: input (C,H,W) = (%d,%d,%d) must be > 0", fn,
                             c->in_channels, c->in_h, c->in_w);
-    if (c->stem_width <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: stem_width must be > 0", fn);
+    /* upper bounds keep every size below (channels * kernel taps, activations
+       per image) inside an int, whatever a checkpoint's metadata asks for */
+    if (c->in_channels > 4096 || c->in_h > 8192 || c->in_w > 8192)
+        return genrep__fail(GENREP_ERR_ARG, "%s: input (C,H,W) = (%d,%d,%d) exceeds (4096,8192,8192)", fn,
+                            c->in_channels, c->in_h, c->in_w);
+    if (c->stem_width <= 0 || c->stem_width > 65536)
+        return genrep__fail(GENREP_ERR_ARG, "%s: stem_width must be in 1..65536, got %d", fn, c->stem_width);
+    if (c->head_hidden > (1 << 20) || c->head_out > (1 << 20) || max_batch > (1 << 20))
+        return genrep__fail(GENREP_ERR_ARG, "%s: head_hidden %d, head_out %d, max_batch %d: each at most 1048576", fn,
+                            c->head_hidden, c->head_out, max_batch);
     if (c->num_stages < 1 || c->num_stages > GENREP_ENCODER_MAX_STAGES)
         return genrep__fail(GENREP_ERR_ARG, "%s: num_stages must be 1..%d, got %d", fn,
                             GENREP_ENCODER_MAX_STAGES, c->num_stages);
     for (int s = 0; s < c->num_stages; s++) {
-        if (c->widths[s] <= 0 || c->strides[s] < 1 || c->strides[s] > 4 ||
+        if (c->widths[s] <= 0 || c->widths[s] > 65536 || c->strides[s] < 1 || c->strides[s] > 4 ||
             c->blocks[s] < 1 || c->blocks[s] > GENREP__ENC_MAX_BLOCKS_PER_STAGE)
-            return genrep__fail(GENREP_ERR_ARG, "%s: stage %d: width %d, stride %d (1..4), blocks %d (1..%d)",
+            return genrep__fail(GENREP_ERR_ARG, "%s: stage %d: width %d (1..65536), stride %d (1..4), blocks %d (1..%d)",
                                 fn, s, c->widths[s], c->strides[s], c->blocks[s], GENREP__ENC_MAX_BLOCKS_PER_STAGE);
     }
     if (c->head_hidden < 0 || c->head_out < 0)

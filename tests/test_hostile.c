@@ -525,6 +525,38 @@ START_TEST(st_file_read_matches_memory) {
 }
 END_TEST
 
+/* ---- 6. size arithmetic ---- */
+
+/* Sizes that would overflow an int in the output-size formulas or in the
+   encoder's layout are refused with _ARG (UBSan reported signed overflow
+   in H + 2*pad, (H-1)*stride - 2*pad + ..., K*R*R; test-san runs this). */
+START_TEST(size_arithmetic_refused) {
+    genrep_conv2d_desc d;
+    ck_assert_int_eq(genrep_conv2d_init(&d, 1, 1, 8, 8, 1, 3, 3, 1, INT32_MAX / 2), GENREP_ERR_ARG);
+    ck_assert_int_eq(genrep_conv2d_init(&d, 1, 1, 8, 8, 1, 3, 3, INT32_MAX, 1), GENREP_ERR_ARG);
+    ck_assert_int_eq(genrep_conv2d_init(&d, 1, 1, 8, 8, 1, 3, 3, 1, 1), GENREP_OK); /* still fine */
+    ck_assert(d.P == 8 && d.Q == 8);
+    genrep_convt2d_desc t;
+    ck_assert_int_eq(genrep_convt2d_init(&t, 1, 1, 1, 1, 1, 1, 1, INT32_MAX, 0, INT32_MAX - 1), GENREP_ERR_ARG);
+    ck_assert_int_eq(genrep_convt2d_init(&t, 1, 1, 4096, 4096, 1, 4, 4, 1 << 20, 1, 0), GENREP_ERR_ARG);
+    ck_assert_int_eq(genrep_convt2d_init(&t, 1, 1, 7, 7, 1, 4, 4, 2, 1, 0), GENREP_OK);
+    ck_assert(t.P == 14 && t.Q == 14);
+    genrep_encoder_config c;
+    genrep_encoder_config_small(&c, 1, 28, 28);
+    size_t np = 0;
+    ck_assert_int_eq(genrep_encoder_sizes(&c, 8, &np, NULL, NULL), GENREP_OK);
+    ck_assert(np > 0);
+    c.widths[0] = 1 << 30; /* K * R * R = 9 * 2^30 */
+    ck_assert_int_eq(genrep_encoder_sizes(&c, 8, &np, NULL, NULL), GENREP_ERR_ARG);
+    genrep_encoder_config_small(&c, 1, 28, 28);
+    c.stem_width = INT32_MAX;
+    ck_assert_int_eq(genrep_encoder_sizes(&c, 8, &np, NULL, NULL), GENREP_ERR_ARG);
+    genrep_encoder_config_small(&c, 1, 28, 28);
+    c.head_out = INT32_MAX;
+    ck_assert_int_eq(genrep_encoder_sizes(&c, 8, &np, NULL, NULL), GENREP_ERR_ARG);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("hostile");
     TCase *t = tcase_create("hostile");
@@ -538,6 +570,7 @@ static Suite *suite(void) {
     tcase_add_test(t, gen_header_only_bomb);
     tcase_add_test(t, gen_extra_tensor_bomb);
     tcase_add_test(t, st_file_read_matches_memory);
+    tcase_add_test(t, size_arithmetic_refused);
     suite_add_tcase(s, t);
     return s;
 }
