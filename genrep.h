@@ -7070,14 +7070,70 @@ static genrep_status genrep__png_inflate_check(const unsigned char *b, size_t n,
 #endif
 }
 
-/* JPEG: count SOS markers (FF DA). Entropy-coded data stuffs every FF with
-   00, so each FF DA is a marker (or lies inside an APPn segment, e.g. an
-   EXIF thumbnail's own scan: over-counted, which only errs towards refusing). */
-static genrep_status genrep__jpeg_scan_check(const unsigned char *b, size_t n, const char *name) {
+/* JPEG: walk the marker segments before stb does and refuse what stb 2.27
+   (Debian's libstb, 0.0~git20220908) mishandles or what costs unbounded
+   time:
+   - a DHT table whose 16 code counts sum to more than 256: stb's
+     stbi__build_huffman has no such check and writes past its 257-entry
+     size[] and 256-entry values[] arrays (a heap overflow; fixed upstream
+     in 2.28, found here by fuzz_image);
+   - more than one frame header (SOFn), or one with 0 or more than 4
+     components, sampling factors outside 1..4 or a table id over 3;
+   - more than GENREP_IMAGE_MAX_SCANS scans (SOS): a progressive file
+     repeating scans over a large image would decode for hours;
+   - a marker segment that runs past the end of the file.
+   Entropy-coded data (after SOS) is skipped to the next marker: every FF
+   in it is stuffed (FF 00) or a restart marker (FF D0..D7). */
+static genrep_status genrep__jpeg_check(const unsigned char *b, size_t n, const char *name) {
     int64_t scans = 0;
-    for (size_t i = 0; i + 1 < n; i++)
-        if (b[i] == 0xFF && b[i + 1] == 0xDA && ++scans > GENREP_IMAGE_MAX_SCANS)
-            return genrep__fail(GENREP_ERR_FORMAT, "%s: JPEG with more than %d scans (GENREP_IMAGE_MAX_SCANS)", name, GENREP_IMAGE_MAX_SCANS);
+    int frames = 0;
+    size_t pos = 2; /* after SOI */
+    while (pos + 1 < n) {
+        if (b[pos] != 0xFF) { pos++; continue; } /* garbage between segments: stb skips it too */
+        unsigned m = b[pos + 1];
+        if (m == 0xFF) { pos++; continue; } /* fill bytes */
+        pos += 2;
+        if (m == 0xD9) break;                                  /* EOI */
+        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue; /* no length */
+        if (pos + 2 > n) return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: marker FF %02X cut by the end of the file", name, m);
+        size_t L = ((size_t)b[pos] << 8) | b[pos + 1];
+        if (L < 2 || L > n - pos)
+            return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: segment FF %02X of length %zu at byte %zu runs past the end of the file",
+                                name, m, L, pos - 2);
+        const unsigned char *seg = b + pos + 2;
+        size_t sl = L - 2;
+        if (m == 0xC4) { /* DHT: tables of (TcTh, 16 counts, values) */
+            for (size_t q = 0; q < sl;) {
+                if (sl - q < 17) return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: short Huffman table", name);
+                if ((seg[q] >> 4) > 1 || (seg[q] & 15) > 3)
+                    return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: Huffman table class/id 0x%02x", name, seg[q]);
+                size_t cnt = 0;
+                for (int i = 1; i <= 16; i++) cnt += seg[q + i];
+                if (cnt > 256 || cnt > sl - q - 17)
+                    return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: Huffman table with %zu codes (at most 256, and within its segment)",
+                                        name, cnt);
+                q += 17 + cnt;
+            }
+        } else if ((m >= 0xC0 && m <= 0xC3) || (m >= 0xC5 && m <= 0xC7) || (m >= 0xC9 && m <= 0xCB) || (m >= 0xCD && m <= 0xCF)) {
+            if (++frames > 1) return genrep__fail(GENREP_ERR_FORMAT, "%s: JPEG with more than one frame header", name);
+            if (sl < 6) return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: short frame header", name);
+            unsigned nc = seg[5];
+            if (nc < 1 || nc > 4 || sl < 6 + 3 * (size_t)nc)
+                return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: frame header with %u components", name, nc);
+            for (unsigned c = 0; c < nc; c++) {
+                unsigned hv = seg[6 + 3 * c + 1], tq = seg[6 + 3 * c + 2];
+                if ((hv >> 4) < 1 || (hv >> 4) > 4 || (hv & 15) < 1 || (hv & 15) > 4 || tq > 3)
+                    return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: component %u sampling 0x%02x, table %u", name, c, hv, tq);
+            }
+        } else if (m == 0xDA) { /* SOS, then entropy-coded data up to the next marker */
+            if (++scans > GENREP_IMAGE_MAX_SCANS)
+                return genrep__fail(GENREP_ERR_FORMAT, "%s: JPEG with more than %d scans (GENREP_IMAGE_MAX_SCANS)", name, GENREP_IMAGE_MAX_SCANS);
+            pos += L;
+            while (pos + 1 < n && !(b[pos] == 0xFF && b[pos + 1] != 0x00 && !(b[pos + 1] >= 0xD0 && b[pos + 1] <= 0xD7))) pos++;
+            continue;
+        }
+        pos += L;
+    }
     return GENREP_OK;
 }
 
@@ -7103,14 +7159,16 @@ GENREP_API genrep_status genrep_image_decode(unsigned char **px, int *w, int *h,
         return genrep__fail(GENREP_ERR_FORMAT, "%s: not a PNG or JPEG file (first bytes: %s; looks like: %s); genrep.h reads PNG and JPEG only",
                             name, hex, genrep__image_guess(b, n));
     }
+    /* JPEG structure first: stbi_info already parses the Huffman tables */
+    genrep_status st = is_jpeg ? genrep__jpeg_check(b, n, name) : GENREP_OK;
+    if (st) return st;
     int iw = 0, ih = 0, comp = 0;
     if (!stbi_info_from_memory(b, (int)n, &iw, &ih, &comp))
         return genrep__fail(GENREP_ERR_FORMAT, "%s: cannot read the %s header: %s", name, is_png ? "PNG" : "JPEG", stbi_failure_reason());
     if (iw < 1 || ih < 1 || iw > GENREP_IMAGE_MAX_SIDE || ih > GENREP_IMAGE_MAX_SIDE || (int64_t)iw * ih > GENREP_IMAGE_MAX_PIXELS)
         return genrep__fail(GENREP_ERR_FORMAT, "%s: %dx%d image exceeds the limits (%d a side, %lld pixels: GENREP_IMAGE_MAX_SIDE, "
                             "GENREP_IMAGE_MAX_PIXELS)", name, iw, ih, GENREP_IMAGE_MAX_SIDE, (long long)GENREP_IMAGE_MAX_PIXELS);
-    genrep_status st = is_png ? genrep__png_inflate_check(b, n, name) : genrep__jpeg_scan_check(b, n, name);
-    if (st) return st;
+    if (is_png && (st = genrep__png_inflate_check(b, n, name))) return st;
     int dw = 0, dh = 0;
     unsigned char *p = stbi_load_from_memory(b, (int)n, &dw, &dh, &comp, C);
     if (!p) return genrep__fail(GENREP_ERR_FORMAT, "%s: cannot decode the %s: %s", name, is_png ? "PNG" : "JPEG", stbi_failure_reason());

@@ -281,6 +281,17 @@ START_TEST(image_inflate_and_scan_bombs) {
     buf[k++] = 0xFF; buf[k++] = 0xD9;
     ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, k, 1, "scans.jpg"), GENREP_ERR_FORMAT);
     ck_assert_msg(contains(genrep_last_error(), "scans"), "%s", genrep_last_error());
+    /* a Huffman table of 16 x 255 codes: stb 2.27 writes past its 256-entry
+       arrays (heap overflow, found by fuzz_image); refused before stb */
+    k = 0;
+    memcpy(buf, head, sizeof head); k = sizeof head;
+    buf[k++] = 0xFF; buf[k++] = 0xC4; buf[k++] = (unsigned char)((2 + 17 + 4080) >> 8); buf[k++] = (unsigned char)((2 + 17 + 4080) & 255);
+    buf[k++] = 0x00;
+    for (int i = 0; i < 16; i++) buf[k++] = 255;
+    memset(buf + k, 0x41, 4080); k += 4080;
+    buf[k++] = 0xFF; buf[k++] = 0xD9;
+    ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, k, 1, "dht.jpg"), GENREP_ERR_FORMAT);
+    ck_assert_msg(contains(genrep_last_error(), "Huffman table with 4080 codes"), "%s", genrep_last_error());
     free(buf);
 }
 END_TEST

@@ -8,12 +8,17 @@
    entry and the channel count: bit 0 set = through a memfd file
    (genrep_image_load: regular-file open, fstat size cap, one read), clear =
    from memory; C = 1 + (byte >> 1) % 4.
-   The caps are lowered here (1 MiB files, 2^20 pixels) so that one input
-   costs milliseconds under ASan; the guard's code is the same. */
+   The caps are lowered here (1 MiB files, 2^16 pixels, 64 JPEG scans) so
+   that one input costs milliseconds under ASan; the guard's code is the same.
+   stb_image is linked into this harness from Debian's libstb-dev header
+   (tests/fuzz/stb_image_impl.c, the same source as its libstb.so), so that
+   its decoders carry ASan and libFuzzer's coverage: from the shared library
+   they would be a black box the fuzzer cannot steer into. */
 #define _GNU_SOURCE
 #define GENREP_IMAGE_IO
 #define GENREP_IMAGE_MAX_BYTES ((int64_t)1 << 20)
-#define GENREP_IMAGE_MAX_PIXELS ((int64_t)1 << 20)
+#define GENREP_IMAGE_MAX_PIXELS ((int64_t)1 << 16)
+#define GENREP_IMAGE_MAX_SCANS 64
 #define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include <string.h>
