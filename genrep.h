@@ -24,6 +24,16 @@
      GENREP_NO_ZLIB          IDX reader reads plain files only (no -lz)
      GENREP_IMAGE_IO         image folders and PNG grids through Debian's
                              libstb-dev (stb_image, stb_image_write; -lstb)
+     Limits on what a file may ask for (checked before allocating):
+     GENREP_FMNIST_MAX_IMAGES  images genrep_fmnist_load allocates (131072;
+                             genrep_fmnist_load_n loads a prefix instead)
+     GENREP_IMAGE_MAX_BYTES  image file size (64 MiB)         [IMAGE]
+     GENREP_IMAGE_MAX_PIXELS image width * height (2^25 = 33.5 M)
+     GENREP_IMAGE_MAX_SIDE   image width, height (16384)
+     GENREP_IMAGE_MAX_SCANS  JPEG scans (256)
+     Images: PNG and JPEG only (magic bytes checked; see [IMAGE]).
+     GENREP_IDX_MAX_BYTES (2 GiB payload) and GENREP_ST_MAX_HEADER (100 MiB
+     safetensors header) are fixed. Every reader opens regular files only.
 
    ENVIRONMENT
      GENREP_ISA=scalar|avx2|avx512   force a kernel path (default: the best
@@ -147,7 +157,8 @@ QUICKSTART-END
      [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
      [AUG]         SimCLR pixel augmentations, batched and deterministic
      [IDX]         gzip IDX files, Fashion-MNIST
-     [IMAGE]       image folders, PNG grids (with GENREP_IMAGE_IO)
+     [IMAGE]       PNG/JPEG decoding behind a guard, image folders, PNG grids
+                   (with GENREP_IMAGE_IO)
      [SAFETENSORS] strict validating reader, atomic writer
      [ENCODER]     ResNet encoders with projection head
      [LOSS] [MSE]  NT-Xent, SupCon, MSE
@@ -7017,9 +7028,12 @@ static uint32_t genrep__image_be32(const unsigned char *b) {
     return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | (uint32_t)b[3];
 }
 
-/* PNG: walk the chunks, inflate the IDAT stream into scratch and refuse it
-   if it holds more than the image needs (w, h from IHDR, already within
-   the pixel cap): stb would inflate any amount into one growing buffer. */
+/* PNG: walk the chunks (each must lie inside the file: stb 2.27 grows its
+   IDAT buffer to a chunk's declared length before reading it, so a 70-byte
+   file could cost 2 GiB; found by fuzz_image), inflate the IDAT stream into
+   scratch and refuse it if it holds more than the image needs (w, h from
+   IHDR, already within the pixel cap): stb would inflate any amount into
+   one growing buffer. */
 static genrep_status genrep__png_inflate_check(const unsigned char *b, size_t n, const char *name) {
     if (n < 33 || genrep__image_be32(b + 8) != 13 || memcmp(b + 12, "IHDR", 4))
         return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt PNG: no IHDR chunk first", name);
@@ -7028,46 +7042,51 @@ static genrep_status genrep__png_inflate_check(const unsigned char *b, size_t n,
     unsigned ch = color == 0 ? 1 : color == 2 ? 3 : color == 3 ? 1 : color == 4 ? 2 : 4;
     /* filter byte per row; Adam7 adds at most 7 passes' filter bytes and row padding */
     uint64_t need = ((w * ch * (depth ? depth : 16) + 7) / 8 + 1) * h + 8 * (h + 8) + 64;
+    genrep_status st = GENREP_OK;
 #ifndef GENREP_NO_ZLIB
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit(&z) != Z_OK) return genrep__fail(GENREP_ERR_NOMEM, "%s: out of memory (zlib)", name);
     unsigned char out[1 << 16];
     uint64_t total = 0;
-    int zr = Z_OK, seen = 0;
-    genrep_status st = GENREP_OK;
-    for (size_t pos = 8; pos + 12 <= n && zr != Z_STREAM_END && !st;) {
+    int zr = Z_OK;
+#endif
+    for (size_t pos = 8; pos + 12 <= n && !st;) {
         uint32_t len = genrep__image_be32(b + pos);
         const unsigned char *type = b + pos + 4;
-        if (len > n - pos - 12) break; /* truncated chunk: stb reports it */
+        if (len > n - pos - 12) { /* stb would first grow its IDAT buffer to the declared length (up to 4 GiB) */
+            st = genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt PNG: chunk of %lu bytes at byte %zu runs past the end of the file",
+                              name, (unsigned long)len, pos);
+            break;
+        }
         if (!memcmp(type, "CgBI", 4)) st = genrep__fail(GENREP_ERR_FORMAT, "%s: Apple CgBI PNG (not a standard PNG)", name);
+        if (!memcmp(type, "IEND", 4)) break;
+#ifndef GENREP_NO_ZLIB
         if (!memcmp(type, "IDAT", 4)) {
-            seen = 1;
             z.next_in = (Bytef *)(uintptr_t)(b + pos + 8);
             z.avail_in = len;
-            while (z.avail_in && zr == Z_OK) {
+            while (z.avail_in && zr == Z_OK && !st) {
                 uInt in0 = z.avail_in;
                 z.next_out = out; z.avail_out = sizeof out;
                 zr = inflate(&z, Z_NO_FLUSH);
                 total += sizeof out - z.avail_out;
-                if (total > need) {
+                if (total > need)
                     st = genrep__fail(GENREP_ERR_FORMAT, "%s: PNG data inflates to more than the %llu bytes a %llux%llu image needs",
                                       name, (unsigned long long)need, (unsigned long long)w, (unsigned long long)h);
-                    break;
-                }
-                /* Z_BUF_ERROR: no progress possible; anything else but Z_OK/Z_STREAM_END is
-                   a corrupt stream, which stb reports when it decodes */
+                /* Z_BUF_ERROR: no progress possible; after Z_STREAM_END or an error
+                   (a corrupt stream, which stb reports) only the chunk walk goes on */
                 if (zr == Z_BUF_ERROR && (z.avail_in != in0 || z.avail_out != sizeof out)) zr = Z_OK;
             }
-        } else if (seen && !memcmp(type, "IEND", 4)) break;
+        }
+#endif
         pos += 12 + (size_t)len;
     }
+#ifndef GENREP_NO_ZLIB
     inflateEnd(&z);
-    return st;
 #else
-    (void)need; (void)n; (void)b;
-    return GENREP_OK; /* without zlib: stb's own inflate, bounded by its 4 GiB buffer cap only */
+    (void)need; /* without zlib: stb's own inflate, bounded by its 4 GiB buffer cap only */
 #endif
+    return st;
 }
 
 /* JPEG: walk the marker segments before stb does and refuse what stb 2.27

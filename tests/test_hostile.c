@@ -269,6 +269,13 @@ START_TEST(image_inflate_and_scan_bombs) {
     double t0 = now_s();
     ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, n, 1, "bomb.png"), GENREP_ERR_FORMAT);
     ck_assert_msg(contains(genrep_last_error(), "bomb.png") && contains(genrep_last_error(), "inflates"), "%s", genrep_last_error());
+    /* a chunk declaring 1 GiB in a 100-byte file (stb grew its buffer to
+       the declared length first: 2 GiB; found by fuzz_image) */
+    n = make_png_bomb(buf, cap, 16, 16, 16 * 17) - 12; /* drop IEND */
+    static const unsigned char liar[] = {0x40, 0, 0, 0, 'I', 'D', 'A', 'T', 0x78, 0xDA, 0x63, 0x60};
+    memcpy(buf + n, liar, sizeof liar); n += sizeof liar;
+    ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, n, 1, "liar.png"), GENREP_ERR_FORMAT);
+    ck_assert_msg(contains(genrep_last_error(), "runs past the end"), "%s", genrep_last_error());
     ck_assert_msg(now_s() - t0 < 5.0, "took %.1f s", now_s() - t0);
     /* JPEG: SOI, SOF2 (progressive) 4096x4096 gray, then 300 scan headers */
     size_t k = 0;
