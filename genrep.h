@@ -7100,12 +7100,17 @@ static genrep_status genrep__png_inflate_check(const unsigned char *b, size_t n,
      components, sampling factors outside 1..4 or a table id over 3;
    - more than GENREP_IMAGE_MAX_SCANS scans (SOS): a progressive file
      repeating scans over a large image would decode for hours;
+   - a scan that uses a Huffman table no DHT defined: stb decodes with the
+     table memory as it found it (heap left over from earlier images) and,
+     in Debian's build, aborts the process on its STBI_ASSERT in
+     stbi__jpeg_huff_decode (found by fuzz_image);
    - a marker segment that runs past the end of the file.
    Entropy-coded data (after SOS) is skipped to the next marker: every FF
    in it is stuffed (FF 00) or a restart marker (FF D0..D7). */
 static genrep_status genrep__jpeg_check(const unsigned char *b, size_t n, const char *name) {
     int64_t scans = 0;
-    int frames = 0;
+    int frames = 0, progressive = 0;
+    unsigned char defined[2][4] = {{0}}; /* Huffman tables [DC/AC][id] seen so far */
     size_t pos = 2; /* after SOI */
     while (pos + 1 < n) {
         if (b[pos] != 0xFF) { pos++; continue; } /* garbage between segments: stb skips it too */
@@ -7131,10 +7136,15 @@ static genrep_status genrep__jpeg_check(const unsigned char *b, size_t n, const 
                 if (cnt > 256 || cnt > sl - q - 17)
                     return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: Huffman table with %zu codes (at most 256, and within its segment)",
                                         name, cnt);
+                defined[seg[q] >> 4][seg[q] & 15] = 1;
                 q += 17 + cnt;
             }
         } else if ((m >= 0xC0 && m <= 0xC3) || (m >= 0xC5 && m <= 0xC7) || (m >= 0xC9 && m <= 0xCB) || (m >= 0xCD && m <= 0xCF)) {
             if (++frames > 1) return genrep__fail(GENREP_ERR_FORMAT, "%s: JPEG with more than one frame header", name);
+            if (m > 0xC2) /* stb reads baseline, extended and progressive Huffman JPEG only */
+                return genrep__fail(GENREP_ERR_FORMAT, "%s: unsupported JPEG coding (SOF marker FF %02X: lossless, hierarchical "
+                                    "or arithmetic); baseline and progressive JPEG are read", name, m);
+            progressive = m == 0xC2;
             if (sl < 6) return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: short frame header", name);
             unsigned nc = seg[5];
             if (nc < 1 || nc > 4 || sl < 6 + 3 * (size_t)nc)
@@ -7147,6 +7157,19 @@ static genrep_status genrep__jpeg_check(const unsigned char *b, size_t n, const 
         } else if (m == 0xDA) { /* SOS, then entropy-coded data up to the next marker */
             if (++scans > GENREP_IMAGE_MAX_SCANS)
                 return genrep__fail(GENREP_ERR_FORMAT, "%s: JPEG with more than %d scans (GENREP_IMAGE_MAX_SCANS)", name, GENREP_IMAGE_MAX_SCANS);
+            unsigned ns = sl ? seg[0] : 0;
+            if (ns < 1 || ns > 4 || sl != 4 + 2 * (size_t)ns)
+                return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: scan header with %u components in %zu bytes", name, ns, sl);
+            unsigned ss = seg[1 + 2 * ns], ah = seg[3 + 2 * ns] >> 4;
+            /* sequential scans use both tables; progressive DC-first scans the
+               DC table, AC scans the AC table, DC refinements none */
+            int need_dc = !progressive || (ss == 0 && ah == 0), need_ac = !progressive || ss > 0;
+            for (unsigned c = 0; c < ns; c++) {
+                unsigned td = seg[2 + 2 * c] >> 4, ta = seg[2 + 2 * c] & 15;
+                if (td > 3 || ta > 3 || (need_dc && !defined[0][td]) || (need_ac && !defined[1][ta]))
+                    return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: scan %lld uses Huffman table DC %u / AC %u, not defined before it",
+                                        name, (long long)scans, td, ta);
+            }
             pos += L;
             while (pos + 1 < n && !(b[pos] == 0xFF && b[pos + 1] != 0x00 && !(b[pos + 1] >= 0xD0 && b[pos + 1] <= 0xD7))) pos++;
             continue;

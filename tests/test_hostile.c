@@ -280,14 +280,31 @@ START_TEST(image_inflate_and_scan_bombs) {
     /* JPEG: SOI, SOF2 (progressive) 4096x4096 gray, then 300 scan headers */
     size_t k = 0;
     static const unsigned char head[] = {0xFF, 0xD8, 0xFF, 0xC2, 0x00, 0x0B, 0x08, 0x10, 0x00, 0x10, 0x00, 0x01, 0x01, 0x11, 0x00};
+    static const unsigned char dht[] = {0xFF, 0xC4, 0x00, 0x14, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00};
     memcpy(buf, head, sizeof head); k = sizeof head;
+    memcpy(buf + k, dht, sizeof dht); k += sizeof dht; /* DC table 0: one code */
     for (int s = 0; s < 300; s++) {
         static const unsigned char sos[] = {0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00};
         memcpy(buf + k, sos, sizeof sos); k += sizeof sos;
     }
     buf[k++] = 0xFF; buf[k++] = 0xD9;
-    ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, k, 1, "scans.jpg"), GENREP_ERR_FORMAT);
-    ck_assert_msg(contains(genrep_last_error(), "scans"), "%s", genrep_last_error());
+    ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, k, 1, "s.jpg"), GENREP_ERR_FORMAT);
+    ck_assert_msg(contains(genrep_last_error(), "more than 256 scans"), "%s", genrep_last_error());
+    /* a scan whose AC table was never defined: stb read stale heap as the
+       table and aborted on its assertion (found by fuzz_image) */
+    k = sizeof head + sizeof dht;
+    static const unsigned char ac_scan[] = {0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x01, 0x3F, 0x00, 0x12, 0x34, 0xFF, 0xD9};
+    memcpy(buf + k, ac_scan, sizeof ac_scan); k += sizeof ac_scan;
+    ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, k, 1, "noac.jpg"), GENREP_ERR_FORMAT);
+    ck_assert_msg(contains(genrep_last_error(), "not defined"), "%s", genrep_last_error());
+    /* a real progressive JPEG (jpegtran's, the fuzz seed) decodes */
+    FILE *pf = fopen("tests/fuzz/corpus/image/progressive.jpg", "rb");
+    ck_assert_ptr_nonnull(pf);
+    k = fread(buf, 1, cap, pf);
+    fclose(pf);
+    ck_assert_msg(genrep_image_decode(&px, &w, &h, buf + 1, k - 1, 3, "progressive.jpg") == GENREP_OK, "%s", genrep_last_error());
+    ck_assert(w == 12 && h == 10);
+    genrep_image_free(px);
     /* a Huffman table of 16 x 255 codes: stb 2.27 writes past its 256-entry
        arrays (heap overflow, found by fuzz_image); refused before stb */
     k = 0;
