@@ -202,6 +202,12 @@ START_TEST(image_formats_and_caps) {
     write_bytes(p, jbig, sizeof jbig);
     ck_assert_int_eq(genrep_image_load(&px, &w, &h, p, 3), GENREP_ERR_FORMAT);
     ck_assert_msg(contains(genrep_last_error(), "20000x20000"), "%s", genrep_last_error());
+    /* a file over GENREP_IMAGE_MAX_BYTES (sparse, PNG signature first): refused from fstat, unread */
+    snprintf(p, sizeof p, "%s/big.png", tmpdir);
+    write_bytes(p, big, 8);
+    ck_assert_int_eq(truncate(p, (off_t)GENREP_IMAGE_MAX_BYTES + 1), 0);
+    ck_assert_int_eq(genrep_image_load(&px, &w, &h, p, 3), GENREP_ERR_FORMAT);
+    ck_assert_msg(contains(genrep_last_error(), "GENREP_IMAGE_MAX_BYTES"), "%s", genrep_last_error());
     ck_assert_msg(now_s() - t0 < 5.0, "took %.1f s", now_s() - t0);
 
     /* an image folder holding one of them: an error naming the file */
