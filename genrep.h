@@ -7051,10 +7051,11 @@ static genrep_status genrep__png_inflate_check(const unsigned char *b, size_t n,
     uint64_t total = 0;
     int zr = Z_OK;
 #endif
-    for (size_t pos = 8; pos + 12 <= n && !st;) {
+    /* while a length and a type are there (stb reads a chunk from 8 bytes on) */
+    for (size_t pos = 8; pos + 8 <= n && !st;) {
         uint32_t len = genrep__image_be32(b + pos);
         const unsigned char *type = b + pos + 4;
-        if (len > n - pos - 12) { /* stb would first grow its IDAT buffer to the declared length (up to 4 GiB) */
+        if (n - pos < 12 || len > n - pos - 12) { /* stb would first grow its IDAT buffer to the declared length (up to 4 GiB) */
             st = genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt PNG: chunk of %lu bytes at byte %zu runs past the end of the file",
                               name, (unsigned long)len, pos);
             break;

@@ -282,6 +282,9 @@ START_TEST(image_inflate_and_scan_bombs) {
     memcpy(buf + n, liar, sizeof liar); n += sizeof liar;
     ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, n, 1, "liar.png"), GENREP_ERR_FORMAT);
     ck_assert_msg(contains(genrep_last_error(), "runs past the end"), "%s", genrep_last_error());
+    /* the same with the file ending right after the chunk's length and type (fuzz_image) */
+    ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, n - 4, 1, "liar8.png"), GENREP_ERR_FORMAT);
+    ck_assert_msg(contains(genrep_last_error(), "runs past the end"), "%s", genrep_last_error());
     ck_assert_msg(now_s() - t0 < 5.0, "took %.1f s", now_s() - t0);
     /* JPEG: SOI, SOF2 (progressive) 4096x4096 gray, then 300 scan headers */
     size_t k = 0;
