@@ -7083,6 +7083,12 @@ static genrep_status genrep__png_inflate_check(const unsigned char *b, size_t n,
         pos += 12 + (size_t)len;
     }
 #ifndef GENREP_NO_ZLIB
+    /* stb needs every byte of the image (it refuses short data), so a stream
+       zlib finds corrupt or unfinished is refused here: stb's own inflate
+       then never runs on data zlib would not accept */
+    if (!st && zr != Z_STREAM_END)
+        st = genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt PNG: the image data is %s (zlib: %s)", name,
+                          zr == Z_OK || zr == Z_BUF_ERROR ? "truncated" : "not a valid zlib stream", z.msg ? z.msg : "no message");
     inflateEnd(&z);
 #else
     (void)need; /* without zlib: stb's own inflate, bounded by its 4 GiB buffer cap only */

@@ -227,13 +227,15 @@ END_TEST
    bytes than the image needs: a small file that inflates to a lot. */
 /* also used by --write-corpus, outside Check's tests: plain abort */
 #define TH_REQUIRE(x) do { if (!(x)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #x); abort(); } } while (0)
-static size_t make_png_bomb(unsigned char *out, size_t cap, int w, int h, size_t inflated) {
+static size_t make_png_bomb(unsigned char *out, size_t cap, int w, int h, size_t inflated, size_t cut) {
     unsigned char *raw = (unsigned char *)calloc(inflated, 1);
     TH_REQUIRE(raw);
     uLongf zn = compressBound((uLong)inflated);
     unsigned char *z = (unsigned char *)malloc(zn);
     TH_REQUIRE(z);
     TH_REQUIRE(compress2(z, &zn, raw, (uLong)inflated, 9) == Z_OK);
+    TH_REQUIRE(cut < zn);
+    zn -= cut; /* a truncated stream when cut > 0 */
     free(raw);
     size_t n = 0;
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
@@ -264,20 +266,25 @@ START_TEST(image_inflate_and_scan_bombs) {
     size_t cap = (size_t)1 << 20;
     unsigned char *buf = (unsigned char *)malloc(cap);
     ck_assert_ptr_nonnull(buf);
-    size_t n = make_png_bomb(buf, cap, 16, 16, 16 * 17); /* exact: 16 rows of filter byte + 16 pixels */
+    size_t n = make_png_bomb(buf, cap, 16, 16, 16 * 17, 0); /* exact: 16 rows of filter byte + 16 pixels */
     unsigned char *px = NULL;
     int w, h;
     ck_assert_msg(genrep_image_decode(&px, &w, &h, buf, n, 1, "ok.png") == GENREP_OK, "%s", genrep_last_error());
     ck_assert(w == 16 && h == 16);
     genrep_image_free(px);
-    n = make_png_bomb(buf, cap, 16, 16, (size_t)64 << 20);
+    n = make_png_bomb(buf, cap, 16, 16, (size_t)64 << 20, 0);
     limit_memory((size_t)32 << 20);
     double t0 = now_s();
     ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, n, 1, "bomb.png"), GENREP_ERR_FORMAT);
     ck_assert_msg(contains(genrep_last_error(), "bomb.png") && contains(genrep_last_error(), "inflates"), "%s", genrep_last_error());
+    /* the image data cut short (stb refuses it too, but its own inflate must
+       never run on a stream zlib did not accept) */
+    n = make_png_bomb(buf, cap, 16, 16, 16 * 17, 6);
+    ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, n, 1, "cut.png"), GENREP_ERR_FORMAT);
+    ck_assert_msg(contains(genrep_last_error(), "cut.png") && contains(genrep_last_error(), "image data is"), "%s", genrep_last_error());
     /* a chunk declaring 1 GiB in a 100-byte file (stb grew its buffer to
        the declared length first: 2 GiB; found by fuzz_image) */
-    n = make_png_bomb(buf, cap, 16, 16, 16 * 17) - 12; /* drop IEND */
+    n = make_png_bomb(buf, cap, 16, 16, 16 * 17, 0) - 12; /* drop IEND */
     static const unsigned char liar[] = {0x40, 0, 0, 0, 'I', 'D', 'A', 'T', 0x78, 0xDA, 0x63, 0x60};
     memcpy(buf + n, liar, sizeof liar); n += sizeof liar;
     ck_assert_int_eq(genrep_image_decode(&px, &w, &h, buf, n, 1, "liar.png"), GENREP_ERR_FORMAT);
@@ -655,9 +662,9 @@ static int write_corpus(const char *dir) {
         free(m.p);
     }
     unsigned char *buf = (unsigned char *)malloc((size_t)1 << 20);
-    size_t n = make_png_bomb(buf, (size_t)1 << 20, 16, 16, (size_t)2 << 20);
+    size_t n = make_png_bomb(buf, (size_t)1 << 20, 16, 16, (size_t)2 << 20, 0);
     put_seed(dir, "inflate_bomb.png", 4, buf, n);
-    n = make_png_bomb(buf, (size_t)1 << 20, 16, 16, 16 * 17);
+    n = make_png_bomb(buf, (size_t)1 << 20, 16, 16, 16 * 17, 0);
     put_seed(dir, "raw16.png", 0, buf, n);
     free(buf);
     static const char ppm[] = "P6\n8192 8192\n65535\n";
