@@ -7112,8 +7112,12 @@ static genrep_status genrep__png_inflate_check(const unsigned char *b, size_t n,
      in Debian's build, aborts the process on its STBI_ASSERT in
      stbi__jpeg_huff_decode (found by fuzz_image);
    - a marker segment that runs past the end of the file.
-   Entropy-coded data (after SOS) is skipped to the next marker: every FF
-   in it is stuffed (FF 00) or a restart marker (FF D0..D7). */
+   Entropy-coded data (after SOS) is skipped to the next marker the way
+   stb's bit reader finds it (FF..FF 00 is a stuffed byte, FF D0..D7 a
+   restart); a marker stb does not know is refused (stb refuses it too), so
+   the two walks see the same segments (a first version that took FF FF 00
+   for a marker parted ways with stb and let an oversized DHT through:
+   fuzz_image). */
 static genrep_status genrep__jpeg_check(const unsigned char *b, size_t n, const char *name) {
     int64_t scans = 0;
     int frames = 0, progressive = 0;
@@ -7125,7 +7129,11 @@ static genrep_status genrep__jpeg_check(const unsigned char *b, size_t n, const 
         if (m == 0xFF) { pos++; continue; } /* fill bytes */
         pos += 2;
         if (m == 0xD9) break;                                  /* EOI */
-        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue; /* no length */
+        /* what stb's marker handling knows; it refuses anything else, so do we
+           (and the two walks cannot part ways at a marker one of them skips) */
+        if (!(m <= 0xC2 && m >= 0xC0) && m != 0xC4 && !(m >= 0xC3 && m <= 0xCF && m != 0xC8 && m != 0xCC)
+            && m != 0xDA && m != 0xDB && m != 0xDC && m != 0xDD && !(m >= 0xE0 && m <= 0xEF) && m != 0xFE)
+            return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: unexpected marker FF %02X at byte %zu", name, m, pos - 2);
         if (pos + 2 > n) return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: marker FF %02X cut by the end of the file", name, m);
         size_t L = ((size_t)b[pos] << 8) | b[pos + 1];
         if (L < 2 || L > n - pos)
@@ -7177,8 +7185,17 @@ static genrep_status genrep__jpeg_check(const unsigned char *b, size_t n, const 
                     return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: scan %lld uses Huffman table DC %u / AC %u, not defined before it",
                                         name, (long long)scans, td, ta);
             }
-            pos += L;
-            while (pos + 1 < n && !(b[pos] == 0xFF && b[pos + 1] != 0x00 && !(b[pos + 1] >= 0xD0 && b[pos + 1] <= 0xD7))) pos++;
+            /* entropy-coded data: as stb's bit reader, a run of FF then 00 is a
+               stuffed FF, FF then D0..D7 a restart; FF then anything else ends it */
+            for (pos += L;;) {
+                while (pos < n && b[pos] != 0xFF) pos++;
+                size_t q = pos + 1;
+                while (q < n && b[q] == 0xFF) q++;
+                if (q >= n) { pos = n; break; }
+                if (b[q] == 0x00 || (b[q] >= 0xD0 && b[q] <= 0xD7)) { pos = q + 1; continue; }
+                pos = q - 1; /* the FF before the marker byte */
+                break;
+            }
             continue;
         }
         pos += L;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
+#include <dirent.h>
 #include <zlib.h>
 #include <stb/stb_image_write.h>
 
@@ -336,6 +337,44 @@ START_TEST(image_inflate_and_scan_bombs) {
 }
 END_TEST
 
+/* Every seed of fuzz_image (tests/fuzz/corpus/image: selector byte, then the
+   file) decodes or is refused with _FORMAT, within the time limit; the
+   fuzz_* files are the fuzzer's findings (crashes, out-of-memory, 10 s
+   inputs before the guard learned them) and must be refused. */
+START_TEST(image_fuzz_findings) {
+    const char *dir = "tests/fuzz/corpus/image";
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    int nfind = 0, nall = 0;
+    static unsigned char buf[1 << 16];
+    limit_memory((size_t)256 << 20);
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(p, "rb");
+        ck_assert_ptr_nonnull(f);
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        ck_assert(n >= 1 && n < sizeof buf);
+        unsigned char *px = NULL;
+        int w, h;
+        genrep_status st = genrep_image_decode(&px, &w, &h, buf + 1, n - 1, 3, e->d_name);
+        ck_assert_msg(st == GENREP_OK || st == GENREP_ERR_FORMAT, "%s: %s", e->d_name, genrep_last_error());
+        if (!strncmp(e->d_name, "fuzz_", 5)) {
+            ck_assert_msg(st == GENREP_ERR_FORMAT, "%s was not refused", e->d_name);
+            nfind++;
+        }
+        genrep_image_free(px);
+        nall++;
+    }
+    closedir(d);
+    ck_assert_int_ge(nfind, 5);
+    ck_assert_int_ge(nall, 15);
+}
+END_TEST
+
 /* ---- 3. memory bombs ---- */
 
 /* Fashion-MNIST files that declare 200,000 images (over the default cap of
@@ -616,6 +655,7 @@ static Suite *suite(void) {
     tcase_add_test(t, special_files_refused);
     tcase_add_test(t, image_formats_and_caps);
     tcase_add_test(t, image_inflate_and_scan_bombs);
+    tcase_add_test(t, image_fuzz_findings);
     tcase_add_test(t, fmnist_declared_size_capped);
     tcase_add_test(t, fmnist_load_n_prefix);
     tcase_add_test(t, gen_header_only_bomb);
