@@ -1122,9 +1122,14 @@ GENREP_API void          genrep_dataset_free(genrep_dataset *d);
      GENREP_IMAGE_MAX_SCANS   JPEG scans (SOS markers, default 256): a
                               progressive file repeating empty scans over a
                               large image would take hours otherwise
-   and, for PNG, the zlib stream is inflated once (zlib, into 64 KiB of
-   scratch) before stb sees it: more data than the header's dimensions
-   need is refused, so a small file cannot inflate to gigabytes. */
+   and the structure is checked where stb 2.27 (Debian's) would crash,
+   abort or allocate what the file only declares: PNG chunks must lie inside
+   the file and the IDAT zlib stream must inflate (with zlib, into 64 KiB of
+   scratch) to no more than the header's dimensions need; JPEG marker
+   segments must lie inside the file, Huffman tables hold at most 256 codes
+   and are defined before a scan uses them, one frame, Huffman coding only
+   (baseline, extended, progressive). Details and the fuzzer that found
+   them: tests/fuzz/RESULTS.md (fuzz_image). */
 #ifndef GENREP_IMAGE_MAX_BYTES
 #define GENREP_IMAGE_MAX_BYTES ((int64_t)64 << 20)
 #endif
