@@ -26,6 +26,16 @@
      GENREP_NO_ZLIB          IDX reader reads plain files only (no -lz)
      GENREP_IMAGE_IO         image folders and PNG grids through Debian's
                              libstb-dev (stb_image, stb_image_write; -lstb)
+     Limits on what a file may ask for (checked before allocating):
+     GENREP_FMNIST_MAX_IMAGES  images genrep_fmnist_load allocates (131072;
+                             genrep_fmnist_load_n loads a prefix instead)
+     GENREP_IMAGE_MAX_BYTES  image file size (64 MiB)         [IMAGE]
+     GENREP_IMAGE_MAX_PIXELS image width * height (2^25 = 33.5 M)
+     GENREP_IMAGE_MAX_SIDE   image width, height (16384)
+     GENREP_IMAGE_MAX_SCANS  JPEG scans (256)
+     Images: PNG and JPEG only (magic bytes checked; see [IMAGE]).
+     GENREP_IDX_MAX_BYTES (2 GiB payload) and GENREP_ST_MAX_HEADER (100 MiB
+     safetensors header) are fixed. Every reader opens regular files only.
 
    ENVIRONMENT
      GENREP_ISA=scalar|avx2|avx512   force a kernel path (default: the best
@@ -164,7 +174,8 @@ QUICKSTART-END
      [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
      [AUG]         SimCLR pixel augmentations, batched and deterministic
      [IDX]         gzip IDX files, Fashion-MNIST
-     [IMAGE]       image folders, PNG grids (with GENREP_IMAGE_IO)
+     [IMAGE]       PNG/JPEG decoding behind a guard, image folders, PNG grids
+                   (with GENREP_IMAGE_IO)
      [SAFETENSORS] strict validating reader, atomic writer
      [MODELIO]     model files: tables + extra tensors + metadata, strict
                    loading; encoder and discriminator save/load
@@ -252,6 +263,13 @@ GENREP_API void genrep_set_num_threads(int n);
 /* Free GEMM's per-thread packing buffers, those of every thread (they are
    re-made on demand). Not while any genrep_sgemm call is running. */
 GENREP_API void genrep_release_buffers(void);
+/* Open path read-only if it is a regular file: *fd gets a blocking file
+   descriptor (close it with close()). The open itself is non-blocking, so a
+   FIFO or device given as a data file is refused at once instead of hanging;
+   a directory, FIFO, socket or device is GENREP_ERR_IO with a message naming
+   the path and what it is. Every reader of this library opens its files
+   through it (IDX, images, safetensors). POSIX only. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_file_open_regular(int *fd, const char *path);
 
 /* ----------------------------------------------------------------- [RNG] */
 /* Philox4x32-10 (Salmon et al. 2011). A stream is fully named by
@@ -398,7 +416,7 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_batchnorm_backward(float *dinp,
    (sum and sum of squares in double, var = max(0, (ssq - sum*mean)/M)), so
    they may differ from genrep_batchnorm_forward's two-pass ones in the last
    bits; normalise, residual add and ReLU are one pass. */
-GENREP_API genrep_status genrep_batchnorm_act_forward(float *out, float *mean, float *rstd,
+GENREP_API GENREP_NODISCARD genrep_status genrep_batchnorm_act_forward(float *out, float *mean, float *rstd,
                                                       float *running_mean, float *running_var,
                                                       const float *inp, const float *gamma, const float *beta,
                                                       const float *res, int relu, int N, int C, int HW,
@@ -408,7 +426,7 @@ GENREP_API genrep_status genrep_batchnorm_act_forward(float *out, float *mean, f
    else 0), NULL without ReLU; the residual's gradient (dout masked the same
    way) is the caller's. accumulate != 0: dinp += (as genrep_batchnorm_backward);
    0: dinp = (no zeroing pass needed). dgamma, dbeta accumulate (+=). */
-GENREP_API genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta,
+GENREP_API GENREP_NODISCARD genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta,
                                                        const float *dout, const float *act_out,
                                                        const float *inp, const float *gamma,
                                                        const float *mean, const float *rstd,
@@ -1101,6 +1119,9 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_aug_normalize(float *out, const
 
 #define GENREP_IDX_MAX_DIMS  4
 #define GENREP_IDX_MAX_BYTES ((int64_t)1 << 31)   /* bound on an IDX payload */
+#ifndef GENREP_FMNIST_MAX_IMAGES
+#define GENREP_FMNIST_MAX_IMAGES ((int64_t)1 << 17) /* images genrep_fmnist_load allocates at most (131072, 411 MB) */
+#endif
 
 typedef struct {
     void   *data;                          /* host-endian values, genrep_alloc'd */
@@ -1134,6 +1155,13 @@ GENREP_API const char *genrep_fmnist_default_dir(void);
    in [0,1], labels 0..9. Checks magic numbers, 28x28 images, image and label
    counts agree, label range, file lengths; every error names the file. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_fmnist_load(genrep_dataset *out, const char *dir, int train);
+/* The same, loading at most max_images (the first ones; 0 = all). Both
+   files' headers are checked before anything is allocated: a split that
+   would load more than GENREP_FMNIST_MAX_IMAGES images is refused
+   (_FORMAT), whatever the files hold; the pixels are decoded straight into
+   the returned buffer (peak memory: that buffer, n*784 floats). With
+   max_images < the file's count, the rest of the files is not read. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_fmnist_load_n(genrep_dataset *out, const char *dir, int train, int64_t max_images);
 GENREP_API void          genrep_dataset_free(genrep_dataset *d);
 
 /* --------------------------------------------------------------- [IMAGE] */
@@ -1141,15 +1169,65 @@ GENREP_API void          genrep_dataset_free(genrep_dataset *d);
    Opt-in: #define GENREP_IMAGE_IO before including genrep.h (in the
    implementation unit too) and link -lstb; the core needs no stb. */
 #ifdef GENREP_IMAGE_IO
-#define GENREP_IMAGE_MAX_SIDE 16384   /* larger files are refused before decoding */
+/* Formats: PNG and JPEG only (baseline and progressive JPEG, PNG of any
+   bit depth, 8-bit output). stb_image also parses GIF, BMP, TGA, PSD, HDR,
+   PIC and PNM, and those parsers have known crashes, hangs and memory bombs
+   on hostile files; genrep.h never hands them a byte: every file's magic
+   bytes are checked first (PNG 89 50 4E 47 0D 0A 1A 0A, JPEG FF D8 FF).
+   Limits, checked before anything is decoded (define to change):
+     GENREP_IMAGE_MAX_BYTES   file size (default 64 MiB); the file is read
+                              whole into memory, then decoded from there
+     GENREP_IMAGE_MAX_PIXELS  width * height from the header (default 2^25,
+                              33.5 M, e.g. 8192 x 4096; decoding needs about
+                              8 bytes per pixel, the float copy 4 per channel)
+     GENREP_IMAGE_MAX_SIDE    width and height (default 16384)
+     GENREP_IMAGE_MAX_SCANS   JPEG scans (SOS markers, default 256): a
+                              progressive file repeating empty scans over a
+                              large image would take hours otherwise
+   and the structure is checked where stb 2.27 (Debian's) would crash,
+   abort or allocate what the file only declares: PNG chunks must lie inside
+   the file and the IDAT zlib stream must inflate (with zlib, into 64 KiB of
+   scratch) to no more than the header's dimensions need; JPEG marker
+   segments must lie inside the file, Huffman tables hold at most 256 codes
+   and are defined before a scan uses them, one frame, Huffman coding only
+   (baseline, extended, progressive). Details and the fuzzer that found
+   them: tests/fuzz/RESULTS.md (fuzz_image). */
+#ifndef GENREP_IMAGE_MAX_BYTES
+#define GENREP_IMAGE_MAX_BYTES ((int64_t)64 << 20)
+#endif
+#ifndef GENREP_IMAGE_MAX_PIXELS
+#define GENREP_IMAGE_MAX_PIXELS ((int64_t)1 << 25)
+#endif
+#ifndef GENREP_IMAGE_MAX_SIDE
+#define GENREP_IMAGE_MAX_SIDE 16384
+#endif
+#ifndef GENREP_IMAGE_MAX_SCANS
+#define GENREP_IMAGE_MAX_SCANS 256
+#endif
+
+/* Decode a PNG or JPEG held in memory (n bytes; name, may be NULL, is used
+   in messages) into *px: h rows of w pixels of C interleaved 8-bit channels
+   (C = 1 gray, 3 RGB, 4 RGBA; stb's conversions), to be freed with
+   genrep_image_free. Refusals, each naming the file: _FORMAT (not PNG or
+   JPEG -- the message names the format the magic bytes suggest --, corrupt,
+   over a limit above), _NOMEM. On failure *px is NULL. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_image_decode(unsigned char **px, int *w, int *h, const void *bytes, size_t n,
+                                             int C, const char *name);
+/* The same for a file: only a regular file (genrep_file_open_regular), at
+   most GENREP_IMAGE_MAX_BYTES (checked with fstat before reading), read in
+   one piece, then genrep_image_decode. _IO for open/read failures. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_image_load(unsigned char **px, int *w, int *h, const char *path, int C);
+GENREP_API void genrep_image_free(unsigned char *px);
 
 /* Class-per-subfolder layout root/<class>/<image>: classes are the
-   subfolders in byte order (label = rank), files with extensions
-   png/jpg/jpeg/bmp/gif/tga/ppm/pgm in byte order; other files and names
-   starting with '.' are skipped.
-   Each image becomes C channels (1 gray or 3 RGB), bilinearly resized to
-   out_h x out_w, values in [0,1]. A file that cannot be decoded or is too
-   large is an error naming it. */
+   subfolders in byte order (label = rank), files with image extensions in
+   byte order: png/jpg/jpeg, and bmp/gif/tga/ppm/pgm/pnm/psd/hdr/pic, which
+   are listed so that they are refused by name rather than ignored; other
+   files and names starting with '.' are skipped.
+   Each image (genrep_image_load: PNG or JPEG, within the limits above)
+   becomes C channels (1 gray or 3 RGB), bilinearly resized to out_h x
+   out_w, values in [0,1]. A file that is not a regular file, not PNG/JPEG,
+   cannot be decoded or is over a limit is an error naming it. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_imagefolder_load(genrep_dataset *out, const char *root, int C,
                                                  int out_h, int out_w);
 
@@ -1216,6 +1294,7 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_frechet_distance(double *fd, co
 #define GENREP_ST_MAX_RANK   8                      /* dims per tensor */
 #define GENREP_ST_MAX_HEADER ((uint64_t)100 << 20)  /* JSON header cap, bytes */
 #define GENREP_ST_ALLOW_NONFINITE 1                 /* flag: accept NaN/Inf weights */
+#define GENREP_ST_HEADER_ONLY     2                 /* flag: names, shapes, metadata; no data read */
 
 typedef struct genrep_st genrep_st; /* an open, fully validated file */
 
@@ -1243,10 +1322,21 @@ typedef struct {
     const float *data;
 } genrep_st_entry;
 
-/* Read and validate path (one read, one allocation for the handle).
-   flags: 0 or GENREP_ST_ALLOW_NONFINITE. On failure *out is NULL and the
-   status is _IO, _NOMEM, _FORMAT, _UNSUPPORTED (dtype) or _NONFINITE. */
+/* Read and validate path: the length and JSON header first, then each
+   tensor's bytes straight into the handle's F32 slot (memory: the handle's
+   data, never the file twice). Only regular files are opened
+   (genrep_file_open_regular). flags: GENREP_ST_ALLOW_NONFINITE and/or
+   GENREP_ST_HEADER_ONLY (validate the header against the file size, read
+   no tensor data: every tensor's data is NULL; for metadata and shapes).
+   On failure *out is NULL and the status is _IO, _NOMEM, _FORMAT,
+   _UNSUPPORTED (dtype) or _NONFINITE. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_st_open(genrep_st **out, const char *path, int flags);
+/* genrep_st_open for a model's weights: the file must hold exactly the n
+   tensors of specs (as genrep_st_expect; _FORMAT / _SHAPE otherwise), and
+   this is checked after reading the header, before any tensor data is read
+   or allocated: an unexpected 1.5 GB tensor costs nothing. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_st_open_expect(genrep_st **out, const char *path, int flags,
+                                               const genrep_st_spec *specs, int n);
 /* The same on bytes in memory (copied; the caller keeps ownership).
    name (may be NULL) is the file name used in error messages. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_st_open_memory(genrep_st **out, const void *bytes, size_t n, int flags,
@@ -2212,9 +2302,9 @@ static genrep_status genrep__sgemm_impl(int transA, int transB, int M, int N, in
     /* Even k blocks: K = 1152 with KC = 1024 runs 2 x 576, not 1024 + 128
        (a short block costs a full C read/write for little work). Depends
        on K only, so every thread count cuts k the same way. */
-    {
-        int nkb = (K + cf.KC - 1) / cf.KC;
-        cf.KC = (K + nkb - 1) / nkb;
+    {   /* ceil divisions written so that K near INT_MAX cannot overflow */
+        int nkb = K / cf.KC + (K % cf.KC != 0);
+        cf.KC = K / nkb + (K % nkb != 0);
     }
     genrep__gemm_args g = {transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc,
                            pack_b, pack_ctx};
@@ -2688,9 +2778,13 @@ static genrep_status genrep__conv_check_sizes(const char *fn, int N, int C, int 
     if (S <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'S' must be > 0, got %d", fn, S);
     if (sh <= 0 || sw <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'stride' must be > 0, got %d x %d", fn, sh, sw);
     if (ph < 0 || pw < 0) return genrep__fail(GENREP_ERR_ARG, "%s: 'pad' must be >= 0, got %d x %d", fn, ph, pw);
-    /* every GEMM dimension and plane index must fit an int */
+    /* every GEMM dimension and plane index must fit an int, and so must the
+       output-size formulas (H + 2*pad - R, (H-1)*stride - 2*pad + R + outpad) */
     if ((int64_t)C * R * S > INT32_MAX / 4 || (int64_t)K * R * S > INT32_MAX / 4 || (int64_t)H * W > INT32_MAX / 4)
         return genrep__fail(GENREP_ERR_ARG, "%s: sizes too large", fn);
+    if (sh > INT32_MAX / 4 || sw > INT32_MAX / 4 || ph > INT32_MAX / 8 || pw > INT32_MAX / 8
+        || (int64_t)(H - 1) * sh > INT32_MAX / 4 || (int64_t)(W - 1) * sw > INT32_MAX / 4)
+        return genrep__fail(GENREP_ERR_ARG, "%s: stride %d x %d or pad %d x %d too large for %dx%d", fn, sh, sw, ph, pw, H, W);
     return GENREP_OK;
 }
 
@@ -4908,30 +5002,42 @@ static genrep_status genrep__gan_config_from_file(genrep_gan_config *c, const ge
     return s;
 }
 
+/* Three steps, so that no file can make us allocate what it does not hold:
+   the header alone (metadata -> architecture), the tensor table that
+   architecture has (layout only, nothing allocated), then the file opened
+   against that table (names and shapes checked before any data is read),
+   and only then the model. */
 GENREP_API genrep_status genrep_gen_load(genrep_gen *g, const char *path, int max_batch) {
     GENREP__CHECK_PTR(g); GENREP__CHECK_PTR(path);
+    memset(g, 0, sizeof *g);
     genrep_st *st;
-    genrep_status s = genrep_st_open(&st, path, 0);
+    genrep_status s = genrep_st_open(&st, path, GENREP_ST_HEADER_ONLY);
     if (s) return s;
     genrep_gan_config c;
     s = genrep__gan_config_from_file(&c, st, path);
-    if (!s) s = genrep_gen_create(g, &c, max_batch, 0);
-    if (s) { genrep_st_close(st); return s; }
+    genrep_st_close(st);
+    if (s) return s;
+    if ((s = genrep__gan_check_config(__func__, &c, max_batch))) return s;
+    genrep_gen lay; /* the table of the architecture, nothing allocated */
+    memset(&lay, 0, sizeof lay);
+    lay.cfg = c; lay.max_batch = max_batch;
+    if ((s = genrep__gen_layout(&lay))) return s;
     genrep_st_spec spec[GENREP_GAN_MAX_TENSORS];
     memset(spec, 0, sizeof spec);
-    for (int i = 0; i < g->n_tensors; i++) {
-        spec[i].name = g->table[i].name;
-        spec[i].ndim = g->table[i].ndim;
-        for (int d = 0; d < g->table[i].ndim; d++) spec[i].shape[d] = g->table[i].shape[d];
+    for (int i = 0; i < lay.n_tensors; i++) {
+        spec[i].name = lay.table[i].name;
+        spec[i].ndim = lay.table[i].ndim;
+        for (int d = 0; d < lay.table[i].ndim; d++) spec[i].shape[d] = lay.table[i].shape[d];
     }
-    s = genrep_st_expect(st, spec, g->n_tensors);
-    for (int i = 0; !s && i < g->n_tensors; i++) {
+    if ((s = genrep_st_open_expect(&st, path, 0, spec, lay.n_tensors))) return s;
+    if ((s = genrep_gen_create(g, &c, max_batch, 0))) { genrep_st_close(st); return s; }
+    for (int i = 0; i < g->n_tensors; i++) {
         const genrep_st_tensor *x = genrep_st_find(st, g->table[i].name);
+        GENREP_ASSERT(x && (size_t)x->numel == g->table[i].numel);
         memcpy(g->params + g->table[i].offset, x->data, g->table[i].numel * sizeof(float));
     }
     genrep_st_close(st);
-    if (s) genrep_gen_free(g);
-    return s;
+    return GENREP_OK;
 }
 /* ------------------------------------------------------------- [ENCODER] */
 #include <time.h> /* timespec_get, for the profile without OpenMP */
@@ -5021,14 +5127,23 @@ static genrep_status genrep__enc_check_config(const genrep_encoder_config *c, in
     if (c->in_channels <= 0 || c->in_h <= 0 || c->in_w <= 0)
         return genrep__fail(GENREP_ERR_ARG, "%s: input (C,H,W) = (%d,%d,%d) must be > 0", fn,
                             c->in_channels, c->in_h, c->in_w);
-    if (c->stem_width <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: stem_width must be > 0", fn);
+    /* upper bounds keep every size below (channels * kernel taps, activations
+       per image) inside an int, whatever a checkpoint's metadata asks for */
+    if (c->in_channels > 4096 || c->in_h > 8192 || c->in_w > 8192)
+        return genrep__fail(GENREP_ERR_ARG, "%s: input (C,H,W) = (%d,%d,%d) exceeds (4096,8192,8192)", fn,
+                            c->in_channels, c->in_h, c->in_w);
+    if (c->stem_width <= 0 || c->stem_width > 65536)
+        return genrep__fail(GENREP_ERR_ARG, "%s: stem_width must be in 1..65536, got %d", fn, c->stem_width);
+    if (c->head_hidden > (1 << 20) || c->head_out > (1 << 20) || max_batch > (1 << 20))
+        return genrep__fail(GENREP_ERR_ARG, "%s: head_hidden %d, head_out %d, max_batch %d: each at most 1048576", fn,
+                            c->head_hidden, c->head_out, max_batch);
     if (c->num_stages < 1 || c->num_stages > GENREP_ENCODER_MAX_STAGES)
         return genrep__fail(GENREP_ERR_ARG, "%s: num_stages must be 1..%d, got %d", fn,
                             GENREP_ENCODER_MAX_STAGES, c->num_stages);
     for (int s = 0; s < c->num_stages; s++) {
-        if (c->widths[s] <= 0 || c->strides[s] < 1 || c->strides[s] > 4 ||
+        if (c->widths[s] <= 0 || c->widths[s] > 65536 || c->strides[s] < 1 || c->strides[s] > 4 ||
             c->blocks[s] < 1 || c->blocks[s] > GENREP__ENC_MAX_BLOCKS_PER_STAGE)
-            return genrep__fail(GENREP_ERR_ARG, "%s: stage %d: width %d, stride %d (1..4), blocks %d (1..%d)",
+            return genrep__fail(GENREP_ERR_ARG, "%s: stage %d: width %d (1..65536), stride %d (1..4), blocks %d (1..%d)",
                                 fn, s, c->widths[s], c->strides[s], c->blocks[s], GENREP__ENC_MAX_BLOCKS_PER_STAGE);
     }
     if (c->head_hidden < 0 || c->head_out < 0)
@@ -7011,6 +7126,66 @@ GENREP_API genrep_status genrep_augment_batch(float *out, const float *in, int N
     return GENREP_OK;
 }
 
+/* ------------------------------------------------------------ file opening */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+/* O_CLOEXEC and S_ISSOCK need POSIX 2008 / XSI, which a strict -std=c11
+   build without feature macros does not declare */
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+static const char *genrep__file_kind(mode_t m) {
+#ifdef S_ISSOCK
+    if (S_ISSOCK(m)) return "a socket";
+#endif
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO (named pipe)"
+         : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" : "a special file";
+}
+
+GENREP_API genrep_status genrep_file_open_regular(int *fd, const char *path) {
+    GENREP__CHECK_PTR(fd);
+    *fd = -1;
+    GENREP__CHECK_PTR(path);
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer */
+    int f;
+    do f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY); while (f < 0 && errno == EINTR);
+    if (f < 0) return genrep__fail(GENREP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(f, &sb) != 0) {
+        int e = errno;
+        close(f);
+        return genrep__fail(GENREP_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(f);
+        return genrep__fail(GENREP_ERR_IO, "%s: is %s, not a regular file", path, genrep__file_kind(sb.st_mode));
+    }
+    int fl = fcntl(f, F_GETFL); /* back to blocking reads */
+    if (fl < 0 || fcntl(f, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(f);
+        return genrep__fail(GENREP_ERR_IO, "%s: fcntl: %s", path, strerror(e));
+    }
+    *fd = f;
+    return GENREP_OK;
+}
+
+/* read() until n bytes or end of file; returns the count, -1 on error (errno set). */
+static int64_t genrep__read_full(int fd, void *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        size_t want = n - got > ((size_t)1 << 30) ? ((size_t)1 << 30) : n - got;
+        ssize_t r = read(fd, (char *)buf + got, want);
+        if (r < 0) { if (errno == EINTR) continue; return -1; }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (int64_t)got;
+}
+
 /* ----------------------------------------------------------------- [IDX] */
 /* IDX: 4-byte magic (0, 0, type, ndim), ndim big-endian u32 dims, then the
    values big-endian, row-major. The file is read through one small reader
@@ -7025,27 +7200,35 @@ typedef struct {
 #ifndef GENREP_NO_ZLIB
     gzFile gz;
 #else
-    FILE *f;
+    int fd;
 #endif
     const char *path;
 } genrep__reader;
 
+/* Opens only regular files (genrep_file_open_regular), then reads through
+   zlib (gzip or plain) or plain read(). */
 static genrep_status genrep__reader_open(genrep__reader *rd, const char *path) {
     rd->path = path;
+    int fd;
+    genrep_status st = genrep_file_open_regular(&fd, path);
+    if (st) return st;
 #ifndef GENREP_NO_ZLIB
     errno = 0;
-    rd->gz = gzopen(path, "rb");
-    if (!rd->gz) return genrep__fail(GENREP_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+    rd->gz = gzdopen(fd, "rb");
+    if (!rd->gz) { close(fd); return genrep__fail(GENREP_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory"); }
     gzbuffer(rd->gz, 1 << 17);
 #else
-    rd->f = fopen(path, "rb");
-    if (!rd->f) return genrep__fail(GENREP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    int c0 = fgetc(rd->f), c1 = fgetc(rd->f);
-    if (c0 == 0x1f && c1 == 0x8b) {
-        fclose(rd->f); rd->f = NULL;
+    rd->fd = fd;
+    unsigned char m[2];
+    int64_t r = genrep__read_full(fd, m, 2);
+    if (r == 2 && m[0] == 0x1f && m[1] == 0x8b) {
+        close(fd); rd->fd = -1;
         return genrep__fail(GENREP_ERR_UNSUPPORTED, "%s: gzip-compressed, but genrep.h was built with GENREP_NO_ZLIB", path);
     }
-    rewind(rd->f);
+    if (r < 0 || lseek(fd, 0, SEEK_SET) != 0) {
+        close(fd); rd->fd = -1;
+        return genrep__fail(GENREP_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    }
 #endif
     return GENREP_OK;
 }
@@ -7074,8 +7257,8 @@ static int64_t genrep__reader_read(genrep__reader *rd, void *buf, int64_t n) {
             }
         }
 #else
-        int64_t r = (int64_t)fread(b + got, 1, (size_t)want, rd->f);
-        if (r == 0 && ferror(rd->f)) { genrep__fail(GENREP_ERR_IO, "%s: read error", rd->path); return -1; }
+        int64_t r = genrep__read_full(rd->fd, b + got, (size_t)want);
+        if (r < 0) { genrep__fail(GENREP_ERR_IO, "%s: read error: %s", rd->path, strerror(errno)); return -1; }
 #endif
         if (r == 0) break;
         got += r;
@@ -7088,8 +7271,8 @@ static void genrep__reader_close(genrep__reader *rd) {
     if (rd->gz) gzclose(rd->gz);
     rd->gz = NULL;
 #else
-    if (rd->f) fclose(rd->f);
-    rd->f = NULL;
+    if (rd->fd >= 0) close(rd->fd);
+    rd->fd = -1;
 #endif
 }
 
@@ -7113,6 +7296,39 @@ GENREP_API void genrep_idx_free(genrep_idx *x) {
     memset(x, 0, sizeof *x);
 }
 
+/* Read and check the magic and dims of an open IDX stream: each dim >= 1,
+   the payload numel * es <= GENREP_IDX_MAX_BYTES (checked without forming
+   a product that could overflow). Unused dims are set to 1. */
+static genrep_status genrep__idx_header(genrep__reader *rd, int *type_out, int *ndim_out, int *es_out,
+                                        int64_t dims[GENREP_IDX_MAX_DIMS], int64_t *numel_out) {
+    const char *path = rd->path;
+    unsigned char hdr[4 + 4 * GENREP_IDX_MAX_DIMS];
+    int64_t got = genrep__reader_read(rd, hdr, 4);
+    if (got < 0) return GENREP_ERR_FORMAT;
+    if (got < 4) return genrep__fail(GENREP_ERR_FORMAT, "%s: truncated: %lld bytes, too short for an IDX header", path, (long long)got);
+    uint32_t magic = genrep__be32(hdr);
+    int type = hdr[2], ndim = hdr[3], es = genrep__idx_elem_size(type);
+    if (hdr[0] != 0 || hdr[1] != 0 || es == 0 || ndim < 1 || ndim > GENREP_IDX_MAX_DIMS)
+        return genrep__fail(GENREP_ERR_FORMAT,
+                            "%s: bad magic number 0x%08x (want 0x0000TTDD: type TT in 08,09,0B,0C,0D,0E, DD = 1..%d dims)",
+                            path, (unsigned)magic, GENREP_IDX_MAX_DIMS);
+    got = genrep__reader_read(rd, hdr + 4, 4 * ndim);
+    if (got < 0) return GENREP_ERR_FORMAT;
+    if (got < 4 * ndim) return genrep__fail(GENREP_ERR_FORMAT, "%s: truncated in the header (%d dims declared)", path, ndim);
+    int64_t bytes = es; /* <= GENREP_IDX_MAX_BYTES throughout */
+    for (int d = 0; d < GENREP_IDX_MAX_DIMS; d++) dims[d] = 1;
+    for (int d = 0; d < ndim; d++) {
+        uint32_t v = genrep__be32(hdr + 4 + 4 * d);
+        if (v == 0 || (int64_t)v > GENREP_IDX_MAX_BYTES / bytes)
+            return genrep__fail(GENREP_ERR_FORMAT, "%s: dimension %d = %u is 0 or makes the payload exceed %lld bytes",
+                                path, d, (unsigned)v, (long long)GENREP_IDX_MAX_BYTES);
+        dims[d] = v;
+        bytes *= v;
+    }
+    *type_out = type; *ndim_out = ndim; *es_out = es; *numel_out = bytes / es;
+    return GENREP_OK;
+}
+
 GENREP_API genrep_status genrep_idx_read(genrep_idx *out, const char *path) {
     GENREP__CHECK_PTR(out);
     memset(out, 0, sizeof *out);
@@ -7120,38 +7336,12 @@ GENREP_API genrep_status genrep_idx_read(genrep_idx *out, const char *path) {
     genrep__reader rd;
     genrep_status st = genrep__reader_open(&rd, path);
     if (st) return st;
-    unsigned char hdr[4 + 4 * GENREP_IDX_MAX_DIMS];
-    int64_t got = genrep__reader_read(&rd, hdr, 4);
-    if (got < 0) { genrep__reader_close(&rd); return GENREP_ERR_FORMAT; }
-    if (got < 4) {
+    int type, ndim, es;
+    int64_t numel, got;
+    if ((st = genrep__idx_header(&rd, &type, &ndim, &es, out->dims, &numel))) {
         genrep__reader_close(&rd);
-        return genrep__fail(GENREP_ERR_FORMAT, "%s: truncated: %lld bytes, too short for an IDX header", path, (long long)got);
-    }
-    uint32_t magic = genrep__be32(hdr);
-    int type = hdr[2], ndim = hdr[3], es = genrep__idx_elem_size(type);
-    if (hdr[0] != 0 || hdr[1] != 0 || es == 0 || ndim < 1 || ndim > GENREP_IDX_MAX_DIMS) {
-        genrep__reader_close(&rd);
-        return genrep__fail(GENREP_ERR_FORMAT,
-                            "%s: bad magic number 0x%08x (want 0x0000TTDD: type TT in 08,09,0B,0C,0D,0E, DD = 1..%d dims)",
-                            path, (unsigned)magic, GENREP_IDX_MAX_DIMS);
-    }
-    got = genrep__reader_read(&rd, hdr + 4, 4 * ndim);
-    if (got < 0) { genrep__reader_close(&rd); return GENREP_ERR_FORMAT; }
-    if (got < 4 * ndim) {
-        genrep__reader_close(&rd);
-        return genrep__fail(GENREP_ERR_FORMAT, "%s: truncated in the header (%d dims declared)", path, ndim);
-    }
-    int64_t numel = 1;
-    for (int d = 0; d < GENREP_IDX_MAX_DIMS; d++) out->dims[d] = 1;
-    for (int d = 0; d < ndim; d++) {
-        uint32_t v = genrep__be32(hdr + 4 + 4 * d);
-        if (v == 0 || (int64_t)v * numel * es > GENREP_IDX_MAX_BYTES) {
-            genrep__reader_close(&rd);
-            return genrep__fail(GENREP_ERR_FORMAT, "%s: dimension %d = %u is 0 or makes the payload exceed %lld bytes",
-                                path, d, (unsigned)v, (long long)GENREP_IDX_MAX_BYTES);
-        }
-        out->dims[d] = v;
-        numel *= v;
+        memset(out, 0, sizeof *out);
+        return st;
     }
     int64_t bytes = numel * es;
     /* Grow the buffer (x4 steps from 1 MiB) as data arrives, so a short
@@ -7217,68 +7407,124 @@ GENREP_API const char *genrep_fmnist_default_dir(void) {
 }
 
 /* dir/stem.gz if it exists (or stem if only that exists); .gz name otherwise,
-   so that the open error names the file we looked for first. */
+   so that the open error names the file we looked for first. stat, not a
+   trial open: opening a FIFO would block (the open that follows refuses it). */
 static genrep_status genrep__fmnist_path(char *buf, size_t cap, const char *dir, const char *stem) {
+    struct stat sb;
     int n = snprintf(buf, cap, "%s/%s.gz", dir, stem);
     if (n < 0 || (size_t)n >= cap) return genrep__fail(GENREP_ERR_ARG, "genrep_fmnist_load: directory name too long: %s", dir);
-    FILE *f = fopen(buf, "rb");
-    if (f) { fclose(f); return GENREP_OK; }
+    if (stat(buf, &sb) == 0) return GENREP_OK;
     snprintf(buf, cap, "%s/%s", dir, stem);
-    f = fopen(buf, "rb");
-    if (f) { fclose(f); return GENREP_OK; }
+    if (stat(buf, &sb) == 0) return GENREP_OK;
     snprintf(buf, cap, "%s/%s.gz", dir, stem);
     return GENREP_OK;
 }
 
+/* Nothing may follow a payload read in full; this read also makes zlib check the CRC. */
+static genrep_status genrep__idx_expect_end(genrep__reader *rd, int64_t bytes) {
+    unsigned char extra[256];
+    int64_t more = genrep__reader_read(rd, extra, sizeof extra);
+    if (more < 0) return GENREP_ERR_FORMAT;
+    if (more > 0)
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: trailing bytes after the %lld-byte payload (%s%lld extra)",
+                            rd->path, (long long)bytes, more == (int64_t)sizeof extra ? ">= " : "", (long long)more);
+    return GENREP_OK;
+}
+
 GENREP_API genrep_status genrep_fmnist_load(genrep_dataset *out, const char *dir, int train) {
+    return genrep_fmnist_load_n(out, dir, train, 0);
+}
+
+/* Both headers are read and checked against each other and the limits
+   first; then the labels, then the pixels are decoded in 64 KiB pieces
+   straight into the final float buffer (peak: that buffer, no u8 copy). */
+GENREP_API genrep_status genrep_fmnist_load_n(genrep_dataset *out, const char *dir, int train, int64_t max_images) {
     GENREP__CHECK_PTR(out);
     memset(out, 0, sizeof *out);
+    if (max_images < 0) return genrep__fail(GENREP_ERR_ARG, "genrep_fmnist_load_n: max_images = %lld is negative", (long long)max_images);
     if (!dir) dir = genrep_fmnist_default_dir();
     char ipath[4096], lpath[4096];
     genrep_status st = genrep__fmnist_path(ipath, sizeof ipath, dir, train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte");
     if (!st) st = genrep__fmnist_path(lpath, sizeof lpath, dir, train ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte");
     if (st) return st;
-    genrep_idx im, lb;
-    memset(&lb, 0, sizeof lb);
-    if ((st = genrep_idx_read(&im, ipath))) return st;
-    if (im.type != 0x08 || im.ndim != 3 || im.dims[1] != 28 || im.dims[2] != 28) {
-        st = genrep__fail(GENREP_ERR_FORMAT, "%s: expected u8 images of 28x28 (magic 0x00000803), got magic 0x%08x with %d dims (%lld x %lld)",
-                          ipath, (unsigned)(im.type << 8 | im.ndim), im.ndim, (long long)im.dims[1], (long long)im.dims[2]);
-        goto done;
+    genrep__reader ri, rl;
+    int it, ind, ies, lt, lnd, les;
+    int64_t idims[GENREP_IDX_MAX_DIMS], ldims[GENREP_IDX_MAX_DIMS], inum, lnum;
+    if ((st = genrep__reader_open(&ri, ipath))) return st;
+    if ((st = genrep__idx_header(&ri, &it, &ind, &ies, idims, &inum))) { genrep__reader_close(&ri); return st; }
+    if (it != 0x08 || ind != 3 || idims[1] != 28 || idims[2] != 28) {
+        genrep__reader_close(&ri);
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: expected u8 images of 28x28 (magic 0x00000803), got magic 0x%08x with %d dims (%lld x %lld)",
+                            ipath, (unsigned)(it << 8 | ind), ind, (long long)idims[1], (long long)idims[2]);
     }
-    if ((st = genrep_idx_read(&lb, lpath))) goto done;
-    if (lb.type != 0x08 || lb.ndim != 1) {
+    if ((st = genrep__reader_open(&rl, lpath))) { genrep__reader_close(&ri); return st; }
+    if ((st = genrep__idx_header(&rl, &lt, &lnd, &les, ldims, &lnum))) goto done;
+    if (lt != 0x08 || lnd != 1) {
         st = genrep__fail(GENREP_ERR_FORMAT, "%s: expected u8 labels (magic 0x00000801), got magic 0x%08x",
-                          lpath, (unsigned)(lb.type << 8 | lb.ndim));
+                          lpath, (unsigned)(lt << 8 | lnd));
         goto done;
     }
-    if (lb.dims[0] != im.dims[0]) {
+    if (ldims[0] != idims[0]) {
         st = genrep__fail(GENREP_ERR_FORMAT, "count mismatch: %s has %lld images but %s has %lld labels",
-                          ipath, (long long)im.dims[0], lpath, (long long)lb.dims[0]);
+                          ipath, (long long)idims[0], lpath, (long long)ldims[0]);
         goto done;
     }
     {
-        int64_t n = im.dims[0];
-        const unsigned char *l8 = (const unsigned char *)lb.data, *p8 = (const unsigned char *)im.data;
-        for (int64_t i = 0; i < n; i++)
-            if (l8[i] > 9) {
-                st = genrep__fail(GENREP_ERR_FORMAT, "%s: label %d at index %lld is out of range 0..9", lpath, l8[i], (long long)i);
-                goto done;
-            }
+        int64_t nfile = idims[0], n = max_images > 0 && max_images < nfile ? max_images : nfile;
+        if (n > GENREP_FMNIST_MAX_IMAGES) {
+            st = genrep__fail(GENREP_ERR_FORMAT, "%s: declares %lld images, more than the limit of %lld "
+                              "(GENREP_FMNIST_MAX_IMAGES; pass max_images to load the first ones)",
+                              ipath, (long long)nfile, (long long)GENREP_FMNIST_MAX_IMAGES);
+            goto done;
+        }
         out->images = (float *)genrep_alloc((size_t)n * 784 * sizeof(float));
         out->labels = (int32_t *)genrep_alloc((size_t)n * sizeof(int32_t));
         if (!out->images || !out->labels) {
-            genrep_dataset_free(out);
             st = genrep__fail(GENREP_ERR_NOMEM, "genrep_fmnist_load: cannot allocate %lld images", (long long)n);
             goto done;
         }
-        for (int64_t i = 0; i < n * 784; i++) out->images[i] = (float)p8[i] / 255.0f /* as ToTensor */;
-        for (int64_t i = 0; i < n; i++) out->labels[i] = l8[i];
+        unsigned char buf[1 << 16];
+        for (int64_t i = 0; i < n;) { /* labels */
+            int64_t want = n - i < (int64_t)sizeof buf ? n - i : (int64_t)sizeof buf;
+            int64_t r = genrep__reader_read(&rl, buf, want);
+            if (r < 0) { st = GENREP_ERR_FORMAT; goto done; }
+            for (int64_t k = 0; k < r; k++) {
+                if (buf[k] > 9) {
+                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: label %d at index %lld is out of range 0..9", lpath, buf[k], (long long)(i + k));
+                    goto done;
+                }
+                out->labels[i + k] = buf[k];
+            }
+            if (r < want) {
+                st = genrep__fail(GENREP_ERR_FORMAT, "%s: truncated: the header promises %lld data bytes, the file has %lld",
+                                  lpath, (long long)nfile, (long long)(i + r));
+                goto done;
+            }
+            i += r;
+        }
+        int64_t bytes = n * 784;
+        for (int64_t i = 0; i < bytes;) { /* pixels, as ToTensor */
+            int64_t want = bytes - i < (int64_t)sizeof buf ? bytes - i : (int64_t)sizeof buf;
+            int64_t r = genrep__reader_read(&ri, buf, want);
+            if (r < 0) { st = GENREP_ERR_FORMAT; goto done; }
+            for (int64_t k = 0; k < r; k++) out->images[i + k] = (float)buf[k] / 255.0f;
+            if (r < want) {
+                st = genrep__fail(GENREP_ERR_FORMAT, "%s: truncated: the header promises %lld data bytes, the file has %lld",
+                                  ipath, (long long)(nfile * 784), (long long)(i + r));
+                goto done;
+            }
+            i += r;
+        }
+        if (n == nfile) { /* read in full: nothing may follow */
+            if ((st = genrep__idx_expect_end(&rl, nfile))) goto done;
+            if ((st = genrep__idx_expect_end(&ri, nfile * 784))) goto done;
+        }
         out->n = n; out->c = 1; out->h = 28; out->w = 28; out->num_classes = 10;
     }
 done:
-    genrep_idx_free(&im);
-    genrep_idx_free(&lb);
+    genrep__reader_close(&ri);
+    genrep__reader_close(&rl);
+    if (st) genrep_dataset_free(out);
     return st;
 }
 
@@ -7290,6 +7536,273 @@ done:
 #include <stb/stb_image_write.h>
 #include <dirent.h>
 #include <sys/stat.h>
+
+/* What the first bytes of a refused file look like, for the message. */
+static const char *genrep__image_guess(const unsigned char *b, size_t n) {
+    if (n >= 6 && (!memcmp(b, "GIF87a", 6) || !memcmp(b, "GIF89a", 6))) return "GIF";
+    if (n >= 2 && b[0] == 'B' && b[1] == 'M') return "BMP";
+    if (n >= 4 && !memcmp(b, "8BPS", 4)) return "PSD";
+    if (n >= 2 && b[0] == '#' && b[1] == '?') return "Radiance HDR";
+    if (n >= 4 && b[0] == 0x53 && b[1] == 0x80 && b[2] == 0xF6 && b[3] == 0x34) return "Softimage PIC";
+    if (n >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7') return "PNM (PPM/PGM/PBM)";
+    if (n >= 4 && !memcmp(b, "RIFF", 4)) return "RIFF (WebP?)";
+    if (n >= 12 && !memcmp(b + 4, "ftyp", 4)) return "ISO media (HEIC/AVIF?)";
+    if (n >= 3 && b[1] <= 1 && (b[2] == 1 || b[2] == 2 || b[2] == 3 || b[2] == 9 || b[2] == 10 || b[2] == 11)) return "TGA?";
+    return "unknown";
+}
+
+static uint32_t genrep__image_be32(const unsigned char *b) {
+    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | (uint32_t)b[3];
+}
+
+/* PNG: walk the chunks (each must lie inside the file: stb 2.27 grows its
+   IDAT buffer to a chunk's declared length before reading it, so a 70-byte
+   file could cost 2 GiB; found by fuzz_image), inflate the IDAT stream into
+   scratch and refuse it if it holds more than the image needs (w, h from
+   IHDR, already within the pixel cap): stb would inflate any amount into
+   one growing buffer. */
+static genrep_status genrep__png_inflate_check(const unsigned char *b, size_t n, const char *name) {
+    if (n < 33 || genrep__image_be32(b + 8) != 13 || memcmp(b + 12, "IHDR", 4))
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt PNG: no IHDR chunk first", name);
+    uint64_t w = genrep__image_be32(b + 16), h = genrep__image_be32(b + 20);
+    unsigned depth = b[24], color = b[25];
+    unsigned ch = color == 0 ? 1 : color == 2 ? 3 : color == 3 ? 1 : color == 4 ? 2 : 4;
+    /* filter byte per row; Adam7 adds at most 7 passes' filter bytes and row padding */
+    uint64_t need = ((w * ch * (depth ? depth : 16) + 7) / 8 + 1) * h + 8 * (h + 8) + 64;
+    genrep_status st = GENREP_OK;
+#ifndef GENREP_NO_ZLIB
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK) return genrep__fail(GENREP_ERR_NOMEM, "%s: out of memory (zlib)", name);
+    unsigned char out[1 << 16];
+    uint64_t total = 0;
+    int zr = Z_OK;
+#endif
+    /* while a length and a type are there (stb reads a chunk from 8 bytes on) */
+    for (size_t pos = 8; pos + 8 <= n && !st;) {
+        uint32_t len = genrep__image_be32(b + pos);
+        const unsigned char *type = b + pos + 4;
+        if (n - pos < 12 || len > n - pos - 12) { /* stb would first grow its IDAT buffer to the declared length (up to 4 GiB) */
+            st = genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt PNG: chunk of %lu bytes at byte %zu runs past the end of the file",
+                              name, (unsigned long)len, pos);
+            break;
+        }
+        if (!memcmp(type, "CgBI", 4)) st = genrep__fail(GENREP_ERR_FORMAT, "%s: Apple CgBI PNG (not a standard PNG)", name);
+        if (!memcmp(type, "IEND", 4)) break;
+#ifndef GENREP_NO_ZLIB
+        if (!memcmp(type, "IDAT", 4)) {
+            z.next_in = (Bytef *)(uintptr_t)(b + pos + 8);
+            z.avail_in = len;
+            while (z.avail_in && zr == Z_OK && !st) {
+                uInt in0 = z.avail_in;
+                z.next_out = out; z.avail_out = sizeof out;
+                zr = inflate(&z, Z_NO_FLUSH);
+                total += sizeof out - z.avail_out;
+                if (total > need)
+                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: PNG data inflates to more than the %llu bytes a %llux%llu image needs",
+                                      name, (unsigned long long)need, (unsigned long long)w, (unsigned long long)h);
+                /* Z_BUF_ERROR: no progress possible; after Z_STREAM_END or an error
+                   (a corrupt stream, which stb reports) only the chunk walk goes on */
+                if (zr == Z_BUF_ERROR && (z.avail_in != in0 || z.avail_out != sizeof out)) zr = Z_OK;
+            }
+        }
+#endif
+        pos += 12 + (size_t)len;
+    }
+#ifndef GENREP_NO_ZLIB
+    /* stb needs every byte of the image (it refuses short data), so a stream
+       zlib finds corrupt or unfinished is refused here: stb's own inflate
+       then never runs on data zlib would not accept */
+    if (!st && zr != Z_STREAM_END)
+        st = genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt PNG: the image data is %s (zlib: %s)", name,
+                          zr == Z_OK || zr == Z_BUF_ERROR ? "truncated" : "not a valid zlib stream", z.msg ? z.msg : "no message");
+    inflateEnd(&z);
+#else
+    (void)need; /* without zlib: stb's own inflate, bounded by its 4 GiB buffer cap only */
+#endif
+    return st;
+}
+
+/* JPEG: walk the marker segments before stb does and refuse what stb 2.27
+   (Debian's libstb, 0.0~git20220908) mishandles or what costs unbounded
+   time:
+   - a DHT table whose 16 code counts sum to more than 256: stb's
+     stbi__build_huffman has no such check and writes past its 257-entry
+     size[] and 256-entry values[] arrays (a heap overflow; fixed upstream
+     in 2.28, found here by fuzz_image);
+   - more than one frame header (SOFn), or one with 0 or more than 4
+     components, sampling factors outside 1..4 or a table id over 3;
+   - more than GENREP_IMAGE_MAX_SCANS scans (SOS): a progressive file
+     repeating scans over a large image would decode for hours;
+   - a scan that uses a Huffman table no DHT defined: stb decodes with the
+     table memory as it found it (heap left over from earlier images) and,
+     in Debian's build, aborts the process on its STBI_ASSERT in
+     stbi__jpeg_huff_decode (found by fuzz_image);
+   - a marker segment that runs past the end of the file.
+   Entropy-coded data (after SOS) is skipped to the next marker the way
+   stb's bit reader finds it (FF..FF 00 is a stuffed byte, FF D0..D7 a
+   restart); a marker stb does not know is refused (stb refuses it too), so
+   the two walks see the same segments (a first version that took FF FF 00
+   for a marker parted ways with stb and let an oversized DHT through:
+   fuzz_image). */
+static genrep_status genrep__jpeg_check(const unsigned char *b, size_t n, const char *name) {
+    int64_t scans = 0;
+    int frames = 0, progressive = 0;
+    unsigned char defined[2][4] = {{0}}; /* Huffman tables [DC/AC][id] seen so far */
+    size_t pos = 2; /* after SOI */
+    while (pos + 1 < n) {
+        if (b[pos] != 0xFF) { pos++; continue; } /* garbage between segments: stb skips it too */
+        unsigned m = b[pos + 1];
+        if (m == 0xFF) { pos++; continue; } /* fill bytes */
+        pos += 2;
+        if (m == 0xD9) break;                                  /* EOI */
+        /* what stb's marker handling knows; it refuses anything else, so do we
+           (and the two walks cannot part ways at a marker one of them skips) */
+        if (!(m <= 0xC2 && m >= 0xC0) && m != 0xC4 && !(m >= 0xC3 && m <= 0xCF && m != 0xC8 && m != 0xCC)
+            && m != 0xDA && m != 0xDB && m != 0xDC && m != 0xDD && !(m >= 0xE0 && m <= 0xEF) && m != 0xFE)
+            return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: unexpected marker FF %02X at byte %zu", name, m, pos - 2);
+        if (pos + 2 > n) return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: marker FF %02X cut by the end of the file", name, m);
+        size_t L = ((size_t)b[pos] << 8) | b[pos + 1];
+        if (L < 2 || L > n - pos)
+            return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: segment FF %02X of length %zu at byte %zu runs past the end of the file",
+                                name, m, L, pos - 2);
+        const unsigned char *seg = b + pos + 2;
+        size_t sl = L - 2;
+        if (m == 0xC4) { /* DHT: tables of (TcTh, 16 counts, values) */
+            for (size_t q = 0; q < sl;) {
+                if (sl - q < 17) return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: short Huffman table", name);
+                if ((seg[q] >> 4) > 1 || (seg[q] & 15) > 3)
+                    return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: Huffman table class/id 0x%02x", name, seg[q]);
+                size_t cnt = 0;
+                for (int i = 1; i <= 16; i++) cnt += seg[q + i];
+                if (cnt > 256 || cnt > sl - q - 17)
+                    return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: Huffman table with %zu codes (at most 256, and within its segment)",
+                                        name, cnt);
+                defined[seg[q] >> 4][seg[q] & 15] = 1;
+                q += 17 + cnt;
+            }
+        } else if ((m >= 0xC0 && m <= 0xC3) || (m >= 0xC5 && m <= 0xC7) || (m >= 0xC9 && m <= 0xCB) || (m >= 0xCD && m <= 0xCF)) {
+            if (++frames > 1) return genrep__fail(GENREP_ERR_FORMAT, "%s: JPEG with more than one frame header", name);
+            if (m > 0xC2) /* stb reads baseline, extended and progressive Huffman JPEG only */
+                return genrep__fail(GENREP_ERR_FORMAT, "%s: unsupported JPEG coding (SOF marker FF %02X: lossless, hierarchical "
+                                    "or arithmetic); baseline and progressive JPEG are read", name, m);
+            progressive = m == 0xC2;
+            if (sl < 6) return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: short frame header", name);
+            unsigned nc = seg[5];
+            if (nc < 1 || nc > 4 || sl < 6 + 3 * (size_t)nc)
+                return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: frame header with %u components", name, nc);
+            for (unsigned c = 0; c < nc; c++) {
+                unsigned hv = seg[6 + 3 * c + 1], tq = seg[6 + 3 * c + 2];
+                if ((hv >> 4) < 1 || (hv >> 4) > 4 || (hv & 15) < 1 || (hv & 15) > 4 || tq > 3)
+                    return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: component %u sampling 0x%02x, table %u", name, c, hv, tq);
+            }
+        } else if (m == 0xDA) { /* SOS, then entropy-coded data up to the next marker */
+            if (++scans > GENREP_IMAGE_MAX_SCANS)
+                return genrep__fail(GENREP_ERR_FORMAT, "%s: JPEG with more than %d scans (GENREP_IMAGE_MAX_SCANS)", name, GENREP_IMAGE_MAX_SCANS);
+            unsigned ns = sl ? seg[0] : 0;
+            if (ns < 1 || ns > 4 || sl != 4 + 2 * (size_t)ns)
+                return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: scan header with %u components in %zu bytes", name, ns, sl);
+            unsigned ss = seg[1 + 2 * ns], ah = seg[3 + 2 * ns] >> 4;
+            /* sequential scans use both tables; progressive DC-first scans the
+               DC table, AC scans the AC table, DC refinements none */
+            int need_dc = !progressive || (ss == 0 && ah == 0), need_ac = !progressive || ss > 0;
+            for (unsigned c = 0; c < ns; c++) {
+                unsigned td = seg[2 + 2 * c] >> 4, ta = seg[2 + 2 * c] & 15;
+                if (td > 3 || ta > 3 || (need_dc && !defined[0][td]) || (need_ac && !defined[1][ta]))
+                    return genrep__fail(GENREP_ERR_FORMAT, "%s: corrupt JPEG: scan %lld uses Huffman table DC %u / AC %u, not defined before it",
+                                        name, (long long)scans, td, ta);
+            }
+            /* entropy-coded data: as stb's bit reader, a run of FF then 00 is a
+               stuffed FF, FF then D0..D7 a restart; FF then anything else ends it */
+            for (pos += L;;) {
+                while (pos < n && b[pos] != 0xFF) pos++;
+                size_t q = pos + 1;
+                while (q < n && b[q] == 0xFF) q++;
+                if (q >= n) { pos = n; break; }
+                if (b[q] == 0x00 || (b[q] >= 0xD0 && b[q] <= 0xD7)) { pos = q + 1; continue; }
+                pos = q - 1; /* the FF before the marker byte */
+                break;
+            }
+            continue;
+        }
+        pos += L;
+    }
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_image_decode(unsigned char **px, int *w, int *h, const void *bytes, size_t n,
+                                             int C, const char *name) {
+    GENREP__CHECK_PTR(px);
+    *px = NULL;
+    GENREP__CHECK_PTR(w); GENREP__CHECK_PTR(h);
+    if (!bytes && n) return genrep__fail(GENREP_ERR_ARG, "%s: bytes is NULL", __func__);
+    if (C < 1 || C > 4) return genrep__fail(GENREP_ERR_ARG, "%s: C must be 1..4, got %d", __func__, C);
+    if (!name) name = "<memory>";
+    const unsigned char *b = (const unsigned char *)bytes;
+    if ((uint64_t)n > (uint64_t)GENREP_IMAGE_MAX_BYTES || n > (size_t)0x7fffffff)
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: %llu bytes, more than the limit of %lld (GENREP_IMAGE_MAX_BYTES)",
+                            name, (unsigned long long)n, (long long)GENREP_IMAGE_MAX_BYTES);
+    static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    int is_png = n >= 8 && !memcmp(b, png_sig, 8);
+    int is_jpeg = n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF;
+    if (!is_png && !is_jpeg) {
+        char hex[3 * 8 + 1] = "empty file";
+        for (size_t i = 0; i < n && i < 8; i++) snprintf(hex + 3 * i, 4, "%02x ", b[i]);
+        if (n) hex[3 * (n < 8 ? n : 8) - 1] = '\0';
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: not a PNG or JPEG file (first bytes: %s; looks like: %s); genrep.h reads PNG and JPEG only",
+                            name, hex, genrep__image_guess(b, n));
+    }
+    /* JPEG structure first: stbi_info already parses the Huffman tables */
+    genrep_status st = is_jpeg ? genrep__jpeg_check(b, n, name) : GENREP_OK;
+    if (st) return st;
+    int iw = 0, ih = 0, comp = 0;
+    if (!stbi_info_from_memory(b, (int)n, &iw, &ih, &comp))
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: cannot read the %s header: %s", name, is_png ? "PNG" : "JPEG", stbi_failure_reason());
+    if (iw < 1 || ih < 1 || iw > GENREP_IMAGE_MAX_SIDE || ih > GENREP_IMAGE_MAX_SIDE || (int64_t)iw * ih > GENREP_IMAGE_MAX_PIXELS)
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: %dx%d image exceeds the limits (%d a side, %lld pixels: GENREP_IMAGE_MAX_SIDE, "
+                            "GENREP_IMAGE_MAX_PIXELS)", name, iw, ih, GENREP_IMAGE_MAX_SIDE, (long long)GENREP_IMAGE_MAX_PIXELS);
+    if (is_png && (st = genrep__png_inflate_check(b, n, name))) return st;
+    int dw = 0, dh = 0;
+    unsigned char *p = stbi_load_from_memory(b, (int)n, &dw, &dh, &comp, C);
+    if (!p) return genrep__fail(GENREP_ERR_FORMAT, "%s: cannot decode the %s: %s", name, is_png ? "PNG" : "JPEG", stbi_failure_reason());
+    if (dw != iw || dh != ih) { /* the header and the decoder disagree: do not trust either */
+        stbi_image_free(p);
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: header says %dx%d, decoder gave %dx%d", name, iw, ih, dw, dh);
+    }
+    *px = p; *w = dw; *h = dh;
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_image_load(unsigned char **px, int *w, int *h, const char *path, int C) {
+    GENREP__CHECK_PTR(px);
+    *px = NULL;
+    GENREP__CHECK_PTR(path);
+    int fd;
+    genrep_status st = genrep_file_open_regular(&fd, path);
+    if (st) return st;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) { st = genrep__fail(GENREP_ERR_IO, "%s: cannot stat: %s", path, strerror(errno)); close(fd); return st; }
+    if ((int64_t)sb.st_size > GENREP_IMAGE_MAX_BYTES) {
+        close(fd);
+        return genrep__fail(GENREP_ERR_FORMAT, "%s: %lld bytes, more than the limit of %lld (GENREP_IMAGE_MAX_BYTES)",
+                            path, (long long)sb.st_size, (long long)GENREP_IMAGE_MAX_BYTES);
+    }
+    size_t n = (size_t)sb.st_size;
+    unsigned char *buf = (unsigned char *)genrep_alloc(n + 1);
+    if (!buf) { close(fd); return genrep__fail(GENREP_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, n + 1); }
+    int64_t got = genrep__read_full(fd, buf, n + 1); /* one byte more: a file that grew is refused */
+    int e = errno;
+    close(fd);
+    if (got != (int64_t)n) {
+        genrep_free(buf);
+        return genrep__fail(GENREP_ERR_IO, "%s: %s", path, got < 0 ? strerror(e) : "the file changed size while being read");
+    }
+    st = genrep_image_decode(px, w, h, buf, n, C, path);
+    genrep_free(buf);
+    return st;
+}
+
+GENREP_API void genrep_image_free(unsigned char *px) { stbi_image_free(px); }
 
 /* A growing list of strings in one buffer (names of one directory); v[i]
    points at the i-th name in sorted order once genrep__names_sort ran. */
@@ -7337,7 +7850,7 @@ static int genrep__names_sort(genrep__names *s) {
 static int genrep__is_image_name(const char *name) {
     const char *dot = strrchr(name, '.');
     if (!dot) return 0;
-    static const char *exts[] = {"png", "jpg", "jpeg", "bmp", "gif", "tga", "ppm", "pgm"};
+    static const char *exts[] = {"png", "jpg", "jpeg", "bmp", "gif", "tga", "ppm", "pgm", "pnm", "psd", "hdr", "pic"};
     for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++) {
         const char *a = dot + 1, *b = exts[e];
         while (*a && *b && (*a | 0x20) == *b) { a++; b++; }
@@ -7403,7 +7916,11 @@ GENREP_API genrep_status genrep_imagefolder_load(genrep_dataset *out, const char
         genrep__names_free(&classes);
         return genrep__fail(GENREP_ERR_FORMAT, "%s: the class subfolders hold no image files", root);
     }
-    size_t plane = (size_t)C * out_h * out_w;
+    size_t plane = (size_t)C * out_h * out_w; /* <= 3 * 1024 * 1024 */
+    if ((uint64_t)total > (uint64_t)SIZE_MAX / sizeof(float) / plane) {
+        genrep__names_free(&classes);
+        return genrep__fail(GENREP_ERR_NOMEM, "%s: %lld images of %zu values do not fit in memory", root, (long long)total, plane);
+    }
     out->images = (float *)genrep_alloc((size_t)total * plane * sizeof(float));
     out->labels = (int32_t *)genrep_alloc((size_t)total * sizeof(int32_t));
     float *tmp = NULL;
@@ -7425,21 +7942,10 @@ GENREP_API genrep_status genrep_imagefolder_load(genrep_dataset *out, const char
                     st = genrep__fail(GENREP_ERR_ARG, "%s/%s: path too long", cdir, files.v[f]);
                     break;
                 }
-                int w = 0, h = 0, comp = 0;
-                if (!stbi_info(path, &w, &h, &comp)) {
-                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: cannot read image: %s", path, stbi_failure_reason());
-                    break;
-                }
-                if (w < 1 || h < 1 || w > GENREP_IMAGE_MAX_SIDE || h > GENREP_IMAGE_MAX_SIDE || (int64_t)w * h > ((int64_t)1 << 28)) {
-                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: image %dx%d exceeds the bound of %d pixels a side", path, w, h, GENREP_IMAGE_MAX_SIDE);
-                    break;
-                }
-                unsigned char *px = stbi_load(path, &w, &h, &comp, C);
-                if (!px) {
-                    st = genrep__fail(GENREP_ERR_FORMAT, "%s: cannot decode image: %s", path, stbi_failure_reason());
-                    break;
-                }
-                size_t need = (size_t)C * w * h;
+                int w = 0, h = 0;
+                unsigned char *px = NULL;
+                if ((st = genrep_image_load(&px, &w, &h, path, C))) break;
+                size_t need = (size_t)C * w * h; /* w * h <= GENREP_IMAGE_MAX_PIXELS */
                 if (need > tmp_cap) {
                     genrep_free(tmp);
                     tmp = (float *)genrep_alloc(need * sizeof(float));
@@ -7660,13 +8166,16 @@ GENREP_API genrep_status genrep_frechet_distance(double *fd, const double *mu1, 
 }
 
 /* --------------------------------------------------------- [SAFETENSORS] */
-/* Reader: the whole file is read with one fread into one buffer, the JSON
-   header is parsed by a schema-directed strict parser (the profile allows
+/* Reader: the 8-byte length and the JSON header are read first; the header
+   is parsed by a schema-directed strict parser (the profile allows
    exactly three nesting levels: top object -> tensor object -> array, so
    the parser has no recursion and its depth is bounded by construction),
-   every rule is checked, and only then one slab is allocated for the
-   handle: struct, tensor table, name index, strings, and the widened F32
-   data of every tensor at a 64-byte aligned address. Numbers are parsed
+   every rule is checked against the file size, and only then the handle is
+   allocated (struct, tensor table, name index, strings) and, if the caller
+   gave specs, the tensor set is checked; last, one slab for the widened F32
+   data of every tensor at a 64-byte aligned address, each tensor read from
+   the file straight into its slot (F16/BF16 into the slot's tail, widened
+   in place), so peak memory is the handle itself. Numbers are parsed
    digit by digit as unsigned 64-bit integers, never through a double.
    Writer: everything is validated and the whole file laid out in memory
    first (genrep__st_serialize), then written to a temp file beside the
@@ -7686,6 +8195,7 @@ struct genrep_st {
     genrep_st_tensor *tensors;  /* (ntensors) in data-section order */
     int              *by_name;  /* (ntensors) indices into tensors, sorted by name */
     const char      **meta;     /* (2*nmeta) key, value, ... sorted by key */
+    void             *data_slab; /* the tensors' F32 data (NULL with GENREP_ST_HEADER_ONLY) */
 };
 
 /* dtype table: name, bytes per element, supported by this profile */
@@ -8124,10 +8634,20 @@ static int genrep__st_cmp_tensor(const void *a, const void *b) {
     return strcmp((*(const genrep_st_tensor *const *)a)->name, (*(const genrep_st_tensor *const *)b)->name);
 }
 
-/* After the header parsed: cross-tensor rules, then the slab. order and
-   tidx are caller-owned scratch (nt + 1 entries each); *out gets the slab
-   as soon as it exists so the caller frees it on failure. */
-static genrep_status genrep__st_build(genrep__st_parser *P, const unsigned char *data, uint64_t data_size, int flags,
+/* Where the data section comes from: bytes in memory, or a file
+   descriptor positioned at its first byte (read in data-section order). */
+typedef struct { const unsigned char *mem; int fd; } genrep__st_src;
+
+/* After the header parsed: cross-tensor rules, then the handle (struct,
+   tensor table, name index, metadata, strings), then -- if specs are given
+   -- the check that the file holds exactly those tensors, and only then the
+   data slab, filled tensor by tensor from src. So a file is refused for a
+   wrong tensor set before any tensor's bytes are read, and reading costs
+   the handle's F32 data and nothing more (a file is never held whole in
+   memory). order and tidx are caller-owned scratch (nt + 1 entries each);
+   *out gets the handle as soon as it exists so the caller frees it on failure. */
+static genrep_status genrep__st_build(genrep__st_parser *P, genrep__st_src src, uint64_t data_size, int flags,
+                                      const genrep_st_spec *specs, int nspecs,
                                       genrep__st_rec **order, const genrep_st_tensor **tidx, genrep_st **out) {
     const char *file = P->file;
     int nt = P->nrecs, nm = P->nmeta;
@@ -8160,24 +8680,22 @@ static genrep_status genrep__st_build(genrep__st_parser *P, const unsigned char 
         return genrep__st_fail(file, GENREP_ERR_FORMAT, "trailing bytes: %llu bytes after the last tensor's data",
                                (unsigned long long)(data_size - pos));
 
-    /* one slab: struct | tensors | by_name | meta | strings | 64-aligned data */
+    /* the handle: struct | tensors | by_name | meta | strings */
     size_t off_ten = (sizeof(genrep_st) + 63) & ~(size_t)63;
     size_t off_idx = off_ten + (size_t)nt * sizeof(genrep_st_tensor);
     size_t off_meta = (off_idx + (size_t)nt * sizeof(int) + 7) & ~(size_t)7;
     size_t off_str = off_meta + 2 * (size_t)nm * sizeof(char *);
-    size_t off_data = (off_str + P->pool_used + 63) & ~(size_t)63, total = off_data;
-    for (int i = 0; i < nt; i++) total += ((size_t)order[i]->numel * sizeof(float) + 63) & ~(size_t)63;
+    size_t total = off_str + P->pool_used;
     unsigned char *slab = (unsigned char *)genrep_alloc(total);
-    if (!slab) return genrep__st_fail(file, GENREP_ERR_NOMEM, "out of memory: %zu bytes for the tensors", total);
+    if (!slab) return genrep__st_fail(file, GENREP_ERR_NOMEM, "out of memory: %zu bytes for the header", total);
     genrep_st *st = (genrep_st *)(void *)slab;
     *out = st;
-    st->ntensors = nt; st->nmeta = nm;
+    st->ntensors = nt; st->nmeta = nm; st->data_slab = NULL;
     st->tensors = (genrep_st_tensor *)(void *)(slab + off_ten);
     st->by_name = (int *)(void *)(slab + off_idx);
     st->meta = (const char **)(void *)(slab + off_meta);
     char *strs = (char *)(slab + off_str);
     memcpy(strs, P->pool, P->pool_used);
-    size_t dpos = off_data;
     for (int i = 0; i < nt; i++) {
         const genrep__st_rec *r = order[i];
         genrep_st_tensor *t = &st->tensors[i];
@@ -8187,15 +8705,53 @@ static genrep_status genrep__st_build(genrep__st_parser *P, const unsigned char 
         t->ndim = r->ndim;
         for (int k = 0; k < r->ndim; k++) t->shape[k] = (int64_t)r->shape[k];
         t->numel = (int64_t)r->numel;
-        float *dst = (float *)(void *)(slab + dpos);
+    }
+    /* name index for genrep_st_find */
+    for (int i = 0; i < nt; i++) tidx[i] = &st->tensors[i];
+    qsort(tidx, (size_t)nt, sizeof *tidx, genrep__st_cmp_tensor);
+    for (int i = 0; i < nt; i++) st->by_name[i] = (int)(tidx[i] - st->tensors);
+    for (int i = 0; i < 2 * nm; i++) st->meta[i] = strs + (P->meta[i] - P->pool);
+    if (specs) {
+        genrep_status s = genrep_st_expect(st, specs, nspecs);
+        if (s) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", genrep_last_error());
+            return genrep__st_fail(file, s, "%s", why);
+        }
+    }
+    if (flags & GENREP_ST_HEADER_ONLY) return GENREP_OK;
+
+    /* the data: one 64-byte aligned F32 slot per tensor. Each record's
+       numel * 4 bytes fit in size_t: the header check bounded end - begin by
+       the data section, which is in memory or a file we could stat. */
+    size_t dtotal = 64;
+    for (int i = 0; i < nt; i++) dtotal += ((size_t)order[i]->numel * sizeof(float) + 63) & ~(size_t)63;
+    unsigned char *dslab = (unsigned char *)genrep_alloc(dtotal);
+    if (!dslab) return genrep__st_fail(file, GENREP_ERR_NOMEM, "out of memory: %zu bytes for the tensors", dtotal);
+    st->data_slab = dslab;
+    size_t dpos = 0;
+    for (int i = 0; i < nt; i++) {
+        const genrep__st_rec *r = order[i];
+        genrep_st_tensor *t = &st->tensors[i];
+        float *dst = (float *)(void *)(dslab + dpos);
         t->data = dst;
         dpos += ((size_t)r->numel * sizeof(float) + 63) & ~(size_t)63;
-        const unsigned char *src = data + r->begin;
-        size_t cnt = (size_t)r->numel;
-        /* byte-wise little-endian loads: right on any host, a plain load on x86 */
-        if (r->dtype == GENREP__ST_F32) for (size_t k = 0; k < cnt; k++) dst[k] = genrep__st_bits(genrep__st_ld32(src + 4 * k));
-        else if (r->dtype == GENREP__ST_F16) for (size_t k = 0; k < cnt; k++) dst[k] = genrep__f16_to_f32(genrep__st_ld16(src + 2 * k));
-        else for (size_t k = 0; k < cnt; k++) dst[k] = genrep__st_bits((uint32_t)genrep__st_ld16(src + 2 * k) << 16);
+        size_t cnt = (size_t)r->numel, nb = (size_t)(r->end - r->begin);
+        const unsigned char *in;
+        if (src.mem) in = src.mem + r->begin;
+        else { /* read into the slot's tail (F16/BF16) or the slot itself (F32), widen in place, front to back */
+            unsigned char *tail = (unsigned char *)dst + (cnt * sizeof(float) - nb);
+            int64_t got = genrep__read_full(src.fd, tail, nb);
+            if (got != (int64_t)nb)
+                return genrep__st_fail(file, GENREP_ERR_IO, "tensor '%.64s': read %lld of %zu bytes (%s)", r->name,
+                                       (long long)got, nb, got < 0 ? strerror(errno) : "the file shrank while being read");
+            in = tail;
+        }
+        /* byte-wise little-endian loads: right on any host, a plain load on x86.
+           In place, element k's source bytes lie at or after its destination's. */
+        if (r->dtype == GENREP__ST_F32) for (size_t k = 0; k < cnt; k++) dst[k] = genrep__st_bits(genrep__st_ld32(in + 4 * k));
+        else if (r->dtype == GENREP__ST_F16) for (size_t k = 0; k < cnt; k++) dst[k] = genrep__f16_to_f32(genrep__st_ld16(in + 2 * k));
+        else for (size_t k = 0; k < cnt; k++) dst[k] = genrep__st_bits((uint32_t)genrep__st_ld16(in + 2 * k) << 16);
         if (!(flags & GENREP_ST_ALLOW_NONFINITE))
             for (size_t k = 0; k < cnt; k++)
                 if (!isfinite(dst[k]))
@@ -8203,33 +8759,16 @@ static genrep_status genrep__st_build(genrep__st_parser *P, const unsigned char 
                                            "tensor '%.64s': non-finite value %s at element %zu (pass GENREP_ST_ALLOW_NONFINITE to accept)",
                                            r->name, isnan(dst[k]) ? "NaN" : dst[k] > 0 ? "+Inf" : "-Inf", k);
     }
-    /* name index for genrep_st_find */
-    for (int i = 0; i < nt; i++) tidx[i] = &st->tensors[i];
-    qsort(tidx, (size_t)nt, sizeof *tidx, genrep__st_cmp_tensor);
-    for (int i = 0; i < nt; i++) st->by_name[i] = (int)(tidx[i] - st->tensors);
-    for (int i = 0; i < 2 * nm; i++) st->meta[i] = strs + (P->meta[i] - P->pool);
     return GENREP_OK;
 }
 
-/* Parse and validate bytes[0, n) and build the handle. */
-static genrep_status genrep__st_parse(genrep_st **out, const unsigned char *bytes, size_t n, int flags, const char *file) {
-    *out = NULL;
-    if (n < 8)
-        return genrep__st_fail(file, GENREP_ERR_FORMAT, "file too short: %zu bytes, the 8-byte header length is missing", n);
-    uint64_t hlen = (uint64_t)genrep__st_ld32(bytes) | ((uint64_t)genrep__st_ld32(bytes + 4) << 32);
-    /* compare without forming 8 + hlen, which could wrap */
-    if (hlen > GENREP_ST_MAX_HEADER)
-        return genrep__st_fail(file, GENREP_ERR_FORMAT, "header length %llu exceeds the cap of %llu bytes",
-                               (unsigned long long)hlen, (unsigned long long)GENREP_ST_MAX_HEADER);
-    if (hlen > (uint64_t)(n - 8))
-        return genrep__st_fail(file, GENREP_ERR_FORMAT, "header length %llu exceeds the file (%zu bytes after the length)",
-                               (unsigned long long)hlen, n - 8);
-    const unsigned char *hdr = bytes + 8;
+/* Parse and validate the header hdr[0, hlen) of a file whose data section
+   has data_size bytes (from src) and build the handle. */
+static genrep_status genrep__st_load(genrep_st **out, const unsigned char *hdr, uint64_t hlen, uint64_t data_size,
+                                     genrep__st_src src, int flags, const genrep_st_spec *specs, int nspecs, const char *file) {
     size_t bad = genrep__utf8_check(hdr, (size_t)hlen);
     if (bad != (size_t)hlen)
         return genrep__st_fail(file, GENREP_ERR_FORMAT, "header is not valid UTF-8 (byte %zu)", bad);
-    uint64_t data_size = (uint64_t)(n - 8 - (size_t)hlen);
-
     genrep__st_parser P;
     memset(&P, 0, sizeof P);
     P.file = file;
@@ -8243,48 +8782,114 @@ static genrep_status genrep__st_parse(genrep_st **out, const unsigned char *byte
         order = (genrep__st_rec **)genrep_alloc(((size_t)P.nrecs + 1) * sizeof *order);
         tidx = (const genrep_st_tensor **)genrep_alloc(((size_t)P.nrecs + 1) * sizeof *tidx);
         if (!order || !tidx) s = genrep__st_fail(file, GENREP_ERR_NOMEM, "out of memory for %d tensors", P.nrecs);
-        else s = genrep__st_build(&P, hdr + hlen, data_size, flags, order, tidx, out);
+        else s = genrep__st_build(&P, src, data_size, flags, specs, nspecs, order, tidx, out);
     }
-    if (s && *out) { genrep_free(*out); *out = NULL; }
+    if (s && *out) { genrep_st_close(*out); *out = NULL; }
     genrep_free(P.pool); genrep_free(P.recs); genrep_free((void *)P.meta);
     genrep_free(order); genrep_free((void *)tidx);
     return s;
 }
 
+/* The 8-byte length of a file of n bytes, checked against the cap and n. */
+static genrep_status genrep__st_hlen(uint64_t *hlen, const unsigned char b[8], uint64_t n, const char *file) {
+    if (n < 8)
+        return genrep__st_fail(file, GENREP_ERR_FORMAT, "file too short: %llu bytes, the 8-byte header length is missing", (unsigned long long)n);
+    *hlen = (uint64_t)genrep__st_ld32(b) | ((uint64_t)genrep__st_ld32(b + 4) << 32);
+    /* compare without forming 8 + hlen, which could wrap */
+    if (*hlen > GENREP_ST_MAX_HEADER)
+        return genrep__st_fail(file, GENREP_ERR_FORMAT, "header length %llu exceeds the cap of %llu bytes",
+                               (unsigned long long)*hlen, (unsigned long long)GENREP_ST_MAX_HEADER);
+    if (*hlen > n - 8)
+        return genrep__st_fail(file, GENREP_ERR_FORMAT, "header length %llu exceeds the file (%llu bytes after the length)",
+                               (unsigned long long)*hlen, (unsigned long long)(n - 8));
+    return GENREP_OK;
+}
+
+#define GENREP__ST_FLAGS (GENREP_ST_ALLOW_NONFINITE | GENREP_ST_HEADER_ONLY)
+
 GENREP_API genrep_status genrep_st_open_memory(genrep_st **out, const void *bytes, size_t n, int flags, const char *name) {
     GENREP__CHECK_PTR(out);
     *out = NULL;
     if (!bytes && n) return genrep__fail(GENREP_ERR_ARG, "genrep_st_open_memory: bytes is NULL");
-    if (flags & ~GENREP_ST_ALLOW_NONFINITE) return genrep__fail(GENREP_ERR_ARG, "genrep_st_open_memory: unknown flags 0x%x", (unsigned)flags);
-    return genrep__st_parse(out, (const unsigned char *)bytes, n, flags, name);
+    if (flags & ~GENREP__ST_FLAGS) return genrep__fail(GENREP_ERR_ARG, "genrep_st_open_memory: unknown flags 0x%x", (unsigned)flags);
+    const unsigned char *b = (const unsigned char *)bytes;
+    uint64_t hlen;
+    genrep_status s = genrep__st_hlen(&hlen, b, n, name);
+    if (s) return s;
+    genrep__st_src src = {b + 8 + hlen, -1};
+    return genrep__st_load(out, b + 8, hlen, (uint64_t)n - 8 - hlen, src, flags, NULL, 0, name);
+}
+
+/* The file is read in two steps: the length and the header, then (after
+   every header rule, and the specs if any, passed) each tensor's bytes
+   straight into its slot of the handle. */
+static genrep_status genrep__st_open_file(genrep_st **out, const char *path, int flags,
+                                          const genrep_st_spec *specs, int nspecs) {
+    int fd;
+    genrep_status s = genrep_file_open_regular(&fd, path);
+    if (s) return s; /* the message names the path and what it is */
+    struct stat sb;
+    unsigned char b8[8];
+    unsigned char *hdr = NULL;
+    uint64_t hlen = 0, n = 0;
+    if (fstat(fd, &sb) != 0) s = genrep__st_fail(path, GENREP_ERR_IO, "cannot stat: %s", strerror(errno));
+    if (!s) {
+        n = (uint64_t)sb.st_size;
+        int64_t got = genrep__read_full(fd, b8, n < 8 ? (size_t)n : 8);
+        if (got < 0) s = genrep__st_fail(path, GENREP_ERR_IO, "read error: %s", strerror(errno));
+        else if ((uint64_t)got != (n < 8 ? n : 8)) s = genrep__st_fail(path, GENREP_ERR_IO, "the file shrank while being read");
+    }
+    if (!s) s = genrep__st_hlen(&hlen, b8, n, path);
+    if (!s) {
+        hdr = (unsigned char *)genrep_alloc((size_t)hlen + 1);
+        if (!hdr) s = genrep__st_fail(path, GENREP_ERR_NOMEM, "out of memory for a %llu-byte header", (unsigned long long)hlen);
+    }
+    if (!s) {
+        int64_t got = genrep__read_full(fd, hdr, (size_t)hlen);
+        if (got != (int64_t)hlen)
+            s = genrep__st_fail(path, GENREP_ERR_IO, "read %lld of the %llu header bytes", (long long)got, (unsigned long long)hlen);
+    }
+    if (!s) {
+        genrep__st_src src = {NULL, fd};
+        s = genrep__st_load(out, hdr, hlen, n - 8 - hlen, src, flags, specs, nspecs, path);
+    }
+    if (!s && !(flags & GENREP_ST_HEADER_ONLY)) { /* nothing may have been appended while reading */
+        unsigned char extra;
+        if (genrep__read_full(fd, &extra, 1) != 0) {
+            genrep_st_close(*out); *out = NULL;
+            s = genrep__st_fail(path, GENREP_ERR_IO, "the file grew while being read");
+        }
+    }
+    genrep_free(hdr);
+    close(fd);
+    return s;
 }
 
 GENREP_API genrep_status genrep_st_open(genrep_st **out, const char *path, int flags) {
     GENREP__CHECK_PTR(out);
     *out = NULL;
     GENREP__CHECK_PTR(path);
-    if (flags & ~GENREP_ST_ALLOW_NONFINITE) return genrep__fail(GENREP_ERR_ARG, "genrep_st_open: unknown flags 0x%x", (unsigned)flags);
-#ifdef GENREP__ST_POSIX
-    struct stat sb; /* a directory opens with fopen and reports a huge size */
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return genrep__st_fail(path, GENREP_ERR_IO, "not a regular file");
-#endif
-    FILE *f = fopen(path, "rb");
-    if (!f) return genrep__st_fail(path, GENREP_ERR_IO, "cannot open: %s", strerror(errno));
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
-    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return genrep__st_fail(path, GENREP_ERR_IO, "cannot determine the file size"); }
-    unsigned char *buf = (unsigned char *)genrep_alloc((size_t)len);
-    if (!buf) { fclose(f); return genrep__st_fail(path, GENREP_ERR_NOMEM, "out of memory reading %ld bytes", len); }
-    size_t got = fread(buf, 1, (size_t)len, f); /* the one read */
-    int err = ferror(f);
-    fclose(f);
-    if (got != (size_t)len || err) { genrep_free(buf); return genrep__st_fail(path, GENREP_ERR_IO, "read %zu of %ld bytes", got, len); }
-    genrep_status s = genrep__st_parse(out, buf, (size_t)len, flags, path);
-    genrep_free(buf);
-    return s;
+    if (flags & ~GENREP__ST_FLAGS) return genrep__fail(GENREP_ERR_ARG, "genrep_st_open: unknown flags 0x%x", (unsigned)flags);
+    return genrep__st_open_file(out, path, flags, NULL, 0);
 }
 
-GENREP_API void genrep_st_close(genrep_st *st) { genrep_free(st); }
+GENREP_API genrep_status genrep_st_open_expect(genrep_st **out, const char *path, int flags,
+                                               const genrep_st_spec *specs, int n) {
+    GENREP__CHECK_PTR(out);
+    *out = NULL;
+    GENREP__CHECK_PTR(path);
+    GENREP__CHECK_NONNEG(n);
+    if (n && !specs) return genrep__fail(GENREP_ERR_ARG, "genrep_st_open_expect: specs is NULL");
+    if (flags & ~GENREP__ST_FLAGS) return genrep__fail(GENREP_ERR_ARG, "genrep_st_open_expect: unknown flags 0x%x", (unsigned)flags);
+    static const genrep_st_spec none = {NULL, 0, {0}};
+    return genrep__st_open_file(out, path, flags, n ? specs : &none, n);
+}
+
+GENREP_API void genrep_st_close(genrep_st *st) {
+    if (!st) return;
+    genrep_free(st->data_slab);
+    genrep_free(st);
+}
 GENREP_API int genrep_st_count(const genrep_st *st) { return st ? st->ntensors : 0; }
 GENREP_API const genrep_st_tensor *genrep_st_get(const genrep_st *st, int i) {
     return st && i >= 0 && i < st->ntensors ? &st->tensors[i] : NULL;

@@ -52,9 +52,10 @@ int main(int argc, char **argv) {
 
     /* Decode to 8-bit RGB (gray and palette images are expanded), then to
        the library's layout: float (C, H, W) planes in [0, 1]. */
-    int W, H, comp, C = 3;
-    unsigned char *px = stbi_load(path, &W, &H, &comp, C);
-    if (!px) { fprintf(stderr, "03_augment: %s: cannot decode: %s\n", path, stbi_failure_reason()); return 1; }
+    int W, H, C = 3;
+    unsigned char *px = NULL; /* PNG or JPEG only, within the manual's [IMAGE] limits */
+    genrep_status st = genrep_image_load(&px, &W, &H, path, C);
+    if (st) { fprintf(stderr, "03_augment: %s\n", genrep_last_error()); return 1; }
     int W0 = W, H0 = H;
     unsigned char *small = NULL;
     if (W > 512 || H > 512) {   /* a photo: shrink it to 512 on the long side first */
@@ -74,7 +75,7 @@ int main(int argc, char **argv) {
     if (!img || !row) { fprintf(stderr, "03_augment: out of memory\n"); return 1; }
     for (int c = 0; c < C; c++)
         for (size_t i = 0; i < HW; i++) img[c * HW + i] = (small ? small : px)[i * C + c] / 255.0f;
-    stbi_image_free(px);
+    genrep_image_free(px);
     free(small);
 
     genrep_aug_config cfg;

@@ -12,6 +12,7 @@
    small PNGs under /tmp first, embeds them and checks that the query's
    nearest neighbour is itself. */
 #define GENREP_IMPLEMENTATION
+#define GENREP_IMAGE_IO
 #include "genrep.h"
 #include <stb/stb_image.h>          /* implementations come from -lstb */
 #include <stb/stb_image_write.h>
@@ -39,18 +40,18 @@ static int load_encoder(genrep_encoder *e, const char *path) {
 /* x (C, H, W) = image at path, converted, resized and normalised to
    (v - 0.5) / 0.5 as `genrep train` feeds the encoder. 0 or 1. */
 static int load_image(float *x, const char *path, int C, int H, int W) {
-    int w, h, comp;
-    unsigned char *px = stbi_load(path, &w, &h, &comp, C), *rs = NULL;
-    if (!px) { fprintf(stderr, "05_embed: skipping %s: %s\n", path, stbi_failure_reason()); return 1; }
+    int w, h;
+    unsigned char *px = NULL, *rs = NULL; /* PNG or JPEG only, within the manual's [IMAGE] limits */
+    if (genrep_image_load(&px, &w, &h, path, C)) { fprintf(stderr, "05_embed: skipping: %s\n", genrep_last_error()); return 1; }
     if (w != W || h != H) {   /* stb_image_resize filters properly when shrinking */
         rs = (unsigned char *)malloc((size_t)W * H * C);
-        if (!rs || !stbir_resize_uint8(px, w, h, 0, rs, W, H, 0, C)) { free(rs); stbi_image_free(px); return 1; }
+        if (!rs || !stbir_resize_uint8(px, w, h, 0, rs, W, H, 0, C)) { free(rs); genrep_image_free(px); return 1; }
     }
     const unsigned char *p = rs ? rs : px;
     for (int c = 0; c < C; c++)
         for (int i = 0; i < H * W; i++) x[c * H * W + i] = (p[i * C + c] / 255.0f - 0.5f) / 0.5f;
     free(rs);
-    stbi_image_free(px);
+    genrep_image_free(px);
     return 0;
 }
 
