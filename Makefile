@@ -86,6 +86,9 @@ $(BUILD)/tests/%: tests/%.c $(HDR) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_) -Werror -o $@ $< $(CHECK_LIBS) $(LDLIBS_)
 
+# test_stats includes the trainer's statistics code
+$(BUILD)/tests/test_stats: trainer/stats.c trainer/stats.h
+
 $(BUILD):
 	@mkdir -p $@
 
