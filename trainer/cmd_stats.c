@@ -22,6 +22,7 @@ static void usage(FILE *f) {
         "                   DIR: + or - (the paper's direction), . (reported, not tested)\n"
         "  --level L        confidence level (default 0.95)   --alpha A  (default 0.05)\n"
         "  --tsv FILE       also write id, estimate, lo, hi, p, Holm p, verdict as TSV\n"
+        "  --summary-csv F  also write condition,n,mean,sd,lo,hi,half (half = CI half-width) for plots\n"
         "Markdown goes to stdout.\n");
 }
 
@@ -37,7 +38,7 @@ static void fmtp(char *b, size_t n, double p) {
 }
 
 int genrep_cmd_stats(int argc, char **argv) {
-    const char *C = "stats", *csv = NULL, *metric = "linear_top1", *tsv = NULL;
+    const char *C = "stats", *csv = NULL, *metric = "linear_top1", *tsv = NULL, *scsv = NULL;
     const char *specs[64];
     int nspec = 0, summary = 0;
     float level = 0.95f, alpha = 0.05f;
@@ -56,6 +57,7 @@ int genrep_cmd_stats(int argc, char **argv) {
         else if (!strcmp(a, "--level")) { VAL(); if (flag_float(C, a, v, 0.5, 0.9999, &level)) return 2; }
         else if (!strcmp(a, "--alpha")) { VAL(); if (flag_float(C, a, v, 1e-6, 0.5, &alpha)) return 2; }
         else if (!strcmp(a, "--tsv")) { VAL(); tsv = v; }
+        else if (!strcmp(a, "--summary-csv")) { VAL(); scsv = v; }
         else { fprintf(stderr, "genrep stats: unknown flag '%s' (genrep stats --help lists them)\n", a); return 2; }
 #undef VAL
     }
@@ -68,6 +70,18 @@ int genrep_cmd_stats(int argc, char **argv) {
     if (stats_data_load(&d, csv, metric, err, sizeof err)) { fprintf(stderr, "genrep stats: %s\n", err); free(r); return 1; }
     int pct = (int)lround(100 * level);
     char b1[64], b2[64], b3[64], b4[160], b5[64];
+    if (scsv) {
+        FILE *sf = fopen(scsv, "w");
+        if (!sf) { fprintf(stderr, "genrep stats: cannot write %s\n", scsv); stats_data_free(&d); free(r); return 1; }
+        fprintf(sf, "condition,n,mean,sd,lo,hi,half\n");
+        for (int i = 0; i < d.ng; i++) {
+            stats_summary s;
+            stats_summarize(&s, d.g[i].x, d.g[i].n, level);
+            fprintf(sf, "%s,%d,%.4f,%.4f,%.4f,%.4f,%.4f\n", d.g[i].name, s.n, s.mean, s.n > 1 ? s.sd : 0.0,
+                    s.n > 1 ? s.lo : s.mean, s.n > 1 ? s.hi : s.mean, s.n > 1 ? 0.5 * (s.hi - s.lo) : 0.0);
+        }
+        fclose(sf);
+    }
     if (summary) {
         printf("| condition | n | mean | std | %d%% CI of the mean |\n|---|---|---|---|---|\n", pct);
         for (int i = 0; i < d.ng; i++) {
