@@ -42,7 +42,7 @@ case $MODE in
     quick)
         # one toy scale for everything: the pipeline and the statistics, not evidence
         OUT=${OUT:-results/quick}
-        Q="--width ${WIDTH:-16} --batch ${BATCH:-128} --steps ${STEPS:-150} --lr ${LR:-0.1}"
+        Q="--width ${WIDTH:-16} --batch ${BATCH:-128} --steps ${STEPS:-100} --lr ${LR:-0.1}"
         P_SIZE=$Q; S_SIZE=$Q
         P_SEEDS=${SEEDS:-0 1}; S_SEEDS3=0; S_SEEDS2=0; ONE=0
         SIGMAS="0.05 0.2 0.8 1.6"   # 4 points, one seed: the quadratic fit keeps 1 df
