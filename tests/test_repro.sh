@@ -48,6 +48,15 @@ toy > "$T/log2" 2>&1 || fail "rerun failed"
 [ "$(grep -c 'in the ledger, reused' "$T/log2")" -eq $NTASK ] || fail "rerun did not reuse all $NTASK runs"
 grep -q ': training' "$T/log2" && fail "rerun trained again"
 
+# a run that finished but was stopped before its ledger row: the row is added from
+# its run directory, without training or probing again, with the same numbers
+row=$(grep '^P_gauss,1,' "$L")
+grep -v '^P_gauss,1,' "$L" > "$T/l" && cp "$T/l" "$L"
+toy > "$T/log2b" 2>&1 || fail "rerun with a finished run missing from the ledger failed"
+grep -q 'P_gauss seed 1: finished earlier, adding it to the ledger' "$T/log2b" || fail "the finished run was not added back"
+grep -q ': training\|: probe$' "$T/log2b" && fail "a finished run was trained or probed again"
+[ "$(grep '^P_gauss,1,' "$L" | cut -d, -f1-6)" = "$(echo "$row" | cut -d, -f1-6)" ] || fail "the re-added row differs: $(grep '^P_gauss,1,' "$L") vs $row"
+
 # a fresh clone: only the ledger, minus the P_pixel seed 1 row; that run alone is
 # recomputed, to the same number (it first ran beside another run on one thread)
 before=$(awk -F, '$1 == "P_pixel" && $2 == 1 { print $3 "," $4 }' "$L")

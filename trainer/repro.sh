@@ -147,7 +147,7 @@ probe_col() { awk -F, -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c
 
 # one task: train (unless a baseline), probe, append the ledger row
 do_task() { # I NAME SEED KIND FLAGS
-    i=$1; name=$2; seed=$3; kind=$4; flags=$5
+    i=$1; name=$2; seed=$3; kind=$4; flags=$5; t2=
     key=$(key_of "$name" "$seed" "$kind" "$flags")
     have=$(ledger_key "$name" "$seed")
     if [ -n "$have" ]; then
@@ -157,7 +157,13 @@ do_task() { # I NAME SEED KIND FLAGS
     d=$R/$name/s$seed
     check_dir "$d" "$key"
     t0=$(date +%s)
-    if [ "$kind" = probe ]; then
+    if [ -f "$d/probe.csv" ]; then
+        # finished, but stopped before its ledger row was written: add the row
+        # (times from the files: settings key written at the start, result at the end)
+        progress "$i" "$name seed $seed: finished earlier, adding it to the ledger"
+        t0=$(stat -c %Y "$d/repro.key"); t2=$(stat -c %Y "$d/probe.csv")
+        t1=$(awk -v a="$t2" -v b="$(probe_col "$d/probe.csv" probe_s)" 'BEGIN { printf "%d", a - b }')
+    elif [ "$kind" = probe ]; then
         progress "$i" "$name seed $seed: probe"
         # shellcheck disable=SC2086
         $G probe $flags $PROBE --seed "$seed" --out "$d/probe.csv" | sed 's/^/    /'
@@ -169,7 +175,10 @@ do_task() { # I NAME SEED KIND FLAGS
         t1=$(date +%s)
         $G probe --run "$d" $PROBE --seed "$seed" --out "$d/probe.csv" | sed 's/^/    /'
     fi
-    t2=$(date +%s); [ "$kind" = probe ] && t1=$t0
+    # (the probe's exit status is lost in the pipe to sed: its result file is the proof)
+    [ -f "$d/probe.csv" ] || { echo "repro: $name seed $seed: the probe failed (above)" >&2; exit 1; }
+    [ -n "${t2:-}" ] || t2=$(date +%s)
+    [ "$kind" = probe ] && t1=$t0
     f=$d/probe.csv
     row=$(printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"%s"' "$name" "$seed" \
         "$(probe_col "$f" linear_top1 | awk '{ printf "%.2f", 100 * $1 }')" \
