@@ -837,7 +837,7 @@ GENREP_API genrep_status genrep_knn_accuracy(float *acc, const float *xtr, const
    heavy products are genrep_sgemm calls; sums are in double in a fixed order,
    so 1 and N threads give the same bits. */
 typedef struct {
-    int    max_iter;      /* default 1000 (info->hit_cap says it stopped there) */
+    int    max_iter;      /* default 5000 (info->hit_cap says it stopped there) */
     int    memory;        /* L-BFGS pairs kept, default 10 */
     double gtol;          /* default 1e-5, on max |gradient| */
     double ftol;          /* default 1e-9, relative loss change between iterations */
@@ -5530,7 +5530,7 @@ GENREP_API genrep_status genrep_knn_accuracy(float *acc, const float *xtr, const
 
 GENREP_API void genrep_logreg_config_default(genrep_logreg_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
-    cfg->max_iter = 1000; cfg->memory = 10; cfg->gtol = 1e-5; cfg->ftol = 1e-9; cfg->folds = 3;
+    cfg->max_iter = 5000; cfg->memory = 10; cfg->gtol = 1e-5; cfg->ftol = 1e-9; cfg->folds = 3;
     cfg->n_lambdas = 6;
     for (int i = 0; i < 6; i++) cfg->lambdas[i] = pow(10.0, -6 + i);
 }
