@@ -5705,6 +5705,7 @@ GENREP_API genrep_status genrep_logreg_probe(genrep_logreg_result *res, const fl
     int *order = (int *)genrep_alloc((size_t)NL * sizeof(int));
     long long *correct = (long long *)genrep_alloc((size_t)NL * sizeof(long long));
     double *xent = (double *)genrep_alloc((size_t)NL * sizeof(double));
+    int best = 0; /* (declared before the first goto: C++ forbids jumping past it) */
     if (!xs || !xf || !yf || !Wb || !L || !mu || !order || !correct || !xent) {
         st = genrep__fail(GENREP_ERR_NOMEM, "genrep_logreg_probe: out of memory (%d rows of %d features)", ntr, D);
         goto done;
@@ -5740,7 +5741,6 @@ GENREP_API genrep_status genrep_logreg_probe(genrep_logreg_result *res, const fl
         }
     }
     if (st) goto done;
-    int best = 0;
     for (int j = 0; j < NL; j++) {
         res->cv_acc[j] = (float)correct[j] / (float)ntr;
         res->cv_xent[j] = xent[j] / ntr;
