@@ -43,8 +43,8 @@ all: $(BUILD)/genrep $(EX_BIN)
 help:
 	@echo "make          build build/genrep and the examples"
 	@echo "make demo     install what is missing, build, run the main job"
-	@echo "make repro    the paper's findings, 3 seeds -> results/REPRO.md (reuses finished runs)"
-	@echo "make repro-quick  findings 1, 2, 5 with one seed (~20 min) -> results/quick/REPRO.md"
+	@echo "make repro    protocol v2 pre-registered in results/REPRO.md (~12 h; resumes from results/ledger.csv)"
+	@echo "make repro-quick  the same pipeline and statistics at toy size (<= 20 min) -> results/quick/REPRO.md"
 	@echo "make test     install what is missing, build and run every test"
 	@echo "make bench    benchmarks (needs libopenblas-dev; installs it)"
 	@echo "make test-san the Check suite (SAN_TESTS) under ASan+UBSan, build/san (part of make test)"
@@ -85,6 +85,9 @@ $(BUILD)/examples/%: examples/%.c $(HDR)
 $(BUILD)/tests/%: tests/%.c $(HDR) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_) -Werror -o $@ $< $(CHECK_LIBS) $(LDLIBS_)
+
+# test_stats includes the trainer's statistics code
+$(BUILD)/tests/test_stats: trainer/stats.c trainer/stats.h
 
 $(BUILD):
 	@mkdir -p $@

@@ -910,6 +910,48 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_knn_accuracy(float *acc, const 
                                              const float *xte, const int32_t *yte, int nte,
                                              int D, int n_classes, int k);
 
+/* Converged linear probe (issue #15): multinomial logistic regression,
+   loss = mean cross-entropy + (lambda/2) ||W||^2 (bias not penalised), fitted
+   by L-BFGS (two-loop recursion, backtracking Armijo line search) until
+   max|grad| <= gtol or the relative loss change < ftol, or max_iter. The
+   heavy products are genrep_sgemm calls; sums are in double in a fixed order,
+   so 1 and N threads give the same bits. */
+typedef struct {
+    int    max_iter;      /* default 5000 (info->hit_cap says it stopped there) */
+    int    memory;        /* L-BFGS pairs kept, default 10 */
+    double gtol;          /* default 1e-5, on max |gradient| */
+    double ftol;          /* default 1e-9, relative loss change between iterations */
+    int    folds;         /* cross-validation folds (row i is in fold i mod folds), default 3 */
+    int    n_lambdas;     /* grid size, <= 16; default 6: 1e-6, 1e-5, ..., 1e-1 */
+    double lambdas[16];
+} genrep_logreg_config;
+typedef struct {
+    double loss, grad_max;  /* at the solution */
+    int    iters, hit_cap;  /* L-BFGS iterations; 1 when max_iter stopped it */
+} genrep_logreg_info;
+typedef struct {
+    float  test_acc, train_acc;
+    double lambda;            /* chosen by cross-validation */
+    float  cv_acc[16];        /* held-out accuracy per grid lambda */
+    double cv_xent[16];       /* held-out mean cross-entropy per grid lambda (the criterion) */
+    genrep_logreg_info fit;   /* of the final fit on all training rows */
+} genrep_logreg_result;
+GENREP_API void genrep_logreg_config_default(genrep_logreg_config *cfg);
+/* Fit on x (n, D) as given (no standardisation), labels in [0, V). Wb (V*D + V):
+   W (V, D) row-major then the bias (V); on entry the starting point (zeros
+   for a cold start), on return the solution. info may be NULL. */
+GENREP_API genrep_status genrep_logreg_fit(float *Wb, genrep_logreg_info *info, const float *x, const int32_t *y,
+                                           int n, int D, int V, double lambda, const genrep_logreg_config *cfg);
+/* The probe: standardise with the training rows' mean and std, pick lambda
+   from cfg's grid by k-fold cross-validation on the training rows (lowest
+   held-out cross-entropy, ties to the larger lambda; held-out accuracy is
+   coarse and ties on easy data; each fold walks the grid from
+   the largest lambda down, warm-started), refit on all training rows, report
+   test (and train) top-1. */
+GENREP_API genrep_status genrep_logreg_probe(genrep_logreg_result *res, const float *xtr, const int32_t *ytr, int ntr,
+                                             const float *xte, const int32_t *yte, int nte,
+                                             int D, int n_classes, const genrep_logreg_config *cfg);
+
 /* --------------------------------------------------------------- [STEER] */
 /* Steered latent views (GenRep section 3.2, after "On the steerability of
    GANs", Jahanian et al. 2020): one learned linear walk w_t in latent
@@ -6119,6 +6161,240 @@ GENREP_API genrep_status genrep_knn_accuracy(float *acc, const float *xtr, const
     *acc = nte ? (float)correct / (float)nte : 0.0f;
     genrep_free(tr); genrep_free(te); genrep_free(sim); genrep_free(hv); genrep_free(hl); genrep_free(votes);
     return GENREP_OK;
+}
+
+/* ---- converged logistic regression (L-BFGS) */
+
+GENREP_API void genrep_logreg_config_default(genrep_logreg_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_iter = 5000; cfg->memory = 10; cfg->gtol = 1e-5; cfg->ftol = 1e-9; cfg->folds = 3;
+    cfg->n_lambdas = 6;
+    for (int i = 0; i < 6; i++) cfg->lambdas[i] = pow(10.0, -6 + i);
+}
+
+/* Objective and gradient at theta (double, V*D + V). Wf, L, G: float scratch
+   (V*D + V, n*V, n*V); lrow: n doubles. Returns the loss. */
+static double genrep__logreg_eval(double *grad, const double *theta, const float *x, const int32_t *y, int n, int D,
+                                  int V, double lambda, float *Wf, float *L, float *G, double *lrow) {
+    const size_t nw = (size_t)V * D;
+    for (size_t k = 0; k < nw + V; k++) Wf[k] = (float)theta[k];
+    genrep_sgemm(0, 1, n, V, D, 1.0f, x, D, Wf, D, 0.0f, L, V);   /* logits (n, V) */
+    const double inv_n = 1.0 / n;
+    GENREP__OMP(omp parallel for if (n > 4096))
+    for (int i = 0; i < n; i++) {
+        float *l = L + (size_t)i * V, *g = G + (size_t)i * V;
+        double m = -INFINITY, z = 0;
+        for (int v = 0; v < V; v++) { double t = (double)l[v] + theta[nw + v]; if (t > m) m = t; }
+        for (int v = 0; v < V; v++) z += exp((double)l[v] + theta[nw + v] - m);
+        double lse = m + log(z);
+        lrow[i] = lse - ((double)l[y[i]] + theta[nw + y[i]]);
+        for (int v = 0; v < V; v++) g[v] = (float)((exp((double)l[v] + theta[nw + v] - lse) - (v == y[i])) * inv_n);
+    }
+    double loss = 0, reg = 0;
+    for (int i = 0; i < n; i++) loss += lrow[i];            /* fixed order */
+    genrep_sgemm(1, 0, V, D, n, 1.0f, G, V, x, D, 0.0f, Wf, D); /* dW (V, D) = G^T X */
+    for (size_t k = 0; k < nw; k++) { grad[k] = (double)Wf[k] + lambda * theta[k]; reg += theta[k] * theta[k]; }
+    for (int v = 0; v < V; v++) {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += G[(size_t)i * V + v];
+        grad[nw + v] = s;
+    }
+    return loss * inv_n + 0.5 * lambda * reg;
+}
+
+GENREP_API genrep_status genrep_logreg_fit(float *Wb, genrep_logreg_info *info, const float *x, const int32_t *y,
+                                           int n, int D, int V, double lambda, const genrep_logreg_config *cfg) {
+    GENREP__CHECK_PTR(Wb); GENREP__CHECK_PTR(x); GENREP__CHECK_PTR(y); GENREP__CHECK_PTR(cfg);
+    GENREP__CHECK_POS(n); GENREP__CHECK_POS(D); GENREP__CHECK_POS(V);
+    if (cfg->max_iter < 1 || cfg->memory < 1 || !(cfg->gtol >= 0) || !(cfg->ftol >= 0) || !(lambda >= 0))
+        return genrep__fail(GENREP_ERR_ARG, "genrep_logreg_fit: max_iter and memory must be >= 1, gtol, ftol and lambda >= 0");
+    genrep_status st = genrep__check_labels(__func__, y, n, V);
+    if (st) return st;
+    const size_t P = (size_t)V * D + V, M = (size_t)cfg->memory;
+    /* doubles: theta, grad, dir, theta_new, grad_new, S (M P), Y (M P), rho, alpha, lrow */
+    double *dslab = (double *)genrep_alloc((5 * P + 2 * M * P + 2 * M + (size_t)n) * sizeof(double));
+    float *fslab = (float *)genrep_alloc((P + 2 * (size_t)n * V) * sizeof(float));
+    if (!dslab || !fslab) {
+        genrep_free(dslab); genrep_free(fslab);
+        return genrep__fail(GENREP_ERR_NOMEM, "genrep_logreg_fit: out of memory (n %d, D %d)", n, D);
+    }
+    double *th = dslab, *g = th + P, *d = g + P, *th2 = d + P, *g2 = th2 + P, *S = g2 + P, *Yv = S + M * P;
+    double *rho = Yv + M * P, *al = rho + M, *lrow = al + M;
+    float *Wf = fslab, *L = Wf + P, *G = L + (size_t)n * V;
+    for (size_t k = 0; k < P; k++) th[k] = Wb[k];
+    double f = genrep__logreg_eval(g, th, x, y, n, D, V, lambda, Wf, L, G, lrow);
+    int it = 0, hit_cap = 0, stored = 0, head = 0;
+    for (;;) {
+        double gmax = 0;
+        for (size_t k = 0; k < P; k++) gmax = fmax(gmax, fabs(g[k]));
+        if (gmax <= cfg->gtol) break;
+        if (it >= cfg->max_iter) { hit_cap = 1; break; }
+        /* two-loop recursion: d = -H g */
+        for (size_t k = 0; k < P; k++) d[k] = -g[k];
+        for (int j = 0; j < stored; j++) {
+            int m = (head - 1 - j + cfg->memory) % cfg->memory;
+            double a = 0;
+            for (size_t k = 0; k < P; k++) a += S[m * P + k] * d[k];
+            al[m] = a * rho[m];
+            for (size_t k = 0; k < P; k++) d[k] -= al[m] * Yv[m * P + k];
+        }
+        if (stored) {
+            int m = (head - 1 + cfg->memory) % cfg->memory;
+            double sy = 0, yy = 0;
+            for (size_t k = 0; k < P; k++) { sy += S[m * P + k] * Yv[m * P + k]; yy += Yv[m * P + k] * Yv[m * P + k]; }
+            for (size_t k = 0; k < P; k++) d[k] *= sy / yy;
+        } else {
+            double gn = 0;
+            for (size_t k = 0; k < P; k++) gn += g[k] * g[k];
+            for (size_t k = 0; k < P; k++) d[k] /= fmax(1.0, sqrt(gn)); /* first step: at most unit length */
+        }
+        for (int j = stored - 1; j >= 0; j--) {
+            int m = (head - 1 - j + cfg->memory) % cfg->memory;
+            double b = 0;
+            for (size_t k = 0; k < P; k++) b += Yv[m * P + k] * d[k];
+            b *= rho[m];
+            for (size_t k = 0; k < P; k++) d[k] += S[m * P + k] * (al[m] - b);
+        }
+        double gd = 0;
+        for (size_t k = 0; k < P; k++) gd += g[k] * d[k];
+        if (!(gd < 0)) { /* not a descent direction (rounding): restart from steepest descent */
+            for (size_t k = 0; k < P; k++) d[k] = -g[k];
+            gd = 0;
+            for (size_t k = 0; k < P; k++) gd += g[k] * d[k];
+            stored = 0;
+        }
+        /* backtracking Armijo line search */
+        double step = 1, f2 = f;
+        int ok = 0;
+        for (int ls = 0; ls < 40; ls++) {
+            for (size_t k = 0; k < P; k++) th2[k] = th[k] + step * d[k];
+            f2 = genrep__logreg_eval(g2, th2, x, y, n, D, V, lambda, Wf, L, G, lrow);
+            if (f2 <= f + 1e-4 * step * gd) { ok = 1; break; }
+            step *= 0.5;
+        }
+        it++;
+        if (!ok) break; /* no decrease to be found at float resolution: converged as far as it goes */
+        /* curvature pair */
+        double sy = 0;
+        int m = head;
+        for (size_t k = 0; k < P; k++) {
+            S[m * P + k] = th2[k] - th[k]; Yv[m * P + k] = g2[k] - g[k];
+            sy += S[m * P + k] * Yv[m * P + k];
+        }
+        if (sy > 1e-12) { rho[m] = 1 / sy; head = (head + 1) % cfg->memory; if (stored < cfg->memory) stored++; }
+        double fold = f;
+        memcpy(th, th2, P * sizeof(double)); memcpy(g, g2, P * sizeof(double)); f = f2;
+        if (fabs(fold - f) <= cfg->ftol * fmax(fmax(fabs(fold), fabs(f)), 1.0)) break;
+    }
+    double gmax = 0;
+    for (size_t k = 0; k < P; k++) { Wb[k] = (float)th[k]; gmax = fmax(gmax, fabs(g[k])); }
+    if (info) { info->loss = f; info->grad_max = gmax; info->iters = it; info->hit_cap = hit_cap; }
+    genrep_free(dslab); genrep_free(fslab);
+    return GENREP_OK;
+}
+
+/* correct predictions of Wb on x (n, D); *xent (may be NULL) += the summed
+   cross-entropy, in row order */
+static int genrep__logreg_correct(double *xent, const float *Wb, const float *x, const int32_t *y, int n, int D, int V,
+                                  float *L) {
+    int correct = 0;
+    for (int i0 = 0; i0 < n; i0 += 4096) {
+        int nb = n - i0 < 4096 ? n - i0 : 4096;
+        genrep_sgemm(0, 1, nb, V, D, 1.0f, x + (size_t)i0 * D, D, Wb, D, 0.0f, L, V);
+        for (int i = 0; i < nb; i++) {
+            const float *l = L + (size_t)i * V, *b = Wb + (size_t)V * D;
+            int best = 0;
+            for (int v = 1; v < V; v++) if (l[v] + b[v] > l[best] + b[best]) best = v;
+            correct += best == y[i0 + i];
+            if (xent) {
+                double m = (double)l[best] + b[best], z = 0;
+                for (int v = 0; v < V; v++) z += exp((double)l[v] + b[v] - m);
+                *xent += m + log(z) - ((double)l[y[i0 + i]] + b[y[i0 + i]]);
+            }
+        }
+    }
+    return correct;
+}
+
+GENREP_API genrep_status genrep_logreg_probe(genrep_logreg_result *res, const float *xtr, const int32_t *ytr, int ntr,
+                                             const float *xte, const int32_t *yte, int nte,
+                                             int D, int n_classes, const genrep_logreg_config *cfg) {
+    GENREP__CHECK_PTR(res); GENREP__CHECK_PTR(xtr); GENREP__CHECK_PTR(ytr);
+    GENREP__CHECK_PTR(xte); GENREP__CHECK_PTR(yte); GENREP__CHECK_PTR(cfg);
+    GENREP__CHECK_POS(ntr); GENREP__CHECK_NONNEG(nte); GENREP__CHECK_POS(D); GENREP__CHECK_POS(n_classes);
+    const int V = n_classes, K = cfg->folds, NL = cfg->n_lambdas;
+    if (NL < 1 || NL > 16 || K < 2 || K > ntr)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_logreg_probe: n_lambdas must be 1..16 and folds 2..%d (got %d, %d)", ntr, NL, K);
+    for (int j = 0; j < NL; j++)
+        if (!(cfg->lambdas[j] >= 0)) return genrep__fail(GENREP_ERR_ARG, "genrep_logreg_probe: lambdas[%d] is negative", j);
+    genrep_status st = genrep__check_labels(__func__, ytr, ntr, V);
+    if (!st) st = genrep__check_labels(__func__, yte, nte, V);
+    if (st) return st;
+    memset(res, 0, sizeof *res);
+    const size_t P = (size_t)V * D + V;
+    int nmax = ntr > nte ? ntr : nte;
+    float *xs = (float *)genrep_alloc((size_t)nmax * D * sizeof(float));      /* standardised rows */
+    float *xf = (float *)genrep_alloc((size_t)ntr * D * sizeof(float));       /* a fold's train / held-out rows */
+    int32_t *yf = (int32_t *)genrep_alloc((size_t)ntr * sizeof(int32_t));
+    float *Wb = (float *)genrep_alloc(P * sizeof(float));
+    float *L = (float *)genrep_alloc((size_t)4096 * V * sizeof(float));
+    double *mu = (double *)genrep_alloc(2 * (size_t)D * sizeof(double)), *sd = mu + D;
+    int *order = (int *)genrep_alloc((size_t)NL * sizeof(int));
+    long long *correct = (long long *)genrep_alloc((size_t)NL * sizeof(long long));
+    double *xent = (double *)genrep_alloc((size_t)NL * sizeof(double));
+    int best = 0; /* (declared before the first goto: C++ forbids jumping past it) */
+    if (!xs || !xf || !yf || !Wb || !L || !mu || !order || !correct || !xent) {
+        st = genrep__fail(GENREP_ERR_NOMEM, "genrep_logreg_probe: out of memory (%d rows of %d features)", ntr, D);
+        goto done;
+    }
+    /* standardise with train statistics (double sums, row order) */
+    for (int d = 0; d < D; d++) { mu[d] = 0; sd[d] = 0; }
+    for (int i = 0; i < ntr; i++) for (int d = 0; d < D; d++) mu[d] += xtr[(size_t)i * D + d];
+    for (int d = 0; d < D; d++) mu[d] /= ntr;
+    for (int i = 0; i < ntr; i++)
+        for (int d = 0; d < D; d++) { double t = xtr[(size_t)i * D + d] - mu[d]; sd[d] += t * t; }
+    for (int d = 0; d < D; d++) { double v = sd[d] / ntr; sd[d] = v > 1e-12 ? sqrt(v) : 1.0; }
+#define GENREP__STD(dst, src, n) \
+    for (size_t i_ = 0; i_ < (size_t)(n); i_++) \
+        for (int d_ = 0; d_ < D; d_++) (dst)[i_ * D + d_] = (float)(((src)[i_ * D + d_] - mu[d_]) / sd[d_])
+    GENREP__STD(xs, xtr, ntr);
+    /* grid from the largest lambda down (warm starts go from simple to complex) */
+    for (int j = 0; j < NL; j++) order[j] = j;
+    for (int a = 1; a < NL; a++)
+        for (int b = a; b > 0 && cfg->lambdas[order[b]] > cfg->lambdas[order[b - 1]]; b--) {
+            int t = order[b]; order[b] = order[b - 1]; order[b - 1] = t;
+        }
+    for (int j = 0; j < NL; j++) { correct[j] = 0; xent[j] = 0; }
+    for (int k = 0; k < K && !st; k++) {
+        int nt = 0, nh;
+        for (int i = 0; i < ntr; i++) if (i % K != k) { memcpy(xf + (size_t)nt * D, xs + (size_t)i * D, D * sizeof(float)); yf[nt++] = ytr[i]; }
+        nh = ntr - nt;
+        /* held-out rows go after the fold's training rows */
+        for (int i = 0, h = nt; i < ntr; i++) if (i % K == k) { memcpy(xf + (size_t)h * D, xs + (size_t)i * D, D * sizeof(float)); yf[h++] = ytr[i]; }
+        memset(Wb, 0, P * sizeof(float));
+        for (int j = 0; j < NL && !st; j++) {
+            st = genrep_logreg_fit(Wb, NULL, xf, yf, nt, D, V, cfg->lambdas[order[j]], cfg);
+            if (!st) correct[order[j]] += genrep__logreg_correct(&xent[order[j]], Wb, xf + (size_t)nt * D, yf + nt, nh, D, V, L);
+        }
+    }
+    if (st) goto done;
+    for (int j = 0; j < NL; j++) {
+        res->cv_acc[j] = (float)correct[j] / (float)ntr;
+        res->cv_xent[j] = xent[j] / ntr;
+        if (xent[j] < xent[best] || (xent[j] == xent[best] && cfg->lambdas[j] > cfg->lambdas[best])) best = j;
+    }
+    res->lambda = cfg->lambdas[best];
+    memset(Wb, 0, P * sizeof(float));
+    st = genrep_logreg_fit(Wb, &res->fit, xs, ytr, ntr, D, V, res->lambda, cfg);
+    if (st) goto done;
+    res->train_acc = (float)genrep__logreg_correct(NULL, Wb, xs, ytr, ntr, D, V, L) / (float)ntr;
+    GENREP__STD(xs, xte, nte);
+#undef GENREP__STD
+    res->test_acc = nte ? (float)genrep__logreg_correct(NULL, Wb, xs, yte, nte, D, V, L) / (float)nte : 0.0f;
+done:
+    genrep_free(xs); genrep_free(xf); genrep_free(yf); genrep_free(Wb); genrep_free(L); genrep_free(mu);
+    genrep_free(order); genrep_free(correct); genrep_free(xent);
+    return st;
 }
 
 /* --------------------------------------------------------------- [STEER] */

@@ -13,7 +13,8 @@ static void usage(FILE *f) {
         "  --random ARCH    baseline: a randomly initialised encoder (--seed; --width W, --blocks N as in train)\n"
         "  --data-dir DIR   Fashion-MNIST files (default $GENREP_FMNIST_DIR or Debian's path)\n"
         "  --train-n N      use the first N training images (default all 60000)\n"
-        "  --epochs E       logistic-regression epochs (default 60)   --lr (1e-2)\n"
+        "  --probe lbfgs|adam  lbfgs (default): L-BFGS to tolerance, L2 by 3-fold CV on the\n"
+        "                   training images; adam: the old fixed-epoch probe (--epochs E (60), --lr (1e-2))\n"
         "  --knn K          neighbours for the kNN accuracy (default 200; 0 = skip)\n"
         "  --out FILE.csv   where to write the result row (default RUN_DIR/probe.csv)\n"
         "  --seed S --threads T\n"
@@ -37,7 +38,7 @@ static int features(genrep_encoder *e, const genrep_dataset *d, int n, float *ou
 int genrep_cmd_probe(int argc, char **argv) {
     const char *C = "probe";
     char run[1024] = "", enc_path[1200] = "", random_arch[32] = "", data_dir[1024] = "", out[1200] = "";
-    int raw = 0, train_n = 60000, knn_k = 200, threads = 0, width = 0, blocks = 0;
+    int raw = 0, train_n = 60000, knn_k = 200, threads = 0, width = 0, blocks = 0, adam = 0;
     uint64_t seed = 0;
     genrep_probe_config pc;
     genrep_probe_config_default(&pc);
@@ -59,6 +60,11 @@ int genrep_cmd_probe(int argc, char **argv) {
         else if (!strcmp(a, "--train-n")) { VAL(); if (flag_int(C, a, v, 10, 60000, &train_n)) return 2; }
         else if (!strcmp(a, "--epochs")) { VAL(); if (flag_int(C, a, v, 1, 10000, &pc.epochs)) return 2; }
         else if (!strcmp(a, "--lr")) { VAL(); if (flag_float(C, a, v, 1e-8, 10, &pc.lr)) return 2; }
+        else if (!strcmp(a, "--probe")) {
+            VAL();
+            if (strcmp(v, "lbfgs") && strcmp(v, "adam")) { fprintf(stderr, "genrep probe: --probe: '%s' unknown, expected lbfgs or adam\n", v); return 2; }
+            adam = v[0] == 'a';
+        }
         else if (!strcmp(a, "--knn")) { VAL(); if (flag_int(C, a, v, 0, 60000, &knn_k)) return 2; }
         else if (!strcmp(a, "--out")) { VAL(); snprintf(out, sizeof out, "%s", v); }
         else if (!strcmp(a, "--seed")) { VAL(); if (flag_u64(C, a, v, &seed)) return 2; }
@@ -111,20 +117,29 @@ int genrep_cmd_probe(int argc, char **argv) {
     }
     double t1 = now_seconds();
     float acc = 0, tracc = 0, knn = -1;
-    if ((s = genrep_linear_probe(&acc, &tracc, ftr, tr.labels, ntr, fte, te.labels, nte, D, 10, &pc))) {
-        report_status("probe", "linear probe", s); return 1;
+    genrep_logreg_result lr = {0};
+    genrep_logreg_config lc;
+    genrep_logreg_config_default(&lc);
+    if (adam) s = genrep_linear_probe(&acc, &tracc, ftr, tr.labels, ntr, fte, te.labels, nte, D, 10, &pc);
+    else if (!(s = genrep_logreg_probe(&lr, ftr, tr.labels, ntr, fte, te.labels, nte, D, 10, &lc))) {
+        acc = lr.test_acc; tracc = lr.train_acc;
     }
+    if (s) { report_status("probe", "linear probe", s); return 1; }
+    double t15 = now_seconds();
     if (knn_k > 0 && (s = genrep_knn_accuracy(&knn, ftr, tr.labels, ntr, fte, te.labels, nte, D, 10, knn_k))) {
         report_status("probe", "kNN", s); return 1;
     }
     double t2 = now_seconds();
     printf("probe: %s: linear top-1 %.2f%% (train %.2f%%)", what, 100 * acc, 100 * tracc);
     if (knn >= 0) printf("  kNN(k=%d) top-1 %.2f%%", knn_k, 100 * knn);
-    printf("  [features %.0fs, probe %.0fs]\n", t1 - t0, t2 - t1);
+    if (!adam) printf("  [L2 %g by CV, %d L-BFGS iterations%s]", lr.lambda, lr.fit.iters, lr.fit.hit_cap ? " (hit the cap)" : "");
+    printf("  [features %.0fs, linear %.0fs, kNN %.0fs]\n", t1 - t0, t15 - t1, t2 - t15);
     if (out[0]) {
         char row[2048];
-        snprintf(row, sizeof row, "source,train_n,linear_top1,train_top1,knn_k,knn_top1\n\"%s\",%d,%.4f,%.4f,%d,%.4f\n",
-                 what, ntr, acc, tracc, knn_k, knn);
+        snprintf(row, sizeof row, "source,train_n,linear_top1,train_top1,knn_k,knn_top1,probe,l2,probe_iters,grad_max,probe_s\n"
+                 "\"%s\",%d,%.4f,%.4f,%d,%.4f,%s,%g,%d,%.3g,%.1f\n",
+                 what, ntr, acc, tracc, knn_k, knn, adam ? "adam" : "lbfgs", adam ? pc.weight_decay : lr.lambda,
+                 adam ? pc.epochs : lr.fit.iters, adam ? 0.0 : lr.fit.grad_max, t2 - t1);
         if (write_text_atomic(out, row)) return 1;
     }
     if (!raw) { free(ftr); free(fte); }

@@ -20,6 +20,7 @@ int genrep_cmd_aug_grid(int argc, char **argv);
 int genrep_cmd_embed(int argc, char **argv);
 int genrep_cmd_gan_eval(int argc, char **argv);
 int genrep_cmd_plot(int argc, char **argv);
+int genrep_cmd_stats(int argc, char **argv);
 
 static const struct { const char *name; genrep_cmd_fn fn; const char *help; } commands[] = {
     {"gan-train", genrep_cmd_gan_train, "train a DCGAN or class-conditional GAN on Fashion-MNIST (the shipped generators)"},
@@ -31,6 +32,7 @@ static const struct { const char *name; genrep_cmd_fn fn; const char *help; } co
     {"gan-eval", genrep_cmd_gan_eval, "quality of generators: classifier accuracy and Frechet distance (or --train-classifier)"},
     {"embed", genrep_cmd_embed, "features of a folder of your images from a trained encoder, to CSV (+ nearest neighbours)"},
     {"plot", genrep_cmd_plot, "line chart (PNG) of CSV columns: series, error bars, reference lines, log x"},
+    {"stats", genrep_cmd_stats, "the reproduction statistics of a runs CSV: summaries, t-tests, fits, Holm (markdown)"},
     {"info", cmd_info, "print version, the kernel path (ISA) in use and the thread count"},
 };
 
