@@ -6178,7 +6178,7 @@ static double genrep__logreg_eval(double *grad, const double *theta, const float
                                   int V, double lambda, float *Wf, float *L, float *G, double *lrow) {
     const size_t nw = (size_t)V * D;
     for (size_t k = 0; k < nw + V; k++) Wf[k] = (float)theta[k];
-    genrep_sgemm(0, 1, n, V, D, 1.0f, x, D, Wf, D, 0.0f, L, V);   /* logits (n, V) */
+    genrep_status gs = genrep_sgemm(0, 1, n, V, D, 1.0f, x, D, Wf, D, 0.0f, L, V);   /* logits (n, V) */
     const double inv_n = 1.0 / n;
     GENREP__OMP(omp parallel for if (n > 4096))
     for (int i = 0; i < n; i++) {
@@ -6192,7 +6192,9 @@ static double genrep__logreg_eval(double *grad, const double *theta, const float
     }
     double loss = 0, reg = 0;
     for (int i = 0; i < n; i++) loss += lrow[i];            /* fixed order */
-    genrep_sgemm(1, 0, V, D, n, 1.0f, G, V, x, D, 0.0f, Wf, D); /* dW (V, D) = G^T X */
+    if (!gs) gs = genrep_sgemm(1, 0, V, D, n, 1.0f, G, V, x, D, 0.0f, Wf, D); /* dW (V, D) = G^T X */
+    GENREP_ASSERT(gs == GENREP_OK); /* sizes validated by the caller */
+    (void)gs;
     for (size_t k = 0; k < nw; k++) { grad[k] = (double)Wf[k] + lambda * theta[k]; reg += theta[k] * theta[k]; }
     for (int v = 0; v < V; v++) {
         double s = 0;
@@ -6300,7 +6302,9 @@ static int genrep__logreg_correct(double *xent, const float *Wb, const float *x,
     int correct = 0;
     for (int i0 = 0; i0 < n; i0 += 4096) {
         int nb = n - i0 < 4096 ? n - i0 : 4096;
-        genrep_sgemm(0, 1, nb, V, D, 1.0f, x + (size_t)i0 * D, D, Wb, D, 0.0f, L, V);
+        genrep_status gs = genrep_sgemm(0, 1, nb, V, D, 1.0f, x + (size_t)i0 * D, D, Wb, D, 0.0f, L, V);
+        GENREP_ASSERT(gs == GENREP_OK);
+        (void)gs;
         for (int i = 0; i < nb; i++) {
             const float *l = L + (size_t)i * V, *b = Wb + (size_t)V * D;
             int best = 0;
