@@ -3750,17 +3750,18 @@ GENREP_API genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamm
             const size_t off = ((size_t)n * C + c) * HW;
             const float *x = inp + off, *dy = dout + off, *a = act_out ? act_out + off : NULL;
             float *dx = dinp + off;
-            /* the same float operations as genrep_batchnorm_backward on the masked dout */
+            /* the same float operations as genrep_batchnorm_backward on the masked dout
+               (the mask by bit-and: a conditional load of dy is not vectorised) */
             if (a && accumulate) {
                 GENREP__SIMD
                 for (int i = 0; i < HW; i++) {
-                    float gy = a[i] > 0.0f ? dy[i] : 0.0f, xhat = (x[i] - m) * r;
+                    float gy = genrep__relu_sel(a[i], dy[i]), xhat = (x[i] - m) * r;
                     dx[i] += r * (g * gy - k1 - xhat * k2);
                 }
             } else if (a) {
                 GENREP__SIMD
                 for (int i = 0; i < HW; i++) {
-                    float gy = a[i] > 0.0f ? dy[i] : 0.0f, xhat = (x[i] - m) * r;
+                    float gy = genrep__relu_sel(a[i], dy[i]), xhat = (x[i] - m) * r;
                     dx[i] = r * (g * gy - k1 - xhat * k2);
                 }
             } else if (accumulate) {
