@@ -182,21 +182,19 @@ bad "genrep.lr_g"    -          $gt --lr 1e-3 --out gold
 good gold/DONE                 $gt --out=gold
 grep -q '"gan-train.beta1":"0.5"' gold/ckpt.safetensors && echo "ok   gan-train: the resumed old checkpoint now records gan-train.<flag>" \
     || { echo "FAIL: gan-train resumed checkpoint lacks gan-train.beta1"; fails=$((fails + 1)); }
-KNOWN="probe: not converted to an option table yet"
-good pr.csv                    probe --raw --train-n=100 --epochs=1 --knn=0 --out=pr.csv
-KNOWN=""
+good pr.csv                    probe --raw --train-n=100 --knn=0 --out=pr.csv
+printf 'condition,linear_top1\na,1\na,2\nb,3\nb,5\n' > se.csv
+good se.sum.csv                stats --csv=se.csv --summary --test=diff:d:b:a:+ --summary-csv=se.sum.csv
 # the two spellings give the same bytes
 "$G" aug-grid --n=2 --views=2 --seed=3 --out=eq1.png > /dev/null && "$G" aug-grid --n 2 --views 2 --seed 3 --out eq2.png > /dev/null \
     && cmp -s eq1.png eq2.png && echo "ok   aug-grid: --flag=value and --flag value give the same PNG" \
     || { echo "FAIL: aug-grid --flag=value differs from --flag value"; fails=$((fails + 1)); }
-for c in gan-train train steer-train views aug-grid embed gan-eval plot probe; do
+for c in gan-train train steer-train views aug-grid embed gan-eval plot probe stats; do
     rc=0
     "$G" $c -h > out.txt 2> err.txt || rc=$?
     if [ "$rc" -eq 0 ] && grep -q "^usage: genrep $c" out.txt && grep -q "(default " out.txt \
        && grep -q -- "--flag=value" out.txt; then
         echo "ok   genrep $c -h: usage with defaults"
-    elif [ "$c" = probe ]; then
-        echo "KNOWN FAILURE (not counted): genrep probe -h: not converted to an option table yet"
     else
         echo "FAIL: genrep $c -h: exit $rc or no usage line / defaults / --flag=value note"; fails=$((fails + 1))
     fi

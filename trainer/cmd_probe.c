@@ -1,25 +1,41 @@
 /* trainer/cmd_probe.c: `genrep probe`, the linear (and kNN) evaluation of a
    frozen encoder on real Fashion-MNIST, or of raw pixels / a random encoder. */
 #include "common.h"
+#include "opt.h"
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: genrep probe (--run RUN_DIR | --encoder CKPT | --raw | --random small|resnet18) [flags]\n"
-        "  --run DIR        probe RUN_DIR/ckpt.safetensors; results go to RUN_DIR/probe.csv\n"
-        "  --encoder FILE   probe an encoder checkpoint\n"
-        "  --raw            baseline: raw pixels as features\n"
-        "  --random ARCH    baseline: a randomly initialised encoder (--seed; --width W, --blocks N as in train)\n"
-        "  --data-dir DIR   Fashion-MNIST files (default $GENREP_FMNIST_DIR or Debian's path)\n"
-        "  --train-n N      use the first N training images (default all 60000)\n"
-        "  --probe lbfgs|adam  lbfgs (default): L-BFGS to tolerance, L2 by 3-fold CV on the\n"
-        "                   training images; adam: the old fixed-epoch probe (--epochs E (60), --lr (1e-2))\n"
-        "  --knn K          neighbours for the kNN accuracy (default 200; 0 = skip)\n"
-        "  --out FILE.csv   where to write the result row (default RUN_DIR/probe.csv)\n"
-        "  --seed S --threads T\n"
-        "Features are the encoder's pooled features in eval mode (batchnorm running stats).\n");
-}
+typedef struct {
+    const char *run, *encoder, *random, *data_dir, *out;
+    int raw, train_n, probe, epochs, knn, threads, width, blocks;
+    float lr;
+    uint64_t seed;
+} probe_opts;
+
+#define F(x) offsetof(probe_opts, x)
+static const opt_spec probe_spec[] = {
+    {"run", OPT_STR, F(run), NULL, 0, 0, NULL, "RUN_DIR", "probe RUN_DIR/ckpt.safetensors; the result goes to RUN_DIR/probe.csv", 0},
+    {"encoder", OPT_STR, F(encoder), NULL, 0, 0, NULL, "FILE", "probe an encoder checkpoint", 0},
+    {"raw", OPT_BOOL, F(raw), NULL, 0, 0, NULL, NULL, "baseline: raw pixels as features", 0},
+    {"random", OPT_STR, F(random), NULL, 0, 0, NULL, "small|resnet18", "baseline: a randomly initialised encoder (--seed, --width, --blocks)", 0},
+    {"width", OPT_INT, F(width), NULL, 1, GENREP_ENCODER_MAX_WIDTH, NULL, "W", "--random: base channels (default: the arch's own)", 0},
+    {"blocks", OPT_INT, F(blocks), NULL, 1, GENREP_ENCODER_MAX_BLOCKS, NULL, "N", "--random: basic blocks per stage (default 2)", 0},
+    {"data-dir", OPT_STR, F(data_dir), NULL, 0, 0, NULL, "DIR", "Fashion-MNIST files (default $GENREP_FMNIST_DIR or Debian's path)", 0},
+    {"train-n", OPT_INT, F(train_n), "60000", 10, 60000, NULL, "N", "use the first N training images", 0},
+    {"probe", OPT_ENUM, F(probe), "lbfgs", 0, 0, "lbfgs|adam", NULL, "lbfgs: L-BFGS to tolerance, L2 by 3-fold CV on the training images; adam: the old fixed-epoch probe", 0},
+    {"epochs", OPT_INT, F(epochs), "60", 1, 10000, NULL, "E", "--probe adam: epochs", 0},
+    {"lr", OPT_FLOAT, F(lr), "1e-2", 1e-8, 10, NULL, "LR", "--probe adam: learning rate", 0},
+    {"knn", OPT_INT, F(knn), "200", 0, 60000, NULL, "K", "neighbours for the kNN accuracy (0: skip)", 0},
+    {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "FILE.csv", "where to write the result row (default RUN_DIR/probe.csv)", 0},
+    {"seed", OPT_U64, F(seed), "0", 0, 0, NULL, "S", "seed of the probe and of --random", 0},
+    {"threads", OPT_INT, F(threads), NULL, 1, 1024, NULL, "T", "OpenMP threads (default: OMP_NUM_THREADS, else all cores)", 0},
+};
+#undef F
+static const opt_table probe_table = {
+    "probe", "(--run RUN_DIR | --encoder CKPT | --raw | --random small|resnet18) [flags]",
+    "Features are the encoder's pooled features in eval mode (batchnorm running stats).\n",
+    probe_spec, OPT_N(probe_spec)};
 
 /* Encoder features of n images (normalised to (x-0.5)/0.5 as in training). */
 static int features(genrep_encoder *e, const genrep_dataset *d, int n, float *out) {
@@ -36,53 +52,32 @@ static int features(genrep_encoder *e, const genrep_dataset *d, int n, float *ou
 }
 
 int genrep_cmd_probe(int argc, char **argv) {
-    const char *C = "probe";
-    char run[1024] = "", enc_path[1200] = "", random_arch[32] = "", data_dir[1024] = "", out[1200] = "";
-    int raw = 0, train_n = 60000, knn_k = 200, threads = 0, width = 0, blocks = 0, adam = 0;
-    uint64_t seed = 0;
+    probe_opts o;
+    int pr = opt_parse(&probe_table, &o, NULL, argc, argv);
+    if (pr) return pr > 0 ? 0 : 2;
+    if (o.random && strcmp(o.random, "small") && strcmp(o.random, "resnet18")) {
+        fprintf(stderr, "genrep probe: --random: '%s' unknown, expected small or resnet18\n", o.random); return 2;
+    }
+    char enc_path[4200] = "", out[4200] = "";
+    const char *random_arch = o.random ? o.random : "";
+    int raw = o.raw, train_n = o.train_n, knn_k = o.knn, width = o.width, blocks = o.blocks, adam = o.probe == 1;
+    uint64_t seed = o.seed;
     genrep_probe_config pc;
     genrep_probe_config_default(&pc);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define VAL() do { if (!(v = flag_value(C, argc, argv, &i))) return 2; } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--run")) { VAL(); snprintf(run, sizeof run, "%s", v); }
-        else if (!strcmp(a, "--encoder")) { VAL(); snprintf(enc_path, sizeof enc_path, "%s", v); }
-        else if (!strcmp(a, "--raw")) raw = 1;
-        else if (!strcmp(a, "--random")) {
-            VAL();
-            if (strcmp(v, "small") && strcmp(v, "resnet18")) { fprintf(stderr, "genrep probe: --random: '%s' unknown, expected small or resnet18\n", v); return 2; }
-            snprintf(random_arch, sizeof random_arch, "%s", v);
-        }
-        else if (!strcmp(a, "--width")) { VAL(); if (flag_int(C, a, v, 1, GENREP_ENCODER_MAX_WIDTH, &width)) return 2; }
-        else if (!strcmp(a, "--blocks")) { VAL(); if (flag_int(C, a, v, 1, GENREP_ENCODER_MAX_BLOCKS, &blocks)) return 2; }
-        else if (!strcmp(a, "--data-dir")) { VAL(); snprintf(data_dir, sizeof data_dir, "%s", v); }
-        else if (!strcmp(a, "--train-n")) { VAL(); if (flag_int(C, a, v, 10, 60000, &train_n)) return 2; }
-        else if (!strcmp(a, "--epochs")) { VAL(); if (flag_int(C, a, v, 1, 10000, &pc.epochs)) return 2; }
-        else if (!strcmp(a, "--lr")) { VAL(); if (flag_float(C, a, v, 1e-8, 10, &pc.lr)) return 2; }
-        else if (!strcmp(a, "--probe")) {
-            VAL();
-            if (strcmp(v, "lbfgs") && strcmp(v, "adam")) { fprintf(stderr, "genrep probe: --probe: '%s' unknown, expected lbfgs or adam\n", v); return 2; }
-            adam = v[0] == 'a';
-        }
-        else if (!strcmp(a, "--knn")) { VAL(); if (flag_int(C, a, v, 0, 60000, &knn_k)) return 2; }
-        else if (!strcmp(a, "--out")) { VAL(); snprintf(out, sizeof out, "%s", v); }
-        else if (!strcmp(a, "--seed")) { VAL(); if (flag_u64(C, a, v, &seed)) return 2; }
-        else if (!strcmp(a, "--threads")) { VAL(); if (flag_int(C, a, v, 1, 1024, &threads)) return 2; }
-        else { fprintf(stderr, "genrep probe: unknown flag '%s' (genrep probe --help lists them)\n", a); return 2; }
-#undef VAL
-    }
-    int nsrc = !!run[0] + !!enc_path[0] + raw + !!random_arch[0];
+    pc.epochs = o.epochs; pc.lr = o.lr;
+    if (o.encoder) snprintf(enc_path, sizeof enc_path, "%s", o.encoder);
+    if (o.out) snprintf(out, sizeof out, "%s", o.out);
+    int nsrc = !!o.run + !!o.encoder + raw + !!o.random;
     if (nsrc != 1) { fprintf(stderr, "genrep probe: give exactly one of --run, --encoder, --raw, --random\n"); return 2; }
-    if (threads) genrep_set_num_threads(threads);
-    if (run[0]) {
-        snprintf(enc_path, sizeof enc_path, "%s/ckpt.safetensors", run);
-        if (!out[0]) snprintf(out, sizeof out, "%s/probe.csv", run);
+    if (o.threads) genrep_set_num_threads(o.threads);
+    if (o.run) {
+        snprintf(enc_path, sizeof enc_path, "%s/ckpt.safetensors", o.run);
+        if (!out[0]) snprintf(out, sizeof out, "%s/probe.csv", o.run);
     }
     pc.seed = seed;
     genrep_dataset tr, te;
     genrep_status s;
-    const char *dd = data_dir[0] ? data_dir : NULL;
+    const char *dd = o.data_dir;
     if ((s = genrep_fmnist_load(&tr, dd, 1)) || (s = genrep_fmnist_load(&te, dd, 0))) {
         report_status("probe", "loading Fashion-MNIST", s); return 1;
     }

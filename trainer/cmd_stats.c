@@ -2,29 +2,41 @@
    report as markdown tables (trainer/stats.c does the arithmetic; this file
    only parses flags and formats). Used by trainer/repro_report.sh. */
 #include "common.h"
+#include "opt.h"
+#include <stddef.h>
 #include "stats.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: genrep stats --csv RUNS.csv [--summary] [--test SPEC]... [flags]\n"
-        "  --csv FILE       one row per run; columns 'condition' and the metric\n"
-        "  --metric COL     the column to analyse (default linear_top1)\n"
-        "  --summary        table of every condition: n, mean, std, 95%% CI of the mean\n"
-        "  --test SPEC      an analysis (repeatable); those with a direction form one Holm family:\n"
-        "                     diff:ID:A:B:DIR       mean(A) - mean(B), pooled-variance t\n"
-        "                     quad:ID:PATTERN:DIR   curvature of y on ln(x), x = the number at '*'\n"
-        "                                           in PATTERN (e.g. S_sigma_*), with the peak's CI\n"
-        "                     slope:ID:PATTERN:DIR  slope of y on log10(x)\n"
-        "                     ratio:ID:A:B:C        (A - B) / (C - B) with Fieller's CI\n"
-        "                   DIR: + or - (the paper's direction), . (reported, not tested)\n"
-        "  --level L        confidence level (default 0.95)   --alpha A  (default 0.05)\n"
-        "  --tsv FILE       also write id, estimate, lo, hi, p, Holm p, verdict as TSV\n"
-        "  --summary-csv F  also write condition,n,mean,sd,lo,hi,half (half = CI half-width) for plots\n"
-        "Markdown goes to stdout.\n");
-}
+typedef struct {
+    const char *csv, *metric, *tsv, *scsv;
+    int summary;
+    opt_list test;
+    float level, alpha;
+} stats_opts;
+
+#define F(x) offsetof(stats_opts, x)
+static const opt_spec stats_spec[] = {
+    {"csv", OPT_STR, F(csv), NULL, 0, 0, NULL, "FILE", "one row per run; columns 'condition' and the metric", OPT_REQUIRED},
+    {"metric", OPT_STR, F(metric), "linear_top1", 0, 0, NULL, "COL", "the column to analyse", 0},
+    {"summary", OPT_BOOL, F(summary), NULL, 0, 0, NULL, NULL, "table of every condition: n, mean, std, CI of the mean", 0},
+    {"test", OPT_LIST, F(test), NULL, 0, 0, NULL, "SPEC", "an analysis (repeatable, below); those with a direction form one Holm family", 0},
+    {"level", OPT_FLOAT, F(level), "0.95", 0.5, 0.9999, NULL, "L", "confidence level", 0},
+    {"alpha", OPT_FLOAT, F(alpha), "0.05", 1e-6, 0.5, NULL, "A", "test level (Holm-adjusted p below it: reproduced)", 0},
+    {"tsv", OPT_STR, F(tsv), NULL, 0, 0, NULL, "FILE", "also write id, estimate, lo, hi, p, Holm p, verdict as TSV", 0},
+    {"summary-csv", OPT_STR, F(scsv), NULL, 0, 0, NULL, "FILE", "also write condition,n,mean,sd,lo,hi,half for plots", 0},
+};
+#undef F
+static const opt_table stats_table = {
+    "stats", "--csv RUNS.csv [--summary] [--test SPEC]... [flags]",
+    "SPEC:  diff:ID:A:B:DIR       mean(A) - mean(B), pooled-variance t\n"
+    "       quad:ID:PATTERN:DIR   curvature of y on ln(x), x = the number at '*' in PATTERN\n"
+    "                             (e.g. S_sigma_*), with the peak's CI\n"
+    "       slope:ID:PATTERN:DIR  slope of y on log10(x)\n"
+    "       ratio:ID:A:B:C        (A - B) / (C - B) with Fieller's CI\n"
+    "DIR: + or - (the paper's direction), . (reported, not tested). Markdown goes to stdout.\n",
+    stats_spec, OPT_N(stats_spec)};
 
 static void fmt(char *b, size_t n, double v, int prec) {
     if (isnan(v)) snprintf(b, n, "-");
@@ -38,30 +50,13 @@ static void fmtp(char *b, size_t n, double p) {
 }
 
 int genrep_cmd_stats(int argc, char **argv) {
-    const char *C = "stats", *csv = NULL, *metric = "linear_top1", *tsv = NULL, *scsv = NULL;
-    const char *specs[64];
-    int nspec = 0, summary = 0;
-    float level = 0.95f, alpha = 0.05f;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define VAL() do { if (!(v = flag_value(C, argc, argv, &i))) return 2; } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--csv")) { VAL(); csv = v; }
-        else if (!strcmp(a, "--metric")) { VAL(); metric = v; }
-        else if (!strcmp(a, "--summary")) summary = 1;
-        else if (!strcmp(a, "--test")) {
-            VAL();
-            if (nspec == 64) { fprintf(stderr, "genrep stats: at most 64 --test\n"); return 2; }
-            specs[nspec++] = v;
-        }
-        else if (!strcmp(a, "--level")) { VAL(); if (flag_float(C, a, v, 0.5, 0.9999, &level)) return 2; }
-        else if (!strcmp(a, "--alpha")) { VAL(); if (flag_float(C, a, v, 1e-6, 0.5, &alpha)) return 2; }
-        else if (!strcmp(a, "--tsv")) { VAL(); tsv = v; }
-        else if (!strcmp(a, "--summary-csv")) { VAL(); scsv = v; }
-        else { fprintf(stderr, "genrep stats: unknown flag '%s' (genrep stats --help lists them)\n", a); return 2; }
-#undef VAL
-    }
-    if (!csv) { fprintf(stderr, "genrep stats: --csv RUNS.csv is required\n"); return 2; }
+    stats_opts o;
+    int pr = opt_parse(&stats_table, &o, NULL, argc, argv);
+    if (pr) return pr > 0 ? 0 : 2;
+    const char *csv = o.csv, *metric = o.metric, *tsv = o.tsv, *scsv = o.scsv;
+    const char *const *specs = o.test.v;
+    int nspec = o.test.n, summary = o.summary;
+    float level = o.level, alpha = o.alpha;
     char err[256];
     stats_result *r = (stats_result *)calloc((size_t)(nspec ? nspec : 1), sizeof *r);
     for (int i = 0; i < nspec; i++)

@@ -9,59 +9,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-const char *flag_value(const char *cmd, int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "genrep %s: %s needs a value\n", cmd, argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-int flag_int(const char *cmd, const char *flag, const char *val, long lo, long hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(val, &end, 10);
-    if (errno || end == val || *end) {
-        fprintf(stderr, "genrep %s: %s: '%s' is not an integer\n", cmd, flag, val);
-        return -1;
-    }
-    if (v < lo || v > hi) {
-        fprintf(stderr, "genrep %s: %s: %ld is out of range, expected %ld..%ld\n", cmd, flag, v, lo, hi);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-int flag_float(const char *cmd, const char *flag, const char *val, double lo, double hi, float *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(val, &end);
-    if (errno || end == val || *end || v != v) {
-        fprintf(stderr, "genrep %s: %s: '%s' is not a number\n", cmd, flag, val);
-        return -1;
-    }
-    if (v < lo || v > hi) {
-        fprintf(stderr, "genrep %s: %s: %g is out of range, expected %g..%g\n", cmd, flag, v, lo, hi);
-        return -1;
-    }
-    *out = (float)v;
-    return 0;
-}
-
-int flag_u64(const char *cmd, const char *flag, const char *val, uint64_t *out) {
-    char *end;
-    errno = 0;
-    if (*val == '-') { fprintf(stderr, "genrep %s: %s: must be >= 0, got '%s'\n", cmd, flag, val); return -1; }
-    unsigned long long v = strtoull(val, &end, 10);
-    if (errno || end == val || *end) {
-        fprintf(stderr, "genrep %s: %s: '%s' is not a non-negative integer\n", cmd, flag, val);
-        return -1;
-    }
-    *out = (uint64_t)v;
-    return 0;
-}
-
 int mkdir_p(const char *path) {
     char buf[4096];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {

@@ -1,15 +1,8 @@
-/* trainer/common.h: flag parsing, run directories, checkpoints of the CLI. */
+/* trainer/common.h: helpers of the CLI: files, time, messages, checked allocation, pools. */
 #ifndef GENREP_TRAINER_COMMON_H
 #define GENREP_TRAINER_COMMON_H
 #include "trainer.h"
 #include <stdio.h>
-
-/* Flag values: on a bad value print "genrep CMD: --flag: ..." and return -1. */
-int  flag_int(const char *cmd, const char *flag, const char *val, long lo, long hi, int *out);
-int  flag_float(const char *cmd, const char *flag, const char *val, double lo, double hi, float *out);
-int  flag_u64(const char *cmd, const char *flag, const char *val, uint64_t *out);
-/* argv[*i] is a flag that needs a value: return it and advance, or complain. */
-const char *flag_value(const char *cmd, int argc, char **argv, int *i);
 
 int  mkdir_p(const char *path);            /* 0 on success; errors printed */
 int  file_exists(const char *path);
