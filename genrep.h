@@ -125,9 +125,13 @@ QUICKSTART-END
    ISA / CUDA
      One build runs on any x86-64: SIMD kernels carry target attributes and
      are chosen at run time from cpuid + XGETBV (no -march=native needed).
-     GEMM has scalar, AVX2+FMA and AVX-512 microkernels; the other ops are
-     plain C loops the compiler vectorises. CUDA: not implemented yet; the
-     tensor's device field is reserved for it and is always NULL today.
+     GEMM has scalar, AVX2+FMA and AVX-512 microkernels; the augmentations'
+     hue and blur have AVX2 paths; the other ops are plain C loops the
+     compiler vectorises (batchnorm sums with GCC vector extensions). What
+     each ISA uses lives in one kernel table ([GEMM], genrep__kernels()),
+     filled once when the ISA is chosen and again only by genrep_set_isa.
+     CUDA: not implemented yet; the tensor's device field is reserved for it
+     and is always NULL today.
 
    DETERMINISM
      Random draws come from Philox4x32-10 streams named by (seed, stream,
@@ -164,28 +168,30 @@ QUICKSTART-END
        Inputs are (x - 0.5) / 0.5 of images in [0, 1].
      walks (genrep steer-train): walks (T, zdim) per alpha unit, alpha_max (T).
 
-   CONTENTS (search for the tags)
-     [CORE]        status, allocation, ISA choice, threads
+   CONTENTS (search for the tags; declarations and implementation follow
+   this order)
+     [CORE]        status, allocation, ISA choice, threads, regular-file open
      [RNG]         Philox4x32-10 counter-based generator
      [TENSOR]      small fp32 tensor
-     [GEMM]        genrep_sgemm: scalar reference, AVX2, AVX-512 kernels
+     [GEMM]        genrep_sgemm: scalar reference, AVX2, AVX-512 kernels;
+                   the ISA kernel table
      [LAYERS]      [LINEAR] [CONV] [CONVT] [BATCHNORM] [CONDBN] [ACT]
                    [RESIDUAL] [POOL] [UPSAMPLE] [EMBED] [L2NORM] [XENT]
      [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
+     [MODELS]      [GAN] generators and discriminators, [GANLOSS], [GANIO]
+     [ENCODER]     ResNet encoders with projection head
+     [LOSS] [MSE]  NT-Xent, SupCon, MSE
+     [VIEWS]       latent views: Gaussian, angular, independent, steered
+     [PROBE]       converged logistic-regression probe (L-BFGS, CV'd L2), kNN
+     [STEER]       image edits and learned latent walks
      [AUG]         SimCLR pixel augmentations, batched and deterministic
      [IDX]         gzip IDX files, Fashion-MNIST
-     [IMAGE]       PNG/JPEG decoding behind a guard, image folders, PNG grids
+     [IMAGE]       PNG/JPEG through a guard, image folders, PNG grids
                    (with GENREP_IMAGE_IO)
+     [EVAL]        Frechet distance and generator quality helpers
      [SAFETENSORS] strict validating reader, atomic writer
      [MODELIO]     model files: tables + extra tensors + metadata, strict
                    loading; encoder and discriminator save/load
-     [ENCODER]     ResNet encoders with projection head
-     [LOSS] [MSE]  NT-Xent, SupCon, MSE
-     [MODELS]      [GAN] generators and discriminators, [GANLOSS], [GANIO]
-     [VIEWS]       latent views: Gaussian, angular, independent, steered
-     [PROBE]       linear probe (logistic regression), kNN accuracy
-     [EVAL]        Frechet distance and generator quality helpers
-     [STEER]       image edits and learned latent walks
      Every public function is declared below with its shapes, ownership
      and errors, under its tag; the examples/ folder shows them in use.
    ============================================================================
@@ -2086,6 +2092,31 @@ static genrep__gemm_cfg genrep__gemm_config(genrep_isa isa) {
     return g;
 }
 
+/* The kernel table: everything ISA-specific in one place, filled once when
+   the ISA is chosen and again only when genrep_set_isa changes it (as
+   stb_image's stbi__setup_jpeg fills its IDCT/colour function pointers and
+   BLIS fills a context): the GEMM microkernels, tiles and blocking, and the
+   switch of the explicitly vectorised elementwise paths. Ops read it through
+   genrep__kernels(); nothing else asks which ISA is in use. */
+typedef struct {
+    int isa;                 /* the genrep_isa this table was filled for; -1: empty */
+    genrep__gemm_cfg gemm;   /* microkernels, MR x NR tiles, MC/KC/NC blocking */
+    int simd_avx2;           /* AVX2 paths of the augmentations (hue, blur) */
+} genrep__kernel_table;
+static genrep__kernel_table genrep__kt = {-1, {0, 0, 0, 0, 0, 0, NULL, NULL, 0}, 0};
+
+static const genrep__kernel_table *genrep__kernels(void) {
+    int isa = (int)genrep_get_isa();
+    if (genrep__kt.isa != isa) {
+        genrep__kernel_table t;
+        t.gemm = genrep__gemm_config((genrep_isa)isa);
+        t.simd_avx2 = isa >= GENREP_ISA_AVX2;
+        t.isa = isa;
+        genrep__kt = t;
+    }
+    return &genrep__kt;
+}
+
 /* Per-thread packing buffers. Each thread that runs GEMM work gets its own
    record (found through a thread-local pointer, so concurrent callers never
    share); records are also chained into one global list, pushed lock-free
@@ -2340,7 +2371,7 @@ static genrep_status genrep__sgemm_impl(int transA, int transB, int M, int N, in
         }
         return GENREP_OK;
     }
-    genrep__gemm_cfg cf = genrep__gemm_config(genrep_get_isa());
+    genrep__gemm_cfg cf = genrep__kernels()->gemm;
     /* Even k blocks: K = 1152 with KC = 1024 runs 2 x 576, not 1024 + 128
        (a short block costs a full C read/write for little work). Depends
        on K only, so every thread count cuts k the same way. */
@@ -6973,7 +7004,7 @@ __attribute__((target("avx2"))) static void genrep__hue_avx2(float *out, const f
 static void genrep__hue(float *out, const float *in, int C, size_t hw, float shift) {
     if (C != 3) { if (out != in) memcpy(out, in, hw * C * sizeof(float)); return; }
 #if defined(__x86_64__) || defined(__i386__)
-    int avx2 = genrep_get_isa() >= GENREP_ISA_AVX2;
+    int avx2 = genrep__kernels()->simd_avx2;
 #else
     int avx2 = 0;
 #endif
@@ -7078,7 +7109,7 @@ GENREP__INLINE void genrep__blur_plane_body(float *x, int H, int W, const float 
 }
 
 /* The same C body compiled twice: baseline (SSE2) and AVX2 (8-wide; no
-   FMA, so both give the same bits). Chosen by genrep_get_isa(). */
+   FMA, so both give the same bits). Chosen by the kernel table. */
 static void genrep__blur_plane_base(float *x, int H, int W, const float *kw, int k) {
     genrep__blur_plane_body(x, H, W, kw, k);
 }
@@ -7093,7 +7124,7 @@ static void genrep__blur(float *out, const float *in, int C, int H, int W, int k
     genrep__gauss_kernel(kw, k, sigma);
     if (out != in) memcpy(out, in, (size_t)C * H * W * sizeof(float));
 #if defined(__x86_64__) || defined(__i386__)
-    if (genrep_get_isa() >= GENREP_ISA_AVX2) {
+    if (genrep__kernels()->simd_avx2) {
         for (int c = 0; c < C; c++) genrep__blur_plane_avx2(out + (size_t)c * H * W, H, W, kw, k);
         return;
     }

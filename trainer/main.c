@@ -5,7 +5,7 @@
 
 static int cmd_info(int argc, char **argv) {
     (void)argc; (void)argv;
-    printf("genrep.h 0.1.0\n");
+    printf("genrep.h %s\n", GENREP_VERSION);
     printf("isa      %s\n", genrep_isa_name(genrep_get_isa()));
     printf("threads  %d\n", genrep_num_threads());
     return 0;

@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_REQUIRE(mkdtemp(dir));
         snprintf(out, sizeof out, "%s/pool.bin", dir);
         FUZZ_REQUIRE(pool_write(out, &p) == 0);
-        pool_t q = {A, N, Z, (float *)malloc(nz * sizeof(float)), ncls ? (int32_t *)malloc((size_t)A * 4) : NULL};
+        pool_t q = {A, N, Z, (float *)malloc(nz * sizeof(float)), ncls ? (int32_t *)malloc((size_t)A * 4) : NULL, {0}};
+        memcpy(q.key, p.key, POOL_KEY_LEN); /* the same run's key reads back */
         FUZZ_REQUIRE(pool_read(out, &q, A, N, Z, ncls) == 0);
         FUZZ_REQUIRE(!memcmp(p.z, q.z, nz * sizeof(float)) && (!ncls || !memcmp(p.y, q.y, (size_t)A * 4)));
         free(q.z); free(q.y);
