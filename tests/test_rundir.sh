@@ -136,5 +136,28 @@ for r in two run; do
     else fail "examples/05_embed cannot load $r/ckpt.safetensors: $(head -n 2 err.txt)"; fi
 done
 
+# special files and hostile images on the trainer's own paths (issue 18): bounded by timeout
+mkfifo fifo.png
+mkdir -p pf && mkfifo pf/pool.bin
+rc=0; timeout 20 "$G" train $BASE --pool 2 --anchors 5 --steps 1 --out pf > /dev/null 2> err.txt || rc=$?
+if [ "$rc" -eq 0 ] && grep -q "pool.bin" err.txt && [ -f pf/pool.bin ]; then ok "a FIFO as pool.bin is named and replaced, not read"
+else fail "FIFO pool.bin: exit $rc: $(head -n 2 err.txt)"; fi
+rc=0; timeout 20 "$G" embed --encoder run --images imgs --query fifo.png --out q.csv > /dev/null 2> err.txt || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && grep -q "fifo.png" err.txt && [ ! -e q.csv ]; then ok "a FIFO as --query refused: $(head -n 1 err.txt)"
+else fail "FIFO --query: exit $rc"; fi
+mkdir -p bombs && cp imgs/a.png bombs/ && printf 'P6\n8192 8192\n65535\n' > bombs/x.ppm && printf 'P6\n8192 8192\n65535\n' > bombs/y.png
+rc=0; (ulimit -v 1000000; timeout 20 "$G" embed --encoder run --images bombs --out b.csv) > /dev/null 2> err.txt || rc=$?
+if [ "$rc" -eq 0 ] && grep -q "skipping.*y.png" err.txt && [ "$(wc -l < b.csv)" -eq 2 ]; then ok "embed skips the issue's PPM bomb by name and embeds the PNG: $(grep y.png err.txt | head -n 1)"
+else fail "embed with a PPM bomb: exit $rc: $(head -n 3 err.txt)"; fi
+# a file-size limit is a write error with a message, not a silent SIGXFSZ kill
+rc=0; (ulimit -f 20; "$G" train $BASE --steps 2 --out xf > /dev/null 2> err.txt) || rc=$?
+if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && [ -s err.txt ]; then ok "file-size limit: exit $rc with a message: $(tail -n 1 err.txt)"
+else fail "file-size limit: exit $rc"; fi
+# an --out longer than the run directory supports is refused, not truncated
+long=$(printf 'd%.0s' $(seq 1 3100))
+rc=0; "$G" train $BASE --steps 1 --out "$long" > /dev/null 2> err.txt || rc=$?
+if [ "$rc" -ne 0 ] && grep -q "characters" err.txt && [ ! -e "$long" ]; then ok "a 3100-character --out refused: $(cut -c1-80 err.txt)"
+else fail "long --out: exit $rc"; fi
+
 [ "$fails" -eq 0 ] || { echo "FAIL: $fails resume/run-directory checks"; exit 1; }
 echo "resume: every check held"

@@ -11,8 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <stb/stb_image.h>          /* implementations come from -lstb */
-#include <stb/stb_image_resize.h>
+#include <stb/stb_image_resize.h>   /* implementation from -lstb; decoding goes through genrep_image_load */
 
 typedef struct {
     const char *encoder, *images, *out, *query;
@@ -91,22 +90,18 @@ static int list_images(path_list *l, const char *dir, int depth) {
    (v - 0.5) / 0.5 like the training inputs (1 - v first with invert).
    0, or -1 after printing why the file is skipped. */
 static int load_image(float *x, const char *path, int C, int H, int W, int invert) {
-    int w, h, comp;
-    if (!stbi_info(path, &w, &h, &comp)) {
-        fprintf(stderr, "genrep embed: skipping %s: %s\n", path, stbi_failure_reason());
+    int w, h;
+    unsigned char *px = NULL, *rs = NULL;
+    /* the library's guard: regular files, PNG/JPEG by magic bytes, size and pixel caps, structure checks */
+    if (genrep_image_load(&px, &w, &h, path, C)) {
+        fprintf(stderr, "genrep embed: skipping %s: %s\n", path, genrep_last_error());
         return -1;
     }
-    if (w > GENREP_IMAGE_MAX_SIDE || h > GENREP_IMAGE_MAX_SIDE) {
-        fprintf(stderr, "genrep embed: skipping %s: %dx%d is larger than %d a side\n", path, w, h, GENREP_IMAGE_MAX_SIDE);
-        return -1;
-    }
-    unsigned char *px = stbi_load(path, &w, &h, &comp, C), *rs = NULL;
-    if (!px) { fprintf(stderr, "genrep embed: skipping %s: %s\n", path, stbi_failure_reason()); return -1; }
     if (w != W || h != H) {
         rs = (unsigned char *)malloc((size_t)W * H * C);
         if (!rs || !stbir_resize_uint8(px, w, h, 0, rs, W, H, 0, C)) {
             fprintf(stderr, "genrep embed: skipping %s: cannot resize %dx%d to %dx%d\n", path, w, h, W, H);
-            free(rs); stbi_image_free(px);
+            free(rs); genrep_image_free(px);
             return -1;
         }
     }
@@ -117,7 +112,7 @@ static int load_image(float *x, const char *path, int C, int H, int W, int inver
             x[(size_t)c * H * W + i] = ((invert ? 1.0f - v : v) - 0.5f) / 0.5f;
         }
     free(rs);
-    stbi_image_free(px);
+    genrep_image_free(px);
     return 0;
 }
 

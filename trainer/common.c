@@ -1,4 +1,7 @@
-/* trainer/common.c: flag parsing, run directories, checkpoints of the CLI. */
+/* trainer/common.c: helpers of the CLI: files, time, messages, checked allocation, pools. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* fdopen under -std=c11 */
+#endif
 #include "common.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -123,8 +126,15 @@ int pool_write(const char *path, const pool_t *p) {
 }
 
 int pool_read(const char *path, pool_t *p, int A, int N, int Z, int ncls) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
+    struct stat sb;
+    if (stat(path, &sb)) return -1; /* no pool yet: made silently */
+    int fd;
+    if (genrep_file_open_regular(&fd, path)) { /* a FIFO, a directory ...: never read, replaced */
+        fprintf(stderr, "genrep train: %s; regenerating\n", genrep_last_error());
+        return -1;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { close(fd); return -1; }
     char m[4], key[POOL_KEY_LEN]; uint32_t h[5];
     size_t nz = (size_t)A * (N + 1) * Z;
     int labels = ncls > 0;

@@ -1,5 +1,7 @@
 /* trainer/run.c: run directories (see run.h). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_CLOEXEC, pread, pwrite, flock under -std=c11 */
+#endif
 #include "run.h"
 #include "common.h"
 #include <dirent.h>
