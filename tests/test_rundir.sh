@@ -153,6 +153,16 @@ else fail "embed with a PPM bomb: exit $rc: $(head -n 3 err.txt)"; fi
 rc=0; (ulimit -f 20; "$G" train $BASE --steps 2 --out xf > /dev/null 2> err.txt) || rc=$?
 if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && [ -s err.txt ]; then ok "file-size limit: exit $rc with a message: $(tail -n 1 err.txt)"
 else fail "file-size limit: exit $rc"; fi
+# a resume that cannot write (a file-size limit stands in for a full disk) damages nothing:
+# metrics.csv is cut back aside + rename, rows are appended whole or not at all, the old rows stay
+"$G" train $BASE --steps 30 --ckpt-every 10 --out full > /dev/null 2>&1
+cp full/metrics.csv m.before
+rc=0; (ulimit -f 1; "$G" train $BASE --steps 60 --ckpt-every 10 --out full > /dev/null 2> err.txt) || rc=$?
+n=$(wc -c < m.before)
+if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && grep -q "metrics.csv" err.txt && [ "$(head -c "$n" full/metrics.csv | cmp -s - m.before && echo same)" = same ] \
+   && [ "$(tail -c 1 full/metrics.csv | od -An -c | tr -d ' ')" = '\n' ] && ! ls full | grep -q '\.tmp\.'; then
+    ok "resume against a size limit: exit $rc, the $(grep -c '^[0-9]' m.before) old rows intact, no torn row: $(tail -n 1 err.txt)"
+else fail "resume against a size limit: exit $rc, old rows changed, a torn row or a temp file left"; fi
 # an --out longer than the run directory supports is refused, not truncated
 long=$(printf 'd%.0s' $(seq 1 3100))
 rc=0; "$G" train $BASE --steps 1 --out "$long" > /dev/null 2> err.txt || rc=$?

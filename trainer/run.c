@@ -31,6 +31,7 @@ int run_open(run_dir *r, const char *cmd, const char *dir) {
     memset(r, 0, sizeof *r);
     r->cmd = cmd;
     r->lock_fd = -1;
+    signal(SIGXFSZ, SIG_IGN); /* from the first write on: a size limit is a write error with a message */
     if (!dir || !*dir) { fprintf(stderr, "genrep %s: --out RUN_DIR is required\n", cmd); return -1; }
     if (strlen(dir) >= sizeof r->dir) {
         fprintf(stderr, "genrep %s: --out: the path is %zu characters, at most %zu are supported\n", cmd, strlen(dir),
@@ -99,12 +100,18 @@ int run_metrics_open(run_dir *r, const char *header, int64_t step0) {
 }
 
 int run_metrics_row(run_dir *r, const char *fmt, ...) {
+    long before = ftell(r->metrics);
     va_list ap;
     va_start(ap, fmt);
     int ok = vfprintf(r->metrics, fmt, ap) >= 0;
     va_end(ap);
     ok = fflush(r->metrics) == 0 && ok;
-    if (!ok) fprintf(stderr, "\ngenrep %s: cannot write %s/metrics.csv: %s\n", r->cmd, r->dir, strerror(errno));
+    if (!ok) {
+        int err = errno;
+        /* no torn row: cut the file back to the last whole one */
+        if (before >= 0 && ftruncate(fileno(r->metrics), (off_t)before) != 0) { /* the message below stands */ }
+        fprintf(stderr, "\ngenrep %s: cannot write %s/metrics.csv: %s\n", r->cmd, r->dir, strerror(err));
+    }
     return ok ? 0 : -1;
 }
 
