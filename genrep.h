@@ -1467,9 +1467,11 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_save(const genrep_encod
 GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_config_from_file(genrep_encoder_config *c, const genrep_st *st,
                                                          const char *path);
 /* Create e (batches up to max_batch) from a checkpoint: config from the
-   metadata, then a check that the file holds that model's values before
-   allocating it, then the strict read (above) of the encoder's tensors and
-   the extra tensors. *st_out (may be NULL) receives the open file for more
+   metadata (header only, no data read), then a check that the file holds
+   at least that model's values and at most what the model, its optimiser
+   state and the extra tensors can need (4x the model + extras + 1 M values)
+   before anything is read or allocated, then the strict read (above) of
+   the encoder's tensors and the extra tensors. *st_out (may be NULL) receives the open file for more
    metadata (close with genrep_st_close). Free e with genrep_encoder_free. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_load(genrep_encoder *e, const char *path, int max_batch,
                                              genrep_extra_tensor *extra, int n_extra, genrep_st **st_out);
@@ -9729,11 +9731,12 @@ GENREP_API genrep_status genrep_encoder_load(genrep_encoder *e, const char *path
     GENREP__CHECK_PTR(e); GENREP__CHECK_PTR(path);
     if (st_out) *st_out = NULL;
     genrep_st *st;
-    genrep_status s = genrep_st_open(&st, path, 0);
+    /* the header first: metadata and tensor sizes, backed by the file's length, no data read */
+    genrep_status s = genrep_st_open(&st, path, GENREP_ST_HEADER_ONLY);
     if (s) return s;
     genrep_encoder_config c;
     memset(&c, 0, sizeof c);
-    size_t np = 0, nbuf = 0, have = 0;
+    size_t np = 0, nbuf = 0, have = 0, extra_n = 0;
     if ((s = genrep_encoder_config_from_file(&c, st, path))) { genrep_st_close(st); return s; }
     /* the file must hold the values of the model its metadata describes, checked
        before that model is allocated (a small file cannot ask for gigabytes) */
@@ -9757,6 +9760,16 @@ GENREP_API genrep_status genrep_encoder_load(genrep_encoder *e, const char *path
                             "blocks %s) has %zu", path, have, c.stem_width, wid, blk, np + nbuf);
     }
     }
+    /* ... and no more than the model, its optimiser state and the caller's extra
+       tensors can need: a file with a huge extra tensor is refused before it is read */
+    for (int i = 0; i < n_extra; i++) extra_n += extra && extra[i].data ? extra[i].n : 0;
+    if (have > 4 * (np + nbuf) + extra_n + ((size_t)1 << 20)) {
+        genrep_st_close(st);
+        return genrep__fail(GENREP_ERR_FORMAT, "'%s': holds %zu values, more than the encoder of its metadata (%zu) and "
+                            "its optimiser state can need; refused unread", path, have, np + nbuf);
+    }
+    genrep_st_close(st);
+    if ((s = genrep_st_open(&st, path, 0))) return s;
     if ((s = genrep_encoder_create(e, &c, max_batch, 0))) { genrep_st_close(st); return s; }
     genrep_table_ref t = {"", e->tensors, e->num_tensors, e->params};
     if ((s = genrep_tables_read(st, path, &t, 1, extra, n_extra))) { genrep_encoder_free(e); genrep_st_close(st); return s; }

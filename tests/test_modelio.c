@@ -95,6 +95,16 @@ START_TEST(encoder_strict) {
     ck_assert_int_eq(genrep_encoder_load(&b, tmp_path("wide.safetensors"), 1, NULL, 0, NULL), GENREP_ERR_SHAPE);
     ck_assert_msg(strstr(genrep_last_error(), "(8,") && strstr(genrep_last_error(), "(7,"), "%s", genrep_last_error());
     genrep_encoder_free(&one);
+    /* a huge extra tensor (even under the optim. prefix a caller may leave unread) is refused
+       from the header, before its data is read */
+    size_t nbig = 4 * (a.num_params + a.num_buffers) + ((size_t)1 << 20) + 1;
+    float *big = (float *)calloc(nbig, sizeof(float));
+    ck_assert_ptr_nonnull(big);
+    genrep_extra_tensor bt = {"optim.big", big, nbig};
+    ck_assert_int_eq(genrep_encoder_save(&a, tmp_path("big.safetensors"), "small", &bt, 1, NULL, 0), GENREP_OK);
+    free(big);
+    ck_assert_int_eq(genrep_encoder_load(&b, tmp_path("big.safetensors"), 1, NULL, 0, NULL), GENREP_ERR_FORMAT);
+    ck_assert_msg(strstr(genrep_last_error(), "refused unread") != NULL, "%s", genrep_last_error());
     genrep_encoder_free(&a);
 }
 END_TEST
