@@ -79,8 +79,8 @@ static int parse(train_opts *o, int argc, char **argv) {
     if (strcmp(o->resume, "auto") && strcmp(o->resume, "no")) { fprintf(stderr, "%s: --resume: '%s' unknown, expected auto or no\n", C, o->resume); return -1; }
     if (strcmp(o->encoder, "small") && strcmp(o->encoder, "resnet18")) { fprintf(stderr, "%s: --encoder: '%s' unknown, expected small or resnet18\n", C, o->encoder); return -1; }
     if (o->online && o->pool) { fprintf(stderr, "%s: give --online or --pool N, not both\n", C); return -1; }
-    for (int i = 0; i < OPT_N(train_spec); i++)
-        if (o->epochs && given[i] && !strcmp(train_spec[i].name, "steps")) { fprintf(stderr, "%s: give --steps or --epochs, not both\n", C); return -1; }
+    for (int i = 0; i < OPT_N(train_spec); i++) /* --steps given beside --epochs */
+        if (given[i] && o->epochs && train_spec[i].off == offsetof(train_opts, steps)) { fprintf(stderr, "%s: give --steps or --epochs, not both\n", C); return -1; }
     if (o->epochs) o->steps = (int)(((int64_t)o->epochs * 60000 + o->batch - 1) / o->batch);
     if (o->data && o->loss == LOSS_INVERTER) { fprintf(stderr, "%s: --loss inverter needs a generator (--gen): real images have no latent\n", C); return -1; }
     if (o->gen && o->views == GENREP_VIEW_STEER && !o->walks) { fprintf(stderr, "%s: --views steer needs --walks FILE (made by genrep steer-train)\n", C); return -1; }

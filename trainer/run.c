@@ -70,14 +70,12 @@ int run_write_text(run_dir *r, const char *name, const char *text) {
 }
 
 int run_metrics_open(run_dir *r, const char *header, int64_t step0) {
-    const char *path = run_path(r, "metrics.csv");
-    char keep[4200];
-    snprintf(keep, sizeof keep, "%s", path);
+    const char *path = run_path(r, "metrics.csv"); /* r->path: valid, nothing below calls run_path */
     /* the new file's text: header + the old rows up to step0 */
     size_t cap = 1 << 16, len = 0;
     char *text = (char *)xmalloc(cap, "metrics.csv");
     len = (size_t)snprintf(text, cap, "%s", header);
-    FILE *old = step0 ? fopen(keep, "r") : NULL;
+    FILE *old = step0 ? fopen(path, "r") : NULL;
     if (old) {
         char line[1024];
         int first = 1;
@@ -91,11 +89,11 @@ int run_metrics_open(run_dir *r, const char *header, int64_t step0) {
         }
         fclose(old);
     }
-    int rc = write_text_atomic(keep, text);
+    int rc = write_text_atomic(path, text);
     free(text);
     if (rc) return -1;
-    r->metrics = fopen(keep, "a");
-    if (!r->metrics) { fprintf(stderr, "genrep %s: cannot append to %s: %s\n", r->cmd, keep, strerror(errno)); return -1; }
+    r->metrics = fopen(path, "a");
+    if (!r->metrics) { fprintf(stderr, "genrep %s: cannot append to %s: %s\n", r->cmd, path, strerror(errno)); return -1; }
     return 0;
 }
 
