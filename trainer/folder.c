@@ -260,7 +260,7 @@ int folder_cache_open(folder_cache *c, const char *path, const folder_t *f, cons
     /* build: one pass, one image in memory; labels first (known), pixels streamed, then the header rewritten */
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *out = fopen(tmp, "wb");
+    FILE *out = fopen(tmp, "w+b"); /* read back when unreadable files leave label slots to close up */
     if (!out) { fprintf(stderr, "genrep %s: cannot write %s: %s\n", who, tmp, strerror(errno)); return -1; }
     const size_t img = (size_t)sh->C * sh->H * sh->W;
     float *x = (float *)xmalloc(sizeof(float) * img, "an image");
