@@ -6868,6 +6868,11 @@ static genrep_status genrep__steer_check(const char *fn, const genrep_steer *s, 
                             fn, B, s->max_batch, g->max_batch);
     if (g->cfg.zdim != s->D)
         return genrep__fail(GENREP_ERR_SHAPE, "%s: generator zdim %d != walk dimension %d", fn, g->cfg.zdim, s->D);
+    int C, H, W;
+    genrep_gen_shape(g, &C, &H, &W);
+    if (C != 1 || H != 28 || W != 28)
+        return genrep__fail(GENREP_ERR_UNSUPPORTED, "%s: learned walks take a generator of 1x28x28 images, this one "
+                            "makes %dx%dx%d", fn, C, H, W);
     return GENREP_OK;
 }
 
