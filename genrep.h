@@ -145,18 +145,23 @@ QUICKSTART-END
 
    EXAMPLES (examples/; `make` builds them, `make test` runs each with --smoke)
      00_quickstart.c        this manual's quick start
-     01_generate.c          load a generator, write a PNG grid of samples
+     01_generate.c          load a generator (any shape), write a PNG grid
      02_latent_views.c      anchors and their Gaussian, angular, steered views
      03_augment.c           SimCLR views of your own PNG/JPEG
      04_contrastive_step.c  generator -> views -> augmentations -> encoder -> NT-Xent -> SGD
      05_embed.c             encoder checkpoint -> CSV of a folder's features; nearest neighbours
 
    FILES (safetensors, see [SAFETENSORS]; every model file goes through [MODELIO])
-     generator (genrep gan-train, genrep_gen_save/_load): the generator's
-       named table; metadata genrep.model = dcgan|cgan, genrep.zdim,
-       genrep.width, genrep.dwidth, genrep.n_classes, genrep.embed_dim.
-       Outputs are in [-1, 1]. Discriminator: genrep_disc_save/_load, the
-       same metadata.
+     generator (genrep gan-train, genrep_gen_save/_load,
+       weights/export_pytorch.py): the generator's named table; metadata
+       genrep.model = dcgan|cgan, genrep.zdim, genrep.width, genrep.dwidth,
+       genrep.n_classes, genrep.embed_dim, and for a DCGAN-family member
+       other than the default 28x28x1 one also genrep.first = linear|convt,
+       genrep.n_up, genrep.out_size, genrep.out_channels, genrep.out_layer =
+       conv|convt, genrep.out_bias = 0|1, genrep.out_act = tanh|sigmoid|none
+       (all or none of these). Output shape: genrep_gen_shape. Outputs of
+       tanh are in [-1, 1]. Discriminator (1x28x28 only):
+       genrep_disc_save/_load, the same metadata.
      encoder (genrep train, genrep_encoder_save/_load): state_dict tensors
        (+ optim.* state, head.linear of the CE / inverter baselines);
        metadata records the whole architecture -- genrep.encoder (arch
@@ -178,7 +183,8 @@ QUICKSTART-END
      [LAYERS]      [LINEAR] [CONV] [CONVT] [BATCHNORM] [CONDBN] [ACT]
                    [RESIDUAL] [POOL] [UPSAMPLE] [EMBED] [L2NORM] [XENT]
      [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
-     [MODELS]      [GAN] generators and discriminators, [GANLOSS], [GANIO]
+     [MODELS]      [GAN] DCGAN-family generators (any size, from
+                   metadata) and discriminators, [GANLOSS], [GANIO]
      [ENCODER]     ResNet encoders with projection head
      [LOSS] [MSE]  NT-Xent, SupCon, MSE
      [VIEWS]       latent views: Gaussian, angular, independent, steered
@@ -725,13 +731,19 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_gan_adam_step(float *params, fl
    included) plus metadata genrep.model = "dcgan" | "cgan", genrep.zdim,
    genrep.width, genrep.dwidth, genrep.n_classes, genrep.embed_dim (the
    files `genrep gan-train` ships in weights/ and weights/export_pytorch.py
-   writes). extra_kv holds n_extra more key/value pairs (may be NULL).
+   writes), and when the architecture is not the default 28x28x1 one
+   genrep.first, genrep.n_up, genrep.out_size, genrep.out_channels,
+   genrep.out_layer, genrep.out_bias, genrep.out_act (see [GAN]; a file
+   without them is the default). extra_kv holds n_extra more key/value
+   pairs (may be NULL).
    Written atomically (see [SAFETENSORS]). */
 GENREP_API GENREP_NODISCARD genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
                                          const char *const *extra_kv, int n_extra);
 /* Create g (batches up to max_batch) from a weights file: the metadata
    gives the architecture, every tensor's name and shape is checked
-   (_FORMAT / _SHAPE naming the file and tensor). Free with genrep_gen_free. */
+   (_FORMAT / _SHAPE naming the file and tensor). An int64 tensor (a plain
+   PyTorch state_dict's num_batches_tracked) is _UNSUPPORTED with a hint
+   to weights/export_pytorch.py. Free with genrep_gen_free. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_gen_load(genrep_gen *g, const char *path, int max_batch);
 /* ------------------------------------------------------------- [ENCODER] */
 /* ResNet encoders with a projection head, as GenRep's SupConResNet
