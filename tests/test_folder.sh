@@ -46,6 +46,11 @@ grep -q decoding err.txt && fail "the cache was rebuilt though nothing changed"
 "$G" train --data folder:tr --out run $ENC --steps 5 2> err.txt || fail "resume after adding files"
 grep -q "decoding 39 images" err.txt || fail "the cache was not rebuilt for 39 files"
 
+# a cache whose header claims another shape (same key) is rebuilt, not read out of bounds
+printf '\060\000\000\000\060\000\000\000' | dd of=run/data_cache.u8 bs=1 seek=16 conv=notrunc 2> /dev/null
+"$G" train --data folder:tr --out run $ENC --steps 6 2> err.txt || fail "resume after a damaged cache"
+grep -q "decoding 39 images" err.txt || fail "a cache claiming 48x48 was not rebuilt"
+
 # ---- flat (unlabelled) folder and --size on mixed sizes
 "$MK" flat 0 10 24 16 3
 "$MK" flat 0 3 30 30 3 other

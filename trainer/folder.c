@@ -220,13 +220,17 @@ static void cache_key(char *key, const folder_t *f, const folder_shape *sh) {
              (unsigned long long)h, f->root);
 }
 
-static int cache_map(folder_cache *c, const char *path, const char *key) {
+/* Map path if it is the cache of key: header, shape (C,H,W as sh), count
+   (n <= f->n), exact file size and labels checked, so a damaged or foreign
+   file is rebuilt, never read out of bounds. */
+static int cache_map(folder_cache *c, const char *path, const char *key, const folder_t *f, const folder_shape *sh) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) return -1;
     struct stat sb;
     cache_head hd;
     if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || (size_t)sb.st_size < sizeof hd || read(fd, &hd, sizeof hd) != (ssize_t)sizeof hd
-        || memcmp(hd.magic, "GRIC", 4) || hd.version != 1 || strncmp(hd.key, key, CACHE_KEY)) {
+        || memcmp(hd.magic, "GRIC", 4) || hd.version != 1 || strncmp(hd.key, key, CACHE_KEY) || hd.C != (uint32_t)sh->C
+        || hd.H != (uint32_t)sh->H || hd.W != (uint32_t)sh->W || hd.n > (uint32_t)f->n || hd.n_classes != (uint32_t)f->n_classes) {
         close(fd);
         return -1;
     }
@@ -251,7 +255,7 @@ int folder_cache_open(folder_cache *c, const char *path, const folder_t *f, cons
     cache_head hd;
     memset(&hd, 0, sizeof hd);
     cache_key(hd.key, f, sh);
-    if (!cache_map(c, path, hd.key)) {
+    if (!cache_map(c, path, hd.key, f, sh)) {
         if (c->n_bad)
             fprintf(stderr, "genrep %s: %s: %d unreadable file(s) of %s were left out when this cache was built (--skip-bad)\n",
                     who, path, c->n_bad, f->root);
@@ -313,7 +317,7 @@ int folder_cache_open(folder_cache *c, const char *path, const folder_t *f, cons
     for (int i = 0; i < n_bad; i++) free(bad[i]);
     free(bad); free(x); free(u); free(labels);
     if (!ok) return -1;
-    if (cache_map(c, path, hd.key)) { fprintf(stderr, "genrep %s: cannot map %s after writing it\n", who, path); return -1; }
+    if (cache_map(c, path, hd.key, f, sh)) { fprintf(stderr, "genrep %s: cannot map %s after writing it\n", who, path); return -1; }
     return 0;
 }
 
