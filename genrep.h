@@ -141,7 +141,9 @@ QUICKSTART-END
      a training run with the same seed and flags is bitwise reproducible on
      any thread count. The scalar, AVX2 and AVX-512 paths differ from each
      other in rounding (FMA and summation order), by a few ulp per dot
-     product; runs are reproducible per path, not across paths.
+     product; runs are reproducible per path, not across paths. A batch
+     split over processes (the encoder's bn_sync hook, genrep train under
+     mpirun) sums in another grouping: the same up to rounding, not bitwise.
 
    EXAMPLES (examples/; `make` builds them, `make test` runs each with --smoke)
      00_quickstart.c        this manual's quick start
@@ -179,7 +181,7 @@ QUICKSTART-END
                    [RESIDUAL] [POOL] [UPSAMPLE] [EMBED] [L2NORM] [XENT]
      [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
      [MODELS]      [GAN] generators and discriminators, [GANLOSS], [GANIO]
-     [ENCODER]     ResNet encoders with projection head
+     [ENCODER]     ResNet encoders with projection head; bn_sync for data parallel
      [LOSS] [MSE]  NT-Xent, SupCon, MSE
      [VIEWS]       latent views: Gaussian, angular, independent, steered
      [PROBE]       converged logistic-regression probe (L-BFGS, CV'd L2), kNN

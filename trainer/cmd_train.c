@@ -619,7 +619,7 @@ static int train(int argc, char **argv) {
     if (any_failed(rank0 && run_metrics_open(&run, o.eval_every ? "step,loss,lr,img_per_s,knn_top1\n" : "step,loss,lr,img_per_s\n", step0))) goto out_batch;
     run_catch_signals();
 
-    double t0 = now_seconds(), tlast = t0, comm0 = dist.comm_s;
+    double t0 = now_seconds(), tlast = t0, comm0 = dist.comm_s, wait0 = dist.wait_s;
     uint64_t red0 = dist.bytes_reduced, gat0 = dist.bytes_gathered;
     float loss = 0, knn = -1;
     rc = 0;
@@ -662,8 +662,10 @@ static int train(int argc, char **argv) {
     if (dist.size > 1 && rank0 && step > step0) { /* the communication of this run (bench/RESULTS.md) */
         double dt = now_seconds() - t0, n = (double)(step - step0);
         fprintf(stderr, "genrep train: %d ranks: per step %.0f bytes all-reduced, %.0f bytes all-gathered; "
-                "%.1f%% of %.1f ms per step in MPI (rank 0)\n", dist.size, (double)(dist.bytes_reduced - red0) / n,
+                "%.1f%% of %.1f ms per step in MPI (rank 0)", dist.size, (double)(dist.bytes_reduced - red0) / n,
                 (double)(dist.bytes_gathered - gat0) / n, 100.0 * (dist.comm_s - comm0) / dt, 1e3 * dt / n);
+        if (dist.wait_s > wait0) fprintf(stderr, ", of which %.1f%% waiting for the other ranks", 100.0 * (dist.wait_s - wait0) / dt);
+        fprintf(stderr, "\n");
     }
 out_batch:
     batch_free(&b);

@@ -4,10 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-dist_state dist = {0, 1, 0.0, 0, 0, 0};
+dist_state dist = {0, 1, 0.0, 0.0, 0, 0, 0};
 
 #if defined(GENREP_MPI) && GENREP_MPI
 #include <mpi.h>
+
+static int split_wait; /* GENREP_MPI_WAIT=1 */
+/* MPI_Wtime, after a timed barrier under GENREP_MPI_WAIT=1 */
+static double start(void) {
+    double t = MPI_Wtime();
+    if (split_wait) { MPI_Barrier(MPI_COMM_WORLD); dist.wait_s += MPI_Wtime() - t; }
+    return t;
+}
 
 static void *scratch;   /* grown on demand; the trainer runs one step at a time */
 static size_t scratch_n;
@@ -22,6 +30,8 @@ void dist_init(int *argc, char ***argv) {
     if (!inited) MPI_Init(argc, argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &dist.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &dist.size);
+    const char *w = getenv("GENREP_MPI_WAIT");
+    split_wait = w && !strcmp(w, "1");
 }
 
 void dist_finalize(void) {
@@ -35,7 +45,7 @@ void dist_finalize(void) {
 genrep_status dist_bn_sync(void *user, double *v, int n) {
     (void)user;
     const int K = dist.size;
-    double t0 = MPI_Wtime(), *all = (double *)grow(sizeof(double) * (size_t)n * K);
+    double t0 = start(), *all = (double *)grow(sizeof(double) * (size_t)n * K);
     if (MPI_Allgather(v, n, MPI_DOUBLE, all, n, MPI_DOUBLE, MPI_COMM_WORLD) != MPI_SUCCESS) return GENREP_ERR_IO;
     for (int i = 0; i < n; i++) {
         double s = all[i];
@@ -55,7 +65,7 @@ genrep_status dist_bn_sync(void *user, double *v, int n) {
 void dist_allreduce_sum(float *v, size_t n) {
     const int K = dist.size, me = dist.rank;
     if (K == 1 || n == 0) return;
-    double t0 = MPI_Wtime();
+    double t0 = start();
     int *cnt = (int *)xmalloc(sizeof(int) * 4 * (size_t)K, "MPI counts"), *off = cnt + K, *rc = cnt + 2 * K, *ro = cnt + 3 * K;
     size_t done = 0;
     const size_t chunk = (size_t)1 << 28; /* int counts: at most 2^28 floats per round */
@@ -85,7 +95,7 @@ void dist_allreduce_sum(float *v, size_t n) {
 }
 
 void dist_allgather(void *out, const void *in, size_t bytes) {
-    double t0 = MPI_Wtime();
+    double t0 = start();
     if (bytes > (size_t)1 << 30) { fprintf(stderr, "genrep train: all-gather of %zu bytes per rank is over 1 GiB\n", bytes); dist_abort(1); }
     MPI_Allgather(in, (int)bytes, MPI_BYTE, out, (int)bytes, MPI_BYTE, MPI_COMM_WORLD);
     dist.comm_s += MPI_Wtime() - t0;

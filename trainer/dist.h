@@ -22,13 +22,17 @@
 typedef struct {
     int rank, size;            /* this process, and how many; 0 and 1 without MPI */
     double   comm_s;           /* seconds inside MPI calls (waiting for slower ranks included) */
+    double   wait_s;           /* of which waiting at a barrier first: GENREP_MPI_WAIT=1 (benchmarks) */
     uint64_t bytes_reduced;    /* payload bytes of the vectors all-reduced (each counted once) */
     uint64_t bytes_gathered;   /* bytes of the all-gathered results */
     uint64_t calls;            /* collective calls */
 } dist_state;
 extern dist_state dist;
 
-/* MPI_Init (once); rank and size. Safe to call without mpirun (size 1). */
+/* MPI_Init (once); rank and size. Safe to call without mpirun (size 1).
+   GENREP_MPI_WAIT=1 puts a timed barrier before every collective, so
+   comm_s - wait_s is the exchange alone (a benchmark switch: it costs a
+   round trip per call). */
 void dist_init(int *argc, char ***argv);
 void dist_finalize(void);
 /* The encoder's bn_sync hook: v (n doubles) = its sum over ranks. */
