@@ -54,7 +54,7 @@ static const opt_spec train_spec[] = {
     {"momentum", OPT_FLOAT, F(momentum), "0.9", 0, 0.9999, NULL, "M", "SGD momentum", OPT_RUN},
     {"warmup", OPT_INT, F(warmup), "-1", -1, 100000000, NULL, "STEPS", "linear warm-up steps (-1: 5% of --steps)", OPT_RUN},
     {"seed", OPT_U64, F(seed), "0", 0, 0, NULL, "S", "seed of every random stream", OPT_RUN},
-    {"threads", OPT_INT, F(threads), NULL, 1, 1024, NULL, "T", "OpenMP threads (default: OMP_NUM_THREADS, else all cores)", 0},
+    {"threads", OPT_INT, F(threads), NULL, 1, 1024, NULL, "T", "OpenMP threads (per rank under mpirun; default: OMP_NUM_THREADS, else all cores)", 0},
     {"ckpt-every", OPT_INT, F(ckpt_every), "200", 1, 100000000, NULL, "N", "checkpoint every N steps (and at the end, and on Ctrl-C)", 0},
     {"eval-every", OPT_INT, F(eval_every), "0", 0, 100000000, NULL, "N", "kNN monitor every N steps (0: off); does not change the run", 0},
     {"eval-n", OPT_INT, F(eval_n), "10000", 100, 60000, NULL, "N", "kNN monitor bank: the first N real training images", 0},
