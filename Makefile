@@ -27,7 +27,8 @@ endif
 # MPI=1: the same programs through mpicc (Debian's Open MPI) into build/mpi,
 # so the one-process build in build/ stays as it is; only genrep train uses
 # the ranks (trainer/dist.c); without MPI=1 nothing MPI is compiled or linked.
-ifeq ($(strip $(MPI)),1)
+# (SAN=1 wins: the sanitizer pass of `make MPI=1 test` is the usual one.)
+ifeq ($(strip $(MPI))$(strip $(SAN)),10)
 CC         = mpicc
 CFLAGS_   += -DGENREP_MPI=1
 BUILD      = build/mpi

@@ -37,6 +37,18 @@ $MPIRUN -np 2 "$G" $gen --threads 1 --out g2 > g2.log 2>&1 || { cat g2.log; fail
 echo "mpi: step 1 on generator views, 2 ranks vs 1 process: loss $(loss g1) both; $(cat d1)"
 grep -q "2 ranks: per step" g2.log || fail "no communication summary"
 
+#    the other losses (labels and head outputs gathered) and a pool (rank 0's, sent)
+for l in "--gen $OLDPWD/weights/fmnist_cgan.safetensors --loss supcon" "--gen $OLDPWD/weights/fmnist_cgan.safetensors --loss ce" \
+         "--gen $OLDPWD/weights/fmnist_dcgan.safetensors --loss inverter --pool 2 --anchors 64"; do
+    one="train $l --batch 8 --width 4 --steps 1 --seed 5 --quiet"
+    rm -rf l1 l2
+    "$G1" $one --threads 2 --out l1 2>/dev/null || fail "one process: $l"
+    $MPIRUN -np 2 "$G" $one --threads 1 --out l2 > l2.log 2>&1 || { cat l2.log; fail "2 ranks: $l"; }
+    [ "$(loss l1)" = "$(loss l2)" ] || fail "$l: loss $(loss l1) on one process, $(loss l2) on 2 ranks"
+    "$DIFF" l1/ckpt.safetensors l2/ckpt.safetensors 1e-5 > dl || { cat dl; fail "$l: weights differ"; }
+done
+echo "mpi: supcon, ce, inverter with a pool: step 1 equal on 2 ranks and 1 process"
+
 # 2. 50 steps, loss curve and weights within 1e-5
 run="train --data fmnist --batch 16 --width 4 --lr 1e-5 --seed 3 --quiet"
 "$G1" $run --steps 50 --threads 2 --out a 2>/dev/null || fail "one process, 50 steps"
