@@ -71,8 +71,9 @@ echo "mpi: MPI build on 1 process = build/genrep bitwise; 2-rank reruns bitwise"
 #    of step 3 is whole and the run finishes on 1 rank as the reference
 short="$run --steps 6 --ckpt-every 3"
 "$G1" $short --threads 2 --out r1 2>/dev/null || fail "reference, 6 steps"
-if $MPIRUN -np 2 "$G" $short --threads 1 --debug-die-at 5 --out r2 > r2.log 2>&1; then fail "a rank died and mpirun succeeded"; fi
-[ $? -ne 124 ] || fail "a rank died and the others hung"
+rc=0; $MPIRUN -np 2 "$G" $short --threads 1 --debug-die-at 5 --out r2 > r2.log 2>&1 || rc=$?
+[ $rc -ne 0 ] || fail "a rank died and mpirun succeeded"
+[ $rc -ne 124 ] || fail "a rank died and the others hung (timeout)"
 grep -q "rank 1: --debug-die-at 5" r2.log || { cat r2.log; fail "no message from the dying rank"; }
 grep -qi "signal 9\|killed" r2.log || { cat r2.log; fail "mpirun did not say that a rank was killed"; }
 [ ! -f r2/DONE ] || fail "DONE written by a failed run"
@@ -90,7 +91,7 @@ echo "mpi: a killed rank ends the job (checkpoint whole); resumed 2 -> 1 and 1 -
 # 5. Ctrl-C (SIGINT to mpirun): every rank stops, rank 0 saves, resume works
 $MPIRUN -np 2 "$G" $run --steps 100000 --ckpt-every 100000 --threads 1 --out c > c.log 2>&1 &
 pid=$!
-while ! grep -q '^1,' c/metrics.csv 2>/dev/null; do sleep 0.1; done
+while ! grep -q '^1,' c/metrics.csv 2>/dev/null; do kill -0 $pid 2>/dev/null || { cat c.log; fail "mpirun ended before step 1"; }; sleep 0.1; done
 kill -INT $pid
 wait $pid && fail "mpirun exited 0 after Ctrl-C" || true
 grep -q "interrupted; checkpoint saved at step" c.log || { cat c.log; fail "no checkpoint on Ctrl-C"; }
