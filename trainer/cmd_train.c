@@ -8,7 +8,6 @@
 #include "run.h"
 #include <assert.h>
 #include <math.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,7 @@ enum { LOSS_NTXENT = 0, LOSS_SUPCON, LOSS_CE, LOSS_INVERTER };
 typedef struct {
     const char *gen, *data, *data_dir, *out, *walks, *resume, *encoder;
     int views, aug, loss, pool, anchors, batch, steps, epochs, threads, ckpt_every, warmup, width, blocks;
-    int eval_every, eval_n, quiet, online, scale_base_tau, debug_nan_at, debug_die_at;
+    int eval_every, eval_n, quiet, online, scale_base_tau, debug_nan_at;
     float sigma, lr, wd, momentum, tau, alpha;
     uint64_t seed;
 } train_opts;
@@ -61,7 +60,6 @@ static const opt_spec train_spec[] = {
     {"resume", OPT_STR, F(resume), "auto", 0, 0, NULL, "auto|no", "continue RUN_DIR's checkpoint, or start over", 0},
     {"quiet", OPT_BOOL, F(quiet), NULL, 0, 0, NULL, NULL, "no progress line", 0},
     {"debug-nan-at", OPT_INT, F(debug_nan_at), "0", 0, 100000000, NULL, "STEP", "tests: pretend the loss of STEP is NaN", OPT_HIDDEN},
-    {"debug-die-at", OPT_INT, F(debug_die_at), "0", 0, 100000000, NULL, "STEP", "tests: the last rank kills itself (SIGKILL) at STEP", OPT_HIDDEN},
 };
 #undef F
 static const opt_table train_table = {
@@ -598,8 +596,9 @@ static int train(int argc, char **argv) {
     {   /* config.txt: every setting as given, plus what the machine chose */
         char cfg[16384] = "";
         opt_config_text(&train_table, &o, cfg, sizeof cfg);
-        snprintf(cfg + strlen(cfg), sizeof cfg - strlen(cfg), "resolved_steps = %d\nresolved_warmup = %d\nthreads_used = %d\nisa = %s\nranks = %d\n",
-                 o.steps, o.warmup >= 0 ? o.warmup : o.steps / 20, genrep_num_threads(), genrep_isa_name(genrep_get_isa()), dist.size);
+        snprintf(cfg + strlen(cfg), sizeof cfg - strlen(cfg), "resolved_steps = %d\nresolved_warmup = %d\nthreads_used = %d\nisa = %s\n",
+                 o.steps, o.warmup >= 0 ? o.warmup : o.steps / 20, genrep_num_threads(), genrep_isa_name(genrep_get_isa()));
+        if (dist.size > 1) snprintf(cfg + strlen(cfg), sizeof cfg - strlen(cfg), "ranks = %d (threads per rank)\n", dist.size);
         if (any_failed(rank0 && run_write_text(&run, "config.txt", cfg))) goto out_model;
     }
     if (src.has_gen && o.pool > 0) {
@@ -627,10 +626,6 @@ static int train(int argc, char **argv) {
     for (; step < o.steps && !rc; step++) {
         genrep_status s = make_views(&b, &src, &o, step);
         if (!s) s = augment(&b, &o, &ac, step);
-        if (o.debug_die_at == step + 1 && dist.rank == dist.size - 1) {
-            fprintf(stderr, "\ngenrep train: rank %d: --debug-die-at %d: killing myself\n", dist.rank, o.debug_die_at);
-            raise(SIGKILL);
-        }
         if (!s) s = forward_backward(&loss, &m, &b, &o);
         if (s) { report_status("train", "training step", s); if (dist.size > 1) abort_ranks(ckpt); rc = 1; break; }
         if (o.debug_nan_at == step + 1) loss = NAN;
