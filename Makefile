@@ -5,6 +5,7 @@ CXX     ?= c++
 OPENMP  ?= 1
 CUDA    ?= 0
 SAN     ?= 0
+MPI     ?= 0
 
 OPT      = -O2 -g
 WARN     = -Wall -Wextra
@@ -23,12 +24,25 @@ BUILD     = build/san
 else
 BUILD     = build
 endif
+# MPI=1: the same programs through mpicc (Debian's Open MPI) into build/mpi,
+# so the one-process build in build/ stays as it is; only genrep train uses
+# the ranks (trainer/dist.c); without MPI=1 nothing MPI is compiled or linked.
+# (SAN=1 wins: the sanitizer pass of `make MPI=1 test` is the usual one.)
+ifeq ($(strip $(MPI))$(strip $(SAN)),10)
+CC         = mpicc
+CFLAGS_   += -DGENREP_MPI=1
+BUILD      = build/mpi
+endif
 CHECK_LIBS = $$(pkg-config --libs check)
 
 # Debian packages each target needs; `make deps` installs what is missing.
 DEPS_PKGS  = build-essential check libbenchmark-dev libstb-dev zlib1g-dev pkg-config dataset-fashion-mnist
 BENCH_PKGS = libopenblas-dev libdnnl-dev
 FUZZ_PKGS  = clang libclang-rt-14-dev
+MPI_PKGS   = libopenmpi-dev openmpi-bin
+ifeq ($(strip $(MPI)),1)
+DEPS_PKGS += $(MPI_PKGS)
+endif
 
 TRAINER_SRC = $(wildcard trainer/*.c)
 TEST_SRC    = $(wildcard tests/test_*.c)
@@ -37,7 +51,7 @@ EX_SRC      = $(wildcard examples/[0-9][0-9]_*.c)
 EX_BIN      = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 HDR         = genrep.h
 
-.PHONY: all deps bench-deps fuzz-deps test test-san fuzz-smoke demo bench clean help examples fuzz repro repro-quick
+.PHONY: all deps bench-deps fuzz-deps test test-san test-mpi fuzz-smoke demo bench clean help examples fuzz repro repro-quick
 all: $(BUILD)/genrep $(EX_BIN)
 
 help:
@@ -48,6 +62,8 @@ help:
 	@echo "make test     install what is missing, build and run every test"
 	@echo "make bench    benchmarks (needs libopenblas-dev; installs it)"
 	@echo "make test-san the Check suite (SAN_TESTS) under ASan+UBSan, build/san (part of make test)"
+	@echo "make MPI=1    build/mpi/genrep with Open MPI: mpirun -np K build/mpi/genrep train ... (make deps installs it)"
+	@echo "make test-mpi 2-rank equivalence, resume with another rank count, failures (mpirun on loopback)"
 	@echo "make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 20)"
 	@echo "make deps     install missing Debian packages (root) or print the apt-get line"
 
@@ -82,6 +98,10 @@ $(BUILD)/examples/%: examples/%.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_) -o $@ $< $(LDLIBS_)
 
+$(BUILD)/tests/mpi_ckpt_diff: tests/mpi_ckpt_diff.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_) -Werror -o $@ $< $(LDLIBS_)
+
 $(BUILD)/tests/%: tests/%.c $(HDR) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_) -Werror -o $@ $< $(CHECK_LIBS) $(LDLIBS_)
@@ -100,6 +120,19 @@ test: deps fuzz-deps
 	@BUILD=$(BUILD) sh tests/run.sh
 	@$(MAKE) --no-print-directory test-san
 	@$(MAKE) --no-print-directory fuzz-smoke
+ifeq ($(strip $(MPI)),1)
+	@$(MAKE) --no-print-directory test-mpi
+endif
+
+# Data-parallel training on loopback (tests/mpi.sh): build/mpi/genrep under
+# mpirun against one process of it and of build/genrep; ~1 minute on 2 cores.
+test-mpi:
+	@$(MAKE) --no-print-directory MPI=1 deps
+	@$(MAKE) --no-print-directory -j2 MPI=1 build/mpi/genrep build/mpi/tests/mpi_ckpt_diff
+	@$(MAKE) --no-print-directory -j2 MPI=0 build/genrep
+	@start=$$(date +%s); if sh tests/mpi.sh build/mpi > build/mpi/tests/mpi.log 2>&1; then \
+	  echo "PASS mpi ($$(( $$(date +%s) - start ))s)"; grep '^mpi:' build/mpi/tests/mpi.log | sed 's/^/    /'; \
+	else echo "FAIL mpi"; tail -n 40 build/mpi/tests/mpi.log; exit 1; fi
 
 # Sanitizer pass: the Check tests in SAN_TESTS built with ASan+UBSan
 # (SAN=1 -> build/san, -O1, -fno-sanitize-recover) and run; any report fails.

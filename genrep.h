@@ -141,7 +141,9 @@ QUICKSTART-END
      a training run with the same seed and flags is bitwise reproducible on
      any thread count. The scalar, AVX2 and AVX-512 paths differ from each
      other in rounding (FMA and summation order), by a few ulp per dot
-     product; runs are reproducible per path, not across paths.
+     product; runs are reproducible per path, not across paths. A batch
+     split over processes (the encoder's bn_sync hook, genrep train under
+     mpirun) sums in another grouping: the same up to rounding, not bitwise.
 
    EXAMPLES (examples/; `make` builds them, `make test` runs each with --smoke)
      00_quickstart.c        this manual's quick start
@@ -185,7 +187,7 @@ QUICKSTART-END
      [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
      [MODELS]      [GAN] DCGAN-family generators (any size, from
                    metadata) and discriminators, [GANLOSS], [GANIO]
-     [ENCODER]     ResNet encoders with projection head
+     [ENCODER]     ResNet encoders with projection head; bn_sync for data parallel
      [LOSS] [MSE]  NT-Xent, SupCon, MSE
      [VIEWS]       latent views: Gaussian, angular, independent, steered
      [PROBE]       converged logistic-regression probe (L-BFGS, CV'd L2), kNN
@@ -800,6 +802,20 @@ GENREP_API void genrep_encoder_config_resnet18(genrep_encoder_config *c, int in_
 
 struct genrep__encoder_plan;        /* layer geometry and activation offsets */
 
+/* Data-parallel training (one batch split over P processes, e.g. MPI ranks):
+   batch-norm statistics must be those of the whole batch. With e->bn_sync
+   set, every training-mode BN calls it once in forward and once in backward
+   with v = the local per-channel sums and, last, the local value count
+   (forward: sum x (C), sum x^2 (C), N*H*W; backward: sum dout, sum dout *
+   xhat, N*H*W; n = 2C + 1 doubles). It must replace v by its elementwise sum
+   over the P processes (MPI_Allreduce) and return GENREP_OK; every process
+   calls it the same number of times, in the same order. The local dgamma and
+   dbeta stay local (sum the gradients over processes afterwards, as the
+   other parameters). With P = 1 and a hook that returns v unchanged the
+   results are bitwise those without a hook. A non-OK return fails the
+   forward/backward with that status. Eval mode never calls it. */
+typedef genrep_status (*genrep_encoder_bn_sync_fn)(void *user, double *v, int n);
+
 typedef struct {
     genrep_encoder_config cfg;
     int    feat_dim, out_dim;       /* F; out_dim = head_out, or F without a head */
@@ -814,6 +830,9 @@ typedef struct {
     const float *out;               /* (N, out_dim) L2-normalised embeddings (or = features) */
     int    last_n, last_training;
     const float *last_inp;          /* forward's input, read by backward */
+    /* set by the caller after create (create sets NULL): see genrep_encoder_bn_sync_fn */
+    genrep_encoder_bn_sync_fn bn_sync;
+    void  *bn_sync_user;
     /* internals */
     struct genrep__encoder_plan *plan;
     float *acts;  size_t acts_floats;
@@ -3693,6 +3712,23 @@ static void genrep__sum_ssq8(double *sum, double *ssq, const float *x, int n) {
    exact in double and the sums carry ~16 digits, so sum (x - mean)^2 =
    ssq - sum * mean loses only what |mean| / std costs: at mean = 1000 std
    the variance still has ~10 correct digits. Clamped at 0. */
+/* channel c's sum x and sum x^2 over its N*HW values, in the fixed order n, hw */
+static void genrep__bn_sums1(double *sum, double *sq, const float *inp, int c, int N, int C, int HW) {
+    for (int n = 0; n < N; n++) genrep__sum_ssq8(sum, sq, inp + ((size_t)n * C + c) * HW, HW);
+}
+/* mean, rstd and the running stats of channel c from its sums over M values */
+static void genrep__bn_finish1(float *mean_c, float *rstd_c, float *running_mean, float *running_var, int c,
+                               double sum, double sq, double M, float eps, float momentum) {
+    const double mean = sum / M;
+    double ssq = sq - sum * mean;
+    if (!(ssq > 0.0)) ssq = 0.0;
+    *mean_c = (float)mean;
+    *rstd_c = (float)(1.0 / sqrt(ssq / M + (double)eps));
+    if (running_mean)
+        running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + (double)momentum * mean);
+    if (running_var)
+        running_var[c] = (float)((1.0 - momentum) * running_var[c] + (double)momentum * (ssq / (M - 1.0)));
+}
 static void genrep__bn_stats1(float *mean_c, float *rstd_c, float *running_mean, float *running_var,
                               const float *inp, int c, int N, int C, int HW, float eps, float momentum,
                               int training) {
@@ -3700,32 +3736,28 @@ static void genrep__bn_stats1(float *mean_c, float *rstd_c, float *running_mean,
         genrep__bn_stats(mean_c, rstd_c, running_mean, running_var, inp, c, N, C, HW, eps, momentum, 0);
         return;
     }
-    const size_t M = (size_t)N * HW;
     double sum = 0.0, sq = 0.0;
-    for (int n = 0; n < N; n++) genrep__sum_ssq8(&sum, &sq, inp + ((size_t)n * C + c) * HW, HW);
-    const double mean = sum / (double)M;
-    double ssq = sq - sum * mean;
-    if (!(ssq > 0.0)) ssq = 0.0;
-    *mean_c = (float)mean;
-    *rstd_c = (float)(1.0 / sqrt(ssq / (double)M + (double)eps));
-    if (running_mean)
-        running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + (double)momentum * mean);
-    if (running_var)
-        running_var[c] = (float)((1.0 - momentum) * running_var[c] + (double)momentum * (ssq / (double)(M - 1)));
+    genrep__bn_sums1(&sum, &sq, inp, c, N, C, HW);
+    genrep__bn_finish1(mean_c, rstd_c, running_mean, running_var, c, sum, sq, (double)N * HW, eps, momentum);
 }
 
-GENREP_API genrep_status genrep_batchnorm_act_forward(float *out, float *mean, float *rstd,
-                                                      float *running_mean, float *running_var,
-                                                      const float *inp, const float *gamma, const float *beta,
-                                                      const float *res, int relu, int N, int C, int HW,
-                                                      float eps, float momentum, int training) {
-    genrep_status st = genrep__bn_check_fwd(__func__, out, inp, running_mean, running_var,
+/* gs (training only): NULL, or the statistics of a batch split over
+   processes (the encoder's bn_sync): sum x (C), sum x^2 (C), then the value
+   count M, summed over every process; the local pass is skipped. */
+static genrep_status genrep__bn_act_forward(float *out, float *mean, float *rstd, float *running_mean,
+                                            float *running_var, const float *inp, const float *gamma,
+                                            const float *beta, const float *res, int relu, int N, int C, int HW,
+                                            float eps, float momentum, int training, const double *gs) {
+    genrep_status st = genrep__bn_check_fwd("genrep_batchnorm_act_forward", out, inp, running_mean, running_var,
                                             N, C, HW, eps, momentum, training);
     if (st) return st;
     GENREP__LPARFOR((size_t)N * C * HW)
     for (int c = 0; c < C; c++) {
         float m, r;
-        genrep__bn_stats1(&m, &r, running_mean, running_var, inp, c, N, C, HW, eps, momentum, training);
+        if (gs && training)
+            genrep__bn_finish1(&m, &r, running_mean, running_var, c, gs[c], gs[C + c], gs[2 * C], eps, momentum);
+        else
+            genrep__bn_stats1(&m, &r, running_mean, running_var, inp, c, N, C, HW, eps, momentum, training);
         if (mean) mean[c] = m;
         if (rstd) rstd[c] = r;
         const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
@@ -3753,6 +3785,25 @@ GENREP_API genrep_status genrep_batchnorm_act_forward(float *out, float *mean, f
         }
     }
     return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_batchnorm_act_forward(float *out, float *mean, float *rstd,
+                                                      float *running_mean, float *running_var,
+                                                      const float *inp, const float *gamma, const float *beta,
+                                                      const float *res, int relu, int N, int C, int HW,
+                                                      float eps, float momentum, int training) {
+    return genrep__bn_act_forward(out, mean, rstd, running_mean, running_var, inp, gamma, beta, res, relu, N, C, HW,
+                                  eps, momentum, training, NULL);
+}
+
+/* sums (2C): sum x and sum x^2 of every channel, as the forward's local pass */
+static void genrep__bn_act_sums(double *sums, const float *inp, int N, int C, int HW) {
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        double sum = 0.0, sq = 0.0;
+        genrep__bn_sums1(&sum, &sq, inp, c, N, C, HW);
+        sums[c] = sum; sums[C + c] = sq;
+    }
 }
 
 /* a > 0 ? d : 0.0f without a branch (the ReLU mask is a coin flip per
@@ -3803,24 +3854,47 @@ static void genrep__bn_dsums_masked(double *sdy, double *sdyx, const float *dy, 
     *sdyx += ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
 }
 
-GENREP_API genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta,
-                                                       const float *dout, const float *act_out,
-                                                       const float *inp, const float *gamma,
-                                                       const float *mean, const float *rstd,
-                                                       int N, int C, int HW, int training, int accumulate) {
-    genrep_status st = genrep__bn_check_bwd(__func__, dout, inp, mean, rstd, N, C, HW);
+/* sums (2C): sum dout and sum dout * xhat of every channel (dout masked by
+   act_out), as the backward's local pass; dgamma, dbeta += them */
+static void genrep__bn_act_dsums(double *sums, float *dgamma, float *dbeta, const float *dout, const float *act_out,
+                                 const float *inp, const float *mean, const float *rstd, int N, int C, int HW) {
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        double sdy = 0.0, sdyx = 0.0;
+        for (int n = 0; n < N; n++) {
+            const size_t off = ((size_t)n * C + c) * HW;
+            genrep__bn_dsums_masked(&sdy, &sdyx, dout + off, act_out ? act_out + off : NULL, inp + off, HW, mean[c], rstd[c]);
+        }
+        if (dgamma) dgamma[c] += (float)sdyx;
+        if (dbeta) dbeta[c] += (float)sdy;
+        sums[c] = sdy; sums[C + c] = sdyx;
+    }
+}
+
+/* gs (training only): NULL, or sum dout (C), sum dout * xhat (C) and the
+   value count M of a batch split over processes, summed over every process
+   (the local pass, and with it dgamma and dbeta, was genrep__bn_act_dsums). */
+static genrep_status genrep__bn_act_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                                             const float *act_out, const float *inp, const float *gamma,
+                                             const float *mean, const float *rstd, int N, int C, int HW,
+                                             int training, int accumulate, const double *gs) {
+    genrep_status st = genrep__bn_check_bwd("genrep_batchnorm_act_backward", dout, inp, mean, rstd, N, C, HW);
     if (st) return st;
-    const double M = (double)N * HW;
+    if (!training) gs = NULL;
+    const double M = gs ? gs[2 * C] : (double)N * HW;
     GENREP__LPARFOR((size_t)N * C * HW)
     for (int c = 0; c < C; c++) {
         const float m = mean[c], r = rstd[c], g = gamma ? gamma[c] : 1.0f;
         double sdy = 0.0, sdyx = 0.0;
-        for (int n = 0; n < N; n++) {
-            const size_t off = ((size_t)n * C + c) * HW;
-            genrep__bn_dsums_masked(&sdy, &sdyx, dout + off, act_out ? act_out + off : NULL, inp + off, HW, m, r);
+        if (gs) { sdy = gs[c]; sdyx = gs[C + c]; }
+        else {
+            for (int n = 0; n < N; n++) {
+                const size_t off = ((size_t)n * C + c) * HW;
+                genrep__bn_dsums_masked(&sdy, &sdyx, dout + off, act_out ? act_out + off : NULL, inp + off, HW, m, r);
+            }
+            if (dgamma) dgamma[c] += (float)sdyx;
+            if (dbeta) dbeta[c] += (float)sdy;
         }
-        if (dgamma) dgamma[c] += (float)sdyx;
-        if (dbeta) dbeta[c] += (float)sdy;
         if (!dinp) continue;
         const float k1 = training ? (float)(g * sdy / M) : 0.0f;
         const float k2 = training ? (float)(g * sdyx / M) : 0.0f;
@@ -3852,6 +3926,15 @@ GENREP_API genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamm
         }
     }
     return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta,
+                                                       const float *dout, const float *act_out,
+                                                       const float *inp, const float *gamma,
+                                                       const float *mean, const float *rstd,
+                                                       int N, int C, int HW, int training, int accumulate) {
+    return genrep__bn_act_backward(dinp, dgamma, dbeta, dout, act_out, inp, gamma, mean, rstd, N, C, HW, training,
+                                   accumulate, NULL);
 }
 
 /* [CONDBN] ---------------------------------------------------------------- */
@@ -5399,6 +5482,7 @@ struct genrep__encoder_plan {
     /* per-tensor init rule, parallel to e->tensors */
     int    *init_kind;
     float  *init_scale;
+    double *bn_sums;                             /* 2 * max channels + 1, for bn_sync */
     /* profile: per unit conv/BN forward/backward seconds, and the rest */
     int    profiling;
     double prof[GENREP__ENC_MAX_UNITS][4];
@@ -5612,7 +5696,7 @@ static genrep_status genrep__enc_layout(genrep_encoder *e, int max_batch) {
 
 GENREP_API void genrep_encoder_free(genrep_encoder *e) {
     if (!e) return;
-    if (e->plan) { genrep_free(e->plan->init_kind); genrep_free(e->plan->init_scale); }
+    if (e->plan) { genrep_free(e->plan->init_kind); genrep_free(e->plan->init_scale); genrep_free(e->plan->bn_sums); }
     genrep_free(e->plan);
     genrep_free(e->params);
     genrep_free(e->grads);
@@ -5722,6 +5806,13 @@ GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_e
     }
     /* conv workspace: the largest any conv needs at max_batch */
     size_t ws = 0;
+    int maxk = 1;
+    for (int u = 0; u < e->plan->n_units; u++) if (e->plan->units[u].K > maxk) maxk = e->plan->units[u].K;
+    e->plan->bn_sums = (double *)genrep_alloc((2 * (size_t)maxk + 1) * sizeof(double));
+    if (!e->plan->bn_sums) {
+        genrep_encoder_free(e);
+        return genrep__fail(GENREP_ERR_NOMEM, "genrep_encoder_create: cannot allocate the BN sums");
+    }
     for (int u = 0; u < e->plan->n_units; u++) {
         const genrep__enc_unit *un = &e->plan->units[u];
         genrep_conv2d_desc d;
@@ -5792,10 +5883,18 @@ static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const f
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
     if ((st = genrep_conv2d_forward(c, e->ws, inp, e->params + T[u->t_w].offset, NULL, &d))) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_CONV_F] += t1 - t0; }
-    st = genrep_batchnorm_act_forward(y, e->acts + u->a_mean, e->acts + u->a_rstd,
-                                      e->params + T[u->t_rmean].offset, e->params + T[u->t_rvar].offset, c,
-                                      e->params + T[u->t_gamma].offset, e->params + T[u->t_beta].offset, res, relu,
-                                      N, u->K, u->P * u->Q, e->cfg.bn_eps, e->cfg.bn_momentum, training);
+    const double *gs = NULL;
+    if (training && e->bn_sync) { /* whole-batch statistics over the processes */
+        double *v = pl->bn_sums;
+        genrep__bn_act_sums(v, c, N, u->K, u->P * u->Q);
+        v[2 * u->K] = (double)N * u->P * u->Q;
+        if ((st = e->bn_sync(e->bn_sync_user, v, 2 * u->K + 1))) return st;
+        gs = v;
+    }
+    st = genrep__bn_act_forward(y, e->acts + u->a_mean, e->acts + u->a_rstd,
+                                e->params + T[u->t_rmean].offset, e->params + T[u->t_rvar].offset, c,
+                                e->params + T[u->t_gamma].offset, e->params + T[u->t_beta].offset, res, relu,
+                                N, u->K, u->P * u->Q, e->cfg.bn_eps, e->cfg.bn_momentum, training, gs);
     if (st) return st;
     if (pl->profiling) pl->prof[ui][GENREP__PROF_BN_F] += genrep__enc_now() - t1;
     return GENREP_OK;
@@ -5815,10 +5914,19 @@ static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float 
     genrep_status st = genrep_conv2d_init(&d, N, u->C, u->H, u->W, u->K, u->R, u->S, u->stride, u->pad);
     if (st) return st;
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
+    const double *gs = NULL;
+    if (training && e->bn_sync) { /* local dgamma, dbeta; whole-batch sums for dinp */
+        double *v = pl->bn_sums;
+        genrep__bn_act_dsums(v, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g, act,
+                             e->acts + u->a_conv, e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q);
+        v[2 * u->K] = (double)N * u->P * u->Q;
+        if ((st = e->bn_sync(e->bn_sync_user, v, 2 * u->K + 1))) return st;
+        gs = v;
+    }
     /* gbn is overwritten (no zeroing pass) */
-    st = genrep_batchnorm_act_backward(gbn, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g, act,
-                                       e->acts + u->a_conv, e->params + T[u->t_gamma].offset,
-                                       e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training, 0);
+    st = genrep__bn_act_backward(gbn, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g, act,
+                                 e->acts + u->a_conv, e->params + T[u->t_gamma].offset,
+                                 e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training, 0, gs);
     if (st) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_BN_B] += t1 - t0; }
     st = genrep__conv2d_backward_impl(dinp, e->grads + T[u->t_w].offset, NULL, e->ws, gbn, inp,

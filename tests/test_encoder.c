@@ -1,9 +1,11 @@
 /* [ENCODER] ResNet encoder + projection head: layout and names, init,
    finite differences of the whole network, eval consistency, threads. */
+#define _POSIX_C_SOURCE 200809L /* pthread barriers under -std=c11 (the bn_sync split test) */
 #define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include "golden.h"
+#include <pthread.h>
 #include <string.h>
 
 #ifndef GOLDEN_DIR
@@ -386,6 +388,144 @@ START_TEST(threads_bitwise) {
 }
 END_TEST
 
+/* ---- bn_sync: batch-norm statistics of a batch split over processes ---- */
+
+typedef struct { int calls, fwd_counts_ok; int n_last; genrep_status fail; } sync_probe;
+
+/* the identity: one process, the sums are already global */
+static genrep_status identity_hook(void *user, double *v, int n) {
+    sync_probe *p = (sync_probe *)user;
+    p->calls++;
+    p->n_last = n;
+    if (!(v[n - 1] >= 2 && v[n - 1] == floor(v[n - 1]))) p->fwd_counts_ok = 0; /* a value count */
+    return p->fail;
+}
+
+/* A hook of P = 1 that returns the sums unchanged gives bitwise the results
+   of no hook: forward, running stats, parameter and input gradients. It is
+   called once per BN in forward and once in backward, never in eval mode,
+   and its failure fails the pass. */
+START_TEST(bn_sync_identity_bitwise) {
+    genrep_encoder_config c;
+    tiny_config(&c);
+    const int N = 4, nx = N * 2 * 8 * 8;
+    genrep_encoder e;
+    ck_assert_int_eq(genrep_encoder_create(&e, &c, N, 12), GENREP_OK);
+    ck_assert(e.bn_sync == NULL);
+    const size_t np = e.num_params, nb = e.num_buffers, O = (size_t)e.out_dim;
+    float x[4 * 2 * 8 * 8], dout[4 * 3], dx[2][4 * 2 * 8 * 8], out[2][4 * 3];
+    float *p0 = malloc((np + nb) * 4), *g[2], *run[2];
+    memcpy(p0, e.params, (np + nb) * 4);
+    tu_fill(x, nx, 41, -1, 1); tu_fill(dout, N * O, 42, -1, 1);
+    sync_probe pr = {0, 1, 0, GENREP_OK};
+    for (int k = 0; k < 2; k++) {
+        memcpy(e.params, p0, (np + nb) * 4);
+        genrep_encoder_zero_grad(&e);
+        e.bn_sync = k ? identity_hook : NULL; e.bn_sync_user = &pr;
+        memset(dx[k], 0, sizeof dx[k]);
+        ck_assert_int_eq(genrep_encoder_forward(&e, x, N, 1), GENREP_OK);
+        memcpy(out[k], e.out, N * O * 4);
+        ck_assert_int_eq(genrep_encoder_backward(&e, dx[k], dout), GENREP_OK);
+        g[k] = malloc(np * 4); memcpy(g[k], e.grads, np * 4);
+        run[k] = malloc(nb * 4); memcpy(run[k], e.params + np, nb * 4);
+    }
+    ck_assert(!memcmp(out[0], out[1], sizeof out[0]));
+    ck_assert(!memcmp(g[0], g[1], np * 4));
+    ck_assert(!memcmp(dx[0], dx[1], sizeof dx[0]));
+    ck_assert(!memcmp(run[0], run[1], nb * 4));
+    /* tiny_config: stem + 3 blocks of 2 units + 1 projection shortcut = 8 BNs */
+    ck_assert_int_eq(pr.calls, 2 * 8);
+    ck_assert(pr.fwd_counts_ok);
+    ck_assert_int_eq(pr.n_last, 2 * 4 + 1); /* the stem (K = 4) is the last BN of backward */
+    ck_assert_int_eq(genrep_encoder_forward(&e, x, N, 0), GENREP_OK);
+    ck_assert_int_eq(pr.calls, 2 * 8); /* eval mode: no statistics to share */
+    pr.fail = GENREP_ERR_IO;
+    ck_assert_int_eq(genrep_encoder_forward(&e, x, N, 1), GENREP_ERR_IO);
+    for (int k = 0; k < 2; k++) { free(g[k]); free(run[k]); }
+    free(p0);
+    genrep_encoder_free(&e);
+}
+END_TEST
+
+/* Two "processes" as two threads, each with its own encoder and half of
+   the batch, the hook summing their sums (process 0's + process 1's, behind
+   a barrier): the outputs are the whole batch's rows, the running stats the
+   whole batch's, and the two halves' gradients add up to the whole batch's
+   gradient. Equal up to summation order (double sums, then float). */
+typedef struct { pthread_barrier_t bar; double *v[2]; int n[2]; } split2;
+typedef struct {
+    split2 *sh; int me; genrep_encoder e; const float *x, *dout; float *dx; int N; genrep_status st;
+} split_worker;
+
+static genrep_status sum2_hook(void *user, double *v, int n) {
+    split_worker *w = (split_worker *)user;
+    split2 *sh = w->sh;
+    double t[2 * 64 + 1];
+    sh->v[w->me] = v; sh->n[w->me] = n;
+    pthread_barrier_wait(&sh->bar);
+    int ok = sh->n[0] == sh->n[1] && n <= 2 * 64 + 1;
+    for (int i = 0; ok && i < n; i++) t[i] = sh->v[0][i] + sh->v[1][i];
+    pthread_barrier_wait(&sh->bar); /* both have read both */
+    if (!ok) return GENREP_ERR_ARG;
+    memcpy(v, t, (size_t)n * sizeof(double));
+    return GENREP_OK;
+}
+
+static void *split_run(void *arg) {
+    split_worker *w = (split_worker *)arg;
+    genrep_set_num_threads(1);
+    w->st = genrep_encoder_forward(&w->e, w->x, w->N, 1);
+    if (!w->st) w->st = genrep_encoder_backward(&w->e, w->dx, w->dout);
+    return NULL;
+}
+
+START_TEST(bn_sync_two_way_split) {
+    genrep_encoder_config c;
+    tiny_config(&c);
+    const int N = 6, h = 3, chw = 2 * 8 * 8, nx = N * chw;
+    genrep_encoder whole;
+    ck_assert_int_eq(genrep_encoder_create(&whole, &c, N, 13), GENREP_OK);
+    const size_t np = whole.num_params, nb = whole.num_buffers, O = (size_t)whole.out_dim;
+    float x[6 * 2 * 8 * 8], dout[6 * 3], dxw[6 * 2 * 8 * 8] = {0}, dxs[6 * 2 * 8 * 8] = {0};
+    tu_fill(x, nx, 51, -1, 2); tu_fill(dout, N * O, 52, -1, 1);
+    split2 sh;
+    pthread_barrier_init(&sh.bar, NULL, 2);
+    split_worker w[2];
+    for (int k = 0; k < 2; k++) {
+        memset(&w[k], 0, sizeof w[k]);
+        ck_assert_int_eq(genrep_encoder_create(&w[k].e, &c, h, 99), GENREP_OK);
+        memcpy(w[k].e.params, whole.params, (np + nb) * 4);
+        w[k].sh = &sh; w[k].me = k; w[k].N = h;
+        w[k].x = x + (size_t)k * h * chw; w[k].dout = dout + (size_t)k * h * O; w[k].dx = dxs + (size_t)k * h * chw;
+        w[k].e.bn_sync = sum2_hook; w[k].e.bn_sync_user = &w[k];
+    }
+    ck_assert_int_eq(genrep_encoder_forward(&whole, x, N, 1), GENREP_OK);
+    ck_assert_int_eq(genrep_encoder_backward(&whole, dxw, dout), GENREP_OK);
+    pthread_t t[2];
+    for (int k = 0; k < 2; k++) ck_assert_int_eq(pthread_create(&t[k], NULL, split_run, &w[k]), 0);
+    for (int k = 0; k < 2; k++) ck_assert_int_eq(pthread_join(t[k], NULL), 0);
+    ck_assert_int_eq(w[0].st, GENREP_OK);
+    ck_assert_int_eq(w[1].st, GENREP_OK);
+    for (int k = 0; k < 2; k++) {
+        TU_ASSERT_CLOSE(w[k].e.out, whole.out + (size_t)k * h * O, h * O, 1e-6, 1e-5, "split embeddings");
+        TU_ASSERT_CLOSE(w[k].e.params + np, whole.params + np, nb, 1e-6, 1e-5, "split running stats");
+    }
+    float *gs = malloc(np * 4);
+    for (size_t i = 0; i < np; i++) gs[i] = w[0].e.grads[i] + w[1].e.grads[i];
+    TU_ASSERT_CLOSE(gs, whole.grads, np, 1e-5, 1e-4, "sum of the halves' gradients");
+    TU_ASSERT_CLOSE(dxs, dxw, nx, 1e-6, 1e-4, "input gradients");
+    /* and the split is not trivially equal: without the hook each half
+       normalises by its own statistics */
+    w[0].e.bn_sync = NULL;
+    ck_assert_int_eq(genrep_encoder_forward(&w[0].e, x, h, 1), GENREP_OK);
+    ck_assert(tu_close_ratio(w[0].e.out, whole.out, h * O, 1e-6, 1e-5, NULL) > 1.0);
+    free(gs);
+    pthread_barrier_destroy(&sh.bar);
+    for (int k = 0; k < 2; k++) genrep_encoder_free(&w[k].e);
+    genrep_encoder_free(&whole);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("encoder");
     TCase *tc = tcase_create("encoder");
@@ -400,6 +540,8 @@ int main(void) {
     tcase_add_test(tc, backward_accumulates);
     tcase_add_test(tc, eval_batch_consistency);
     tcase_add_test(tc, threads_bitwise);
+    tcase_add_test(tc, bn_sync_identity_bitwise);
+    tcase_add_test(tc, bn_sync_two_way_split);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -7,6 +7,7 @@
    make_views -> augment -> forward_backward -> update -> log/eval/save. */
 #include "common.h"
 #include "folder.h"
+#include "dist.h"
 #include "opt.h"
 #include "run.h"
 #include <assert.h>
@@ -56,7 +57,7 @@ static const opt_spec train_spec[] = {
     {"momentum", OPT_FLOAT, F(momentum), "0.9", 0, 0.9999, NULL, "M", "SGD momentum", OPT_RUN},
     {"warmup", OPT_INT, F(warmup), "-1", -1, 100000000, NULL, "STEPS", "linear warm-up steps (-1: 5% of --steps)", OPT_RUN},
     {"seed", OPT_U64, F(seed), "0", 0, 0, NULL, "S", "seed of every random stream", OPT_RUN},
-    {"threads", OPT_INT, F(threads), NULL, 1, 1024, NULL, "T", "OpenMP threads (default: OMP_NUM_THREADS, else all cores)", 0},
+    {"threads", OPT_INT, F(threads), NULL, 1, 1024, NULL, "T", "OpenMP threads (per rank under mpirun; default: OMP_NUM_THREADS, else all cores)", 0},
     {"ckpt-every", OPT_INT, F(ckpt_every), "200", 1, 100000000, NULL, "N", "checkpoint every N steps (and at the end, and on Ctrl-C)", 0},
     {"eval-every", OPT_INT, F(eval_every), "0", 0, 100000000, NULL, "N", "kNN monitor every N steps (0: off); does not change the run", 0},
     {"eval-n", OPT_INT, F(eval_n), "10000", 100, 60000, NULL, "N", "kNN monitor bank: the first N real training images", 0},
@@ -70,7 +71,10 @@ static const opt_table train_table = {
     "Writes RUN_DIR/config.txt, metrics.csv (step,loss,lr,img_per_s[,knn_top1]) and ckpt.safetensors\n"
     "(atomic); rerunning the same command resumes; Ctrl-C saves and exits. The encoder's input is the\n"
     "data's image shape: the generator's output (any DCGAN-family file), 1x28x28 for fmnist, the\n"
-    "folder's images (decoded once into RUN_DIR/data_cache.u8, memory-mapped) for folder:DIR.\n",
+    "folder's images (decoded once into RUN_DIR/data_cache.u8, memory-mapped) for folder:DIR.\n"
+    "Data parallel (a `make MPI=1` build): `mpirun -np K genrep train ...` trains the same run over K\n"
+    "ranks, each on B/K anchors (--batch a multiple of K), BN statistics and the loss over the whole\n"
+    "batch, gradients summed; rank 0 writes RUN_DIR; resume with any K; --threads is per rank.\n",
     train_spec, OPT_N(train_spec)};
 
 /* ---- set-up ---- */
@@ -324,43 +328,74 @@ done:
     return step0;
 }
 
-/* One step's buffers: latents, labels, rendered and augmented views, loss scratch. */
+/* One step's buffers: latents, labels, rendered and augmented views, loss
+   scratch. The global batch is B anchors (2B views: view 1 of every anchor,
+   then view 2); this rank renders and encodes anchors r0 .. r0+b-1 (b = B/K)
+   in the same layout (2b views); the loss runs on the gathered 2B rows (g*). */
 typedef struct {
-    int B, B2;
+    int B, B2, b, b2, r0;
     float *z1, *z2, *raw, *x, *lw, *dz, *hout, *probs, *dhout, *target;
     int32_t *y;
+    float *gemb, *gdz, *gtarget, *grow; /* gathered (2B, width) rows, and the all-gather's receive buffer */
+    int32_t *gy;
 } batch;
 
 static void batch_alloc(batch *b, int B, const source *src, const model *m, int loss) {
     const size_t Z = (size_t)(src->Z ? src->Z : 1), hd = (size_t)m->head_dim + 1, HW = src->pix;
-    const size_t od = (size_t)(m->e.out_dim > m->head_dim ? m->e.out_dim : m->head_dim);
+    const size_t od = (size_t)(m->e.out_dim > m->head_dim ? m->e.out_dim : m->head_dim), w = od > Z + 1 ? od : Z + 1;
     b->B = B; b->B2 = 2 * B;
-    b->z1 = (float *)xmalloc(sizeof(float) * B * Z, "latents");
-    b->z2 = (float *)xmalloc(sizeof(float) * B * Z, "latents");
-    b->y = (int32_t *)xmalloc(sizeof(int32_t) * b->B2, "labels");
-    b->raw = (float *)xmalloc(sizeof(float) * b->B2 * HW, "views");
-    b->x = (float *)xmalloc(sizeof(float) * b->B2 * HW, "views");
+    b->b = B / dist.size; b->b2 = 2 * b->b; b->r0 = dist.rank * b->b;
+    const size_t n = (size_t)b->b, n2 = (size_t)b->b2, N2 = (size_t)b->B2;
+    b->z1 = (float *)xmalloc(sizeof(float) * n * Z, "latents");
+    b->z2 = (float *)xmalloc(sizeof(float) * n * Z, "latents");
+    b->y = (int32_t *)xmalloc(sizeof(int32_t) * n2, "labels");
+    b->raw = (float *)xmalloc(sizeof(float) * n2 * HW, "views");
+    b->x = (float *)xmalloc(sizeof(float) * n2 * HW, "views");
     b->lw = (float *)xmalloc(sizeof(float) * ((loss == LOSS_SUPCON ? genrep_supcon_workspace(B) : genrep_ntxent_workspace(B)) + 1), "loss workspace");
-    b->dz = (float *)xmalloc(sizeof(float) * b->B2 * od, "embedding gradient");
-    b->hout = (float *)xmalloc(sizeof(float) * b->B2 * hd, "head output");
-    b->probs = (float *)xmalloc(sizeof(float) * b->B2 * hd, "head output");
-    b->dhout = (float *)xmalloc(sizeof(float) * b->B2 * hd, "head gradient");
-    b->target = (float *)xmalloc(sizeof(float) * b->B2 * (Z + 1), "inverter targets");
+    b->dz = (float *)xmalloc(sizeof(float) * n2 * od, "embedding gradient");
+    b->hout = (float *)xmalloc(sizeof(float) * n2 * hd, "head output");
+    b->probs = (float *)xmalloc(sizeof(float) * N2 * hd, "head output");
+    b->dhout = (float *)xmalloc(sizeof(float) * n2 * hd, "head gradient");
+    b->target = (float *)xmalloc(sizeof(float) * n2 * (Z + 1), "inverter targets");
+    b->gemb = (float *)xmalloc(sizeof(float) * N2 * w, "gathered embeddings");
+    b->gdz = (float *)xmalloc(sizeof(float) * N2 * w, "gathered gradient");
+    b->gtarget = (float *)xmalloc(sizeof(float) * N2 * (Z + 1), "gathered targets");
+    b->grow = (float *)xmalloc(sizeof(float) * N2 * w, "all-gather buffer");
+    b->gy = (int32_t *)xmalloc(sizeof(int32_t) * N2, "gathered labels");
 }
 
 static void batch_free(batch *b) {
     free(b->z1); free(b->z2); free(b->y); free(b->raw); free(b->x); free(b->lw); free(b->dz);
     free(b->hout); free(b->probs); free(b->dhout); free(b->target);
+    free(b->gemb); free(b->gdz); free(b->gtarget); free(b->grow); free(b->gy);
+}
+
+/* Every rank's 2b local rows of `size` bytes (view 1 of its anchors, then
+   view 2) -> the global (2B) rows in one process's order: row v*B + r0 + i. */
+static void gather_rows(void *g, const void *l, size_t size, batch *b) {
+    const size_t half = (size_t)b->b * size;
+    dist_allgather(b->grow, l, 2 * half);
+    for (int r = 0; r < dist.size; r++)
+        for (int v = 0; v < 2; v++)
+            memcpy((char *)g + ((size_t)v * b->B + (size_t)r * b->b) * size, (char *)b->grow + ((size_t)2 * r + v) * half, half);
+}
+
+/* This rank's 2b rows of the global (2B, d) rows. */
+static void local_rows(float *l, const float *g, size_t d, const batch *b) {
+    for (int v = 0; v < 2; v++)
+        memcpy(l + (size_t)v * b->b * d, g + ((size_t)v * b->B + b->r0) * d, sizeof(float) * b->b * d);
 }
 
 /* ---- the step ---- */
 
 /* 1. the two views of each anchor before pixel augmentation, in [0, 1] (raw),
-   and the labels y (2B). Anchors are sample indices step*B .. step*B+B-1. */
+   and the labels y (2b). The step's anchors are sample indices step*B ..
+   step*B+B-1; this rank's are step*B+r0 .. +b-1, drawn from the same
+   (seed, sample index, view) streams, so the data does not depend on K. */
 static genrep_status make_views(batch *b, source *src, const train_opts *o, int64_t step) {
-    const int B = b->B, Z = src->Z;
+    const int B = b->b, Z = src->Z;
     const size_t HW = src->pix;
-    const uint64_t first = (uint64_t)step * B, seed_pick = o->seed ^ 0x51C4;
+    const uint64_t first = (uint64_t)step * b->B + (uint64_t)b->r0, seed_pick = o->seed ^ 0x51C4;
     genrep_status s = GENREP_OK;
     if (src->has_folder) { /* both views start from the same image of the mapped cache */
         const folder_cache *fc = &src->fc;
@@ -405,59 +440,78 @@ static genrep_status make_views(batch *b, source *src, const train_opts *o, int6
     /* the generator's range -> [0,1]: tanh (x+1)/2 bit for bit as before, sigmoid as is */
     const float sc = src->px_scale, sh = src->px_shift;
     if (sc == 0.5f && sh == 0.5f)
-        for (size_t i = 0; !s && i < (size_t)b->B2 * HW; i++) b->raw[i] = 0.5f * (b->raw[i] + 1.0f);
+        for (size_t i = 0; !s && i < (size_t)b->b2 * HW; i++) b->raw[i] = 0.5f * (b->raw[i] + 1.0f);
     else
-        for (size_t i = 0; !s && i < (size_t)b->B2 * HW; i++) b->raw[i] = sc * b->raw[i] + sh;
+        for (size_t i = 0; !s && i < (size_t)b->b2 * HW; i++) b->raw[i] = sc * b->raw[i] + sh;
     if (src->px_clamp)
-        for (size_t i = 0; !s && i < (size_t)b->B2 * HW; i++) b->raw[i] = b->raw[i] < 0 ? 0 : b->raw[i] > 1 ? 1 : b->raw[i];
+        for (size_t i = 0; !s && i < (size_t)b->b2 * HW; i++) b->raw[i] = b->raw[i] < 0 ? 0 : b->raw[i] > 1 ? 1 : b->raw[i];
     for (int i = 0; i < B; i++) b->y[B + i] = b->y[i];
     return s;
 }
 
 /* 2. pixel augmentations, independently per view, then (x - 0.5) / 0.5 */
 static genrep_status augment(batch *b, const source *src, const train_opts *o, const genrep_aug_config *ac, int64_t step) {
-    const int B = b->B, C = src->C, H = src->H, W = src->W;
+    const int B = b->b, C = src->C, H = src->H, W = src->W;
     const size_t HW = src->pix;
-    const uint64_t first = (uint64_t)step * B, seed_aug = o->seed ^ 0xA06;
+    const uint64_t first = (uint64_t)step * b->B + (uint64_t)b->r0, seed_aug = o->seed ^ 0xA06;
     genrep_status s = GENREP_OK;
     if (o->aug) {
         s = genrep_augment_batch(b->x, b->raw, B, C, H, W, ac, seed_aug, first, 1);
         if (!s) s = genrep_augment_batch(b->x + (size_t)B * HW, b->raw + (size_t)B * HW, B, C, H, W, ac, seed_aug, first, 2);
-    } else memcpy(b->x, b->raw, sizeof(float) * (size_t)b->B2 * HW);
-    for (size_t i = 0; i < (size_t)b->B2 * HW; i++) b->x[i] = (b->x[i] - 0.5f) / 0.5f;
+    } else memcpy(b->x, b->raw, sizeof(float) * (size_t)b->b2 * HW);
+    for (size_t i = 0; i < (size_t)b->b2 * HW; i++) b->x[i] = (b->x[i] - 0.5f) / 0.5f;
     return s;
 }
 
-/* 3. forward, loss, backward: e.grads (and dhead) = d loss / d params */
+/* 3. forward, loss, backward: e.grads (and dhead) = d loss / d params,
+   summed over ranks. Each rank encodes its 2b views (BN statistics over all
+   ranks through the encoder's bn_sync); the loss's input rows (embeddings,
+   or the head's outputs) are gathered, so every rank computes the whole
+   batch's loss and its gradient, the same bits as one process, and keeps
+   its own rows of that gradient for its backward. */
 static genrep_status forward_backward(float *loss, model *m, batch *b, const train_opts *o) {
     genrep_encoder *e = &m->e;
-    const int B = b->B, B2 = b->B2, hd = m->head_dim, F = m->F, flags = o->scale_base_tau ? GENREP_LOSS_SCALE_BASE_TAU : 0;
+    const int B = b->B, B2 = b->B2, n2 = b->b2, hd = m->head_dim, F = m->F, flags = o->scale_base_tau ? GENREP_LOSS_SCALE_BASE_TAU : 0;
+    const size_t od = (size_t)e->out_dim;
     genrep_encoder_zero_grad(e);
-    genrep_status s = genrep_encoder_forward(e, b->x, B2, 1);
+    genrep_status s = genrep_encoder_forward(e, b->x, n2, 1);
     if (s) return s;
-    memset(b->dz, 0, sizeof(float) * (size_t)B2 * (e->out_dim > hd ? e->out_dim : hd));
-    if (o->loss == LOSS_NTXENT) {
-        s = genrep_ntxent_forward(loss, b->lw, e->out, B, e->out_dim, o->tau, flags);
-        if (!s) s = genrep_ntxent_backward(b->dz, b->lw, e->out, B, e->out_dim, o->tau, flags, 1.0f);
-    } else if (o->loss == LOSS_SUPCON) {
-        s = genrep_supcon_forward(loss, b->lw, e->out, b->y, B, e->out_dim, o->tau, flags);
-        if (!s) s = genrep_supcon_backward(b->dz, b->lw, e->out, b->y, B, e->out_dim, o->tau, flags, 1.0f);
+    gather_rows(b->gy, b->y, sizeof(int32_t), b);
+    if (o->loss == LOSS_NTXENT || o->loss == LOSS_SUPCON) {
+        gather_rows(b->gemb, e->out, sizeof(float) * od, b);
+        memset(b->gdz, 0, sizeof(float) * (size_t)B2 * od);
+        if (o->loss == LOSS_NTXENT) {
+            s = genrep_ntxent_forward(loss, b->lw, b->gemb, B, e->out_dim, o->tau, flags);
+            if (!s) s = genrep_ntxent_backward(b->gdz, b->lw, b->gemb, B, e->out_dim, o->tau, flags, 1.0f);
+        } else {
+            s = genrep_supcon_forward(loss, b->lw, b->gemb, b->gy, B, e->out_dim, o->tau, flags);
+            if (!s) s = genrep_supcon_backward(b->gdz, b->lw, b->gemb, b->gy, B, e->out_dim, o->tau, flags, 1.0f);
+        }
+        local_rows(b->dz, b->gdz, od, b);
     } else { /* a linear head on the features: CE on labels, or MSE to the latents (inverter) */
         memset(m->dhead, 0, sizeof(float) * m->nh);
-        memset(b->dhout, 0, sizeof(float) * (size_t)B2 * hd);
-        s = genrep_linear_forward(b->hout, e->out, m->head, m->head + (size_t)hd * F, B2, F, hd);
+        memset(b->gdz, 0, sizeof(float) * (size_t)B2 * hd);
+        s = genrep_linear_forward(b->hout, e->out, m->head, m->head + (size_t)hd * F, n2, F, hd);
+        if (!s) gather_rows(b->gemb, b->hout, sizeof(float) * hd, b);
         if (!s && o->loss == LOSS_CE) {
-            s = genrep_softmax_xent_forward(loss, b->probs, b->hout, b->y, B2, hd);
-            if (!s) s = genrep_softmax_xent_backward(b->dhout, b->probs, b->y, B2, hd, 1.0f);
+            s = genrep_softmax_xent_forward(loss, b->probs, b->gemb, b->gy, B2, hd);
+            if (!s) s = genrep_softmax_xent_backward(b->gdz, b->probs, b->gy, B2, hd, 1.0f);
         } else if (!s) {
-            memcpy(b->target, b->z1, sizeof(float) * (size_t)B * hd);
-            memcpy(b->target + (size_t)B * hd, b->z2, sizeof(float) * (size_t)B * hd);
-            s = genrep_mse_forward(loss, b->hout, b->target, (size_t)B2 * hd);
-            if (!s) s = genrep_mse_backward(b->dhout, b->hout, b->target, (size_t)B2 * hd, 1.0f);
+            memcpy(b->target, b->z1, sizeof(float) * (size_t)b->b * hd);
+            memcpy(b->target + (size_t)b->b * hd, b->z2, sizeof(float) * (size_t)b->b * hd);
+            gather_rows(b->gtarget, b->target, sizeof(float) * hd, b);
+            s = genrep_mse_forward(loss, b->gemb, b->gtarget, (size_t)B2 * hd);
+            if (!s) s = genrep_mse_backward(b->gdz, b->gemb, b->gtarget, (size_t)B2 * hd, 1.0f);
         }
-        if (!s) s = genrep_linear_backward(b->dz, m->dhead, m->dhead + (size_t)hd * F, b->dhout, e->out, m->head, B2, F, hd);
+        if (!s) {
+            local_rows(b->dhout, b->gdz, hd, b);
+            memset(b->dz, 0, sizeof(float) * (size_t)n2 * F);
+            s = genrep_linear_backward(b->dz, m->dhead, m->dhead + (size_t)hd * F, b->dhout, e->out, m->head, n2, F, hd);
+        }
     }
     if (!s) s = genrep_encoder_backward(e, NULL, b->dz);
+    if (!s) dist_allreduce_sum(e->grads, m->np);
+    if (!s && m->head_dim) dist_allreduce_sum(m->dhead, m->nh);
     return s;
 }
 
@@ -466,6 +520,7 @@ static int check_finite(const model *m, float loss, int64_t step, const char *ck
     size_t bad = m->np;
     for (size_t i = 0; i < m->np && bad == m->np; i++) if (!isfinite(m->e.grads[i])) bad = i;
     if (isfinite(loss) && bad == m->np) return 0;
+    if (dist.rank) return -1; /* the same loss and summed gradients on every rank: rank 0 says it */
     if (!isfinite(loss)) fprintf(stderr, "\ngenrep train: loss is %g at step %lld", loss, (long long)step + 1);
     else fprintf(stderr, "\ngenrep train: gradient %zu is %g at step %lld", bad, m->e.grads[bad], (long long)step + 1);
     fprintf(stderr, "; stopping without saving (last good checkpoint: %s%s)\n", ckpt, file_exists(ckpt) ? "" : ", none yet");
@@ -530,79 +585,182 @@ static float monitor_eval(monitor *mo, genrep_encoder *e) {
 
 static void monitor_close(monitor *mo) { free(mo->xb); free(mo->xq); free(mo->fb); free(mo->fq); free(mo->yb); free(mo->yq); }
 
+/* ---- ranks (mpirun; see dist.h): set-up agreements and shared state ---- */
+
+/* Set-up under K ranks: every rank learns whether any rank failed (each
+   failing rank printed why) and all stop at the same point. */
+static int any_failed(int failed) { return dist_max(failed ? 1 : 0); }
+
+/* Every rank must run the same command: rank 0's settings, line by line. */
+static int same_flags(const train_opts *o) {
+    static char mine[16384], ref[16384];
+    mine[0] = '\0';
+    opt_config_text(&train_table, o, mine, sizeof mine);
+    memcpy(ref, mine, sizeof ref);
+    dist_bcast(ref, sizeof ref);
+    if (!strcmp(mine, ref)) return 0;
+    const char *a = mine, *b = ref;
+    while (*a && *b) { /* the first line that differs */
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (la != lb || memcmp(a, b, la)) {
+            fprintf(stderr, "genrep train: rank %d runs another command than rank 0: '%.*s' here, '%.*s' on rank 0; "
+                    "every rank must get the same flags\n", dist.rank, (int)la, a, (int)lb, b);
+            return -1;
+        }
+        a += la + (a[la] == '\n'); b += lb + (b[lb] == '\n');
+    }
+    fprintf(stderr, "genrep train: rank %d runs another command than rank 0; every rank must get the same flags\n", dist.rank);
+    return -1;
+}
+
+/* Rank 0's model (fresh or resumed) and optimiser state to every rank. */
+static void model_share(model *m) {
+    dist_bcast(m->e.params, sizeof(float) * (m->np + m->e.num_buffers));
+    dist_bcast(m->mom, sizeof(float) * m->np);
+    if (m->head_dim) { dist_bcast(m->head, sizeof(float) * m->nh); dist_bcast(m->hmom, sizeof(float) * m->nh); }
+}
+
+/* Rank 0's pool (read or made by pool_prepare) to every rank. */
+static void pool_share(source *src, const train_opts *o) {
+    pool_t *p = &src->pool;
+    if (dist.rank) {
+        p->A = o->anchors; p->N = o->pool; p->Z = src->Z;
+        p->z = (float *)xmalloc(sizeof(float) * (size_t)p->A * (p->N + 1) * p->Z, "the pool of latents");
+        p->y = src->cond ? (int32_t *)xmalloc(sizeof(int32_t) * (size_t)p->A, "the pool's labels") : NULL;
+    }
+    dist_bcast(p->z, sizeof(float) * (size_t)p->A * (p->N + 1) * p->Z);
+    if (p->y) dist_bcast(p->y, sizeof(int32_t) * (size_t)p->A);
+}
+
+/* A failure in the middle of a step on one rank: the others wait in a
+   collective, so end them all. Rank 0 writes only between steps, with
+   atomic writes, so the last checkpoint is whole. */
+static void abort_ranks(const char *ckpt) {
+    fprintf(stderr, "genrep train: rank %d failed; ending all %d ranks (last good checkpoint: %s%s)\n", dist.rank, dist.size,
+            ckpt, dist.rank == 0 && !file_exists(ckpt) ? ", none yet" : "");
+    dist_abort(1);
+}
+
 /* ---- main ---- */
 
+static int train(int argc, char **argv);
+
 int genrep_cmd_train(int argc, char **argv) {
+    dist_init(&argc, &argv);
+    int rc = train(argc, argv);
+    dist_finalize();
+    return rc;
+}
+
+static int train(int argc, char **argv) {
     train_opts o;
     int pr = parse(&o, argc, argv);
-    if (pr) return pr > 0 ? 0 : 2;
+    pr = dist_max(pr < 0 ? 2 : pr > 0 ? 1 : 0); /* a rank that cannot parse stops them all */
+    if (pr) return pr == 1 ? 0 : 2;
+    if (dist.size > 1 && any_failed(same_flags(&o))) return 2;
+    if (o.batch % dist.size) {
+        if (!dist.rank) fprintf(stderr, "genrep train: --batch %d does not split over %d ranks; give a multiple of %d\n", o.batch, dist.size, dist.size);
+        return 2;
+    }
     if (o.threads) genrep_set_num_threads(o.threads);
-    const int B = o.batch, B2 = 2 * B;
+    const int B = o.batch, B2 = 2 * B, rank0 = dist.rank == 0;
     run_dir run;
     source src;
     model m;
     batch b;
     monitor mo;
     int rc = 1;
-    if (run_open(&run, "train", o.out)) return 1;
+    memset(&mo, 0, sizeof mo);
+    /* rank 0 alone owns the run directory */
+    if (any_failed(rank0 && run_open(&run, "train", o.out))) return 1;
     char ckpt[4200];
-    snprintf(ckpt, sizeof ckpt, "%s", run_path(&run, "ckpt.safetensors"));
-    int sr = source_open(&src, &o, B, &run);
-    if (sr) { source_free(&src); run_close(&run, 0); return sr == -2 ? 2 : 1; }
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", o.out);
+    if (dist.size > 1 && o.data && !strncmp(o.data, "folder:", 7)) { /* the cache lives in rank 0's RUN_DIR */
+        if (rank0) fprintf(stderr, "genrep train: --data folder:DIR is not supported over MPI yet (%d ranks); run it in one process\n", dist.size);
+        if (rank0) run_close(&run, 0);
+        return 2;
+    }
+    int sr = source_open(&src, &o, B / dist.size, &run);
+    if (any_failed(sr)) { source_free(&src); if (rank0) run_close(&run, 0); return sr == -2 ? 2 : 1; }
     if (src.has_folder && o.epochs) o.steps = (int)(((int64_t)o.epochs * src.fc.n + B - 1) / B); /* epochs of this folder */
-    if (model_create(&m, &o, &src, B2)) { source_free(&src); run_close(&run, 0); return 1; }
+    if (any_failed(model_create(&m, &o, &src, B2 / dist.size))) { source_free(&src); if (rank0) run_close(&run, 0); return 1; }
+    if (dist.size > 1) { m.e.bn_sync = dist_bn_sync; m.e.bn_sync_user = NULL; } /* whole-batch BN statistics */
     int64_t step0 = 0;
-    if (!strcmp(o.resume, "auto") && file_exists(ckpt) && (step0 = model_resume(&m, ckpt, &o)) < 0) goto out_model;
+    if (any_failed(rank0 && !strcmp(o.resume, "auto") && file_exists(ckpt) && (step0 = model_resume(&m, ckpt, &o)) < 0)) goto out_model;
     {   /* config.txt: every setting as given, plus what the machine chose */
         char cfg[16384] = "";
         opt_config_text(&train_table, &o, cfg, sizeof cfg);
         snprintf(cfg + strlen(cfg), sizeof cfg - strlen(cfg), "resolved_steps = %d\nresolved_warmup = %d\nthreads_used = %d\nisa = %s\n",
                  o.steps, o.warmup >= 0 ? o.warmup : o.steps / 20, genrep_num_threads(), genrep_isa_name(genrep_get_isa()));
-        if (run_write_text(&run, "config.txt", cfg)) goto out_model;
+        if (dist.size > 1) snprintf(cfg + strlen(cfg), sizeof cfg - strlen(cfg), "ranks = %d (threads per rank)\n", dist.size);
+        if (any_failed(rank0 && run_write_text(&run, "config.txt", cfg))) goto out_model;
     }
-    if (src.has_gen && o.pool > 0 && pool_prepare(&src, &o, &run)) goto out_model;
-    if (monitor_open(&mo, &o, &src, m.F)) goto out_model;
+    if (src.has_gen && o.pool > 0) {
+        if (any_failed(rank0 && pool_prepare(&src, &o, &run))) goto out_model;
+        if (dist.size > 1) pool_share(&src, &o);
+    }
+    if (dist.size > 1) { /* one model: rank 0's, fresh or resumed */
+        int64_t st = step0;
+        dist_bcast(&st, sizeof st);
+        step0 = st;
+        model_share(&m);
+    }
+    if (any_failed(rank0 && monitor_open(&mo, &o, &src, m.F))) goto out_model;
     batch_alloc(&b, B, &src, &m, o.loss);
     genrep_aug_config ac;
     genrep_aug_config_simclr(&ac, src.H, src.W);
-    if (run_metrics_open(&run, o.eval_every ? "step,loss,lr,img_per_s,knn_top1\n" : "step,loss,lr,img_per_s\n", step0)) goto out_batch;
+    if (any_failed(rank0 && run_metrics_open(&run, o.eval_every ? "step,loss,lr,img_per_s,knn_top1\n" : "step,loss,lr,img_per_s\n", step0))) goto out_batch;
     run_catch_signals();
 
-    double t0 = now_seconds(), tlast = t0;
+    double t0 = now_seconds(), tlast = t0, comm0 = dist.comm_s, wait0 = dist.wait_s;
+    uint64_t red0 = dist.bytes_reduced, gat0 = dist.bytes_gathered;
     float loss = 0, knn = -1;
     rc = 0;
-    for (int64_t step = step0; step < o.steps && !rc; step++) {
+    int64_t step = step0;
+    for (; step < o.steps && !rc; step++) {
         genrep_status s = make_views(&b, &src, &o, step);
         if (!s) s = augment(&b, &src, &o, &ac, step);
         if (!s) s = forward_backward(&loss, &m, &b, &o);
-        if (s) { report_status("train", "training step", s); rc = 1; break; }
+        if (s) { report_status("train", "training step", s); if (dist.size > 1) abort_ranks(ckpt); rc = 1; break; }
         if (o.debug_nan_at == step + 1) loss = NAN;
-        if (check_finite(&m, loss, step, ckpt)) { rc = 1; break; }
+        if (check_finite(&m, loss, step, ckpt)) { rc = 1; break; } /* loss and summed gradients: the same on every rank */
         float lr = update(&m, &o, step);
-        /* 5. log, evaluate, checkpoint */
+        int stop = dist_max(run_stop != 0); /* Ctrl-C on any rank: all stop after this step */
+        /* 5. log, evaluate, checkpoint (rank 0) */
         double t = now_seconds(), ips = (double)B2 * (double)(step + 1 - step0) / (t - t0 + 1e-9);
-        int last = step + 1 == o.steps || run_stop, evaluated = mo.on && ((step + 1) % o.eval_every == 0 || last);
-        if (evaluated && (knn = monitor_eval(&mo, &m.e)) < 0) { rc = 1; break; }
-        if (evaluated ? run_metrics_row(&run, "%lld,%.6f,%.6g,%.1f,%.4f\n", (long long)step + 1, loss, lr, ips, knn)
-                      : run_metrics_row(&run, mo.on ? "%lld,%.6f,%.6g,%.1f,\n" : "%lld,%.6f,%.6g,%.1f\n", (long long)step + 1, loss, lr, ips)) {
-            rc = 1; break;
-        }
-        if (!o.quiet && (t - tlast > 1.0 || last || evaluated)) {
+        int last = step + 1 == o.steps || stop, evaluated = mo.on && ((step + 1) % o.eval_every == 0 || last);
+        if (stop) rc = 130;
+        if (!rank0) continue;
+        int failed = 0;
+        if (evaluated && (knn = monitor_eval(&mo, &m.e)) < 0) failed = 1;
+        else if (evaluated ? run_metrics_row(&run, "%lld,%.6f,%.6g,%.1f,%.4f\n", (long long)step + 1, loss, lr, ips, knn)
+                           : run_metrics_row(&run, mo.on ? "%lld,%.6f,%.6g,%.1f,\n" : "%lld,%.6f,%.6g,%.1f\n", (long long)step + 1, loss, lr, ips))
+            failed = 1;
+        if (!failed && !o.quiet && (t - tlast > 1.0 || last || evaluated)) {
             char eta[32], kn[32] = "";
             format_eta(eta, sizeof eta, (double)(o.steps - step - 1) * B2 / ips);
             if (knn >= 0) snprintf(kn, sizeof kn, "  kNN %.2f%%", 100 * knn);
             fprintf(stderr, "\rstep %lld/%d  loss %.4f  lr %.4f  %.0f img/s%s  ETA %s   ", (long long)step + 1, o.steps, loss, lr, ips, kn, eta);
             tlast = t;
         }
-        if (((step + 1) % o.ckpt_every == 0 || last) && model_save(&m, ckpt, &o, step + 1)) { rc = 1; break; }
-        if (run_stop) { fprintf(stderr, "\ngenrep train: interrupted; checkpoint saved at step %lld\n", (long long)step + 1); rc = 130; }
+        if (!failed && ((step + 1) % o.ckpt_every == 0 || last) && model_save(&m, ckpt, &o, step + 1)) failed = 1;
+        if (failed) { if (dist.size > 1) abort_ranks(ckpt); rc = 1; break; }
+        if (stop) fprintf(stderr, "\ngenrep train: interrupted; checkpoint saved at step %lld\n", (long long)step + 1);
     }
-    if (!o.quiet) fprintf(stderr, "\n");
+    if (!o.quiet && rank0) fprintf(stderr, "\n");
+    if (dist.size > 1 && rank0 && step > step0) { /* the communication of this run (bench/RESULTS.md) */
+        double dt = now_seconds() - t0, n = (double)(step - step0);
+        fprintf(stderr, "genrep train: %d ranks: per step %.0f bytes all-reduced, %.0f bytes all-gathered; "
+                "%.1f%% of %.1f ms per step in MPI (rank 0)", dist.size, (double)(dist.bytes_reduced - red0) / n,
+                (double)(dist.bytes_gathered - gat0) / n, 100.0 * (dist.comm_s - comm0) / dt, 1e3 * dt / n);
+        if (dist.wait_s > wait0) fprintf(stderr, ", of which %.1f%% waiting for the other ranks", 100.0 * (dist.wait_s - wait0) / dt);
+        fprintf(stderr, "\n");
+    }
 out_batch:
     batch_free(&b);
     monitor_close(&mo);
 out_model:
-    if (run_close(&run, rc == 0) && rc == 0) rc = 1;
+    if (rank0 && run_close(&run, rc == 0) && rc == 0) rc = 1;
     model_free(&m);
     source_free(&src);
     return rc;
