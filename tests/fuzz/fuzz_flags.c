@@ -7,6 +7,7 @@
 #include "trainer/common.c"
 #include "trainer/opt.c"
 #include "trainer/run.c"
+#include "trainer/dist.c" /* the one-process stubs (no MPI here) */
 #include "trainer/cmd_train.c"
 
 #include "tests/fuzz/fuzz_util.h"
