@@ -8,6 +8,7 @@
 #include "trainer/folder.c"
 #include "trainer/opt.c"
 #include "trainer/run.c"
+#include "trainer/dist.c" /* the one-process stubs (no MPI here) */
 #include "trainer/cmd_train.c"
 
 #include "tests/fuzz/fuzz_util.h"
