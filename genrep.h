@@ -342,6 +342,21 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_sgemm_ref(int transA, int trans
 typedef enum { GENREP_PRECISION_FP32 = 0, GENREP_PRECISION_BF16 = 1 } genrep_precision;
 GENREP_API uint16_t genrep_bf16_round(float x);
 GENREP_API float    genrep_bf16_to_f32(uint16_t h);
+/* C (M,N) = op(A) @ op(B) (beta == 0) or C += op(A) @ op(B) (beta == 1; any
+   other beta is GENREP_ERR_ARG), A and B fp32 in memory (layouts and
+   leading dimensions as genrep_sgemm), each element rounded to bf16 by
+   genrep_bf16_round, products summed in fp32 with FTZ: the exact order is
+   written down in [GEMM] bf16 and genrep_gemm_bf16_ref is its plain loop.
+   Every path (scalar, AVX2 emulation, AVX512-BF16) and every thread count
+   gives the same bits (NaN payloads aside). Error against the fp32 product
+   of the unrounded operands: see the bound in [GEMM] bf16. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_gemm_bf16(int transA, int transB, int M, int N, int K,
+                                          const float *A, int lda, const float *B, int ldb,
+                                          float beta, float *C, int ldc);
+GENREP_API GENREP_NODISCARD genrep_status genrep_gemm_bf16_ref(int transA, int transB, int M, int N, int K,
+                                              const float *A, int lda, const float *B, int ldb,
+                                              float beta, float *C, int ldc);
+
 /* -------------------------------------------------------------- [LAYERS] */
 /* Conventions: outputs first, then caches / gradients, then inputs, then
    sizes. Backward ACCUMULATES into all gradients; NULL = not needed. */
@@ -2107,12 +2122,29 @@ static genrep__gemm_cfg genrep__gemm_config(genrep_isa isa) {
    BLIS fills a context): the GEMM microkernels, tiles and blocking, and the
    switch of the explicitly vectorised elementwise paths. Ops read it through
    genrep__kernels(); nothing else asks which ISA is in use. */
+/* Microkernel: C(MR,NR) = (accum ? C : nothing) + sum over kp pairs, a and b
+   packed pairs (a[p*MR + i], b[p*NR + j]; low half = even k). */
+typedef void (*genrep__ukernel_bf16_fn)(int kp, const uint32_t *a, const uint32_t *b, float *c, long ldc,
+                                        int accum);
+/* dst (ceil(kc/2), w) pairs from src (kc, w) fp32 rows; w a multiple of 8. */
+typedef void (*genrep__bf16_pairs_fn)(uint32_t *dst, const float *src, int kc, int w);
+
+typedef struct {
+    int MR, NR, MC, NC;               /* tile; blocking (k blocks: GENREP__BF16_KC, every path) */
+    genrep__ukernel_bf16_fn kernel;
+    genrep__bf16_pairs_fn pairs;      /* fp32 rows -> bf16 pairs, for B panels (and A when MR % 8 == 0) */
+    int transpose8;
+    const char *name;                 /* "avx512bf16", "avx2-emulated", "scalar" */
+} genrep__gemm_bf16_cfg;
+static genrep__gemm_bf16_cfg genrep__gemm_bf16_config(genrep_isa isa);
+
 typedef struct {
     int isa;                 /* the genrep_isa this table was filled for; -1: empty */
     genrep__gemm_cfg gemm;   /* microkernels, MR x NR tiles, MC/KC/NC blocking */
     int simd_avx2;           /* AVX2 paths of the augmentations (hue, blur) */
+    genrep__gemm_bf16_cfg gemm_bf16; /* bf16 GEMM: native AVX512-BF16, AVX2 emulation or scalar */
 } genrep__kernel_table;
-static genrep__kernel_table genrep__kt = {-1, {0, 0, 0, 0, 0, 0, NULL, NULL, 0}, 0};
+static genrep__kernel_table genrep__kt = {-1, {0, 0, 0, 0, 0, 0, NULL, NULL, 0}, 0, {0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const genrep__kernel_table *genrep__kernels(void) {
     int isa = (int)genrep_get_isa();
@@ -2120,6 +2152,7 @@ static const genrep__kernel_table *genrep__kernels(void) {
         genrep__kernel_table t;
         t.gemm = genrep__gemm_config((genrep_isa)isa);
         t.simd_avx2 = isa >= GENREP_ISA_AVX2;
+        t.gemm_bf16 = genrep__gemm_bf16_config((genrep_isa)isa);
         t.isa = isa;
         genrep__kt = t;
     }
@@ -2134,6 +2167,7 @@ static const genrep__kernel_table *genrep__kernels(void) {
 typedef struct genrep__gemm_bufs {
     float *a, *b;
     size_t acap, bcap;
+    float *s; size_t scap;   /* bf16 GEMM: one fp32 micro-panel before it is rounded into pairs */
     struct genrep__gemm_bufs *next;
 } genrep__gemm_bufs;
 static genrep__gemm_bufs *genrep__gemm_all;
@@ -2450,8 +2484,9 @@ GENREP_API void genrep_release_buffers(void) {
     for (genrep__gemm_bufs *bu = __atomic_load_n(&genrep__gemm_all, __ATOMIC_ACQUIRE); bu; bu = bu->next) {
         genrep_free(bu->a);
         genrep_free(bu->b);
-        bu->a = bu->b = NULL;
-        bu->acap = bu->bcap = 0;
+        genrep_free(bu->s);
+        bu->a = bu->b = bu->s = NULL;
+        bu->acap = bu->bcap = bu->scap = 0;
     }
 }
 
@@ -2571,6 +2606,287 @@ GENREP_API genrep_status genrep_gemm_bf16_ref(int transA, int transB, int M, int
     return GENREP_OK;
 }
 
+
+static void genrep__bf16_pairs_scalar(uint32_t *dst, const float *src, int kc, int w) {
+    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * (size_t)w)
+        for (int j = 0; j < w; j++) {
+            uint32_t lo = genrep_bf16_round(src[j]), hi = k + 1 < kc ? genrep_bf16_round(src[w + j]) : 0u;
+            dst[j] = lo | hi << 16;
+        }
+}
+
+#define GENREP__BS_MR 4
+#define GENREP__BS_NR 8
+static void genrep__gemm_bf16_scalar_4x8(int kp, const uint32_t *a, const uint32_t *b, float *c, long ldc,
+                                         int accum) {
+    float acc[GENREP__BS_MR][GENREP__BS_NR] = {{0}};
+    for (int p = 0; p < kp; p++, a += GENREP__BS_MR, b += GENREP__BS_NR)
+        for (int i = 0; i < GENREP__BS_MR; i++) {
+            float a0 = genrep_bf16_to_f32((uint16_t)a[i]), a1 = genrep_bf16_to_f32((uint16_t)(a[i] >> 16));
+            for (int j = 0; j < GENREP__BS_NR; j++) {
+                float b0 = genrep_bf16_to_f32((uint16_t)b[j]), b1 = genrep_bf16_to_f32((uint16_t)(b[j] >> 16));
+                acc[i][j] = genrep__bf16_fma(a0, b0, genrep__bf16_fma(a1, b1, acc[i][j]));
+            }
+        }
+    for (int i = 0; i < GENREP__BS_MR; i++)
+        for (int j = 0; j < GENREP__BS_NR; j++) c[i * ldc + j] = accum ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* fp32 -> bf16 of 8 lanes, as genrep_bf16_round (zero-extended to 32 bits). */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i genrep__bf16_round8(__m256 x) {
+    __m256i u = _mm256_castps_si256(x);
+    __m256i mag = _mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff));
+    __m256i isnan = _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(0x7f800000));
+    __m256i isden = _mm256_cmpeq_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7f800000)), _mm256_setzero_si256());
+    u = _mm256_blendv_epi8(u, _mm256_and_si256(u, _mm256_set1_epi32((int)0x80000000u)), isden);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb), 16);
+    __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    return _mm256_blendv_epi8(r, q, isnan);
+}
+
+__attribute__((target("avx2")))
+static void genrep__bf16_pairs_avx2(uint32_t *dst, const float *src, int kc, int w) {
+    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * (size_t)w)
+        for (int j = 0; j < w; j += 8) {
+            __m256i lo = genrep__bf16_round8(_mm256_loadu_ps(src + j));
+            __m256i hi = k + 1 < kc ? _mm256_slli_epi32(genrep__bf16_round8(_mm256_loadu_ps(src + w + j)), 16)
+                                    : _mm256_setzero_si256();
+            _mm256_storeu_si256((__m256i *)(dst + j), _mm256_or_si256(lo, hi));
+        }
+}
+
+/* AVX2 emulation, 4 x 16: 8 ymm accumulators, 4 for B (odd/even halves of
+   two vectors of 8 pairs), 2 broadcasts. FTZ+DAZ only around the k loop. */
+__attribute__((target("avx2,fma")))
+static void genrep__gemm_bf16_avx2_4x16(int kp, const uint32_t *a, const uint32_t *b, float *c, long ldc,
+                                        int accum) {
+    __m256 acc[4][2];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    for (int p = 0; p < kp; p++, a += 4, b += 16) {
+        __m256i r0 = _mm256_load_si256((const __m256i *)b), r1 = _mm256_load_si256((const __m256i *)(b + 8));
+        __m256 bo0 = _mm256_castsi256_ps(_mm256_and_si256(r0, hi)), be0 = _mm256_castsi256_ps(_mm256_slli_epi32(r0, 16));
+        __m256 bo1 = _mm256_castsi256_ps(_mm256_and_si256(r1, hi)), be1 = _mm256_castsi256_ps(_mm256_slli_epi32(r1, 16));
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            __m256i ar = _mm256_set1_epi32((int)a[i]);
+            __m256 ao = _mm256_castsi256_ps(_mm256_and_si256(ar, hi)), ae = _mm256_castsi256_ps(_mm256_slli_epi32(ar, 16));
+            acc[i][0] = _mm256_fmadd_ps(ae, be0, _mm256_fmadd_ps(ao, bo0, acc[i][0]));
+            acc[i][1] = _mm256_fmadd_ps(ae, be1, _mm256_fmadd_ps(ao, bo1, acc[i][1]));
+        }
+    }
+    _mm_setcsr(csr);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) {
+            float *q = c + i * ldc + 8 * j;
+            _mm256_storeu_ps(q, accum ? _mm256_add_ps(_mm256_loadu_ps(q), acc[i][j]) : acc[i][j]);
+        }
+}
+
+/* Native AVX512-BF16, 8 x 48: per pair 3 B loads, 8 broadcasts, 24
+   vdpbf16ps (48 multiply-adds per lane-group of 16, twice the fp32 kernel's). */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static void genrep__bf16_pairs_avx512(uint32_t *dst, const float *src, int kc, int w) {
+    /* _mm512_cvtne2ps_pbh(hi, lo) puts lo's 16 bf16 in the low half; the
+       permutation interleaves them into (lo[j], hi[j]) pairs. */
+    const __m512i perm = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                          23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * (size_t)w) {
+        int j = 0;
+        for (; j + 16 <= w; j += 16) {
+            __m512 lo = _mm512_loadu_ps(src + j), h = k + 1 < kc ? _mm512_loadu_ps(src + w + j) : _mm512_setzero_ps();
+            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(h, lo);
+            _mm512_storeu_si512((void *)(dst + j), _mm512_permutexvar_epi16(perm, v));
+        }
+        for (; j < w; j++) {
+            uint32_t l = genrep_bf16_round(src[j]), h = k + 1 < kc ? genrep_bf16_round(src[w + j]) : 0u;
+            dst[j] = l | h << 16;
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static void genrep__gemm_bf16_avx512_8x48(int kp, const uint32_t *a, const uint32_t *b, float *c, long ldc,
+                                          int accum) {
+    __m512 acc[8][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++) acc[i][j] = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 47), _MM_HINT_T0);
+    }
+#pragma GCC unroll 2
+    for (int p = 0; p < kp; p++, a += 8, b += 48) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)b), b1 = (__m512bh)_mm512_load_si512((const void *)(b + 16)),
+                 b2 = (__m512bh)_mm512_load_si512((const void *)(b + 32));
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[i]);
+            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
+            acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+            acc[i][2] = _mm512_dpbf16_ps(acc[i][2], ai, b2);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++) {
+            float *q = c + i * ldc + 16 * j;
+            _mm512_storeu_ps(q, accum ? _mm512_add_ps(_mm512_loadu_ps(q), acc[i][j]) : acc[i][j]);
+        }
+}
+
+static int genrep__cpu_has_bf16(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") && genrep__cpu_max_isa() == GENREP_ISA_AVX512;
+}
+#endif /* x86 */
+
+static genrep__gemm_bf16_cfg genrep__gemm_bf16_config(genrep_isa isa) {
+    genrep__gemm_bf16_cfg g = {GENREP__BS_MR, GENREP__BS_NR, 128, 8 * 96, genrep__gemm_bf16_scalar_4x8,
+                               genrep__bf16_pairs_scalar, 0, "scalar"};
+#if defined(__x86_64__) || defined(__i386__)
+    if (isa == GENREP_ISA_AVX512 && genrep__cpu_has_bf16()) {
+        genrep__gemm_bf16_cfg z = {8, 48, 128, 48 * 16, genrep__gemm_bf16_avx512_8x48, genrep__bf16_pairs_avx512, 1,
+                                   "avx512bf16"};
+        g = z;
+    } else if (isa >= GENREP_ISA_AVX2) {
+        genrep__gemm_bf16_cfg y = {4, 16, 128, 16 * 48, genrep__gemm_bf16_avx2_4x16, genrep__bf16_pairs_avx2, 1,
+                                   "avx2-emulated"};
+        g = y;
+    }
+#else
+    (void)isa;
+#endif
+    return g;
+}
+
+/* One chunk C(m0:m1, n0:n1) (m0, n0 multiples of MR, NR): the loops of
+   genrep__gemm_block with k blocks of kb (even, from K only), B packed one
+   micro-panel at a time through the staging buffer. 0: no buffers. */
+static int genrep__gemm_bf16_block(const genrep__gemm_args *g, const genrep__gemm_bf16_cfg *cf, int kb, int m0,
+                                   int m1, int n0, int n1) {
+    const int MR = cf->MR, NR = cf->NR, K = g->K, kpb = kb / 2;
+    genrep__gemm_bufs *bu = genrep__gemm_get_bufs();
+    if (!bu) return 0;
+    int mspan = m1 - m0, nspan = n1 - n0;
+    size_t mcpad = (size_t)((mspan < cf->MC ? mspan : cf->MC) + MR - 1) / MR * MR;
+    size_t ncpad = (size_t)((nspan < cf->NC ? nspan : cf->NC) + NR - 1) / NR * NR;
+    /* packed pairs live in the float buffers (4 bytes each) */
+    if (!genrep__gemm_reserve(&bu->a, &bu->acap, mcpad * kpb) || !genrep__gemm_reserve(&bu->b, &bu->bcap, ncpad * kpb) ||
+        !genrep__gemm_reserve(&bu->s, &bu->scap, (size_t)kb * (MR > NR ? MR : NR)))
+        return 0;
+    uint32_t *apk = (uint32_t *)(void *)bu->a, *bpk = (uint32_t *)(void *)bu->b;
+    genrep__bf16_pairs_fn apairs = MR % 8 == 0 ? cf->pairs : genrep__bf16_pairs_scalar;
+    float tile[8 * 48] __attribute__((aligned(64))); /* edge tile, MR*NR <= 384 */
+    for (int jc = n0; jc < n1; jc += cf->NC) {
+        int nc = n1 - jc < cf->NC ? n1 - jc : cf->NC;
+        for (int pc = 0; pc < K; pc += kb) {
+            int kc = K - pc < kb ? K - pc : kb, kp = (kc + 1) / 2;
+            int accum = pc > 0 || g->beta != 0.0f;
+            for (int jr = 0; jr < nc; jr += NR) {
+                int nr = nc - jr < NR ? nc - jr : NR;
+                if (g->pack_b) g->pack_b(bu->s, g->pack_ctx, pc, kc, jc + jr, nr, NR, cf->transpose8);
+                else genrep__pack_b(bu->s, g->B, g->ldb, g->transB, pc, kc, jc + jr, nr, NR, cf->transpose8);
+                cf->pairs(bpk + (size_t)jr * kp, bu->s, kc, NR);
+            }
+            for (int ic = m0; ic < m1; ic += cf->MC) {
+                int mc = m1 - ic < cf->MC ? m1 - ic : cf->MC;
+                for (int ir = 0; ir < mc; ir += MR) {
+                    int mr = mc - ir < MR ? mc - ir : MR;
+                    genrep__pack_a(bu->s, g->A, g->lda, g->transA, ic + ir, mr, pc, kc, MR, cf->transpose8);
+                    apairs(apk + (size_t)ir * kp, bu->s, kc, MR);
+                }
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int nr = nc - jr < NR ? nc - jr : NR;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = mc - ir < MR ? mc - ir : MR;
+                        const uint32_t *ap = apk + (size_t)ir * kp, *bp = bpk + (size_t)jr * kp;
+                        float *c = g->C + (size_t)(ic + ir) * g->ldc + jc + jr;
+                        if (mr == MR && nr == NR) {
+                            cf->kernel(kp, ap, bp, c, g->ldc, accum);
+                            continue;
+                        }
+                        cf->kernel(kp, ap, bp, tile, NR, 0);
+                        for (int i = 0; i < mr; i++)
+                            for (int j = 0; j < nr; j++) {
+                                float *cij = &c[(size_t)i * g->ldc + j];
+                                *cij = accum ? *cij + tile[i * NR + j] : tile[i * NR + j];
+                            }
+                    }
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+/* genrep_gemm_bf16 with an optional packing callback for B (the conv's
+   implicit im2col), as genrep__sgemm_impl. */
+static genrep_status genrep__gemm_bf16_impl(int transA, int transB, int M, int N, int K, const float *A, int lda,
+                                            const float *B, int ldb, float beta, float *C, int ldc,
+                                            genrep__pack_b_fn pack_b, const void *pack_ctx) {
+    genrep_status st = genrep__gemm_bf16_check("genrep_gemm_bf16", transA, transB, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    if (st) return st;
+    if (M == 0 || N == 0) return GENREP_OK;
+    if (K == 0) {
+        if (beta == 0.0f)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
+        return GENREP_OK;
+    }
+    genrep__gemm_bf16_cfg cf = genrep__kernels()->gemm_bf16;
+    int nkb, kb;
+    genrep__bf16_blocks(K, &nkb, &kb);
+    genrep__gemm_args g = {transA ? 1 : 0, transB ? 1 : 0, M, N, K, 1.0f, beta, A, B, C, lda, ldb, ldc,
+                           pack_b, pack_ctx};
+    /* Threads as genrep__sgemm_impl: dynamic chunks of whole NR panels of N,
+       or MR panels of M when N is narrow. Each element is computed by one
+       kernel call per k block in the same order whoever runs it. */
+    int nt = 1;
+#ifdef _OPENMP
+    if ((double)M * N * K >= GENREP__GEMM_MT_MIN && !omp_in_parallel()) nt = omp_get_max_threads();
+#endif
+    int npan = (N + cf.NR - 1) / cf.NR, mpan = (M + cf.MR - 1) / cf.MR;
+    int split_n = npan >= 2 * nt || npan >= mpan;
+    int pans = split_n ? npan : mpan;
+    if (nt > pans) nt = pans;
+    if (nt <= 1) {
+        if (!genrep__gemm_bf16_block(&g, &cf, kb, 0, M, 0, N))
+            return genrep__fail(GENREP_ERR_NOMEM, "genrep_gemm_bf16: packing buffers");
+        return GENREP_OK;
+    }
+    int fail = 0;
+#ifdef _OPENMP
+    int per = split_n ? pans / (nt * (cf.NC / cf.NR)) : 4;
+    per = per < 1 ? 1 : per > 4 ? 4 : per;
+    int chunk = (pans + nt * per - 1) / (nt * per), nchunk = (pans + chunk - 1) / chunk;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : fail)
+    for (int c = 0; c < nchunk; c++) {
+        int p0 = c * chunk, p1 = p0 + chunk < pans ? p0 + chunk : pans;
+        int ok = split_n ? genrep__gemm_bf16_block(&g, &cf, kb, 0, M, p0 * cf.NR, p1 * cf.NR < N ? p1 * cf.NR : N)
+                         : genrep__gemm_bf16_block(&g, &cf, kb, p0 * cf.MR, p1 * cf.MR < M ? p1 * cf.MR : M, 0, N);
+        fail |= !ok;
+    }
+#endif
+    if (fail) return genrep__fail(GENREP_ERR_NOMEM, "genrep_gemm_bf16: packing buffers");
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_gemm_bf16(int transA, int transB, int M, int N, int K, const float *A, int lda,
+                                          const float *B, int ldb, float beta, float *C, int ldc) {
+    return genrep__gemm_bf16_impl(transA, transB, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL, NULL);
+}
 
 /* ----------------------------------------------------- [LINEAR] [CONV] [CONVT]
    The GEMM-backed layers. Each op has a plain scalar reference

@@ -397,6 +397,137 @@ START_TEST(bf16_ref_vs_fp32) {
 }
 END_TEST
 
+/* First element where got and want differ in bits (both NaN counts as the
+   same: payloads are unspecified), or -1. */
+static long bf16_first_diff(const float *got, const float *want, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (bits_of(got[i]) != bits_of(want[i]) && !(isnan(got[i]) && isnan(want[i]))) return (long)i;
+    return -1;
+}
+
+/* Fill with values that exercise the corners: mostly uniform, some huge,
+   tiny (products near and below FLT_MIN), denormal, exact ties of the
+   rounding, zeros of both signs, and (when specials) infinities and NaN. */
+static void bf16_fill(float *x, size_t n, uint64_t seed, int specials) {
+    genrep_rng r;
+    genrep_rng_init(&r, seed, 0xbf16);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t sel = genrep_rng_below(&r, 64);
+        float v = 2.0f * genrep_rng_uniform(&r) - 1.0f;
+        if (sel == 0) v *= 0x1p-63f;                                       /* products near 2^-126 */
+        else if (sel == 1) v = float_of(genrep_rng_u32(&r) & 0x807fffffu); /* denormal */
+        else if (sel == 2) v = float_of((bits_of(v) & 0xffff0000u) | 0x8000u); /* a tie */
+        else if (sel == 3) v = genrep_rng_below(&r, 2) ? 0.0f : -0.0f;
+        else if (sel == 4) v *= 0x1p60f;                                   /* large, cancels */
+        else if (specials && sel == 5) v = genrep_rng_below(&r, 2) ? INFINITY : -INFINITY;
+        else if (specials && sel == 6) v = NAN;
+        x[i] = v;
+    }
+}
+
+/* Every path this CPU runs (scalar, AVX2 emulation, AVX512-BF16) against
+   genrep_gemm_bf16_ref bit for bit: odd sizes around the tiles (4x8, 4x16,
+   8x48) and the k block (1024), all transposes, padded leading
+   dimensions, beta 0 (over NaN) and 1, corner values. */
+static void bf16_case(int tA, int tB, int M, int N, int K, float beta, int pad, int specials, uint64_t seed) {
+    int lda = (tA ? M : K) + pad, ldb = (tB ? K : N) + pad, ldc = N + pad;
+    if (lda < 1) lda = 1;
+    if (ldb < 1) ldb = 1;
+    if (ldc < 1) ldc = 1;
+    size_t na = (size_t)(tA ? K : M) * lda, nb = (size_t)(tB ? N : K) * ldb, nc = (size_t)M * ldc;
+    float *A = (float *)malloc((na + 1) * 4), *B = (float *)malloc((nb + 1) * 4);
+    float *C0 = (float *)malloc((nc + 1) * 4), *R = (float *)malloc((nc + 1) * 4), *G = (float *)malloc((nc + 1) * 4);
+    bf16_fill(A, na, seed, specials);
+    bf16_fill(B, nb, seed + 1, specials);
+    tu_fill(C0, nc, seed + 2, -1, 1);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < nc; i++) C0[i] = NAN;
+    memcpy(R, C0, nc * 4);
+    ck_assert_int_eq(genrep_gemm_bf16_ref(tA, tB, M, N, K, A, lda, B, ldb, beta, R, ldc), GENREP_OK);
+    genrep_isa best = genrep_get_isa();
+    for (int isa = GENREP_ISA_SCALAR; isa <= GENREP_ISA_AVX512; isa++) {
+        if (genrep_set_isa((genrep_isa)isa) != GENREP_OK) continue;
+        memcpy(G, C0, nc * 4);
+        ck_assert_int_eq(genrep_gemm_bf16(tA, tB, M, N, K, A, lda, B, ldb, beta, G, ldc), GENREP_OK);
+        long d = bf16_first_diff(G, R, nc);
+        ck_assert_msg(d < 0, "bf16 %s tA=%d tB=%d M=%d N=%d K=%d beta=%g pad=%d: C[%ld] got %a want %a",
+                      genrep__kernels()->gemm_bf16.name, tA, tB, M, N, K, beta, pad, d, d < 0 ? 0.0 : G[d],
+                      d < 0 ? 0.0 : R[d]);
+    }
+    ck_assert_int_eq(genrep_set_isa(best), GENREP_OK);
+    free(A); free(B); free(C0); free(R); free(G);
+}
+
+START_TEST(bf16_paths_bitwise) {
+    static const int sizes[][3] = {{1, 1, 1},   {3, 5, 2},    {4, 8, 7},    {9, 49, 3},   {8, 48, 64},
+                                   {13, 97, 33}, {17, 50, 129}, {5, 7, 1023}, {6, 17, 1025}, {33, 65, 2051}};
+    uint64_t seed = 900;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
+            bf16_case(t >> 1, t & 1, M, N, K, (t & 1) ? 1.0f : 0.0f, (int)(s % 3), 0, seed++);
+        }
+    /* infinities and NaN through every path (NaN where the reference has NaN) */
+    bf16_case(0, 0, 11, 53, 77, 1.0f, 1, 1, seed++);
+    bf16_case(1, 1, 10, 20, 300, 0.0f, 0, 1, seed++);
+    /* big enough for several threads, MC/NC blocks and edge tiles */
+    bf16_case(0, 0, 130, 800, 600, 0.0f, 0, 0, seed++);
+    bf16_case(1, 0, 70, 1000, 200, 1.0f, 3, 0, seed++);
+}
+END_TEST
+
+/* The fast path against fp32 GEMM within the bound, on conv-like shapes. */
+START_TEST(bf16_vs_fp32_bound) {
+    static const int shapes[][3] = {{64, 700, 288}, {32, 300, 2500}, {10, 1000, 99}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *A = (float *)malloc((size_t)M * K * 4), *B = (float *)malloc((size_t)K * N * 4);
+        float *R = (float *)malloc((size_t)M * N * 4), *F = (float *)malloc((size_t)M * N * 4);
+        tu_fill(A, (size_t)M * K, 60 + s, -1, 1);
+        tu_fill(B, (size_t)K * N, 70 + s, -1, 1);
+        ck_assert_int_eq(genrep_gemm_bf16(0, 0, M, N, K, A, K, B, N, 0.0f, R, N), GENREP_OK);
+        ck_assert_int_eq(genrep_sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, F, N), GENREP_OK);
+        int bi = 0, bj = 0;
+        double q = bf16_bound_ratio(R, F, A, B, M, N, K, &bi, &bj);
+        ck_assert_msg(q <= 1.0, "bf16 M=%d N=%d K=%d: C(%d,%d) %.9g vs fp32 %.9g, %.3g x the bound", M, N, K, bi, bj,
+                      R[bi * N + bj], F[bi * N + bj], q);
+        free(A); free(B); free(R); free(F);
+    }
+}
+END_TEST
+
+/* Same bits on 1, 2 and 3 threads on every path; bad beta refused. */
+START_TEST(bf16_threads_and_args) {
+    enum { M = 72, N = 1500, K = 700 };
+    float *A = (float *)malloc((size_t)M * K * 4), *B = (float *)malloc((size_t)K * N * 4);
+    float *C1 = (float *)malloc((size_t)M * N * 4), *Cn = (float *)malloc((size_t)M * N * 4);
+    bf16_fill(A, (size_t)M * K, 5, 0);
+    bf16_fill(B, (size_t)K * N, 6, 0);
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+    genrep_isa best = genrep_get_isa();
+    for (int isa = GENREP_ISA_SCALAR; isa <= GENREP_ISA_AVX512; isa++) {
+        if (genrep_set_isa((genrep_isa)isa) != GENREP_OK) continue;
+        omp_set_num_threads(1);
+        ck_assert_int_eq(genrep_gemm_bf16(0, 1, M, N, K, A, K, B, K, 0.0f, C1, N), GENREP_OK);
+        for (int nt = 2; nt <= 3; nt++) {
+            omp_set_num_threads(nt);
+            ck_assert_int_eq(genrep_gemm_bf16(0, 1, M, N, K, A, K, B, K, 0.0f, Cn, N), GENREP_OK);
+            ck_assert_msg(memcmp(C1, Cn, (size_t)M * N * 4) == 0, "bf16 %s: %d threads differ from 1",
+                          genrep__kernels()->gemm_bf16.name, nt);
+        }
+    }
+    omp_set_num_threads(saved);
+    ck_assert_int_eq(genrep_set_isa(best), GENREP_OK);
+#endif
+    ck_assert_int_eq(genrep_gemm_bf16(0, 0, 2, 3, 4, A, 4, B, 3, 0.5f, C1, 3), GENREP_ERR_ARG);
+    ck_assert(strstr(genrep_last_error(), "beta") != NULL);
+    ck_assert_int_eq(genrep_gemm_bf16(0, 0, 2, 3, 4, A, 3, B, 3, 0.0f, C1, 3), GENREP_ERR_ARG); /* lda < K */
+    ck_assert_int_eq(genrep_gemm_bf16_ref(0, 0, 2, 3, 4, A, 4, B, 3, 2.0f, C1, 3), GENREP_ERR_ARG);
+    free(A); free(B); free(C1); free(Cn);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("gemm");
     TCase *tc = tcase_create("gemm");
@@ -411,6 +542,9 @@ int main(void) {
     tcase_add_test(tc, bf16_round_cases);
     tcase_add_test(tc, bf16_hw_model);
     tcase_add_test(tc, bf16_ref_vs_fp32);
+    tcase_add_test(tc, bf16_paths_bitwise);
+    tcase_add_test(tc, bf16_vs_fp32_bound);
+    tcase_add_test(tc, bf16_threads_and_args);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
