@@ -377,8 +377,11 @@ typedef struct {
     int K, R, S;          /* output channels, kernel height, width */
     int stride_h, stride_w, pad_h, pad_w;
     int P, Q;             /* output height, width (filled by _init) */
+    int precision;        /* genrep_precision of the GEMMs: _init sets FP32; BF16 runs
+                             forward and both backward GEMMs through genrep_gemm_bf16
+                             (bf16 operands, fp32 sums; outputs and gradients stay fp32) */
 } genrep_conv2d_desc;
-/* Fill d and compute P,Q; GENREP_ERR_ARG / _SHAPE on bad sizes. */
+/* Fill d and compute P,Q (precision FP32); GENREP_ERR_ARG / _SHAPE on bad sizes. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C, int H, int W,
                                             int K, int R, int S, int stride, int pad);
 /* Scratch floats for forward and backward (one size serves both); 0 if d
@@ -2126,8 +2129,9 @@ static genrep__gemm_cfg genrep__gemm_config(genrep_isa isa) {
    packed pairs (a[p*MR + i], b[p*NR + j]; low half = even k). */
 typedef void (*genrep__ukernel_bf16_fn)(int kp, const uint32_t *a, const uint32_t *b, float *c, long ldc,
                                         int accum);
-/* dst (ceil(kc/2), w) pairs from src (kc, w) fp32 rows; w a multiple of 8. */
-typedef void (*genrep__bf16_pairs_fn)(uint32_t *dst, const float *src, int kc, int w);
+/* dst (ceil(kc/2), w) pairs from kc fp32 rows of w values, row stride lds;
+   w a multiple of 8. */
+typedef void (*genrep__bf16_pairs_fn)(uint32_t *dst, const float *src, int kc, int w, size_t lds);
 
 typedef struct {
     int MR, NR, MC, NC;               /* tile; blocking (k blocks: GENREP__BF16_KC, every path) */
@@ -2607,10 +2611,10 @@ GENREP_API genrep_status genrep_gemm_bf16_ref(int transA, int transB, int M, int
 }
 
 
-static void genrep__bf16_pairs_scalar(uint32_t *dst, const float *src, int kc, int w) {
-    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * (size_t)w)
+static void genrep__bf16_pairs_scalar(uint32_t *dst, const float *src, int kc, int w, size_t lds) {
+    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * lds)
         for (int j = 0; j < w; j++) {
-            uint32_t lo = genrep_bf16_round(src[j]), hi = k + 1 < kc ? genrep_bf16_round(src[w + j]) : 0u;
+            uint32_t lo = genrep_bf16_round(src[j]), hi = k + 1 < kc ? genrep_bf16_round(src[lds + j]) : 0u;
             dst[j] = lo | hi << 16;
         }
 }
@@ -2648,11 +2652,11 @@ static inline __m256i genrep__bf16_round8(__m256 x) {
 }
 
 __attribute__((target("avx2")))
-static void genrep__bf16_pairs_avx2(uint32_t *dst, const float *src, int kc, int w) {
-    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * (size_t)w)
+static void genrep__bf16_pairs_avx2(uint32_t *dst, const float *src, int kc, int w, size_t lds) {
+    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * lds)
         for (int j = 0; j < w; j += 8) {
             __m256i lo = genrep__bf16_round8(_mm256_loadu_ps(src + j));
-            __m256i hi = k + 1 < kc ? _mm256_slli_epi32(genrep__bf16_round8(_mm256_loadu_ps(src + w + j)), 16)
+            __m256i hi = k + 1 < kc ? _mm256_slli_epi32(genrep__bf16_round8(_mm256_loadu_ps(src + lds + j)), 16)
                                     : _mm256_setzero_si256();
             _mm256_storeu_si256((__m256i *)(dst + j), _mm256_or_si256(lo, hi));
         }
@@ -2694,20 +2698,20 @@ static void genrep__gemm_bf16_avx2_4x16(int kp, const uint32_t *a, const uint32_
 /* Native AVX512-BF16, 8 x 48: per pair 3 B loads, 8 broadcasts, 24
    vdpbf16ps (48 multiply-adds per lane-group of 16, twice the fp32 kernel's). */
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-static void genrep__bf16_pairs_avx512(uint32_t *dst, const float *src, int kc, int w) {
+static void genrep__bf16_pairs_avx512(uint32_t *dst, const float *src, int kc, int w, size_t lds) {
     /* _mm512_cvtne2ps_pbh(hi, lo) puts lo's 16 bf16 in the low half; the
        permutation interleaves them into (lo[j], hi[j]) pairs. */
     const __m512i perm = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
                                           23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * (size_t)w) {
+    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * lds) {
         int j = 0;
         for (; j + 16 <= w; j += 16) {
-            __m512 lo = _mm512_loadu_ps(src + j), h = k + 1 < kc ? _mm512_loadu_ps(src + w + j) : _mm512_setzero_ps();
+            __m512 lo = _mm512_loadu_ps(src + j), h = k + 1 < kc ? _mm512_loadu_ps(src + lds + j) : _mm512_setzero_ps();
             __m512i v = (__m512i)_mm512_cvtne2ps_pbh(h, lo);
             _mm512_storeu_si512((void *)(dst + j), _mm512_permutexvar_epi16(perm, v));
         }
         for (; j < w; j++) {
-            uint32_t l = genrep_bf16_round(src[j]), h = k + 1 < kc ? genrep_bf16_round(src[w + j]) : 0u;
+            uint32_t l = genrep_bf16_round(src[j]), h = k + 1 < kc ? genrep_bf16_round(src[lds + j]) : 0u;
             dst[j] = l | h << 16;
         }
     }
@@ -2797,16 +2801,20 @@ static int genrep__gemm_bf16_block(const genrep__gemm_args *g, const genrep__gem
             int accum = pc > 0 || g->beta != 0.0f;
             for (int jr = 0; jr < nc; jr += NR) {
                 int nr = nc - jr < NR ? nc - jr : NR;
+                if (!g->pack_b && !g->transB && nr == NR) { /* rows of B straight into pairs */
+                    cf->pairs(bpk + (size_t)jr * kp, g->B + (size_t)pc * g->ldb + jc + jr, kc, NR, (size_t)g->ldb);
+                    continue;
+                }
                 if (g->pack_b) g->pack_b(bu->s, g->pack_ctx, pc, kc, jc + jr, nr, NR, cf->transpose8);
                 else genrep__pack_b(bu->s, g->B, g->ldb, g->transB, pc, kc, jc + jr, nr, NR, cf->transpose8);
-                cf->pairs(bpk + (size_t)jr * kp, bu->s, kc, NR);
+                cf->pairs(bpk + (size_t)jr * kp, bu->s, kc, NR, (size_t)NR);
             }
             for (int ic = m0; ic < m1; ic += cf->MC) {
                 int mc = m1 - ic < cf->MC ? m1 - ic : cf->MC;
                 for (int ir = 0; ir < mc; ir += MR) {
                     int mr = mc - ir < MR ? mc - ir : MR;
                     genrep__pack_a(bu->s, g->A, g->lda, g->transA, ic + ir, mr, pc, kc, MR, cf->transpose8);
-                    apairs(apk + (size_t)ir * kp, bu->s, kc, MR);
+                    apairs(apk + (size_t)ir * kp, bu->s, kc, MR, (size_t)MR);
                 }
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
@@ -3314,7 +3322,19 @@ static genrep_status genrep__conv2d_check_desc(const char *fn, const genrep_conv
         return genrep__fail(GENREP_ERR_SHAPE, "%s: descriptor P=%d Q=%d do not match its sizes (use genrep_conv2d_init)",
                             fn, d->P, d->Q);
     if ((int64_t)d->P * d->Q > INT32_MAX / 4) return genrep__fail(GENREP_ERR_ARG, "%s: output too large", fn);
+    if (d->precision != GENREP_PRECISION_FP32 && d->precision != GENREP_PRECISION_BF16)
+        return genrep__fail(GENREP_ERR_ARG, "%s: descriptor precision=%d, expected GENREP_PRECISION_FP32 (0) or _BF16 (1)",
+                            fn, d->precision);
     return GENREP_OK;
+}
+
+/* The conv GEMMs (alpha 1, beta 0 or 1) in the descriptor's precision. */
+static genrep_status genrep__conv_gemm(const genrep_conv2d_desc *d, int tA, int tB, int M, int N, int K,
+                                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                                       int ldc, genrep__pack_b_fn pack_b, const void *ctx) {
+    if (d->precision == GENREP_PRECISION_BF16)
+        return genrep__gemm_bf16_impl(tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc, pack_b, ctx);
+    return genrep__sgemm_impl(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, pack_b, ctx);
 }
 
 GENREP_API genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C, int H, int W,
@@ -3327,7 +3347,7 @@ GENREP_API genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C,
         return genrep__fail(GENREP_ERR_SHAPE, "%s: kernel %dx%d larger than padded input %dx%d",
                             __func__, R, S, H + 2 * pad, W + 2 * pad);
     genrep_conv2d_desc t = { N, C, H, W, K, R, S, stride, stride, pad, pad,
-                             (H + 2 * pad - R) / stride + 1, (W + 2 * pad - S) / stride + 1 };
+                             (H + 2 * pad - R) / stride + 1, (W + 2 * pad - S) / stride + 1, GENREP_PRECISION_FP32 };
     *d = t;
     return GENREP_OK;
 }
@@ -3352,7 +3372,7 @@ static size_t genrep__conv2d_fwd_ws(const genrep_conv2d_desc *d) {
 static int genrep__conv2d_dgrad_desc(const genrep_conv2d_desc *d, genrep_conv2d_desc *t) {
     if (d->stride_h != 1 || d->stride_w != 1 || d->pad_h > d->R - 1 || d->pad_w > d->S - 1) return 0;
     genrep_conv2d_desc x = { d->N, d->K, d->P, d->Q, d->C, d->R, d->S, 1, 1,
-                             d->R - 1 - d->pad_h, d->S - 1 - d->pad_w, d->H, d->W };
+                             d->R - 1 - d->pad_h, d->S - 1 - d->pad_w, d->H, d->W, d->precision };
     *t = x;
     return 1;
 }
@@ -3435,9 +3455,10 @@ static genrep_status genrep__conv2d_forward_chunk(float *out, int acc, float *co
         /* one image: the (K, PQ) product is already NCHW; bias first, GEMM adds onto it */
         float *o = out + (size_t)n0 * K * PQ;
         if (bias && !acc) for (int k = 0; k < K; k++) for (size_t j = 0; j < PQ; j++) o[(size_t)k * PQ + j] = bias[k];
-        return genrep_sgemm(0, 0, K, cols, CRS, 1.0f, weight, CRS, col, cols, bias || acc ? 1.0f : 0.0f, o, cols);
+        return genrep__conv_gemm(d, 0, 0, K, cols, CRS, weight, CRS, col, cols, bias || acc ? 1.0f : 0.0f, o, cols,
+                                 NULL, NULL);
     }
-    genrep_status st = genrep_sgemm(0, 0, K, cols, CRS, 1.0f, weight, CRS, col, cols, 0.0f, y, cols);
+    genrep_status st = genrep__conv_gemm(d, 0, 0, K, cols, CRS, weight, CRS, col, cols, 0.0f, y, cols, NULL, NULL);
     if (st) return st;
     genrep__chunk_scatter(out + (size_t)n0 * K * PQ, y, acc ? NULL : bias, acc, m, K, PQ);
     return GENREP_OK;
@@ -3508,16 +3529,17 @@ static genrep_status genrep__conv2d_backward_chunk(float *dinp, float *dw, float
     if (dw && xmask) {
         /* dw (K, CRS) += dout (K, cols) @ col^T (cols, CRS), col packed from the images */
         genrep__im2col_ctx ctx = { inp + (size_t)n0 * CHW, g, xmask };
-        if ((st = genrep__sgemm_impl(0, 1, K, CRS, cols, 1.0f, dyc, cols, inp, cols, 1.0f, dw, CRS,
-                                     genrep__pack_b_im2col_t, &ctx))) return st;
+        if ((st = genrep__conv_gemm(d, 0, 1, K, CRS, cols, dyc, cols, inp, cols, 1.0f, dw, CRS,
+                                    genrep__pack_b_im2col_t, &ctx))) return st;
     } else if (dw) {
         /* dw (K, CRS) += dout (K, cols) @ col^T (cols, CRS) */
         genrep__im2col(col, (size_t)cols, inp + (size_t)n0 * CHW, m, g);
-        if ((st = genrep_sgemm(0, 1, K, CRS, cols, 1.0f, dyc, cols, col, cols, 1.0f, dw, CRS))) return st;
+        if ((st = genrep__conv_gemm(d, 0, 1, K, CRS, cols, dyc, cols, col, cols, 1.0f, dw, CRS, NULL, NULL))) return st;
     }
     if (do_col2im) {
         /* dcol (CRS, cols) = weight^T (CRS, K) @ dout (K, cols), then scattered back */
-        if ((st = genrep_sgemm(1, 0, CRS, cols, K, 1.0f, weight, CRS, dyc, cols, 0.0f, col, cols))) return st;
+        if ((st = genrep__conv_gemm(d, 1, 0, CRS, cols, K, weight, CRS, dyc, cols, 0.0f, col, cols, NULL, NULL)))
+            return st;
         genrep__col2im_add(dinp + (size_t)n0 * CHW, col, (size_t)cols, m, g);
     }
     return GENREP_OK;
