@@ -784,6 +784,8 @@ typedef struct {
     genrep_encoder_config cfg;
     int    feat_dim, out_dim;       /* F; out_dim = head_out, or F without a head */
     int    max_batch;
+    int    precision;               /* genrep_precision of conv and head GEMMs: FP32 after
+                                       create; set with genrep_encoder_set_precision */
     float *params;                  /* num_params + num_buffers floats */
     float *grads;                   /* num_params floats, backward accumulates */
     size_t num_params, num_buffers;
@@ -806,6 +808,14 @@ typedef struct {
 GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_encoder_config *cfg,
                                                int max_batch, uint64_t seed);
 GENREP_API void genrep_encoder_free(genrep_encoder *e);
+/* Mixed precision: GENREP_PRECISION_BF16 runs every conv (forward, data and
+   weight gradient) and the head's linear layers through genrep_gemm_bf16
+   (bf16 operands, fp32 sums); parameters, gradients, optimiser state, BN
+   statistics, activations and the loss stay fp32. The forward and backward
+   then give the same bits on every ISA path (scalar, AVX2, AVX512-BF16) and
+   thread count. Takes effect at the next forward; GENREP_ERR_ARG for any
+   other value than GENREP_PRECISION_FP32 / _BF16. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_set_precision(genrep_encoder *e, genrep_precision p);
 /* The sizes create would allocate, without allocating them: trained
    parameters, buffers (BN running stats) and activation floats for
    max_batch. A loader can refuse a file too small for the model its
@@ -2990,12 +3000,30 @@ static GENREP__CONV_UNUSED void genrep__linear_backward_ref(float *dinp, float *
         }
 }
 
+/* The linear layers' GEMMs (alpha 1, beta 0 or 1) in precision prec (the
+   encoder's head follows its precision switch). */
+static genrep_status genrep__linear_gemm(int prec, int tA, int tB, int M, int N, int K, const float *A, int lda,
+                                         const float *B, int ldb, float beta, float *C, int ldc) {
+    if (prec == GENREP_PRECISION_BF16) return genrep_gemm_bf16(tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return genrep_sgemm(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+static genrep_status genrep__linear_forward_p(float *out, const float *inp, const float *weight, const float *bias,
+                                              int B, int C, int OC, int prec);
+static genrep_status genrep__linear_backward_p(float *dinp, float *dweight, float *dbias, const float *dout,
+                                               const float *inp, const float *weight, int B, int C, int OC, int prec);
+
 GENREP_API genrep_status genrep_linear_forward(float *out, const float *inp, const float *weight,
                                                const float *bias, int B, int C, int OC) {
+    return genrep__linear_forward_p(out, inp, weight, bias, B, C, OC, GENREP_PRECISION_FP32);
+}
+
+static genrep_status genrep__linear_forward_p(float *out, const float *inp, const float *weight, const float *bias,
+                                              int B, int C, int OC, int prec) {
     GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(inp); GENREP__CHECK_PTR(weight);
     GENREP__CHECK_POS(B); GENREP__CHECK_POS(C); GENREP__CHECK_POS(OC);
     /* out = inp (B,C) @ weight^T (C,OC); then the bias row by row */
-    genrep_status st = genrep_sgemm(0, 1, B, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
+    genrep_status st = genrep__linear_gemm(prec, 0, 1, B, OC, C, inp, C, weight, C, 0.0f, out, OC);
     if (st) return st;
     if (bias) {
         GENREP__CONV_PARFOR((size_t)B * OC)
@@ -3008,15 +3036,20 @@ GENREP_API genrep_status genrep_linear_forward(float *out, const float *inp, con
 GENREP_API genrep_status genrep_linear_backward(float *dinp, float *dweight, float *dbias,
                                                 const float *dout, const float *inp,
                                                 const float *weight, int B, int C, int OC) {
+    return genrep__linear_backward_p(dinp, dweight, dbias, dout, inp, weight, B, C, OC, GENREP_PRECISION_FP32);
+}
+
+static genrep_status genrep__linear_backward_p(float *dinp, float *dweight, float *dbias, const float *dout,
+                                               const float *inp, const float *weight, int B, int C, int OC, int prec) {
     GENREP__CHECK_PTR(dout);
     GENREP__CHECK_POS(B); GENREP__CHECK_POS(C); GENREP__CHECK_POS(OC);
     if (dinp) GENREP__CHECK_PTR(weight);
     if (dweight) GENREP__CHECK_PTR(inp);
     genrep_status st;
     /* dinp (B,C) += dout (B,OC) @ weight (OC,C) */
-    if (dinp && (st = genrep_sgemm(0, 0, B, C, OC, 1.0f, dout, OC, weight, C, 1.0f, dinp, C))) return st;
+    if (dinp && (st = genrep__linear_gemm(prec, 0, 0, B, C, OC, dout, OC, weight, C, 1.0f, dinp, C))) return st;
     /* dweight (OC,C) += dout^T (OC,B) @ inp (B,C) */
-    if (dweight && (st = genrep_sgemm(1, 0, OC, C, B, 1.0f, dout, OC, inp, C, 1.0f, dweight, C))) return st;
+    if (dweight && (st = genrep__linear_gemm(prec, 1, 0, OC, C, B, dout, OC, inp, C, 1.0f, dweight, C))) return st;
     if (dbias) {
         /* one channel per iteration, summed over b in order: thread-count independent */
         GENREP__CONV_PARFOR((size_t)B * OC)
@@ -5828,6 +5861,15 @@ static genrep_status genrep__enc_layout(genrep_encoder *e, int max_batch) {
     return GENREP_OK;
 }
 
+GENREP_API genrep_status genrep_encoder_set_precision(genrep_encoder *e, genrep_precision p) {
+    GENREP__CHECK_PTR(e);
+    if (p != GENREP_PRECISION_FP32 && p != GENREP_PRECISION_BF16)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_set_precision: precision %d, expected "
+                            "GENREP_PRECISION_FP32 (0) or GENREP_PRECISION_BF16 (1)", (int)p);
+    e->precision = (int)p;
+    return GENREP_OK;
+}
+
 GENREP_API void genrep_encoder_free(genrep_encoder *e) {
     if (!e) return;
     if (e->plan) { genrep_free(e->plan->init_kind); genrep_free(e->plan->init_scale); }
@@ -6003,6 +6045,7 @@ static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const f
     genrep_conv2d_desc d;
     genrep_status st = genrep_conv2d_init(&d, N, u->C, u->H, u->W, u->K, u->R, u->S, u->stride, u->pad);
     if (st) return st;
+    d.precision = e->precision;
     if (genrep_conv2d_workspace(&d) > e->ws_floats)
         return genrep__fail(GENREP_ERR_SHAPE, "genrep_encoder_forward: conv workspace too small for N=%d", N);
     float *c = e->acts + u->a_conv, *y = e->acts + u->a_bn;
@@ -6032,6 +6075,7 @@ static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float 
     genrep_conv2d_desc d;
     genrep_status st = genrep_conv2d_init(&d, N, u->C, u->H, u->W, u->K, u->R, u->S, u->stride, u->pad);
     if (st) return st;
+    d.precision = e->precision;
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
     /* gbn is overwritten (no zeroing pass) */
     st = genrep_batchnorm_act_backward(gbn, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g, act,
@@ -6079,11 +6123,11 @@ GENREP_API genrep_status genrep_encoder_forward(genrep_encoder *e, const float *
     e->out = feat;
     if (pl->has_head) {
         float *h1 = e->acts + pl->a_h1, *z = e->acts + pl->a_e, *out = e->acts + pl->a_out;
-        if ((st = genrep_linear_forward(h1, feat, e->params + T[pl->t_w1].offset, e->params + T[pl->t_b1].offset,
-                                        N, pl->F, pl->Hd))) return st;
+        if ((st = genrep__linear_forward_p(h1, feat, e->params + T[pl->t_w1].offset, e->params + T[pl->t_b1].offset,
+                                           N, pl->F, pl->Hd, e->precision))) return st;
         genrep__enc_relu_inplace(h1, (size_t)N * pl->Hd);
-        if ((st = genrep_linear_forward(z, h1, e->params + T[pl->t_w2].offset, e->params + T[pl->t_b2].offset,
-                                        N, pl->Hd, pl->O))) return st;
+        if ((st = genrep__linear_forward_p(z, h1, e->params + T[pl->t_w2].offset, e->params + T[pl->t_b2].offset,
+                                           N, pl->Hd, pl->O, e->precision))) return st;
         if ((st = genrep_l2norm_forward(out, e->acts + pl->a_norm, z, N, pl->O, 1e-12f))) return st;
         e->out = out;
     }
@@ -6113,13 +6157,14 @@ GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp,
         memset(dz, 0, (size_t)N * pl->O * sizeof(float));
         if ((st = genrep_l2norm_backward(dz, dout, e->acts + pl->a_out, e->acts + pl->a_norm, N, pl->O))) return st;
         memset(dh, 0, (size_t)N * pl->Hd * sizeof(float));
-        if ((st = genrep_linear_backward(dh, e->grads + T[pl->t_w2].offset, e->grads + T[pl->t_b2].offset, dz, h1,
-                                         e->params + T[pl->t_w2].offset, N, pl->Hd, pl->O))) return st;
+        if ((st = genrep__linear_backward_p(dh, e->grads + T[pl->t_w2].offset, e->grads + T[pl->t_b2].offset, dz, h1,
+                                            e->params + T[pl->t_w2].offset, N, pl->Hd, pl->O, e->precision)))
+            return st;
         genrep__enc_relu_mask(dh, h1, (size_t)N * pl->Hd);
         memset(dz, 0, (size_t)N * pl->F * sizeof(float));
-        if ((st = genrep_linear_backward(dz, e->grads + T[pl->t_w1].offset, e->grads + T[pl->t_b1].offset, dh,
-                                         e->acts + pl->a_feat, e->params + T[pl->t_w1].offset,
-                                         N, pl->F, pl->Hd))) return st;
+        if ((st = genrep__linear_backward_p(dz, e->grads + T[pl->t_w1].offset, e->grads + T[pl->t_b1].offset, dh,
+                                            e->acts + pl->a_feat, e->params + T[pl->t_w1].offset,
+                                            N, pl->F, pl->Hd, e->precision))) return st;
         dfeat = dz;
     }
     double t1 = pl->profiling ? genrep__enc_now() : 0;
