@@ -130,6 +130,14 @@ QUICKSTART-END
      compiler vectorises (batchnorm sums with GCC vector extensions). What
      each ISA uses lives in one kernel table ([GEMM], genrep__kernels()),
      filled once when the ISA is chosen and again only by genrep_set_isa.
+     bf16 mixed precision (genrep_gemm_bf16; genrep_conv2d_desc.precision;
+     genrep_encoder_set_precision; `genrep train --precision bf16`): bf16
+     operands, fp32 sums, fp32 everything else. Kernels: AVX512-BF16
+     (vdpbf16ps, 8x48) where cpuid has it on the AVX-512 path; otherwise an
+     AVX2+FMA emulation (the AVX2 path, and AVX-512 CPUs without BF16);
+     the scalar path on the same model in C. All three compute the same bits:
+     the summation order, rounding and FTZ of vdpbf16ps are written down in
+     [GEMM] bf16 and were checked against this Zen 5 bit for bit.
      CUDA: not implemented yet; the tensor's device field is reserved for it
      and is always NULL today.
 
@@ -141,7 +149,11 @@ QUICKSTART-END
      a training run with the same seed and flags is bitwise reproducible on
      any thread count. The scalar, AVX2 and AVX-512 paths differ from each
      other in rounding (FMA and summation order), by a few ulp per dot
-     product; runs are reproducible per path, not across paths.
+     product; runs are reproducible per path, not across paths. In bf16
+     mode the encoder's forward and backward are the same bits on every path
+     as well (genrep_gemm_bf16 is path-independent by construction); the
+     fp32 parts outside the encoder (the loss's similarity GEMM) still
+     differ by path, so a whole bf16 run is reproducible per path.
 
    EXAMPLES (examples/; `make` builds them, `make test` runs each with --smoke)
      00_quickstart.c        this manual's quick start
@@ -174,7 +186,8 @@ QUICKSTART-END
      [RNG]         Philox4x32-10 counter-based generator
      [TENSOR]      small fp32 tensor
      [GEMM]        genrep_sgemm: scalar reference, AVX2, AVX-512 kernels;
-                   the ISA kernel table
+                   the ISA kernel table; genrep_gemm_bf16 (bf16 operands,
+                   fp32 sums: scalar, AVX2 emulation, AVX512-BF16)
      [LAYERS]      [LINEAR] [CONV] [CONVT] [BATCHNORM] [CONDBN] [ACT]
                    [RESIDUAL] [POOL] [UPSAMPLE] [EMBED] [L2NORM] [XENT]
      [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
@@ -2540,7 +2553,17 @@ GENREP_API void genrep_release_buffers(void) {
    AVX-512 CPUs without BF16; a scalar 4 x 8 kernel on genrep__bf16_fma.
    Packing: the fp32 packing of [GEMM] (or a conv's implicit im2col) fills
    one micro-panel in a per-thread staging buffer, then rows 2p and 2p+1 are
-   rounded and interleaved into 32-bit pairs (low half = even k). */
+   rounded and interleaved into 32-bit pairs (low half = even k).
+
+   Error bound against the exact product of the unrounded fp32 operands,
+   per element, with S = sum_k |a_ik b_kj|, u = 2^-8 (bf16's unit roundoff:
+   8 significant bits), v = 2^-24 and g(n) = n v / (1 - n v):
+       |C_bf16 - C| <= (2u + u^2) S + g(K + nkb) (1 + u)^2 S + (K + nkb) 2^-126
+   Rounding a and b gives a'b' = ab (1 + d), |d| <= 2u + u^2; the K products
+   are exact in fp32 and enter K fused additions plus nkb - 1 block additions
+   (+1 with beta), each one rounding (recursive summation: g(n) times the sum
+   of magnitudes, Higham 2002 sec. 4.2); FTZ loses less than 2^-126 per step.
+   fp32 GEMM itself is within g(K) S, so the tests hold the two to the sum. */
 
 #define GENREP__BF16_KC 1024 /* k per block, the same on every path */
 
