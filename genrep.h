@@ -2736,12 +2736,18 @@ static void genrep__bf16_pairs_avx512(uint32_t *dst, const float *src, int kc, i
        permutation interleaves them into (lo[j], hi[j]) pairs. */
     const __m512i perm = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
                                           23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m256i perm8 = _mm256_set_epi16(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
     for (int k = 0; k < kc; k += 2, dst += w, src += 2 * lds) {
         int j = 0;
         for (; j + 16 <= w; j += 16) {
             __m512 lo = _mm512_loadu_ps(src + j), h = k + 1 < kc ? _mm512_loadu_ps(src + lds + j) : _mm512_setzero_ps();
             __m512i v = (__m512i)_mm512_cvtne2ps_pbh(h, lo);
             _mm512_storeu_si512((void *)(dst + j), _mm512_permutexvar_epi16(perm, v));
+        }
+        for (; j + 8 <= w; j += 8) { /* A panels (w = MR = 8): the same on ymm */
+            __m256 lo = _mm256_loadu_ps(src + j), h = k + 1 < kc ? _mm256_loadu_ps(src + lds + j) : _mm256_setzero_ps();
+            __m256i v = (__m256i)_mm256_cvtne2ps_pbh(h, lo);
+            _mm256_storeu_si256((__m256i *)(dst + j), _mm256_permutexvar_epi16(perm8, v));
         }
         for (; j < w; j++) {
             uint32_t l = genrep_bf16_round(src[j]), h = k + 1 < kc ? genrep_bf16_round(src[lds + j]) : 0u;
@@ -2817,16 +2823,31 @@ static int genrep__gemm_bf16_block(const genrep__gemm_args *g, const genrep__gem
     const int MR = cf->MR, NR = cf->NR, K = g->K, kpb = kb / 2;
     genrep__gemm_bufs *bu = genrep__gemm_get_bufs();
     if (!bu) return 0;
-    int mspan = m1 - m0, nspan = n1 - n0;
+    int mspan = m1 - m0, nspan = n1 - n0, nkb = (K + kb - 1) / kb;
     size_t mcpad = (size_t)((mspan < cf->MC ? mspan : cf->MC) + MR - 1) / MR * MR;
     size_t ncpad = (size_t)((nspan < cf->NC ? nspan : cf->NC) + NR - 1) / NR * NR;
+    size_t mpad = (size_t)(mspan + MR - 1) / MR * MR;
+    /* A small enough (a conv's weights, a chunk's output gradient) and
+       several NC blocks: all of A is packed once, block b at [b*mpad*kpb],
+       instead of once per NC block (as genrep__gemm_block's keep_a). */
+    int keep_a = nspan > cf->NC && mpad * (size_t)nkb * kpb <= genrep__gemm_akeep;
+    size_t asz = keep_a ? mpad * (size_t)nkb * kpb : mcpad * kpb;
     /* packed pairs live in the float buffers (4 bytes each) */
-    if (!genrep__gemm_reserve(&bu->a, &bu->acap, mcpad * kpb) || !genrep__gemm_reserve(&bu->b, &bu->bcap, ncpad * kpb) ||
+    if (!genrep__gemm_reserve(&bu->a, &bu->acap, asz) || !genrep__gemm_reserve(&bu->b, &bu->bcap, ncpad * kpb) ||
         !genrep__gemm_reserve(&bu->s, &bu->scap, (size_t)kb * (MR > NR ? MR : NR)))
         return 0;
     uint32_t *apk = (uint32_t *)(void *)bu->a, *bpk = (uint32_t *)(void *)bu->b;
     genrep__bf16_pairs_fn apairs = MR % 8 == 0 ? cf->pairs : genrep__bf16_pairs_scalar;
     float tile[8 * 48] __attribute__((aligned(64))); /* edge tile, MR*NR <= 384 */
+    if (keep_a)
+        for (int pc = 0; pc < K; pc += kb) {
+            int kc = K - pc < kb ? K - pc : kb, kp = (kc + 1) / 2;
+            for (int ir = 0; ir < mspan; ir += MR) {
+                int mr = mspan - ir < MR ? mspan - ir : MR;
+                genrep__pack_a(bu->s, g->A, g->lda, g->transA, m0 + ir, mr, pc, kc, MR, cf->transpose8);
+                apairs(apk + (size_t)(pc / kb) * mpad * kpb + (size_t)ir * kp, bu->s, kc, MR, (size_t)MR);
+            }
+        }
     for (int jc = n0; jc < n1; jc += cf->NC) {
         int nc = n1 - jc < cf->NC ? n1 - jc : cf->NC;
         for (int pc = 0; pc < K; pc += kb) {
@@ -2844,16 +2865,19 @@ static int genrep__gemm_bf16_block(const genrep__gemm_args *g, const genrep__gem
             }
             for (int ic = m0; ic < m1; ic += cf->MC) {
                 int mc = m1 - ic < cf->MC ? m1 - ic : cf->MC;
-                for (int ir = 0; ir < mc; ir += MR) {
-                    int mr = mc - ir < MR ? mc - ir : MR;
-                    genrep__pack_a(bu->s, g->A, g->lda, g->transA, ic + ir, mr, pc, kc, MR, cf->transpose8);
-                    apairs(apk + (size_t)ir * kp, bu->s, kc, MR, (size_t)MR);
-                }
+                const uint32_t *ablk = apk;
+                if (keep_a) ablk += (size_t)(pc / kb) * mpad * kpb + (size_t)(ic - m0) * kp;
+                else
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = mc - ir < MR ? mc - ir : MR;
+                        genrep__pack_a(bu->s, g->A, g->lda, g->transA, ic + ir, mr, pc, kc, MR, cf->transpose8);
+                        apairs(apk + (size_t)ir * kp, bu->s, kc, MR, (size_t)MR);
+                    }
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = nc - jr < NR ? nc - jr : NR;
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = mc - ir < MR ? mc - ir : MR;
-                        const uint32_t *ap = apk + (size_t)ir * kp, *bp = bpk + (size_t)jr * kp;
+                        const uint32_t *ap = ablk + (size_t)ir * kp, *bp = bpk + (size_t)jr * kp;
                         float *c = g->C + (size_t)(ic + ir) * g->ldc + jc + jr;
                         if (mr == MR && nr == NR) {
                             cf->kernel(kp, ap, bp, c, g->ldc, accum);

@@ -473,6 +473,8 @@ START_TEST(bf16_paths_bitwise) {
     /* big enough for several threads, MC/NC blocks and edge tiles */
     bf16_case(0, 0, 130, 800, 600, 0.0f, 0, 0, seed++);
     bf16_case(1, 0, 70, 1000, 200, 1.0f, 3, 0, seed++);
+    /* A packed once for several NC blocks, over three k blocks */
+    bf16_case(0, 1, 20, 900, 2100, 1.0f, 0, 0, seed++);
 }
 END_TEST
 
