@@ -2585,9 +2585,11 @@ GENREP_API float genrep_bf16_to_f32(uint16_t h) {
 /* One step of the model: ftz(fma(a, b, acc)) judged at 24 bits with an
    unbounded exponent. fmaf rounds a tiny result in the denormal format
    instead; when its result is at most FLT_MIN the step is redone with the
-   smaller factor and acc scaled by 2^64 (exact: a tiny nonzero result means
-   neither acc nor a*b can be large, see the comment in the tests), rounded
-   there and judged. a, b are bf16 values (no denormals), acc is never denormal. */
+   smaller factor and acc scaled by 2^64, rounded there and judged. The
+   scaling is exact: a nonzero result below 2^-125 is a multiple of the last
+   bits of acc and a*b, so neither can exceed ~2^64 (|acc| > 2^64 has ulp
+   >= 2^41), and the smaller factor is then below 2^63. a, b are bf16
+   values (no denormals); acc is never denormal. */
 static inline float genrep__bf16_fma(float a, float b, float acc) {
     float r = fmaf(a, b, acc);
     if (fabsf(r) <= 0x1p-126f && r != 0.0f) {
