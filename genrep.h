@@ -2586,9 +2586,10 @@ GENREP_API float genrep_bf16_to_f32(uint16_t h) {
    unbounded exponent. fmaf rounds a tiny result in the denormal format
    instead; when its result is at most FLT_MIN the step is redone with the
    smaller factor and acc scaled by 2^64, rounded there and judged. The
-   scaling is exact: a nonzero result below 2^-125 is a multiple of the last
-   bits of acc and a*b, so neither can exceed ~2^64 (|acc| > 2^64 has ulp
-   >= 2^41), and the smaller factor is then below 2^63. a, b are bf16
+   scaling is exact and cannot overflow: a nonzero result below 2^-125 is a
+   multiple of the lowest bit of acc or of a*b (16 significant bits), so
+   |acc| < 2^-102 and |a*b| < 2^-101 (otherwise both bits, hence the
+   result, are larger), and the smaller factor is below 2^-50. a, b are bf16
    values (no denormals); acc is never denormal. */
 static inline float genrep__bf16_fma(float a, float b, float acc) {
     float r = fmaf(a, b, acc);
