@@ -130,6 +130,14 @@ QUICKSTART-END
      compiler vectorises (batchnorm sums with GCC vector extensions). What
      each ISA uses lives in one kernel table ([GEMM], genrep__kernels()),
      filled once when the ISA is chosen and again only by genrep_set_isa.
+     bf16 mixed precision (genrep_gemm_bf16; genrep_conv2d_desc.precision;
+     genrep_encoder_set_precision; `genrep train --precision bf16`): bf16
+     operands, fp32 sums, fp32 everything else. Kernels: AVX512-BF16
+     (vdpbf16ps, 8x48) where cpuid has it on the AVX-512 path; otherwise an
+     AVX2+FMA emulation (the AVX2 path, and AVX-512 CPUs without BF16);
+     the scalar path on the same model in C. All three compute the same bits:
+     the summation order, rounding and FTZ of vdpbf16ps are written down in
+     [GEMM] bf16 and were checked against this Zen 5 bit for bit.
      CUDA: not implemented yet; the tensor's device field is reserved for it
      and is always NULL today.
 
@@ -141,7 +149,11 @@ QUICKSTART-END
      a training run with the same seed and flags is bitwise reproducible on
      any thread count. The scalar, AVX2 and AVX-512 paths differ from each
      other in rounding (FMA and summation order), by a few ulp per dot
-     product; runs are reproducible per path, not across paths. A batch
+     product; runs are reproducible per path, not across paths. In bf16
+     mode the encoder's forward and backward are the same bits on every path
+     as well (genrep_gemm_bf16 is path-independent by construction); the
+     fp32 parts outside the encoder (the loss's similarity GEMM) still
+     differ by path, so a whole bf16 run is reproducible per path. A batch
      split over processes (the encoder's bn_sync hook, genrep train under
      mpirun) sums in another grouping: the same up to rounding, not bitwise.
 
@@ -181,7 +193,8 @@ QUICKSTART-END
      [RNG]         Philox4x32-10 counter-based generator
      [TENSOR]      small fp32 tensor
      [GEMM]        genrep_sgemm: scalar reference, AVX2, AVX-512 kernels;
-                   the ISA kernel table
+                   the ISA kernel table; genrep_gemm_bf16 (bf16 operands,
+                   fp32 sums: scalar, AVX2 emulation, AVX512-BF16)
      [LAYERS]      [LINEAR] [CONV] [CONVT] [BATCHNORM] [CONDBN] [ACT]
                    [RESIDUAL] [POOL] [UPSAMPLE] [EMBED] [L2NORM] [XENT]
      [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
@@ -343,6 +356,28 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_sgemm_ref(int transA, int trans
                                           const float *B, int ldb,
                                           float beta, float *C, int ldc);
 
+/* [GEMM] bf16 mixed precision: bf16 operands, fp32 accumulation.
+   genrep_bf16_round: fp32 -> bf16 bits, round to nearest even; a denormal
+   input becomes a zero of its sign, NaN stays NaN (quieted), overflow
+   rounds to infinity (vcvtne2ps2bf16's rounding). genrep_bf16_to_f32 is exact. */
+typedef enum { GENREP_PRECISION_FP32 = 0, GENREP_PRECISION_BF16 = 1 } genrep_precision;
+GENREP_API uint16_t genrep_bf16_round(float x);
+GENREP_API float    genrep_bf16_to_f32(uint16_t h);
+/* C (M,N) = op(A) @ op(B) (beta == 0) or C += op(A) @ op(B) (beta == 1; any
+   other beta is GENREP_ERR_ARG), A and B fp32 in memory (layouts and
+   leading dimensions as genrep_sgemm), each element rounded to bf16 by
+   genrep_bf16_round, products summed in fp32 with FTZ: the exact order is
+   written down in [GEMM] bf16 and genrep_gemm_bf16_ref is its plain loop.
+   Every path (scalar, AVX2 emulation, AVX512-BF16) and every thread count
+   gives the same bits (NaN payloads aside). Error against the fp32 product
+   of the unrounded operands: see the bound in [GEMM] bf16. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_gemm_bf16(int transA, int transB, int M, int N, int K,
+                                          const float *A, int lda, const float *B, int ldb,
+                                          float beta, float *C, int ldc);
+GENREP_API GENREP_NODISCARD genrep_status genrep_gemm_bf16_ref(int transA, int transB, int M, int N, int K,
+                                              const float *A, int lda, const float *B, int ldb,
+                                              float beta, float *C, int ldc);
+
 /* -------------------------------------------------------------- [LAYERS] */
 /* Conventions: outputs first, then caches / gradients, then inputs, then
    sizes. Backward ACCUMULATES into all gradients; NULL = not needed. */
@@ -363,8 +398,11 @@ typedef struct {
     int K, R, S;          /* output channels, kernel height, width */
     int stride_h, stride_w, pad_h, pad_w;
     int P, Q;             /* output height, width (filled by _init) */
+    int precision;        /* genrep_precision of the GEMMs: _init sets FP32; BF16 runs
+                             forward and both backward GEMMs through genrep_gemm_bf16
+                             (bf16 operands, fp32 sums; outputs and gradients stay fp32) */
 } genrep_conv2d_desc;
-/* Fill d and compute P,Q; GENREP_ERR_ARG / _SHAPE on bad sizes. */
+/* Fill d and compute P,Q (precision FP32); GENREP_ERR_ARG / _SHAPE on bad sizes. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C, int H, int W,
                                             int K, int R, int S, int stride, int pad);
 /* Scratch floats for forward and backward (one size serves both); 0 if d
@@ -820,6 +858,8 @@ typedef struct {
     genrep_encoder_config cfg;
     int    feat_dim, out_dim;       /* F; out_dim = head_out, or F without a head */
     int    max_batch;
+    int    precision;               /* genrep_precision of conv and head GEMMs: FP32 after
+                                       create; set with genrep_encoder_set_precision */
     float *params;                  /* num_params + num_buffers floats */
     float *grads;                   /* num_params floats, backward accumulates */
     size_t num_params, num_buffers;
@@ -845,6 +885,14 @@ typedef struct {
 GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_encoder_config *cfg,
                                                int max_batch, uint64_t seed);
 GENREP_API void genrep_encoder_free(genrep_encoder *e);
+/* Mixed precision: GENREP_PRECISION_BF16 runs every conv (forward, data and
+   weight gradient) and the head's linear layers through genrep_gemm_bf16
+   (bf16 operands, fp32 sums); parameters, gradients, optimiser state, BN
+   statistics, activations and the loss stay fp32. The forward and backward
+   then give the same bits on every ISA path (scalar, AVX2, AVX512-BF16) and
+   thread count. Takes effect at the next forward; GENREP_ERR_ARG for any
+   other value than GENREP_PRECISION_FP32 / _BF16. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_set_precision(genrep_encoder *e, genrep_precision p);
 /* The sizes create would allocate, without allocating them: trained
    parameters, buffers (BN running stats) and activation floats for
    max_batch. A loader can refuse a file too small for the model its
@@ -2164,12 +2212,30 @@ static genrep__gemm_cfg genrep__gemm_config(genrep_isa isa) {
    BLIS fills a context): the GEMM microkernels, tiles and blocking, and the
    switch of the explicitly vectorised elementwise paths. Ops read it through
    genrep__kernels(); nothing else asks which ISA is in use. */
+/* Microkernel: C(MR,NR) = (accum ? C : nothing) + sum over kp pairs, a and b
+   packed pairs (a[p*MR + i], b[p*NR + j]; low half = even k). */
+typedef void (*genrep__ukernel_bf16_fn)(int kp, const uint32_t *a, const uint32_t *b, float *c, long ldc,
+                                        int accum);
+/* dst (ceil(kc/2), w) pairs from kc fp32 rows of w values, row stride lds;
+   w a multiple of 8. */
+typedef void (*genrep__bf16_pairs_fn)(uint32_t *dst, const float *src, int kc, int w, size_t lds);
+
+typedef struct {
+    int MR, NR, MC, NC;               /* tile; blocking (k blocks: GENREP__BF16_KC, every path) */
+    genrep__ukernel_bf16_fn kernel;
+    genrep__bf16_pairs_fn pairs;      /* fp32 rows -> bf16 pairs, for B panels (and A when MR % 8 == 0) */
+    int transpose8;
+    const char *name;                 /* "avx512bf16", "avx2-emulated", "scalar" */
+} genrep__gemm_bf16_cfg;
+static genrep__gemm_bf16_cfg genrep__gemm_bf16_config(genrep_isa isa);
+
 typedef struct {
     int isa;                 /* the genrep_isa this table was filled for; -1: empty */
     genrep__gemm_cfg gemm;   /* microkernels, MR x NR tiles, MC/KC/NC blocking */
     int simd_avx2;           /* AVX2 paths of the augmentations (hue, blur) */
+    genrep__gemm_bf16_cfg gemm_bf16; /* bf16 GEMM: native AVX512-BF16, AVX2 emulation or scalar */
 } genrep__kernel_table;
-static genrep__kernel_table genrep__kt = {-1, {0, 0, 0, 0, 0, 0, NULL, NULL, 0}, 0};
+static genrep__kernel_table genrep__kt = {-1, {0, 0, 0, 0, 0, 0, NULL, NULL, 0}, 0, {0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const genrep__kernel_table *genrep__kernels(void) {
     int isa = (int)genrep_get_isa();
@@ -2177,6 +2243,7 @@ static const genrep__kernel_table *genrep__kernels(void) {
         genrep__kernel_table t;
         t.gemm = genrep__gemm_config((genrep_isa)isa);
         t.simd_avx2 = isa >= GENREP_ISA_AVX2;
+        t.gemm_bf16 = genrep__gemm_bf16_config((genrep_isa)isa);
         t.isa = isa;
         genrep__kt = t;
     }
@@ -2191,6 +2258,7 @@ static const genrep__kernel_table *genrep__kernels(void) {
 typedef struct genrep__gemm_bufs {
     float *a, *b;
     size_t acap, bcap;
+    float *s; size_t scap;   /* bf16 GEMM: one fp32 micro-panel before it is rounded into pairs */
     struct genrep__gemm_bufs *next;
 } genrep__gemm_bufs;
 static genrep__gemm_bufs *genrep__gemm_all;
@@ -2507,9 +2575,449 @@ GENREP_API void genrep_release_buffers(void) {
     for (genrep__gemm_bufs *bu = __atomic_load_n(&genrep__gemm_all, __ATOMIC_ACQUIRE); bu; bu = bu->next) {
         genrep_free(bu->a);
         genrep_free(bu->b);
-        bu->a = bu->b = NULL;
-        bu->acap = bu->bcap = 0;
+        genrep_free(bu->s);
+        bu->a = bu->b = bu->s = NULL;
+        bu->acap = bu->bcap = bu->scap = 0;
     }
+}
+
+/* ----------------------------------------------------------- [GEMM] bf16
+   Mixed precision GEMM: operands rounded to bf16 as they are packed, products
+   accumulated in fp32. One arithmetic, written out in genrep__bf16_fma and
+   genrep_gemm_bf16_ref, is what every path computes, bit for bit:
+
+     k is cut into nkb = ceil(K / GENREP__BF16_KC) blocks of kb = ceil(K / nkb)
+     rounded up to even (the last block shorter); for each block an fp32
+     accumulator starts at +0 and takes the pairs (k, k+1) in order:
+         acc = ftz(fma(a[k+1], b[k+1], acc));  acc = ftz(fma(a[k], b[k], acc))
+     (a missing k+1 at the end of an odd block is 0 * 0); then
+     C = C + acc, except C = acc for the first block when beta == 0.
+
+   This is AVX512-BF16's vdpbf16ps as the Intel SDM writes it and as this
+   Zen 5 does it (checked against this model on 7 M random and edge inputs,
+   tests/test_gemm.c bf16_dpbf16_model): the odd element of each pair first,
+   each step one fused multiply-add rounded to nearest even, products exact,
+   denormal inputs read as zero (DAZ), a result below FLT_MIN flushed to a
+   zero of its sign (FTZ) -- where "below" is judged on the result rounded to
+   24 bits with an unbounded exponent (2^-126 - 2^-150 flushes, although
+   fmaf's denormal rounding gives FLT_MIN). MXCSR is neither read nor set.
+   NaN results are NaN on every path but their payload (which operand's NaN
+   survives) is not specified; every other result is the same bits on the
+   scalar, AVX2 and AVX512-BF16 paths, on any thread count.
+
+   fp32 -> bf16 (genrep_bf16_round) is round to nearest even with denormal
+   inputs read as zero, as vcvtne2ps2bf16 does (checked on 20 M values), so
+   no denormal ever reaches the products.
+
+   Paths (kernel table, gemm_bf16): AVX512-BF16 8 x 48 (24 zmm accumulators,
+   vdpbf16ps on k pairs; twice the multiply-adds of vfmadd231ps per
+   instruction) where the CPU has it; an AVX2+FMA 4 x 16 emulation (the pair
+   split into odd and even fp32 lanes, two vfmadd231ps, FTZ+DAZ set in MXCSR
+   around the k loop and restored before C is touched) on the AVX2 path and on
+   AVX-512 CPUs without BF16; a scalar 4 x 8 kernel on genrep__bf16_fma.
+   Packing: the fp32 packing of [GEMM] (or a conv's implicit im2col) fills
+   one micro-panel in a per-thread staging buffer, then rows 2p and 2p+1 are
+   rounded and interleaved into 32-bit pairs (low half = even k).
+
+   Error bound against the exact product of the unrounded fp32 operands,
+   per element, with S = sum_k |a_ik b_kj|, u = 2^-8 (bf16's unit roundoff:
+   8 significant bits), v = 2^-24 and g(n) = n v / (1 - n v):
+       |C_bf16 - C| <= (2u + u^2) S + g(K + nkb) (1 + u)^2 S + (K + nkb) 2^-126
+   Rounding a and b gives a'b' = ab (1 + d), |d| <= 2u + u^2; the K products
+   are exact in fp32 and enter K fused additions plus nkb - 1 block additions
+   (+1 with beta), each one rounding (recursive summation: g(n) times the sum
+   of magnitudes, Higham 2002 sec. 4.2); FTZ loses less than 2^-126 per step.
+   fp32 GEMM itself is within g(K) S, so the tests hold the two to the sum. */
+
+#define GENREP__BF16_KC 1024 /* k per block, the same on every path */
+
+GENREP_API uint16_t genrep_bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* NaN: quiet, keep sign */
+    if ((u & 0x7f800000u) == 0) u &= 0x80000000u;                            /* denormal: signed zero */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);               /* nearest even; inf stays */
+}
+
+GENREP_API float genrep_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* One step of the model: ftz(fma(a, b, acc)) judged at 24 bits with an
+   unbounded exponent. fmaf rounds a tiny result in the denormal format
+   instead; when its result is at most FLT_MIN the step is redone with the
+   smaller factor and acc scaled by 2^64, rounded there and judged. The
+   scaling is exact and cannot overflow: a nonzero result below 2^-125 is a
+   multiple of the lowest bit of acc or of a*b (16 significant bits), so
+   |acc| < 2^-102 and |a*b| < 2^-101 (otherwise both bits, hence the
+   result, are larger), and the smaller factor is below 2^-50. a, b are bf16
+   values (no denormals); acc is never denormal. */
+static inline float genrep__bf16_fma(float a, float b, float acc) {
+    float r = fmaf(a, b, acc);
+    if (fabsf(r) <= 0x1p-126f && r != 0.0f) {
+        float r2 = fabsf(a) <= fabsf(b) ? fmaf(a * 0x1p64f, b, acc * 0x1p64f) : fmaf(a, b * 0x1p64f, acc * 0x1p64f);
+        r = fabsf(r2) < 0x1p-62f ? copysignf(0.0f, r2) : r2 * 0x1p-64f;
+    }
+    return r;
+}
+
+static void genrep__bf16_blocks(int K, int *nkb, int *kb) {
+    int n = K / GENREP__BF16_KC + (K % GENREP__BF16_KC != 0);
+    if (n < 1) n = 1;
+    int b = K / n + (K % n != 0);
+    *nkb = n;
+    *kb = b + (b & 1);
+}
+
+static genrep_status genrep__gemm_bf16_check(const char *fn, int transA, int transB, int M, int N, int K,
+                                             const float *A, int lda, const float *B, int ldb, float beta,
+                                             const float *C, int ldc) {
+    if (beta != 0.0f && beta != 1.0f)
+        return genrep__fail(GENREP_ERR_ARG, "%s: beta must be 0 (C = AB) or 1 (C += AB), got %g", fn, beta);
+    return genrep__sgemm_check(fn, transA, transB, M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+GENREP_API genrep_status genrep_gemm_bf16_ref(int transA, int transB, int M, int N, int K, const float *A, int lda,
+                                              const float *B, int ldb, float beta, float *C, int ldc) {
+    genrep_status st = genrep__gemm_bf16_check(__func__, transA, transB, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    if (st) return st;
+    int nkb, kb;
+    genrep__bf16_blocks(K, &nkb, &kb);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float *c = &C[(size_t)i * ldc + j];
+            if (beta == 0.0f) *c = 0.0f;
+            for (int k0 = 0, blk = 0; k0 < K; k0 += kb, blk++) {
+                int k1 = k0 + kb < K ? k0 + kb : K;
+                float acc = 0.0f;
+                for (int k = k0; k < k1; k += 2) {
+                    float a[2] = {0.0f, 0.0f}, b[2] = {0.0f, 0.0f};
+                    for (int t = 0; t < 2 && k + t < k1; t++) {
+                        a[t] = genrep_bf16_to_f32(genrep_bf16_round(transA ? A[(size_t)(k + t) * lda + i]
+                                                                           : A[(size_t)i * lda + k + t]));
+                        b[t] = genrep_bf16_to_f32(genrep_bf16_round(transB ? B[(size_t)j * ldb + k + t]
+                                                                           : B[(size_t)(k + t) * ldb + j]));
+                    }
+                    acc = genrep__bf16_fma(a[1], b[1], acc);
+                    acc = genrep__bf16_fma(a[0], b[0], acc);
+                }
+                *c = blk == 0 && beta == 0.0f ? acc : *c + acc;
+            }
+        }
+    return GENREP_OK;
+}
+
+
+static void genrep__bf16_pairs_scalar(uint32_t *dst, const float *src, int kc, int w, size_t lds) {
+    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * lds)
+        for (int j = 0; j < w; j++) {
+            uint32_t lo = genrep_bf16_round(src[j]), hi = k + 1 < kc ? genrep_bf16_round(src[lds + j]) : 0u;
+            dst[j] = lo | hi << 16;
+        }
+}
+
+#define GENREP__BS_MR 4
+#define GENREP__BS_NR 8
+static void genrep__gemm_bf16_scalar_4x8(int kp, const uint32_t *a, const uint32_t *b, float *c, long ldc,
+                                         int accum) {
+    float acc[GENREP__BS_MR][GENREP__BS_NR] = {{0}};
+    for (int p = 0; p < kp; p++, a += GENREP__BS_MR, b += GENREP__BS_NR)
+        for (int i = 0; i < GENREP__BS_MR; i++) {
+            float a0 = genrep_bf16_to_f32((uint16_t)a[i]), a1 = genrep_bf16_to_f32((uint16_t)(a[i] >> 16));
+            for (int j = 0; j < GENREP__BS_NR; j++) {
+                float b0 = genrep_bf16_to_f32((uint16_t)b[j]), b1 = genrep_bf16_to_f32((uint16_t)(b[j] >> 16));
+                acc[i][j] = genrep__bf16_fma(a0, b0, genrep__bf16_fma(a1, b1, acc[i][j]));
+            }
+        }
+    for (int i = 0; i < GENREP__BS_MR; i++)
+        for (int j = 0; j < GENREP__BS_NR; j++) c[i * ldc + j] = accum ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* fp32 -> bf16 of 8 lanes, as genrep_bf16_round (zero-extended to 32 bits). */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i genrep__bf16_round8(__m256 x) {
+    __m256i u = _mm256_castps_si256(x);
+    __m256i mag = _mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff));
+    __m256i isnan = _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(0x7f800000));
+    __m256i isden = _mm256_cmpeq_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7f800000)), _mm256_setzero_si256());
+    u = _mm256_blendv_epi8(u, _mm256_and_si256(u, _mm256_set1_epi32((int)0x80000000u)), isden);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb), 16);
+    __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    return _mm256_blendv_epi8(r, q, isnan);
+}
+
+__attribute__((target("avx2")))
+static void genrep__bf16_pairs_avx2(uint32_t *dst, const float *src, int kc, int w, size_t lds) {
+    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * lds)
+        for (int j = 0; j < w; j += 8) {
+            __m256i lo = genrep__bf16_round8(_mm256_loadu_ps(src + j));
+            __m256i hi = k + 1 < kc ? _mm256_slli_epi32(genrep__bf16_round8(_mm256_loadu_ps(src + lds + j)), 16)
+                                    : _mm256_setzero_si256();
+            _mm256_storeu_si256((__m256i *)(dst + j), _mm256_or_si256(lo, hi));
+        }
+}
+
+/* AVX2 emulation, 4 x 16: 8 ymm accumulators, 4 for B (odd/even halves of
+   two vectors of 8 pairs), 2 broadcasts. FTZ+DAZ only around the k loop. */
+__attribute__((target("avx2,fma")))
+static void genrep__gemm_bf16_avx2_4x16(int kp, const uint32_t *a, const uint32_t *b, float *c, long ldc,
+                                        int accum) {
+    __m256 acc[4][2];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
+    for (int p = 0; p < kp; p++, a += 4, b += 16) {
+        __m256i r0 = _mm256_load_si256((const __m256i *)b), r1 = _mm256_load_si256((const __m256i *)(b + 8));
+        __m256 bo0 = _mm256_castsi256_ps(_mm256_and_si256(r0, hi)), be0 = _mm256_castsi256_ps(_mm256_slli_epi32(r0, 16));
+        __m256 bo1 = _mm256_castsi256_ps(_mm256_and_si256(r1, hi)), be1 = _mm256_castsi256_ps(_mm256_slli_epi32(r1, 16));
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            __m256i ar = _mm256_set1_epi32((int)a[i]);
+            __m256 ao = _mm256_castsi256_ps(_mm256_and_si256(ar, hi)), ae = _mm256_castsi256_ps(_mm256_slli_epi32(ar, 16));
+            acc[i][0] = _mm256_fmadd_ps(ae, be0, _mm256_fmadd_ps(ao, bo0, acc[i][0]));
+            acc[i][1] = _mm256_fmadd_ps(ae, be1, _mm256_fmadd_ps(ao, bo1, acc[i][1]));
+        }
+    }
+    _mm_setcsr(csr);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+        for (int j = 0; j < 2; j++) {
+            float *q = c + i * ldc + 8 * j;
+            _mm256_storeu_ps(q, accum ? _mm256_add_ps(_mm256_loadu_ps(q), acc[i][j]) : acc[i][j]);
+        }
+}
+
+/* Native AVX512-BF16, 8 x 48: per pair 3 B loads, 8 broadcasts, 24
+   vdpbf16ps (48 multiply-adds per lane-group of 16, twice the fp32 kernel's). */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static void genrep__bf16_pairs_avx512(uint32_t *dst, const float *src, int kc, int w, size_t lds) {
+    /* _mm512_cvtne2ps_pbh(hi, lo) puts lo's 16 bf16 in the low half; the
+       permutation interleaves them into (lo[j], hi[j]) pairs. */
+    const __m512i perm = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                          23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m256i perm8 = _mm256_set_epi16(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
+    for (int k = 0; k < kc; k += 2, dst += w, src += 2 * lds) {
+        int j = 0;
+        for (; j + 16 <= w; j += 16) {
+            __m512 lo = _mm512_loadu_ps(src + j), h = k + 1 < kc ? _mm512_loadu_ps(src + lds + j) : _mm512_setzero_ps();
+            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(h, lo);
+            _mm512_storeu_si512((void *)(dst + j), _mm512_permutexvar_epi16(perm, v));
+        }
+        for (; j + 8 <= w; j += 8) { /* A panels (w = MR = 8): the same on ymm */
+            __m256 lo = _mm256_loadu_ps(src + j), h = k + 1 < kc ? _mm256_loadu_ps(src + lds + j) : _mm256_setzero_ps();
+            __m256i v = (__m256i)_mm256_cvtne2ps_pbh(h, lo);
+            _mm256_storeu_si256((__m256i *)(dst + j), _mm256_permutexvar_epi16(perm8, v));
+        }
+        for (; j < w; j++) {
+            uint32_t l = genrep_bf16_round(src[j]), h = k + 1 < kc ? genrep_bf16_round(src[lds + j]) : 0u;
+            dst[j] = l | h << 16;
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static void genrep__gemm_bf16_avx512_8x48(int kp, const uint32_t *a, const uint32_t *b, float *c, long ldc,
+                                          int accum) {
+    __m512 acc[8][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++) acc[i][j] = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 47), _MM_HINT_T0);
+    }
+#pragma GCC unroll 2
+    for (int p = 0; p < kp; p++, a += 8, b += 48) {
+        __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)b), b1 = (__m512bh)_mm512_load_si512((const void *)(b + 16)),
+                 b2 = (__m512bh)_mm512_load_si512((const void *)(b + 32));
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[i]);
+            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
+            acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+            acc[i][2] = _mm512_dpbf16_ps(acc[i][2], ai, b2);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++) {
+            float *q = c + i * ldc + 16 * j;
+            _mm512_storeu_ps(q, accum ? _mm512_add_ps(_mm512_loadu_ps(q), acc[i][j]) : acc[i][j]);
+        }
+}
+
+static int genrep__cpu_has_bf16(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") && genrep__cpu_max_isa() == GENREP_ISA_AVX512;
+}
+#endif /* x86 */
+
+static genrep__gemm_bf16_cfg genrep__gemm_bf16_config(genrep_isa isa) {
+    genrep__gemm_bf16_cfg g = {GENREP__BS_MR, GENREP__BS_NR, 128, 8 * 96, genrep__gemm_bf16_scalar_4x8,
+                               genrep__bf16_pairs_scalar, 0, "scalar"};
+#if defined(__x86_64__) || defined(__i386__)
+    if (isa == GENREP_ISA_AVX512 && genrep__cpu_has_bf16()) {
+        genrep__gemm_bf16_cfg z = {8, 48, 128, 48 * 16, genrep__gemm_bf16_avx512_8x48, genrep__bf16_pairs_avx512, 1,
+                                   "avx512bf16"};
+        g = z;
+    } else if (isa >= GENREP_ISA_AVX2) {
+        genrep__gemm_bf16_cfg y = {4, 16, 128, 16 * 48, genrep__gemm_bf16_avx2_4x16, genrep__bf16_pairs_avx2, 1,
+                                   "avx2-emulated"};
+        g = y;
+    }
+#else
+    (void)isa;
+#endif
+    return g;
+}
+
+/* One chunk C(m0:m1, n0:n1) (m0, n0 multiples of MR, NR): the loops of
+   genrep__gemm_block with k blocks of kb (even, from K only), B packed one
+   micro-panel at a time through the staging buffer. 0: no buffers. */
+static int genrep__gemm_bf16_block(const genrep__gemm_args *g, const genrep__gemm_bf16_cfg *cf, int kb, int m0,
+                                   int m1, int n0, int n1) {
+    const int MR = cf->MR, NR = cf->NR, K = g->K, kpb = kb / 2;
+    genrep__gemm_bufs *bu = genrep__gemm_get_bufs();
+    if (!bu) return 0;
+    int mspan = m1 - m0, nspan = n1 - n0, nkb = (K + kb - 1) / kb;
+    size_t mcpad = (size_t)((mspan < cf->MC ? mspan : cf->MC) + MR - 1) / MR * MR;
+    size_t ncpad = (size_t)((nspan < cf->NC ? nspan : cf->NC) + NR - 1) / NR * NR;
+    size_t mpad = (size_t)(mspan + MR - 1) / MR * MR;
+    /* A small enough (a conv's weights, a chunk's output gradient) and
+       several NC blocks: all of A is packed once, block b at [b*mpad*kpb],
+       instead of once per NC block (as genrep__gemm_block's keep_a). */
+    int keep_a = nspan > cf->NC && mpad * (size_t)nkb * kpb <= genrep__gemm_akeep;
+    size_t asz = keep_a ? mpad * (size_t)nkb * kpb : mcpad * kpb;
+    /* packed pairs live in the float buffers (4 bytes each) */
+    if (!genrep__gemm_reserve(&bu->a, &bu->acap, asz) || !genrep__gemm_reserve(&bu->b, &bu->bcap, ncpad * kpb) ||
+        !genrep__gemm_reserve(&bu->s, &bu->scap, (size_t)kb * (MR > NR ? MR : NR)))
+        return 0;
+    uint32_t *apk = (uint32_t *)(void *)bu->a, *bpk = (uint32_t *)(void *)bu->b;
+    genrep__bf16_pairs_fn apairs = MR % 8 == 0 ? cf->pairs : genrep__bf16_pairs_scalar;
+    float tile[8 * 48] __attribute__((aligned(64))); /* edge tile, MR*NR <= 384 */
+    if (keep_a)
+        for (int pc = 0; pc < K; pc += kb) {
+            int kc = K - pc < kb ? K - pc : kb, kp = (kc + 1) / 2;
+            for (int ir = 0; ir < mspan; ir += MR) {
+                int mr = mspan - ir < MR ? mspan - ir : MR;
+                genrep__pack_a(bu->s, g->A, g->lda, g->transA, m0 + ir, mr, pc, kc, MR, cf->transpose8);
+                apairs(apk + (size_t)(pc / kb) * mpad * kpb + (size_t)ir * kp, bu->s, kc, MR, (size_t)MR);
+            }
+        }
+    for (int jc = n0; jc < n1; jc += cf->NC) {
+        int nc = n1 - jc < cf->NC ? n1 - jc : cf->NC;
+        for (int pc = 0; pc < K; pc += kb) {
+            int kc = K - pc < kb ? K - pc : kb, kp = (kc + 1) / 2;
+            int accum = pc > 0 || g->beta != 0.0f;
+            for (int jr = 0; jr < nc; jr += NR) {
+                int nr = nc - jr < NR ? nc - jr : NR;
+                if (!g->pack_b && !g->transB && nr == NR) { /* rows of B straight into pairs */
+                    cf->pairs(bpk + (size_t)jr * kp, g->B + (size_t)pc * g->ldb + jc + jr, kc, NR, (size_t)g->ldb);
+                    continue;
+                }
+                if (g->pack_b) g->pack_b(bu->s, g->pack_ctx, pc, kc, jc + jr, nr, NR, cf->transpose8);
+                else genrep__pack_b(bu->s, g->B, g->ldb, g->transB, pc, kc, jc + jr, nr, NR, cf->transpose8);
+                cf->pairs(bpk + (size_t)jr * kp, bu->s, kc, NR, (size_t)NR);
+            }
+            for (int ic = m0; ic < m1; ic += cf->MC) {
+                int mc = m1 - ic < cf->MC ? m1 - ic : cf->MC;
+                const uint32_t *ablk = apk;
+                if (keep_a) ablk += (size_t)(pc / kb) * mpad * kpb + (size_t)(ic - m0) * kp;
+                else
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = mc - ir < MR ? mc - ir : MR;
+                        genrep__pack_a(bu->s, g->A, g->lda, g->transA, ic + ir, mr, pc, kc, MR, cf->transpose8);
+                        apairs(apk + (size_t)ir * kp, bu->s, kc, MR, (size_t)MR);
+                    }
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int nr = nc - jr < NR ? nc - jr : NR;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = mc - ir < MR ? mc - ir : MR;
+                        const uint32_t *ap = ablk + (size_t)ir * kp, *bp = bpk + (size_t)jr * kp;
+                        float *c = g->C + (size_t)(ic + ir) * g->ldc + jc + jr;
+                        if (mr == MR && nr == NR) {
+                            cf->kernel(kp, ap, bp, c, g->ldc, accum);
+                            continue;
+                        }
+                        cf->kernel(kp, ap, bp, tile, NR, 0);
+                        for (int i = 0; i < mr; i++)
+                            for (int j = 0; j < nr; j++) {
+                                float *cij = &c[(size_t)i * g->ldc + j];
+                                *cij = accum ? *cij + tile[i * NR + j] : tile[i * NR + j];
+                            }
+                    }
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+/* genrep_gemm_bf16 with an optional packing callback for B (the conv's
+   implicit im2col), as genrep__sgemm_impl. */
+static genrep_status genrep__gemm_bf16_impl(int transA, int transB, int M, int N, int K, const float *A, int lda,
+                                            const float *B, int ldb, float beta, float *C, int ldc,
+                                            genrep__pack_b_fn pack_b, const void *pack_ctx) {
+    genrep_status st = genrep__gemm_bf16_check("genrep_gemm_bf16", transA, transB, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    if (st) return st;
+    if (M == 0 || N == 0) return GENREP_OK;
+    if (K == 0) {
+        if (beta == 0.0f)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
+        return GENREP_OK;
+    }
+    genrep__gemm_bf16_cfg cf = genrep__kernels()->gemm_bf16;
+    int nkb, kb;
+    genrep__bf16_blocks(K, &nkb, &kb);
+    genrep__gemm_args g = {transA ? 1 : 0, transB ? 1 : 0, M, N, K, 1.0f, beta, A, B, C, lda, ldb, ldc,
+                           pack_b, pack_ctx};
+    /* Threads as genrep__sgemm_impl: dynamic chunks of whole NR panels of N,
+       or MR panels of M when N is narrow. Each element is computed by one
+       kernel call per k block in the same order whoever runs it. */
+    int nt = 1;
+#ifdef _OPENMP
+    if ((double)M * N * K >= GENREP__GEMM_MT_MIN && !omp_in_parallel()) nt = omp_get_max_threads();
+#endif
+    int npan = (N + cf.NR - 1) / cf.NR, mpan = (M + cf.MR - 1) / cf.MR;
+    int split_n = npan >= 2 * nt || npan >= mpan;
+    int pans = split_n ? npan : mpan;
+    if (nt > pans) nt = pans;
+    if (nt <= 1) {
+        if (!genrep__gemm_bf16_block(&g, &cf, kb, 0, M, 0, N))
+            return genrep__fail(GENREP_ERR_NOMEM, "genrep_gemm_bf16: packing buffers");
+        return GENREP_OK;
+    }
+    int fail = 0;
+#ifdef _OPENMP
+    int per = split_n ? pans / (nt * (cf.NC / cf.NR)) : 4;
+    per = per < 1 ? 1 : per > 4 ? 4 : per;
+    int chunk = (pans + nt * per - 1) / (nt * per), nchunk = (pans + chunk - 1) / chunk;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : fail)
+    for (int c = 0; c < nchunk; c++) {
+        int p0 = c * chunk, p1 = p0 + chunk < pans ? p0 + chunk : pans;
+        int ok = split_n ? genrep__gemm_bf16_block(&g, &cf, kb, 0, M, p0 * cf.NR, p1 * cf.NR < N ? p1 * cf.NR : N)
+                         : genrep__gemm_bf16_block(&g, &cf, kb, p0 * cf.MR, p1 * cf.MR < M ? p1 * cf.MR : M, 0, N);
+        fail |= !ok;
+    }
+#endif
+    if (fail) return genrep__fail(GENREP_ERR_NOMEM, "genrep_gemm_bf16: packing buffers");
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_gemm_bf16(int transA, int transB, int M, int N, int K, const float *A, int lda,
+                                          const float *B, int ldb, float beta, float *C, int ldc) {
+    return genrep__gemm_bf16_impl(transA, transB, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL, NULL);
 }
 
 /* ----------------------------------------------------- [LINEAR] [CONV] [CONVT]
@@ -2606,12 +3114,30 @@ static GENREP__CONV_UNUSED void genrep__linear_backward_ref(float *dinp, float *
         }
 }
 
+/* The linear layers' GEMMs (alpha 1, beta 0 or 1) in precision prec (the
+   encoder's head follows its precision switch). */
+static genrep_status genrep__linear_gemm(int prec, int tA, int tB, int M, int N, int K, const float *A, int lda,
+                                         const float *B, int ldb, float beta, float *C, int ldc) {
+    if (prec == GENREP_PRECISION_BF16) return genrep_gemm_bf16(tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return genrep_sgemm(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+static genrep_status genrep__linear_forward_p(float *out, const float *inp, const float *weight, const float *bias,
+                                              int B, int C, int OC, int prec);
+static genrep_status genrep__linear_backward_p(float *dinp, float *dweight, float *dbias, const float *dout,
+                                               const float *inp, const float *weight, int B, int C, int OC, int prec);
+
 GENREP_API genrep_status genrep_linear_forward(float *out, const float *inp, const float *weight,
                                                const float *bias, int B, int C, int OC) {
+    return genrep__linear_forward_p(out, inp, weight, bias, B, C, OC, GENREP_PRECISION_FP32);
+}
+
+static genrep_status genrep__linear_forward_p(float *out, const float *inp, const float *weight, const float *bias,
+                                              int B, int C, int OC, int prec) {
     GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(inp); GENREP__CHECK_PTR(weight);
     GENREP__CHECK_POS(B); GENREP__CHECK_POS(C); GENREP__CHECK_POS(OC);
     /* out = inp (B,C) @ weight^T (C,OC); then the bias row by row */
-    genrep_status st = genrep_sgemm(0, 1, B, OC, C, 1.0f, inp, C, weight, C, 0.0f, out, OC);
+    genrep_status st = genrep__linear_gemm(prec, 0, 1, B, OC, C, inp, C, weight, C, 0.0f, out, OC);
     if (st) return st;
     if (bias) {
         GENREP__CONV_PARFOR((size_t)B * OC)
@@ -2624,15 +3150,20 @@ GENREP_API genrep_status genrep_linear_forward(float *out, const float *inp, con
 GENREP_API genrep_status genrep_linear_backward(float *dinp, float *dweight, float *dbias,
                                                 const float *dout, const float *inp,
                                                 const float *weight, int B, int C, int OC) {
+    return genrep__linear_backward_p(dinp, dweight, dbias, dout, inp, weight, B, C, OC, GENREP_PRECISION_FP32);
+}
+
+static genrep_status genrep__linear_backward_p(float *dinp, float *dweight, float *dbias, const float *dout,
+                                               const float *inp, const float *weight, int B, int C, int OC, int prec) {
     GENREP__CHECK_PTR(dout);
     GENREP__CHECK_POS(B); GENREP__CHECK_POS(C); GENREP__CHECK_POS(OC);
     if (dinp) GENREP__CHECK_PTR(weight);
     if (dweight) GENREP__CHECK_PTR(inp);
     genrep_status st;
     /* dinp (B,C) += dout (B,OC) @ weight (OC,C) */
-    if (dinp && (st = genrep_sgemm(0, 0, B, C, OC, 1.0f, dout, OC, weight, C, 1.0f, dinp, C))) return st;
+    if (dinp && (st = genrep__linear_gemm(prec, 0, 0, B, C, OC, dout, OC, weight, C, 1.0f, dinp, C))) return st;
     /* dweight (OC,C) += dout^T (OC,B) @ inp (B,C) */
-    if (dweight && (st = genrep_sgemm(1, 0, OC, C, B, 1.0f, dout, OC, inp, C, 1.0f, dweight, C))) return st;
+    if (dweight && (st = genrep__linear_gemm(prec, 1, 0, OC, C, B, dout, OC, inp, C, 1.0f, dweight, C))) return st;
     if (dbias) {
         /* one channel per iteration, summed over b in order: thread-count independent */
         GENREP__CONV_PARFOR((size_t)B * OC)
@@ -2938,7 +3469,19 @@ static genrep_status genrep__conv2d_check_desc(const char *fn, const genrep_conv
         return genrep__fail(GENREP_ERR_SHAPE, "%s: descriptor P=%d Q=%d do not match its sizes (use genrep_conv2d_init)",
                             fn, d->P, d->Q);
     if ((int64_t)d->P * d->Q > INT32_MAX / 4) return genrep__fail(GENREP_ERR_ARG, "%s: output too large", fn);
+    if (d->precision != GENREP_PRECISION_FP32 && d->precision != GENREP_PRECISION_BF16)
+        return genrep__fail(GENREP_ERR_ARG, "%s: descriptor precision=%d, expected GENREP_PRECISION_FP32 (0) or _BF16 (1)",
+                            fn, d->precision);
     return GENREP_OK;
+}
+
+/* The conv GEMMs (alpha 1, beta 0 or 1) in the descriptor's precision. */
+static genrep_status genrep__conv_gemm(const genrep_conv2d_desc *d, int tA, int tB, int M, int N, int K,
+                                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                                       int ldc, genrep__pack_b_fn pack_b, const void *ctx) {
+    if (d->precision == GENREP_PRECISION_BF16)
+        return genrep__gemm_bf16_impl(tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc, pack_b, ctx);
+    return genrep__sgemm_impl(tA, tB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, pack_b, ctx);
 }
 
 GENREP_API genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C, int H, int W,
@@ -2951,7 +3494,7 @@ GENREP_API genrep_status genrep_conv2d_init(genrep_conv2d_desc *d, int N, int C,
         return genrep__fail(GENREP_ERR_SHAPE, "%s: kernel %dx%d larger than padded input %dx%d",
                             __func__, R, S, H + 2 * pad, W + 2 * pad);
     genrep_conv2d_desc t = { N, C, H, W, K, R, S, stride, stride, pad, pad,
-                             (H + 2 * pad - R) / stride + 1, (W + 2 * pad - S) / stride + 1 };
+                             (H + 2 * pad - R) / stride + 1, (W + 2 * pad - S) / stride + 1, GENREP_PRECISION_FP32 };
     *d = t;
     return GENREP_OK;
 }
@@ -2976,7 +3519,7 @@ static size_t genrep__conv2d_fwd_ws(const genrep_conv2d_desc *d) {
 static int genrep__conv2d_dgrad_desc(const genrep_conv2d_desc *d, genrep_conv2d_desc *t) {
     if (d->stride_h != 1 || d->stride_w != 1 || d->pad_h > d->R - 1 || d->pad_w > d->S - 1) return 0;
     genrep_conv2d_desc x = { d->N, d->K, d->P, d->Q, d->C, d->R, d->S, 1, 1,
-                             d->R - 1 - d->pad_h, d->S - 1 - d->pad_w, d->H, d->W };
+                             d->R - 1 - d->pad_h, d->S - 1 - d->pad_w, d->H, d->W, d->precision };
     *t = x;
     return 1;
 }
@@ -3059,9 +3602,10 @@ static genrep_status genrep__conv2d_forward_chunk(float *out, int acc, float *co
         /* one image: the (K, PQ) product is already NCHW; bias first, GEMM adds onto it */
         float *o = out + (size_t)n0 * K * PQ;
         if (bias && !acc) for (int k = 0; k < K; k++) for (size_t j = 0; j < PQ; j++) o[(size_t)k * PQ + j] = bias[k];
-        return genrep_sgemm(0, 0, K, cols, CRS, 1.0f, weight, CRS, col, cols, bias || acc ? 1.0f : 0.0f, o, cols);
+        return genrep__conv_gemm(d, 0, 0, K, cols, CRS, weight, CRS, col, cols, bias || acc ? 1.0f : 0.0f, o, cols,
+                                 NULL, NULL);
     }
-    genrep_status st = genrep_sgemm(0, 0, K, cols, CRS, 1.0f, weight, CRS, col, cols, 0.0f, y, cols);
+    genrep_status st = genrep__conv_gemm(d, 0, 0, K, cols, CRS, weight, CRS, col, cols, 0.0f, y, cols, NULL, NULL);
     if (st) return st;
     genrep__chunk_scatter(out + (size_t)n0 * K * PQ, y, acc ? NULL : bias, acc, m, K, PQ);
     return GENREP_OK;
@@ -3132,16 +3676,17 @@ static genrep_status genrep__conv2d_backward_chunk(float *dinp, float *dw, float
     if (dw && xmask) {
         /* dw (K, CRS) += dout (K, cols) @ col^T (cols, CRS), col packed from the images */
         genrep__im2col_ctx ctx = { inp + (size_t)n0 * CHW, g, xmask };
-        if ((st = genrep__sgemm_impl(0, 1, K, CRS, cols, 1.0f, dyc, cols, inp, cols, 1.0f, dw, CRS,
-                                     genrep__pack_b_im2col_t, &ctx))) return st;
+        if ((st = genrep__conv_gemm(d, 0, 1, K, CRS, cols, dyc, cols, inp, cols, 1.0f, dw, CRS,
+                                    genrep__pack_b_im2col_t, &ctx))) return st;
     } else if (dw) {
         /* dw (K, CRS) += dout (K, cols) @ col^T (cols, CRS) */
         genrep__im2col(col, (size_t)cols, inp + (size_t)n0 * CHW, m, g);
-        if ((st = genrep_sgemm(0, 1, K, CRS, cols, 1.0f, dyc, cols, col, cols, 1.0f, dw, CRS))) return st;
+        if ((st = genrep__conv_gemm(d, 0, 1, K, CRS, cols, dyc, cols, col, cols, 1.0f, dw, CRS, NULL, NULL))) return st;
     }
     if (do_col2im) {
         /* dcol (CRS, cols) = weight^T (CRS, K) @ dout (K, cols), then scattered back */
-        if ((st = genrep_sgemm(1, 0, CRS, cols, K, 1.0f, weight, CRS, dyc, cols, 0.0f, col, cols))) return st;
+        if ((st = genrep__conv_gemm(d, 1, 0, CRS, cols, K, weight, CRS, dyc, cols, 0.0f, col, cols, NULL, NULL)))
+            return st;
         genrep__col2im_add(dinp + (size_t)n0 * CHW, col, (size_t)cols, m, g);
     }
     return GENREP_OK;
@@ -5694,6 +6239,15 @@ static genrep_status genrep__enc_layout(genrep_encoder *e, int max_batch) {
     return GENREP_OK;
 }
 
+GENREP_API genrep_status genrep_encoder_set_precision(genrep_encoder *e, genrep_precision p) {
+    GENREP__CHECK_PTR(e);
+    if (p != GENREP_PRECISION_FP32 && p != GENREP_PRECISION_BF16)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_set_precision: precision %d, expected "
+                            "GENREP_PRECISION_FP32 (0) or GENREP_PRECISION_BF16 (1)", (int)p);
+    e->precision = (int)p;
+    return GENREP_OK;
+}
+
 GENREP_API void genrep_encoder_free(genrep_encoder *e) {
     if (!e) return;
     if (e->plan) { genrep_free(e->plan->init_kind); genrep_free(e->plan->init_scale); genrep_free(e->plan->bn_sums); }
@@ -5876,6 +6430,7 @@ static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const f
     genrep_conv2d_desc d;
     genrep_status st = genrep_conv2d_init(&d, N, u->C, u->H, u->W, u->K, u->R, u->S, u->stride, u->pad);
     if (st) return st;
+    d.precision = e->precision;
     if (genrep_conv2d_workspace(&d) > e->ws_floats)
         return genrep__fail(GENREP_ERR_SHAPE, "genrep_encoder_forward: conv workspace too small for N=%d", N);
     float *c = e->acts + u->a_conv, *y = e->acts + u->a_bn;
@@ -5913,6 +6468,7 @@ static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float 
     genrep_conv2d_desc d;
     genrep_status st = genrep_conv2d_init(&d, N, u->C, u->H, u->W, u->K, u->R, u->S, u->stride, u->pad);
     if (st) return st;
+    d.precision = e->precision;
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
     const double *gs = NULL;
     if (training && e->bn_sync) { /* local dgamma, dbeta; whole-batch sums for dinp */
@@ -5969,11 +6525,11 @@ GENREP_API genrep_status genrep_encoder_forward(genrep_encoder *e, const float *
     e->out = feat;
     if (pl->has_head) {
         float *h1 = e->acts + pl->a_h1, *z = e->acts + pl->a_e, *out = e->acts + pl->a_out;
-        if ((st = genrep_linear_forward(h1, feat, e->params + T[pl->t_w1].offset, e->params + T[pl->t_b1].offset,
-                                        N, pl->F, pl->Hd))) return st;
+        if ((st = genrep__linear_forward_p(h1, feat, e->params + T[pl->t_w1].offset, e->params + T[pl->t_b1].offset,
+                                           N, pl->F, pl->Hd, e->precision))) return st;
         genrep__enc_relu_inplace(h1, (size_t)N * pl->Hd);
-        if ((st = genrep_linear_forward(z, h1, e->params + T[pl->t_w2].offset, e->params + T[pl->t_b2].offset,
-                                        N, pl->Hd, pl->O))) return st;
+        if ((st = genrep__linear_forward_p(z, h1, e->params + T[pl->t_w2].offset, e->params + T[pl->t_b2].offset,
+                                           N, pl->Hd, pl->O, e->precision))) return st;
         if ((st = genrep_l2norm_forward(out, e->acts + pl->a_norm, z, N, pl->O, 1e-12f))) return st;
         e->out = out;
     }
@@ -6003,13 +6559,14 @@ GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp,
         memset(dz, 0, (size_t)N * pl->O * sizeof(float));
         if ((st = genrep_l2norm_backward(dz, dout, e->acts + pl->a_out, e->acts + pl->a_norm, N, pl->O))) return st;
         memset(dh, 0, (size_t)N * pl->Hd * sizeof(float));
-        if ((st = genrep_linear_backward(dh, e->grads + T[pl->t_w2].offset, e->grads + T[pl->t_b2].offset, dz, h1,
-                                         e->params + T[pl->t_w2].offset, N, pl->Hd, pl->O))) return st;
+        if ((st = genrep__linear_backward_p(dh, e->grads + T[pl->t_w2].offset, e->grads + T[pl->t_b2].offset, dz, h1,
+                                            e->params + T[pl->t_w2].offset, N, pl->Hd, pl->O, e->precision)))
+            return st;
         genrep__enc_relu_mask(dh, h1, (size_t)N * pl->Hd);
         memset(dz, 0, (size_t)N * pl->F * sizeof(float));
-        if ((st = genrep_linear_backward(dz, e->grads + T[pl->t_w1].offset, e->grads + T[pl->t_b1].offset, dh,
-                                         e->acts + pl->a_feat, e->params + T[pl->t_w1].offset,
-                                         N, pl->F, pl->Hd))) return st;
+        if ((st = genrep__linear_backward_p(dz, e->grads + T[pl->t_w1].offset, e->grads + T[pl->t_b1].offset, dh,
+                                            e->acts + pl->a_feat, e->params + T[pl->t_w1].offset,
+                                            N, pl->F, pl->Hd, e->precision))) return st;
         dfeat = dz;
     }
     double t1 = pl->profiling ? genrep__enc_now() : 0;

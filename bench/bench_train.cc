@@ -9,7 +9,7 @@
 //   make -C bench run-train    (this, the PyTorch peer bench/train_torch.py and
 //                               the peak RSS of a training run: bench/run_train.sh)
 // Extra flags, read before Google Benchmark's (it then runs nothing):
-//   --profile_steps=N [--profile_threads=T] [--profile_out=FILE]
+//   --profile_steps=N [--profile_threads=T] [--profile_out=FILE] [--profile_bf16]
 // times N steps (after one warm-up step) with genrep_encoder_profile on and
 // prints the per-layer table, plus the loss, SGD and zeroing that the
 // encoder's profile does not see, to stderr and FILE.
@@ -80,11 +80,16 @@ struct Trainer {
     }
 };
 
+// Args: threads, precision (0 fp32, 1 bf16: genrep_encoder_set_precision).
 void BM_train_step(benchmark::State &st) {
-    const int threads = (int)st.range(0);
+    const int threads = (int)st.range(0), bf16 = (int)st.range(1);
     genrep_set_num_threads(threads);
     Trainer T;
     if (!T.ok) { st.SkipWithError(genrep_last_error()); return; }
+    if (bf16 && genrep_encoder_set_precision(&T.enc, GENREP_PRECISION_BF16) != GENREP_OK) {
+        st.SkipWithError(genrep_last_error());
+        return;
+    }
     if (T.run() != GENREP_OK) { st.SkipWithError(genrep_last_error()); return; }  // warm-up, checks it runs
     for (auto _ : st) {
         T.run();
@@ -94,14 +99,15 @@ void BM_train_step(benchmark::State &st) {
     st.counters["steps/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
     st.counters["img/s"] = benchmark::Counter(kViews, benchmark::Counter::kIsIterationInvariantRate);
     st.counters["loss"] = T.loss;
-    st.SetLabel(std::string("simclr small B256x2 ") + genrep_isa_name(genrep_get_isa()) + " t" +
-                std::to_string(threads));
+    st.SetLabel(std::string("simclr small B256x2 ") + (bf16 ? "bf16-" : "") + genrep_isa_name(genrep_get_isa()) +
+                " t" + std::to_string(threads));
 }
 
 // --profile_steps mode: the encoder's per-layer table plus the rest of the step.
-int profile(int steps, int threads, const char *path) {
+int profile(int steps, int threads, const char *path, int bf16) {
     genrep_set_num_threads(threads);
     Trainer T;
+    if (T.ok && bf16 && genrep_encoder_set_precision(&T.enc, GENREP_PRECISION_BF16) != GENREP_OK) T.ok = false;
     if (!T.ok || T.run() != GENREP_OK) { fprintf(stderr, "bench_train: %s\n", genrep_last_error()); return 1; }
     genrep_encoder_profile(&T.enc, 1);
     std::vector<char> buf(1 << 16);
@@ -116,9 +122,9 @@ int profile(int steps, int threads, const char *path) {
     const double MiB = 1024.0 * 1024.0;
     char head[512], tail[1024];
     snprintf(head, sizeof head,
-             "genrep SimCLR step profile: small encoder, 1x28x28, %d anchors x 2 views, %s, %d threads, "
+             "genrep SimCLR step profile: small encoder, 1x28x28, %d anchors x 2 views, %s%s, %d threads, "
              "mean of %d steps after 1 warm-up (profiling on)\n",
-             kAnchors, genrep_isa_name(genrep_get_isa()), genrep_num_threads(), steps);
+             kAnchors, bf16 ? "bf16 GEMMs, " : "", genrep_isa_name(genrep_get_isa()), genrep_num_threads(), steps);
     snprintf(tail, sizeof tail,
              "step phases (ms per step): zero grads %.2f  encoder fwd %.2f  ntxent fwd+bwd %.2f  encoder bwd %.2f  "
              "sgd %.2f  = step %.2f ms (%.3f steps/s, %.0f img/s)\n"
@@ -144,18 +150,19 @@ int profile(int steps, int threads, const char *path) {
 
 // Wall time is the figure; the CPU column is the whole process's CPU time
 // (both threads), for img per CPU-second on a loaded machine.
-BENCHMARK(BM_train_step)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()
+BENCHMARK(BM_train_step)->ArgNames({"threads", "bf16"})->ArgsProduct({{1, 2}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime()
     ->MeasureProcessCPUTime();
 
 int main(int argc, char **argv) {
-    int steps = 0, threads = 2;
+    int steps = 0, threads = 2, bf16 = 0;
     const char *path = nullptr;
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--profile_steps=", 16)) steps = atoi(argv[i] + 16);
         else if (!strncmp(argv[i], "--profile_threads=", 18)) threads = atoi(argv[i] + 18);
         else if (!strncmp(argv[i], "--profile_out=", 14)) path = argv[i] + 14;
+        else if (!strcmp(argv[i], "--profile_bf16")) bf16 = 1;
     }
-    if (steps > 0) return profile(steps, threads > 0 ? threads : 1, path);
+    if (steps > 0) return profile(steps, threads > 0 ? threads : 1, path, bf16);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

@@ -23,7 +23,7 @@ echo "-- genrep ($(date -u +%FT%TZ), load: $(load))"
 "$BIN" --benchmark_repetitions="$REPS" --benchmark_min_time=0.1 --benchmark_filter="${FILTER:-.}" \
     --benchmark_out="$OUTDIR/train.json" --benchmark_out_format=json > /dev/null
 echo "-- PyTorch ($(date -u +%FT%TZ), load: $(load))"
-/usr/bin/python3 "$HERE/train_torch.py" --reps "$REPS" --threads 1,2 --json "$OUTDIR/train_torch.json" \
+/usr/bin/python3 "$HERE/train_torch.py" --reps "$REPS" --threads 1,2 --precision fp32,bf16 --json "$OUTDIR/train_torch.json" \
     --profile "$OUTDIR/train_torch_profile.txt"
 echo "-- done ($(date -u +%FT%TZ), load: $(load))"
 /usr/bin/python3 - "$OUTDIR" <<'PY'
@@ -41,17 +41,22 @@ print(f"{'':36s} {'n':>2s} {'steps/s':>8s} {'(range)':>15s} {'img/s':>7s} {'img/
 for name, v in rows.items():
     lo, hi = min(x[0] for x in v), max(x[0] for x in v)
     print(f"{name:36s} {len(v):2d} {med(v, 0):8.3f} ({lo:.3f}..{hi:.3f}) {512 * med(v, 0):7.0f} {512 * med(v, 1):9.0f}")
-print("== ratio genrep / PyTorch (same threads)")
+print("== ratio genrep / PyTorch (same threads; bf16 rows also against PyTorch bf16 autocast)")
 for name, v in rows.items():
-    if " torch " in name: continue
+    if " torch" in name: continue
     t = name.split()[-1]
-    p = rows.get(f"simclr small B256x2 torch {t}")
-    if p:
-        print(f"{name:36s} wall x{med(v, 0) / med(p, 0):5.2f}   per CPU-second x{med(v, 1) / med(p, 1):5.2f}")
+    peers = ["torch"] + (["torch-bf16"] if " bf16-" in name else [])
+    for peer in peers:
+        p = rows.get(f"simclr small B256x2 {peer} {t}")
+        if p:
+            print(f"{name:36s} / {peer:10s} wall x{med(v, 0) / med(p, 0):5.2f}   per CPU-second x{med(v, 1) / med(p, 1):5.2f}")
 PY
 echo "== genrep per-layer profile, 5 steps at 2 threads ($(date -u +%FT%TZ), load: $(load))"
 "$BIN" --profile_steps=5 --profile_threads=2 --profile_out="$OUTDIR/train_profile.txt" 2>/dev/null
 cat "$OUTDIR/train_profile.txt"
+echo "== genrep per-layer profile, bf16, 5 steps at 2 threads ($(date -u +%FT%TZ), load: $(load))"
+"$BIN" --profile_steps=5 --profile_threads=2 --profile_bf16 --profile_out="$OUTDIR/train_profile_bf16.txt" 2>/dev/null
+cat "$OUTDIR/train_profile_bf16.txt"
 echo "== PyTorch op profile (top of $OUTDIR/train_torch_profile.txt)"
 head -22 "$OUTDIR/train_torch_profile.txt"
 echo "== peak RSS of a training run ($(date -u +%FT%TZ), load: $(load))"

@@ -14,7 +14,12 @@ the softmax, mean over rows), zero grads, backward, SGD lr 0.05, momentum
 0.9, weight decay 1e-4. The input is a fixed batch of uniform [0,1] images,
 normalised to [-1,1] as genrep's trainer does.
 
-    /usr/bin/python3 bench/train_torch.py [--reps 5] [--threads 1,2] [--json OUT.json] [--profile FILE]
+With --precision fp32,bf16 the bf16 rows run the forward and the loss under
+torch.autocast('cpu', dtype=torch.bfloat16) (oneDNN bf16 convs and matmuls;
+fp32 master weights, SGD in fp32), the peer of genrep's bf16 mode.
+
+    /usr/bin/python3 bench/train_torch.py [--reps 5] [--threads 1,2] [--precision fp32[,bf16]]
+                                          [--json OUT.json] [--profile FILE]
 """
 import argparse
 import json
@@ -84,6 +89,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--precision", default="fp32", help="comma list of fp32, bf16 (autocast)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--profile", default=None, metavar="FILE",
                     help="after the timing, profile one step at the last thread count (torch.autograd.profiler) "
@@ -94,7 +100,9 @@ def main():
     g = torch.Generator().manual_seed(7)
     x = (torch.rand(2 * B, 1, 28, 28, generator=g) - 0.5) / 0.5
     rows = []
-    for threads in (int(t) for t in a.threads.split(",")):
+    runs = [(p, int(t)) for p in a.precision.split(",") for t in a.threads.split(",")]
+    for prec, threads in runs:
+        assert prec in ("fp32", "bf16"), prec
         torch.set_num_threads(threads)
         torch.manual_seed(0)
         model = Encoder().train()
@@ -102,7 +110,8 @@ def main():
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss = ntxent(model(x), TAU)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=prec == "bf16"):
+                loss = ntxent(model(x), TAU)
             loss.backward()
             opt.step()
             return loss.item()
@@ -116,7 +125,7 @@ def main():
             walls.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
         med = statistics.median(walls)
-        name = f"simclr small B256x2 torch t{threads}"
+        name = f"simclr small B256x2 torch{'-bf16' if prec == 'bf16' else ''} t{threads}"
         rows.append({"name": name, "ms": med * 1e3, "steps_s": 1 / med, "img_s": 2 * B / med,
                      "min_ms": min(walls) * 1e3, "max_ms": max(walls) * 1e3,
                      "cpu_ms": statistics.median(cpus) * 1e3, "loss": loss,

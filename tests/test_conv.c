@@ -577,6 +577,119 @@ START_TEST(workspace_bounded) {
 }
 END_TEST
 
+/* ------------------------------------------------------------- bf16 conv */
+
+/* Largest |got - want| / tol with the bf16 bound of [GEMM] bf16 per
+   element: tol = (2u + u^2) S + 2 g(n) (1 + u)^2 S + n 2^-126, S the sum of
+   |terms| (the same op on |x|, |w|, |dy|), n a bound on the roundings of
+   one sum, u = 2^-8 (bf16 operands), g(n) = n 2^-24 / (1 - n 2^-24) (fp32
+   sums of both the bf16 and the fp32 result). 0 = within. */
+static double bf16_ratio(const float *got, const float *want, const float *S, size_t n, double terms, size_t *wi) {
+    const double u = 0x1p-8, g = terms * 0x1p-24 / (1 - terms * 0x1p-24);
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double tol = (2 * u + u * u) * S[i] + 2 * g * (1 + u) * (1 + u) * S[i] + terms * 0x1p-126;
+        double d = fabs((double)got[i] - want[i]), q = d != d ? INFINITY : d / tol;
+        if (q > worst) { worst = q; *wi = i; }
+    }
+    return worst;
+}
+static float *fabs_copy(const float *x, size_t n) { float *p = fa(n); for (size_t i = 0; i < n; i++) p[i] = fabsf(x[i]); return p; }
+
+/* bf16 conv2d (desc precision BF16): forward bit for bit against the model
+   (each output is genrep_gemm_bf16_ref over its im2col column, (c, r, s)
+   order, padding as zeros, + bias); forward, dinp and dweight within the bf16
+   bound of the fp32 reference; scalar, AVX2-emulated and AVX512-BF16 paths
+   and 1 / 2 / 3 threads give the same bits (ragged chunks included). */
+START_TEST(conv_bf16) {
+    const size_t budget0 = genrep__conv_col_budget;
+    const op_desc os[4] = {mk_conv(3, 5, 9, 7, 6, 3, 3, 1, 1), mk_conv(4, 7, 9, 9, 10, 3, 3, 2, 1),
+                           mk_conv(5, 9, 6, 6, 3, 1, 1, 2, 0), mk_conv(2, 130, 5, 5, 4, 3, 3, 1, 1)};
+    genrep_isa best = genrep_get_isa();
+    for (int k = 0; k < 4; k++) {
+        op_desc o = os[k];
+        o.c.precision = GENREP_PRECISION_BF16;
+        char name[160];
+        desc_str(&o, name, sizeof name);
+        genrep__conv_col_budget = k == 3 ? budget0 : 600; /* several (ragged) chunks */
+        size_t ni = n_inp(&o), no = n_out(&o), nw = n_wt(&o), nb = n_bias(&o), nws = n_ws(&o);
+        float *x = fr(ni, 81 + k), *w = fr(nw, 82 + k), *b = fr(nb, 83 + k), *dy = fr(no, 84 + k), *ws = fa(nws);
+        const int C = o.c.C, H = o.c.H, W = o.c.W, K = o.c.K, R = o.c.R, S = o.c.S, P = o.c.P, Q = o.c.Q;
+        const int CRS = C * R * S;
+        /* 1. forward against the model, with a bias (CRS <= 1024 except op 3: no bias there) */
+        const float *bias = k == 3 ? NULL : b;
+        float *yr = fa(no), *col = fa((size_t)CRS);
+        for (int n = 0; n < o.c.N; n++)
+            for (int p = 0; p < P; p++)
+                for (int q = 0; q < Q; q++) {
+                    for (int c = 0; c < C; c++)
+                        for (int r = 0; r < R; r++)
+                            for (int s = 0; s < S; s++) {
+                                int h = p * o.c.stride_h - o.c.pad_h + r, ww = q * o.c.stride_w - o.c.pad_w + s;
+                                col[(c * R + r) * S + s] =
+                                    h < 0 || h >= H || ww < 0 || ww >= W ? 0.0f : x[(((size_t)n * C + c) * H + h) * W + ww];
+                            }
+                    for (int kk = 0; kk < K; kk++) {
+                        float *out = &yr[(((size_t)n * K + kk) * P + p) * Q + q];
+                        *out = bias ? bias[kk] : 0.0f;
+                        ck_assert_int_eq(genrep_gemm_bf16_ref(0, 0, 1, 1, CRS, w + (size_t)kk * CRS, CRS, col, 1,
+                                                              bias ? 1.0f : 0.0f, out, 1), GENREP_OK);
+                    }
+                }
+        /* 2. every path and thread count: the same bits, = the model */
+        float *y0 = fa(no), *dx0 = fa(ni), *dw0 = fa(nw), *db0 = fa(nb);
+        float *y = fa(no), *dx = fa(ni), *dw = fa(nw), *db = fa(nb);
+        int first = 1;
+        for (int isa = GENREP_ISA_SCALAR; isa <= GENREP_ISA_AVX512; isa++) {
+            if (genrep_set_isa((genrep_isa)isa) != GENREP_OK) continue;
+            for (int nt = 1; nt <= 3; nt++) {
+                genrep_set_num_threads(nt);
+                run_all(&o, first ? y0 : y, first ? dx0 : dx, first ? dw0 : dw, first ? db0 : db, x, w, bias, dy, ws);
+                if (first) {
+                    for (size_t i = 0; i < no; i++)
+                        ck_assert_msg(memcmp(&y0[i], &yr[i], 4) == 0, "%s bf16 forward [%zu] %a, model %a", name, i,
+                                      y0[i], yr[i]);
+                    first = 0;
+                    continue;
+                }
+                const char *pn = genrep__kernels()->gemm_bf16.name;
+                ck_assert_msg(memcmp(y, y0, no * 4) == 0, "%s bf16 forward: %s %d threads differ", name, pn, nt);
+                ck_assert_msg(memcmp(dx, dx0, ni * 4) == 0, "%s bf16 dinp: %s %d threads differ", name, pn, nt);
+                ck_assert_msg(memcmp(dw, dw0, nw * 4) == 0, "%s bf16 dweight: %s %d threads differ", name, pn, nt);
+                ck_assert_msg(memcmp(db, db0, nb * 4) == 0, "%s bf16 dbias: %s %d threads differ", name, pn, nt);
+            }
+        }
+        genrep_set_num_threads(2);
+        ck_assert_int_eq(genrep_set_isa(best), GENREP_OK);
+        /* 3. within the bound of the fp32 reference */
+        float *ax = fabs_copy(x, ni), *aw = fabs_copy(w, nw), *ady = fabs_copy(dy, no);
+        float *sy = fa(no), *sdx = fa(ni), *sdw = fa(nw), *sdb = fa(nb), *fy = fa(no), *fdx = fa(ni), *fdw = fa(nw);
+        memset(sdx, 0, ni * 4); memset(sdw, 0, nw * 4); memset(sdb, 0, nb * 4); memset(fdx, 0, ni * 4);
+        memset(fdw, 0, nw * 4);
+        op_fwd_ref(&o, fy, x, w, bias);
+        op_fwd_ref(&o, sy, ax, aw, NULL);
+        op_bwd_ref(&o, fdx, fdw, sdb, dy, x, w);
+        op_bwd_ref(&o, sdx, sdw, sdb, ady, ax, aw);
+        double terms = (double)o.c.N * P * Q + CRS + (double)K * R * S + 16;
+        size_t wi = 0;
+        double q = bf16_ratio(y0, fy, sy, no, terms, &wi);
+        ck_assert_msg(q <= 1, "%s bf16 forward [%zu] %g vs fp32 %g: %.3g x bound", name, wi, y0[wi], fy[wi], q);
+        q = bf16_ratio(dx0, fdx, sdx, ni, terms, &wi);
+        ck_assert_msg(q <= 1, "%s bf16 dinp [%zu] %g vs fp32 %g: %.3g x bound", name, wi, dx0[wi], fdx[wi], q);
+        q = bf16_ratio(dw0, fdw, sdw, nw, terms, &wi);
+        ck_assert_msg(q <= 1, "%s bf16 dweight [%zu] %g vs fp32 %g: %.3g x bound", name, wi, dw0[wi], fdw[wi], q);
+        float *bufs[] = {x, w, b, dy, ws, yr, col, y0, dx0, dw0, db0, y, dx, dw, db, ax, aw, ady, sy, sdx, sdw, sdb, fy, fdx, fdw};
+        for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) genrep_free(bufs[i]);
+    }
+    genrep__conv_col_budget = budget0;
+    /* a descriptor with an unknown precision is refused by name */
+    op_desc bad = os[0];
+    bad.c.precision = 7;
+    float one = 0;
+    EXPECT_FAIL(genrep_conv2d_forward(&one, &one, &one, &one, NULL, &bad.c), GENREP_ERR_ARG, "precision");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("conv");
     TCase *tc = tcase_create("conv");
@@ -592,6 +705,7 @@ int main(void) {
     tcase_add_test(tc, threads_bitwise_identical);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, workspace_bounded);
+    tcase_add_test(tc, conv_bf16);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -526,6 +526,96 @@ START_TEST(bn_sync_two_way_split) {
 }
 END_TEST
 
+/* Relative L2 distance |a - b| / |b|. */
+static double rel_l2(const float *a, const float *b, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) { d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]); r += (double)b[i] * b[i]; }
+    return sqrt(d / (r > 0 ? r : 1));
+}
+
+/* bf16 mixed precision: forward + backward give the same bits on every ISA
+   path (scalar, AVX2 emulation, AVX512-BF16) and on 1 and 2 threads, and
+   BN running stats and parameters stay fp32. Against fp32: the embeddings
+   and the head's gradients within 5%; the gradients of the layers below go
+   through BN in training mode and the L2 normalisation, which amplify any
+   perturbation (an fp32 run with every weight scaled by 1 +- 2^-8 at random,
+   i.e. bf16's rounding applied to the weights alone, moves them 10-50% on
+   this random network), so they are held to 3x what that perturbation does
+   (a wrong gradient is off by ~100%). A bad precision is refused. */
+START_TEST(bf16_paths_bitwise_and_close) {
+    genrep_encoder_config c;
+    genrep_encoder_config_small(&c, 1, 16, 16);
+    c.stem_width = 8; c.widths[0] = 8; c.widths[1] = 16; c.widths[2] = 16;
+    c.head_hidden = 16; c.head_out = 8;
+    const int N = 6, nx = N * 16 * 16, O = 8;
+    genrep_encoder e;
+    ck_assert_int_eq(genrep_encoder_create(&e, &c, N, 5), GENREP_OK);
+    ck_assert_int_eq(e.precision, GENREP_PRECISION_FP32);
+    ck_assert_int_eq(genrep_encoder_set_precision(&e, (genrep_precision)2), GENREP_ERR_ARG);
+    ck_assert(strstr(genrep_last_error(), "precision") != NULL);
+    size_t np = e.num_params, nb = e.num_buffers;
+    float *x = malloc(nx * 4), *dout = malloc((size_t)N * O * 4), *p0 = malloc((np + nb) * 4);
+    tu_fill(x, nx, 41, -1, 1); tu_fill(dout, (size_t)N * O, 42, -1, 1);
+    memcpy(p0, e.params, (np + nb) * 4);
+    /* run k: precision, isa, threads; k = 0 is fp32 */
+    static const int runs[][3] = {{0, -1, 2}, {1, GENREP_ISA_SCALAR, 1}, {1, GENREP_ISA_AVX2, 2},
+                                  {1, GENREP_ISA_AVX512, 1}, {1, GENREP_ISA_AVX512, 2}, {2, -1, 2}};
+    float *out[6], *g[6], *dx[6], *run[6];
+    int done[6] = {0};
+    genrep_rng rr;
+    genrep_rng_init(&rr, 43, 0);
+    genrep_isa best = genrep_get_isa();
+    int nt0 = genrep_num_threads();
+    for (int k = 0; k < 6; k++) {
+        if (runs[k][1] >= 0 && genrep_set_isa((genrep_isa)runs[k][1]) != GENREP_OK) continue;
+        genrep_set_num_threads(runs[k][2]);
+        ck_assert_int_eq(genrep_encoder_set_precision(&e, runs[k][0] == 1 ? GENREP_PRECISION_BF16 : GENREP_PRECISION_FP32),
+                         GENREP_OK);
+        memcpy(e.params, p0, (np + nb) * 4);
+        if (runs[k][0] == 2) /* fp32, weights perturbed by bf16's unit roundoff */
+            for (size_t i = 0; i < np; i++) e.params[i] *= 1.0f + (2.0f * genrep_rng_uniform(&rr) - 1.0f) * 0x1p-8f;
+        memset(e.grads, 0, np * 4);
+        dx[k] = calloc(nx, 4);
+        ck_assert_int_eq(genrep_encoder_forward(&e, x, N, 1), GENREP_OK);
+        out[k] = malloc((size_t)N * O * 4);
+        memcpy(out[k], e.out, (size_t)N * O * 4);
+        ck_assert_int_eq(genrep_encoder_backward(&e, dx[k], dout), GENREP_OK);
+        g[k] = malloc(np * 4); memcpy(g[k], e.grads, np * 4);
+        run[k] = malloc(nb * 4); memcpy(run[k], e.params + np, nb * 4);
+        if (runs[k][0] != 2) ck_assert(!memcmp(e.params, p0, np * 4)); /* parameters untouched (fp32 master copy) */
+        done[k] = 1;
+    }
+    genrep_set_num_threads(nt0);
+    ck_assert_int_eq(genrep_set_isa(best), GENREP_OK);
+    ck_assert(done[0] && done[1]);
+    for (int k = 2; k < 5; k++) {
+        if (!done[k]) continue;
+        ck_assert_msg(!memcmp(out[k], out[1], (size_t)N * O * 4), "bf16 run %d: embeddings differ from scalar", k);
+        ck_assert_msg(!memcmp(g[k], g[1], np * 4), "bf16 run %d: gradients differ from scalar", k);
+        ck_assert_msg(!memcmp(dx[k], dx[1], (size_t)nx * 4), "bf16 run %d: dinp differs from scalar", k);
+        ck_assert_msg(!memcmp(run[k], run[1], nb * 4), "bf16 run %d: BN running stats differ from scalar", k);
+    }
+    ck_assert(memcmp(out[1], out[0], (size_t)N * O * 4) != 0);
+    double eo = rel_l2(out[1], out[0], (size_t)N * O), ex = rel_l2(dx[1], dx[0], (size_t)nx);
+    double eg = rel_l2(g[1], g[0], np), pg = rel_l2(g[5], g[0], np), px = rel_l2(dx[5], dx[0], (size_t)nx), eh = 0;
+    for (int t = 0; t < e.num_tensors; t++) {
+        const genrep_param_info *T = &e.tensors[t];
+        if (!strncmp(T->name, "head.", 5)) {
+            double r = rel_l2(g[1] + T->offset, g[0] + T->offset, T->numel);
+            if (r > eh) eh = r;
+        }
+    }
+    ck_assert_msg(eo < 0.05 && eh < 0.05, "bf16 vs fp32: embeddings %.3g, head gradients %.3g", eo, eh);
+    ck_assert_msg(eg <= 3 * pg && ex <= 3 * px, "bf16 vs fp32: gradients %.3g, dinp %.3g; weights perturbed by 2^-8: "
+                  "%.3g, %.3g", eg, ex, pg, px);
+    ck_assert_msg(eo > 1e-5, "bf16 vs fp32 embeddings %.3g: too close for bf16 operands", eo);
+    for (int k = 0; k < 6; k++)
+        if (done[k]) { free(out[k]); free(g[k]); free(dx[k]); free(run[k]); }
+    free(x); free(dout); free(p0);
+    genrep_encoder_free(&e);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("encoder");
     TCase *tc = tcase_create("encoder");
@@ -542,6 +632,7 @@ int main(void) {
     tcase_add_test(tc, threads_bitwise);
     tcase_add_test(tc, bn_sync_identity_bitwise);
     tcase_add_test(tc, bn_sync_two_way_split);
+    tcase_add_test(tc, bf16_paths_bitwise_and_close);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -21,7 +21,7 @@ enum { LOSS_NTXENT = 0, LOSS_SUPCON, LOSS_CE, LOSS_INVERTER };
 typedef struct {
     const char *gen, *data, *data_dir, *out, *walks, *resume, *encoder;
     int views, aug, loss, pool, anchors, batch, steps, epochs, threads, ckpt_every, warmup, width, blocks;
-    int eval_every, eval_n, quiet, online, scale_base_tau, debug_nan_at, size, channels, skip_bad;
+    int eval_every, eval_n, quiet, online, scale_base_tau, debug_nan_at, size, channels, skip_bad, precision;
     float sigma, lr, wd, momentum, tau, alpha;
     uint64_t seed;
 } train_opts;
@@ -57,6 +57,7 @@ static const opt_spec train_spec[] = {
     {"momentum", OPT_FLOAT, F(momentum), "0.9", 0, 0.9999, NULL, "M", "SGD momentum", OPT_RUN},
     {"warmup", OPT_INT, F(warmup), "-1", -1, 100000000, NULL, "STEPS", "linear warm-up steps (-1: 5% of --steps)", OPT_RUN},
     {"seed", OPT_U64, F(seed), "0", 0, 0, NULL, "S", "seed of every random stream", OPT_RUN},
+    {"precision", OPT_ENUM, F(precision), "fp32", 0, 0, "fp32|bf16", NULL, "encoder GEMMs: fp32, or bf16 operands with fp32 sums (weights, optimiser, BN, loss stay fp32)", OPT_RUN},
     {"threads", OPT_INT, F(threads), NULL, 1, 1024, NULL, "T", "OpenMP threads (per rank under mpirun; default: OMP_NUM_THREADS, else all cores)", 0},
     {"ckpt-every", OPT_INT, F(ckpt_every), "200", 1, 100000000, NULL, "N", "checkpoint every N steps (and at the end, and on Ctrl-C)", 0},
     {"eval-every", OPT_INT, F(eval_every), "0", 0, 100000000, NULL, "N", "kNN monitor every N steps (0: off); does not change the run", 0},
@@ -253,6 +254,11 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
     if ((s = genrep_encoder_config_named(&ec, o->encoder, o->width, o->blocks, src->C, src->H, src->W))) { report_status("train", "--encoder", s); return -1; }
     if (o->loss == LOSS_CE || o->loss == LOSS_INVERTER) { ec.head_out = 0; ec.head_hidden = 0; }
     if ((s = genrep_encoder_create(&m->e, &ec, B2, o->seed ^ 0xE7C0DE))) { report_status("train", "encoder", s); return -1; }
+    if ((s = genrep_encoder_set_precision(&m->e, o->precision ? GENREP_PRECISION_BF16 : GENREP_PRECISION_FP32))) {
+        report_status("train", "--precision", s);
+        genrep_encoder_free(&m->e);
+        return -1;
+    }
     m->F = m->e.feat_dim;
     m->head_dim = o->loss == LOSS_CE ? src->ncls : o->loss == LOSS_INVERTER ? src->Z : 0;
     m->np = m->e.num_params;

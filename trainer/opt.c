@@ -208,6 +208,9 @@ int opt_check_resume(const opt_table *t, const void *o, const genrep_st *st, con
         snprintf(key, sizeof key, "%s.%s", t->cmd, s->name);
         const char *stored = genrep_st_meta(st, key);
         opt_format(s, o, v, sizeof v);
+        /* a setting added after the file was written is absent from it; the
+           run then had the behaviour its default names (train.precision: fp32) */
+        if (!stored && s->def && !strcmp(v, s->def)) continue;
         if (!stored || strcmp(stored, v)) {
             if (!bad) fprintf(stderr, "genrep %s: %s was trained with other settings:\n", t->cmd, ckpt);
             fprintf(stderr, "    --%s: stored %s%s%s, given %s%s%s\n", s->name, stored ? "'" : "", stored ? stored : "(missing)",
