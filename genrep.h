@@ -167,6 +167,11 @@ QUICKSTART-END
        metadata that disagrees with the tensors is refused by name.
        Inputs are (x - 0.5) / 0.5 of images in [0, 1].
      walks (genrep steer-train): walks (T, zdim) per alpha unit, alpha_max (T).
+     BigGAN-deep (weights/export_pytorch.py --biggan pytorch_model.bin,
+       genrep_biggan_load): the pytorch_pretrained_biggan state_dict as is
+       (spectral-norm weight_orig/_u/_v, running_means/_vars per truncation);
+       metadata genrep.model = biggan-deep, genrep.output_dim,
+       genrep.channel_width, genrep.num_classes, genrep.z_dim, genrep.n_stats.
 
    CONTENTS (search for the tags; declarations and implementation follow
    this order)
@@ -179,6 +184,8 @@ QUICKSTART-END
                    [RESIDUAL] [POOL] [UPSAMPLE] [EMBED] [L2NORM] [XENT]
      [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
      [MODELS]      [GAN] generators and discriminators, [GANLOSS], [GANIO]
+     [BIGGAN]      BigGAN-deep 128/256/512 forward (pytorch_pretrained_biggan
+                   architecture and names), stored BN statistics, truncation
      [ENCODER]     ResNet encoders with projection head
      [LOSS] [MSE]  NT-Xent, SupCon, MSE
      [VIEWS]       latent views: Gaussian, angular, independent, steered
