@@ -10,6 +10,7 @@ ROUNDS=${ROUNDS:-2}
 HERE=$(dirname "$0")
 OUTDIR=$(dirname "$BIN")
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+[ -x "$OUTDIR/bench_peak" ] || make -C "$HERE" "$(cd "$OUTDIR" && pwd)/bench_peak"
 echo "== FMA peak ($(date -u +%FT%TZ), load: $(cut -d' ' -f1-3 /proc/loadavg))"
 "$OUTDIR/bench_peak" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
     --benchmark_out="$OUTDIR/biggan_peak.json" --benchmark_out_format=json > /dev/null
