@@ -39,7 +39,9 @@ static const opt_table embed_table = {
     "encoder and write FILE.csv: a header, then one row per image: path,f0,f1,...\n"
     "Images are converted to the encoder's channels, resized to its input size\n"
     "(stb_image_resize) and normalised as in training; files that cannot be decoded\n"
-    "are reported and skipped. Extensions read: png jpg jpeg bmp gif tga ppm pgm pnm psd hdr.\n",
+    "are reported and skipped. Formats read: PNG and JPEG; files named .bmp .gif .tga\n"
+    ".ppm .pgm .pnm .psd .hdr are listed so that each is reported as unsupported\n"
+    "rather than silently ignored.\n",
     embed_spec, OPT_N(embed_spec)};
 
 /* The image files under dir, recursively, sorted per directory. */
