@@ -150,6 +150,7 @@ QUICKSTART-END
      03_augment.c           SimCLR views of your own PNG/JPEG
      04_contrastive_step.c  generator -> views -> augmentations -> encoder -> NT-Xent -> SGD
      05_embed.c             encoder checkpoint -> CSV of a folder's features; nearest neighbours
+     06_biggan.c            BigGAN-deep weights -> PNG grid, one row per class
 
    FILES (safetensors, see [SAFETENSORS]; every model file goes through [MODELIO])
      generator (genrep gan-train, genrep_gen_save/_load): the generator's
