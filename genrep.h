@@ -714,7 +714,9 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_gen_load(genrep_gen *g, const c
    `pytorch_pretrained_biggan` (huggingface/pytorch-pretrained-BigGAN), the
    generator GenRep's paper sampled (BigGAN-deep-256). For a batch:
      e    = embeddings(class_vec)            Linear(num_classes, z_dim), no bias
-     cond = [z, e]                           (B, 2*z_dim), fed to every conditional BN
+     cond = [z, e]                           (B, 2*z_dim), fed whole to every conditional BN
+                                             (BigGAN-deep's hierarchy: no z split into
+                                             chunks per block, unlike BigGAN; as the port)
      h    = gen_z(cond)                      Linear(2z, 16*16ch), viewed as (B,4,4,16ch)
                                              (TF order) and permuted to (B,16ch,4,4)
      for each layer i of cfg (attention first when i == attention_layer_position):
