@@ -123,7 +123,7 @@ fuzz-smoke:
 	@$(MAKE) --no-print-directory -j2 -C tests/fuzz all
 	@$(MAKE) --no-print-directory -C tests/fuzz smoke FUZZ_SECONDS=$(SMOKE_SECONDS)
 
-all-tests: $(TEST_BIN) $(EX_BIN) $(BUILD)/genrep $(BUILD)/tests/cxx17_header $(BUILD)/tests/two_tu_static
+all-tests: $(TEST_BIN) $(EX_BIN) $(BUILD)/genrep $(BUILD)/tests/cxx17_header $(BUILD)/tests/two_tu_static $(BUILD)/tests/mkimages
 
 # The header compiles as C++17, and two GENREP_STATIC units link together.
 $(BUILD)/tests/cxx17_header: tests/cxx17_header.cc $(HDR)

@@ -145,7 +145,7 @@ QUICKSTART-END
 
    EXAMPLES (examples/; `make` builds them, `make test` runs each with --smoke)
      00_quickstart.c        this manual's quick start
-     01_generate.c          load a generator, write a PNG grid of samples
+     01_generate.c          load a generator (any shape), write a PNG grid
      02_latent_views.c      anchors and their Gaussian, angular, steered views
      03_augment.c           SimCLR views of your own PNG/JPEG
      04_contrastive_step.c  generator -> views -> augmentations -> encoder -> NT-Xent -> SGD
@@ -153,11 +153,16 @@ QUICKSTART-END
      06_biggan.c            BigGAN-deep weights -> PNG grid, one row per class
 
    FILES (safetensors, see [SAFETENSORS]; every model file goes through [MODELIO])
-     generator (genrep gan-train, genrep_gen_save/_load): the generator's
-       named table; metadata genrep.model = dcgan|cgan, genrep.zdim,
-       genrep.width, genrep.dwidth, genrep.n_classes, genrep.embed_dim.
-       Outputs are in [-1, 1]. Discriminator: genrep_disc_save/_load, the
-       same metadata.
+     generator (genrep gan-train, genrep_gen_save/_load,
+       weights/export_pytorch.py): the generator's named table; metadata
+       genrep.model = dcgan|cgan, genrep.zdim, genrep.width, genrep.dwidth,
+       genrep.n_classes, genrep.embed_dim, and for a DCGAN-family member
+       other than the default 28x28x1 one also genrep.first = linear|convt,
+       genrep.n_up, genrep.out_size, genrep.out_channels, genrep.out_layer =
+       conv|convt, genrep.out_bias = 0|1, genrep.out_act = tanh|sigmoid|none
+       (all or none of these). Output shape: genrep_gen_shape. Outputs of
+       tanh are in [-1, 1]. Discriminator (1x28x28 only):
+       genrep_disc_save/_load, the same metadata.
      encoder (genrep train, genrep_encoder_save/_load): state_dict tensors
        (+ optim.* state, head.linear of the CE / inverter baselines);
        metadata records the whole architecture -- genrep.encoder (arch
@@ -184,7 +189,8 @@ QUICKSTART-END
      [LAYERS]      [LINEAR] [CONV] [CONVT] [BATCHNORM] [CONDBN] [ACT]
                    [RESIDUAL] [POOL] [UPSAMPLE] [EMBED] [L2NORM] [XENT]
      [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
-     [MODELS]      [GAN] generators and discriminators, [GANLOSS], [GANIO]
+     [MODELS]      [GAN] DCGAN-family generators (any size, from
+                   metadata) and discriminators, [GANLOSS], [GANIO]
      [BIGGAN]      BigGAN-deep 128/256/512 forward (pytorch_pretrained_biggan
                    architecture and names), stored BN statistics, truncation
      [ENCODER]     ResNet encoders with projection head
@@ -535,29 +541,44 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_adam_step(float *params, float 
 GENREP_API float genrep_cosine_lr(float base_lr, float min_lr, int64_t step, int64_t warmup, int64_t total);
 
 /* -------------------------------------------------------------- [MODELS] */
-/* [GAN] Generators and discriminators for 28x28x1 images in [-1, 1].
+/* [GAN] DCGAN-family generators (any output size and channel count, from
+   metadata) and a discriminator for 28x28x1 images in [-1, 1].
 
-   DCGAN generator (width ch, default 32; ~14 M multiply-adds per image):
-     z (B,Z) -> fc (no bias) -> (4ch,7,7) -> bn0 -> relu
-       -> up1: convT 4x4 s2 p1 (no bias) -> (2ch,14,14) -> bn1 -> relu
-       -> up2: convT 4x4 s2 p1 (no bias) -> (ch,28,28)  -> bn2 -> relu
-       -> out: conv 3x3 p1 (+bias) -> (1,28,28) -> tanh
+   The generator family ("bring your own generator"): with
+   C_i = width * 2^(n_up - i) channels and side s_i = s0 * 2^i at stage i,
+     z (B,Z) -> first -> (C_0, s0, s0) -> bn0 -> relu            stage 0
+       first = linear (fc, no bias, output viewed as (C_0,s0,s0))
+             | convT from z viewed as (Z,1,1), kernel s0, stride 1, pad 0
+       -> upI: convT 4x4 s2 p1 (no bias) -> (C_I, s_I, s_I) -> bnI -> relu
+          for I = 1 .. n_up
+       -> out: conv 3x3 p1 | convT 4x4 s2 p1, to (out_channels, S, S),
+          bias or none -> tanh | sigmoid | none
+   where S = out_size = s0 * 2^n_up (conv out) or s0 * 2^(n_up+1) (convT
+   out). The defaults are the project's own 28x28x1 DCGAN (width ch = 32,
+   ~14 M multiply-adds per image):
+     z -> fc -> (4ch,7,7) -> bn0 -> relu -> up1 -> (2ch,14,14) -> bn1 -> relu
+       -> up2 -> (ch,28,28) -> bn2 -> relu -> out conv 3x3 (+bias) -> tanh
+   and PyTorch's DCGAN tutorial generator (64x64 RGB, nz, ngf) is first =
+   convT (s0 = 4), n_up 3, width ngf, out convT without bias, 3 channels,
+   tanh (weights/export_pytorch.py renames its main.N.* tensors).
    Class-conditional generator (GENREP_GAN_CGAN): the same trunk; a shared
    class embedding (n_classes, E) feeds every batchnorm, which becomes a
    class-conditional batchnorm (BigGAN): gain = bnI.gain(e), bias =
    bnI.bias(e), out = xhat * (1 + gain) + bias.
 
    Discriminator (width dch, default 64), no normalisation (so real and
-   fake can share one forward pass):
+   fake can share one forward pass); the default 28x28x1 generator shape
+   only (genrep gan-train):
      x (B,1,28,28) -> conv1 4x4 s2 p1 -> (dch,14,14) -> leaky 0.2
        -> conv2 4x4 s2 p1 -> (2dch,7,7) -> leaky 0.2 -> flatten h (B,F)
        -> fc -> logit;  conditional: logit += <embed[y], h>  (projection
        discriminator, Miyato & Koyama 2018).
 
-   The modules are torch.nn's: Linear(Z, 4ch*49, bias=False) viewed as
-   (4ch,7,7), BatchNorm2d (eps 1e-5, momentum 0.1), ConvTranspose2d(...,
-   bias=False), Conv2d, Embedding; tests/ref/make_models_golden.py builds
-   them in PyTorch and the tests match its outputs and gradients.
+   The modules are torch.nn's: Linear(Z, C_0*s0*s0, bias=False) viewed as
+   (C_0,s0,s0), BatchNorm2d (eps 1e-5, momentum 0.1), ConvTranspose2d(...,
+   bias=False), Conv2d, Embedding; tests/ref/make_models_golden.py and
+   tests/ref/make_export_golden.py build them in PyTorch and the tests
+   match its outputs and gradients.
 
    Parameters live in one slab, gradients in another with the same layout
    (llm.c). Each model has a table of named tensors with PyTorch
@@ -567,14 +588,29 @@ GENREP_API float genrep_cosine_lr(float base_lr, float min_lr, int64_t step, int
    slots stay zero and genrep_gan_adam_step skips them). */
 
 typedef enum { GENREP_GAN_DCGAN = 0, GENREP_GAN_CGAN = 1 } genrep_gan_kind;
+/* The generator's first layer, output layer and output activation. */
+typedef enum { GENREP_GEN_FIRST_LINEAR = 0, GENREP_GEN_FIRST_CONVT = 1 } genrep_gen_first;
+typedef enum { GENREP_GEN_OUT_CONV = 0, GENREP_GEN_OUT_CONVT = 1 } genrep_gen_out_layer;
+typedef enum { GENREP_GEN_ACT_TANH = 0, GENREP_GEN_ACT_SIGMOID = 1, GENREP_GEN_ACT_NONE = 2 } genrep_gen_act;
+#define GENREP_GEN_MAX_UP 6  /* up-sampling stages at most */
 
 typedef struct {
-    int kind;        /* genrep_gan_kind */
+    int kind;        /* genrep_gan_kind: batchnorm (dcgan) or class-conditional (cgan) */
     int zdim;        /* latent size, default 128 */
-    int width;       /* generator base channels ch, default 32 */
+    int width;       /* generator base channels ch (those of the last stage), default 32 */
     int dwidth;      /* discriminator base channels dch, default 64 */
     int n_classes;   /* classes of the conditional models, default 10 */
     int embed_dim;   /* generator class embedding size E, default 32 */
+    /* generator architecture (defaults: the 28x28x1 DCGAN above). A config
+       whose out_size is 0 (made without genrep_gan_config_default) means
+       these defaults. */
+    int first;        /* genrep_gen_first, default linear */
+    int n_up;         /* convT up-sampling stages after the first layer, 0..GENREP_GEN_MAX_UP, default 2 */
+    int out_size;     /* output side S (square images), default 28 */
+    int out_channels; /* output channels, default 1 */
+    int out_layer;    /* genrep_gen_out_layer, default conv 3x3 */
+    int out_bias;     /* 1: the output layer has a bias, default 1 */
+    int out_act;      /* genrep_gen_act, default tanh */
 } genrep_gan_config;
 
 /* Fill the defaults above for a kind. */
@@ -591,7 +627,7 @@ typedef struct {
     int     is_buffer;  /* 1 = running statistic (BN mean/var): saved, never trained */
 } genrep_param_info;
 
-#define GENREP_GAN_MAX_TENSORS 32
+#define GENREP_GAN_MAX_TENSORS 64
 
 typedef struct {
     genrep_gan_config cfg;
@@ -611,7 +647,7 @@ typedef struct {
     const int32_t *last_y;
     const float *last_z;
     /* internal: slab offsets of each tensor and activation, by role */
-    size_t poff[GENREP_GAN_MAX_TENSORS], aoff[32];
+    size_t poff[GENREP_GAN_MAX_TENSORS], aoff[GENREP_GAN_MAX_TENSORS];
 } genrep_gen;
 
 typedef struct {
@@ -628,7 +664,7 @@ typedef struct {
     int    last_B;
     const float *last_x;
     const int32_t *last_y;
-    size_t poff[GENREP_GAN_MAX_TENSORS], aoff[32];
+    size_t poff[GENREP_GAN_MAX_TENSORS], aoff[GENREP_GAN_MAX_TENSORS];
 } genrep_disc;
 
 /* Allocate a generator for batches up to max_batch and initialise it from
@@ -643,8 +679,11 @@ GENREP_API void genrep_gen_init(genrep_gen *g, uint64_t seed);
 GENREP_API void genrep_gen_zero_grad(genrep_gen *g);
 /* Look a tensor up by name; NULL if absent. */
 GENREP_API const genrep_param_info *genrep_gen_param(const genrep_gen *g, const char *name);
-/* Output images of the last forward: (B,1,28,28), inside g's activation slab. */
+/* Output images of the last forward: (B,C,H,W), inside g's activation slab. */
 GENREP_API float *genrep_gen_output(const genrep_gen *g);
+/* The shape (C,H,W) of one output image: (out_channels, out_size, out_size),
+   (1,28,28) for the default generator. */
+GENREP_API void genrep_gen_shape(const genrep_gen *g, int *C, int *H, int *W);
 
 /* Forward a batch: z (B, zdim), y (B) class labels in [0, n_classes)
    (NULL for DCGAN), B <= max_batch. training != 0 uses batch statistics
@@ -652,11 +691,11 @@ GENREP_API float *genrep_gen_output(const genrep_gen *g);
    statistics. z and y must stay valid until backward. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_gen_forward(genrep_gen *g, const float *z, const int32_t *y, int B,
                                             int training);
-/* Backward of the last forward: dout (B,1,28,28) -> grads += ...,
+/* Backward of the last forward: dout (B,C,H,W) -> grads += ...,
    dz (B, zdim) += ... (NULL if not needed). */
 GENREP_API GENREP_NODISCARD genrep_status genrep_gen_backward(genrep_gen *g, float *dz, const float *dout);
 
-/* Sampling: out (B,1,28,28) = G(z, y) in eval mode, any B (processed in
+/* Sampling: out (B,C,H,W) = G(z, y) in eval mode, any B (processed in
    chunks of max_batch). Row b depends only on z[b], y[b] and the weights. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_gen_render(genrep_gen *g, float *out, const float *z, const int32_t *y,
                                            int B);
@@ -700,13 +739,19 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_gan_adam_step(float *params, fl
    included) plus metadata genrep.model = "dcgan" | "cgan", genrep.zdim,
    genrep.width, genrep.dwidth, genrep.n_classes, genrep.embed_dim (the
    files `genrep gan-train` ships in weights/ and weights/export_pytorch.py
-   writes). extra_kv holds n_extra more key/value pairs (may be NULL).
+   writes), and when the architecture is not the default 28x28x1 one
+   genrep.first, genrep.n_up, genrep.out_size, genrep.out_channels,
+   genrep.out_layer, genrep.out_bias, genrep.out_act (see [GAN]; a file
+   without them is the default). extra_kv holds n_extra more key/value
+   pairs (may be NULL).
    Written atomically (see [SAFETENSORS]). */
 GENREP_API GENREP_NODISCARD genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
                                          const char *const *extra_kv, int n_extra);
 /* Create g (batches up to max_batch) from a weights file: the metadata
    gives the architecture, every tensor's name and shape is checked
-   (_FORMAT / _SHAPE naming the file and tensor). Free with genrep_gen_free. */
+   (_FORMAT / _SHAPE naming the file and tensor). An int64 tensor (a plain
+   PyTorch state_dict's num_batches_tracked) is _UNSUPPORTED with a hint
+   to weights/export_pytorch.py. Free with genrep_gen_free. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_gen_load(genrep_gen *g, const char *path, int max_batch);
 /* -------------------------------------------------------------- [BIGGAN] */
 /* BigGAN-deep generator (Brock et al. 2019), forward only (eval mode), with
@@ -4516,6 +4561,41 @@ GENREP_API void genrep_gan_config_default(genrep_gan_config *cfg, genrep_gan_kin
     cfg->dwidth = 64;
     cfg->n_classes = 10;
     cfg->embed_dim = 32;
+    cfg->first = GENREP_GEN_FIRST_LINEAR;
+    cfg->n_up = 2;
+    cfg->out_size = 28;
+    cfg->out_channels = 1;
+    cfg->out_layer = GENREP_GEN_OUT_CONV;
+    cfg->out_bias = 1;
+    cfg->out_act = GENREP_GEN_ACT_TANH;
+}
+
+/* The generator architecture fields of c, with out_size 0 read as the
+   28x28x1 defaults (a config built field by field before they existed). */
+static genrep_gan_config genrep__gan_arch(const genrep_gan_config *c) {
+    genrep_gan_config a = *c;
+    if (a.out_size == 0) {
+        genrep_gan_config d;
+        genrep_gan_config_default(&d, GENREP_GAN_DCGAN);
+        a.first = d.first; a.n_up = d.n_up; a.out_size = d.out_size; a.out_channels = d.out_channels;
+        a.out_layer = d.out_layer; a.out_bias = d.out_bias; a.out_act = d.out_act;
+    }
+    return a;
+}
+
+/* 1 if c's generator is the default 28x28x1 one (what the discriminator takes). */
+static int genrep__gan_is_default_arch(const genrep_gan_config *c) {
+    genrep_gan_config a = genrep__gan_arch(c), d;
+    genrep_gan_config_default(&d, GENREP_GAN_DCGAN);
+    return a.first == d.first && a.n_up == d.n_up && a.out_size == d.out_size && a.out_channels == d.out_channels
+           && a.out_layer == d.out_layer && a.out_bias == d.out_bias && a.out_act == d.out_act;
+}
+
+/* Side s0 of stage 0: out_size / 2^(n_up + (out convT)); 0 if it does not divide. */
+static int genrep__gen_s0(const genrep_gan_config *c) {
+    int sh = c->n_up + (c->out_layer == GENREP_GEN_OUT_CONVT);
+    if (c->out_size <= 0 || c->n_up < 0 || sh > 16 || c->out_size % (1 << sh)) return 0;
+    return c->out_size >> sh;
 }
 
 static genrep_status genrep__gan_check_config(const char *fn, const genrep_gan_config *c, int max_batch) {
@@ -4536,6 +4616,30 @@ static genrep_status genrep__gan_check_config(const char *fn, const genrep_gan_c
     }
     if (max_batch <= 0 || max_batch > (1 << 20))
         return genrep__fail(GENREP_ERR_ARG, "%s: max_batch must be in 1..1048576, got %d", fn, max_batch);
+    genrep_gan_config a = genrep__gan_arch(c);
+    if (a.first != GENREP_GEN_FIRST_LINEAR && a.first != GENREP_GEN_FIRST_CONVT)
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->first must be GENREP_GEN_FIRST_LINEAR or _CONVT, got %d", fn, a.first);
+    if (a.out_layer != GENREP_GEN_OUT_CONV && a.out_layer != GENREP_GEN_OUT_CONVT)
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->out_layer must be GENREP_GEN_OUT_CONV or _CONVT, got %d", fn, a.out_layer);
+    if (a.out_act < GENREP_GEN_ACT_TANH || a.out_act > GENREP_GEN_ACT_NONE)
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->out_act must be GENREP_GEN_ACT_TANH, _SIGMOID or _NONE, got %d", fn, a.out_act);
+    if (a.out_bias != 0 && a.out_bias != 1)
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->out_bias must be 0 or 1, got %d", fn, a.out_bias);
+    if (a.n_up < 0 || a.n_up > GENREP_GEN_MAX_UP)
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->n_up must be in 0..%d, got %d", fn, GENREP_GEN_MAX_UP, a.n_up);
+    if (a.out_channels <= 0 || a.out_channels > 64)
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->out_channels must be in 1..64, got %d", fn, a.out_channels);
+    if (a.out_size <= 0 || a.out_size > 1024 || !genrep__gen_s0(&a))
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->out_size %d must be in 1..1024 and a multiple of 2^%d "
+                            "(n_up %d up-sampling stages%s)", fn, a.out_size,
+                            a.n_up + (a.out_layer == GENREP_GEN_OUT_CONVT), a.n_up,
+                            a.out_layer == GENREP_GEN_OUT_CONVT ? " and a convT output layer" : "");
+    /* the widest stage has width * 2^n_up channels and the largest activation must stay countable */
+    int64_t s0 = genrep__gen_s0(&a);
+    if ((int64_t)c->width << a.n_up > 65536 || (int64_t)c->width * a.out_size * a.out_size > ((int64_t)1 << 28)
+        || ((int64_t)c->width << a.n_up) * s0 * s0 > ((int64_t)1 << 28))
+        return genrep__fail(GENREP_ERR_ARG, "%s: cfg->width %d with n_up %d and out_size %d gives layers too large",
+                            fn, c->width, a.n_up, a.out_size);
     return GENREP_OK;
 }
 
@@ -4601,116 +4705,158 @@ static const genrep_param_info *genrep__gan_find(const genrep_param_info *table,
 }
 
 /* ---- generator layout ----
-   Tensor roles (poff index): */
-enum {
-    GENREP__G_EMBED = 0, GENREP__G_FC,
-    GENREP__G_BN0,  /* 6 per batchnorm: w (gamma | gain.weight), b (beta | gain.bias),
-                       bias.weight, bias.bias (cgan only), running_mean, running_var */
-    GENREP__G_UP1 = GENREP__G_BN0 + 6,
-    GENREP__G_BN1,
-    GENREP__G_UP2 = GENREP__G_BN1 + 6,
-    GENREP__G_BN2,
-    GENREP__G_OUTW = GENREP__G_BN2 + 6,
-    GENREP__G_OUTB,
-    GENREP__G_NP
-};
-/* Activation roles (aoff index); per-batch tensors hold max_batch rows. */
-enum {
-    GENREP__GA_EMB = 0,
-    GENREP__GA_GAIN0, GENREP__GA_BIAS0, GENREP__GA_GAIN1, GENREP__GA_BIAS1, GENREP__GA_GAIN2, GENREP__GA_BIAS2,
-    GENREP__GA_FC, GENREP__GA_BN0, GENREP__GA_R0,
-    GENREP__GA_UP1, GENREP__GA_BN1, GENREP__GA_R1,
-    GENREP__GA_UP2, GENREP__GA_BN2, GENREP__GA_R2,
-    GENREP__GA_CONV, GENREP__GA_OUT,
-    GENREP__GA_MEAN0, GENREP__GA_RSTD0, GENREP__GA_MEAN1, GENREP__GA_RSTD1, GENREP__GA_MEAN2, GENREP__GA_RSTD2,
-    GENREP__GA_N
-};
-#define GENREP__GAN_PIX 784  /* 28*28 */
+   Tensor roles (poff index): the embedding, the first layer, then per
+   stage i (0..n_up) six batchnorm slots -- w (gamma | gain.weight), b
+   (beta | gain.bias), bias.weight, bias.bias (cgan only), running_mean,
+   running_var -- and the up-sampling convT upI feeding it (i >= 1), then
+   the output layer. */
+#define GENREP__G_EMBED 0
+#define GENREP__G_FIRST 1
+#define GENREP__G_BN(i, k) (2 + 7 * (i) + (k))
+#define GENREP__G_UP(i) (2 + 7 * (i) + 6)
+#define GENREP__G_OUTW (2 + 7 * (GENREP_GEN_MAX_UP + 1))
+#define GENREP__G_OUTB (GENREP__G_OUTW + 1)
+/* Activation roles (aoff index): per stage i the layer output X, the
+   batchnorm output, the ReLU output, the conditional gain and bias (B,C),
+   then the per-channel mean and rstd of the batch statistics. */
+#define GENREP__GA_EMB 0
+#define GENREP__GA_CONV 1
+#define GENREP__GA_OUT 2
+#define GENREP__GA(i, k) (3 + 7 * (i) + (k))
+enum { GENREP__GA_X = 0, GENREP__GA_BNO, GENREP__GA_R, GENREP__GA_GAIN, GENREP__GA_BIAS, GENREP__GA_MEAN, GENREP__GA_RSTD };
+#define GENREP__GA_N GENREP__GA(GENREP_GEN_MAX_UP + 1, 0)
 
-/* Channels and spatial size of batchnorm i of a generator (7, 14, 28). */
-static void genrep__gen_bn_dims(const genrep_gan_config *c, int i, int *C, int *HW) {
-    static const int side[3] = {7, 14, 28};
-    *C = c->width * (4 >> i);
-    *HW = side[i] * side[i];
+/* Channels C_i and side s_i of stage i (0..n_up) of a generator. */
+static void genrep__gen_stage(const genrep_gan_config *c, int i, int *C, int *side) {
+    genrep_gan_config a = genrep__gan_arch(c);
+    *C = c->width << (a.n_up - i);
+    *side = genrep__gen_s0(&a) << i;
 }
 
-GENREP_API double genrep_gen_macs(const genrep_gan_config *c) {
-    double c0 = 4.0 * c->width, c1 = 2.0 * c->width, c2 = c->width;
-    double macs = (double)c->zdim * c0 * 49    /* fc */
-                + c0 * c1 * 16 * 49            /* up1: every input pixel scatters a 4x4 patch */
-                + c1 * c2 * 16 * 196           /* up2 */
-                + c2 * 9 * GENREP__GAN_PIX;    /* out conv */
-    if (c->kind == GENREP_GAN_CGAN) macs += 2.0 * c->embed_dim * (c0 + c1 + c2);
+/* Pixels of one output image (C*H*W). */
+static size_t genrep__gen_pix(const genrep_gan_config *c) {
+    genrep_gan_config a = genrep__gan_arch(c);
+    return (size_t)a.out_channels * a.out_size * a.out_size;
+}
+
+GENREP_API void genrep_gen_shape(const genrep_gen *g, int *C, int *H, int *W) {
+    genrep_gan_config a = genrep__gan_arch(&g->cfg);
+    if (C) *C = a.out_channels;
+    if (H) *H = a.out_size;
+    if (W) *W = a.out_size;
+}
+
+GENREP_API double genrep_gen_macs(const genrep_gan_config *cfg) {
+    genrep_gan_config a = genrep__gan_arch(cfg);
+    int C, s;
+    genrep__gen_stage(&a, 0, &C, &s);
+    /* linear and convT-from-1x1 cost the same: every output of stage 0 sees all of z */
+    double macs = (double)a.zdim * C * s * s, chan = C;
+    for (int i = 1; i <= a.n_up; i++) {
+        int Cp = C, sp = s;
+        genrep__gen_stage(&a, i, &C, &s);
+        macs += (double)Cp * C * 16 * sp * sp; /* every input pixel scatters a 4x4 patch */
+        chan += C;
+    }
+    if (a.out_layer == GENREP_GEN_OUT_CONV) macs += (double)C * 9 * a.out_channels * a.out_size * a.out_size;
+    else macs += (double)C * a.out_channels * 16 * s * s;
+    if (a.kind == GENREP_GAN_CGAN) macs += 2.0 * a.embed_dim * chan;
     return macs;
 }
 
+/* The descriptors of the convolutions of g at batch B: up[i] for stage i
+   (1..n_up), then the output layer (*oc or *ot by out_layer), and the first
+   layer when it is a convT (*first). */
+static genrep_status genrep__gen_descs(const genrep_gen *g, int B, genrep_convt2d_desc *first,
+                                       genrep_convt2d_desc *up, genrep_conv2d_desc *oc, genrep_convt2d_desc *ot) {
+    genrep_gan_config a = genrep__gan_arch(&g->cfg);
+    int C, s, Cp, sp;
+    genrep__gen_stage(&a, 0, &C, &s);
+    genrep_status st = GENREP_OK;
+    if (a.first == GENREP_GEN_FIRST_CONVT) st = genrep_convt2d_init(first, B, a.zdim, 1, 1, C, s, s, 1, 0, 0);
+    for (int i = 1; !st && i <= a.n_up; i++) {
+        Cp = C; sp = s;
+        genrep__gen_stage(&a, i, &C, &s);
+        st = genrep_convt2d_init(&up[i], B, Cp, sp, sp, C, 4, 4, 2, 1, 0);
+    }
+    if (st) return st;
+    if (a.out_layer == GENREP_GEN_OUT_CONV) return genrep_conv2d_init(oc, B, C, s, s, a.out_channels, 3, 3, 1, 1);
+    return genrep_convt2d_init(ot, B, C, s, s, a.out_channels, 4, 4, 2, 1, 0);
+}
+
 static genrep_status genrep__gen_layout(genrep_gen *g) {
-    const genrep_gan_config *c = &g->cfg;
-    int cg = c->kind == GENREP_GAN_CGAN, Z = c->zdim, E = c->embed_dim;
-    int C0 = 4 * c->width, C1 = 2 * c->width, C2 = c->width;
+    genrep_gan_config arch = genrep__gan_arch(&g->cfg);
+    const genrep_gan_config *c = &arch;
+    int cg = c->kind == GENREP_GAN_CGAN, Z = c->zdim, E = c->embed_dim, nup = c->n_up;
+    int C0, s0;
+    genrep__gen_stage(c, 0, &C0, &s0);
     genrep_param_info *t = g->table;
     int *n = &g->n_tensors;
     size_t tot = 0;
     *n = 0;
     for (int i = 0; i < GENREP_GAN_MAX_TENSORS; i++) g->poff[i] = (size_t)-1;
     if (cg) g->poff[GENREP__G_EMBED] = genrep__gan_add(t, n, &tot, "embed.weight", 0, 2, c->n_classes, E, 0, 0);
-    /* fc output (4ch*49) is viewed as (4ch, 7, 7), as PyTorch's .view(B, 4ch, 7, 7) */
-    g->poff[GENREP__G_FC] = genrep__gan_add(t, n, &tot, "fc.weight", 0, 2, (int64_t)C0 * 49, Z, 0, 0);
-    for (int i = 0; i < 3; i++) {
-        int C, HW;
-        genrep__gen_bn_dims(c, i, &C, &HW);
-        int base = i == 0 ? GENREP__G_BN0 : i == 1 ? GENREP__G_BN1 : GENREP__G_BN2;
+    if (c->first == GENREP_GEN_FIRST_LINEAR) /* fc output (C0*s0*s0) is viewed as (C0, s0, s0), as PyTorch's .view */
+        g->poff[GENREP__G_FIRST] = genrep__gan_add(t, n, &tot, "fc.weight", 0, 2, (int64_t)C0 * s0 * s0, Z, 0, 0);
+    else /* ConvTranspose2d(Z, C0, s0, 1, 0) weight (Z, C0, s0, s0) */
+        g->poff[GENREP__G_FIRST] = genrep__gan_add(t, n, &tot, "fc.weight", 0, 4, Z, C0, s0, s0);
+    for (int i = 0; i <= nup; i++) {
+        int C, s;
+        genrep__gen_stage(c, i, &C, &s);
         char nm[48];
         if (cg) {
-            snprintf(nm, sizeof nm, "bn%d.gain.weight", i); g->poff[base + 0] = genrep__gan_add(t, n, &tot, nm, 0, 2, C, E, 0, 0);
-            snprintf(nm, sizeof nm, "bn%d.gain.bias", i);   g->poff[base + 1] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
-            snprintf(nm, sizeof nm, "bn%d.bias.weight", i); g->poff[base + 2] = genrep__gan_add(t, n, &tot, nm, 0, 2, C, E, 0, 0);
-            snprintf(nm, sizeof nm, "bn%d.bias.bias", i);   g->poff[base + 3] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
+            snprintf(nm, sizeof nm, "bn%d.gain.weight", i); g->poff[GENREP__G_BN(i, 0)] = genrep__gan_add(t, n, &tot, nm, 0, 2, C, E, 0, 0);
+            snprintf(nm, sizeof nm, "bn%d.gain.bias", i);   g->poff[GENREP__G_BN(i, 1)] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
+            snprintf(nm, sizeof nm, "bn%d.bias.weight", i); g->poff[GENREP__G_BN(i, 2)] = genrep__gan_add(t, n, &tot, nm, 0, 2, C, E, 0, 0);
+            snprintf(nm, sizeof nm, "bn%d.bias.bias", i);   g->poff[GENREP__G_BN(i, 3)] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
         } else {
-            snprintf(nm, sizeof nm, "bn%d.weight", i); g->poff[base + 0] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
-            snprintf(nm, sizeof nm, "bn%d.bias", i);   g->poff[base + 1] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
+            snprintf(nm, sizeof nm, "bn%d.weight", i); g->poff[GENREP__G_BN(i, 0)] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
+            snprintf(nm, sizeof nm, "bn%d.bias", i);   g->poff[GENREP__G_BN(i, 1)] = genrep__gan_add(t, n, &tot, nm, 0, 1, C, 0, 0, 0);
         }
-        snprintf(nm, sizeof nm, "bn%d.running_mean", i); g->poff[base + 4] = genrep__gan_add(t, n, &tot, nm, 1, 1, C, 0, 0, 0);
-        snprintf(nm, sizeof nm, "bn%d.running_var", i);  g->poff[base + 5] = genrep__gan_add(t, n, &tot, nm, 1, 1, C, 0, 0, 0);
-        if (i == 0) g->poff[GENREP__G_UP1] = genrep__gan_add(t, n, &tot, "up1.weight", 0, 4, C0, C1, 4, 4);
-        if (i == 1) g->poff[GENREP__G_UP2] = genrep__gan_add(t, n, &tot, "up2.weight", 0, 4, C1, C2, 4, 4);
+        snprintf(nm, sizeof nm, "bn%d.running_mean", i); g->poff[GENREP__G_BN(i, 4)] = genrep__gan_add(t, n, &tot, nm, 1, 1, C, 0, 0, 0);
+        snprintf(nm, sizeof nm, "bn%d.running_var", i);  g->poff[GENREP__G_BN(i, 5)] = genrep__gan_add(t, n, &tot, nm, 1, 1, C, 0, 0, 0);
+        if (i < nup) { /* upI+1: (C, s, s) -> (C/2, 2s, 2s), weight (C_in, C_out, 4, 4) */
+            snprintf(nm, sizeof nm, "up%d.weight", i + 1);
+            g->poff[GENREP__G_UP(i + 1)] = genrep__gan_add(t, n, &tot, nm, 0, 4, C, C / 2, 4, 4);
+        }
     }
-    g->poff[GENREP__G_OUTW] = genrep__gan_add(t, n, &tot, "out.weight", 0, 4, 1, C2, 3, 3);
-    g->poff[GENREP__G_OUTB] = genrep__gan_add(t, n, &tot, "out.bias", 0, 1, 1, 0, 0, 0);
+    int CL = c->width, OC = c->out_channels, k = c->out_layer == GENREP_GEN_OUT_CONV ? 3 : 4;
+    if (c->out_layer == GENREP_GEN_OUT_CONV) /* Conv2d weight (K, C, 3, 3) */
+        g->poff[GENREP__G_OUTW] = genrep__gan_add(t, n, &tot, "out.weight", 0, 4, OC, CL, k, k);
+    else /* ConvTranspose2d weight (C_in, C_out, 4, 4) */
+        g->poff[GENREP__G_OUTW] = genrep__gan_add(t, n, &tot, "out.weight", 0, 4, CL, OC, k, k);
+    if (c->out_bias) g->poff[GENREP__G_OUTB] = genrep__gan_add(t, n, &tot, "out.bias", 0, 1, OC, 0, 0, 0);
     g->n_params = (tot + 15) & ~(size_t)15;
 
     /* activations: per-batch rows of each role, then the per-channel stats */
-    size_t B = (size_t)g->max_batch, a = 0;
-    size_t rows[GENREP__GA_N] = {0};
-    if (cg) {
-        rows[GENREP__GA_EMB] = (size_t)E;
-        rows[GENREP__GA_GAIN0] = rows[GENREP__GA_BIAS0] = (size_t)C0;
-        rows[GENREP__GA_GAIN1] = rows[GENREP__GA_BIAS1] = (size_t)C1;
-        rows[GENREP__GA_GAIN2] = rows[GENREP__GA_BIAS2] = (size_t)C2;
+    size_t B = (size_t)g->max_batch, a = 0, pix = genrep__gen_pix(c);
+    size_t rows[GENREP__GA_N] = {0}, chans[GENREP__GA_N] = {0};
+    if (cg) rows[GENREP__GA_EMB] = (size_t)E;
+    rows[GENREP__GA_CONV] = rows[GENREP__GA_OUT] = pix;
+    for (int i = 0; i <= nup; i++) {
+        int C, s;
+        genrep__gen_stage(c, i, &C, &s);
+        rows[GENREP__GA(i, GENREP__GA_X)] = rows[GENREP__GA(i, GENREP__GA_BNO)] = rows[GENREP__GA(i, GENREP__GA_R)] =
+            (size_t)C * s * s;
+        if (cg) rows[GENREP__GA(i, GENREP__GA_GAIN)] = rows[GENREP__GA(i, GENREP__GA_BIAS)] = (size_t)C;
+        chans[GENREP__GA(i, GENREP__GA_MEAN)] = chans[GENREP__GA(i, GENREP__GA_RSTD)] = (size_t)C;
     }
-    rows[GENREP__GA_FC] = rows[GENREP__GA_BN0] = rows[GENREP__GA_R0] = (size_t)C0 * 49;
-    rows[GENREP__GA_UP1] = rows[GENREP__GA_BN1] = rows[GENREP__GA_R1] = (size_t)C1 * 196;
-    rows[GENREP__GA_UP2] = rows[GENREP__GA_BN2] = rows[GENREP__GA_R2] = (size_t)C2 * GENREP__GAN_PIX;
-    rows[GENREP__GA_CONV] = rows[GENREP__GA_OUT] = GENREP__GAN_PIX;
     for (int r = 0; r < GENREP__GA_N; r++) {
-        size_t len = r >= GENREP__GA_MEAN0 ? (size_t)(r < GENREP__GA_MEAN1 ? C0 : r < GENREP__GA_MEAN2 ? C1 : C2)
-                                           : rows[r] * B;
         g->aoff[r] = a;
-        a = (a + len + 15) & ~(size_t)15;
+        a = (a + rows[r] * B + chans[r] + 15) & ~(size_t)15;
     }
     g->n_acts = a;
 
-    /* conv workspace: the largest any of the three convolutions needs at max_batch */
-    genrep_convt2d_desc d1, d2;
-    genrep_conv2d_desc d3;
-    if (genrep_convt2d_init(&d1, g->max_batch, C0, 7, 7, C1, 4, 4, 2, 1, 0)
-        || genrep_convt2d_init(&d2, g->max_batch, C1, 14, 14, C2, 4, 4, 2, 1, 0)
-        || genrep_conv2d_init(&d3, g->max_batch, C2, 28, 28, 1, 3, 3, 1, 1)) {
+    /* conv workspace: the largest any of the convolutions needs at max_batch */
+    genrep_convt2d_desc first, up[GENREP_GEN_MAX_UP + 1], ot;
+    genrep_conv2d_desc oc;
+    if (genrep__gen_descs(g, g->max_batch, &first, up, &oc, &ot))
         return genrep__fail(GENREP_ERR_ARG, "genrep_gen_create: the config gives impossible layer sizes");
-    }
-    size_t w1 = genrep_convt2d_workspace(&d1), w2 = genrep_convt2d_workspace(&d2), w3 = genrep_conv2d_workspace(&d3);
-    g->n_ws = w1 > w2 ? w1 : w2;
-    if (w3 > g->n_ws) g->n_ws = w3;
+    size_t w = c->out_layer == GENREP_GEN_OUT_CONV ? genrep_conv2d_workspace(&oc) : genrep_convt2d_workspace(&ot);
+    if (c->first == GENREP_GEN_FIRST_CONVT && genrep_convt2d_workspace(&first) > w) w = genrep_convt2d_workspace(&first);
+    for (int i = 1; i <= nup; i++)
+        if (genrep_convt2d_workspace(&up[i]) > w) w = genrep_convt2d_workspace(&up[i]);
+    g->n_ws = w;
     return GENREP_OK;
 }
 
@@ -4746,7 +4892,7 @@ GENREP_API genrep_status genrep_gen_create(genrep_gen *g, const genrep_gan_confi
     memset(g, 0, sizeof *g);
     genrep_status st = genrep__gan_check_config(__func__, cfg, max_batch);
     if (st) return st;
-    g->cfg = *cfg;
+    g->cfg = genrep__gan_arch(cfg);
     g->max_batch = max_batch;
     if ((st = genrep__gen_layout(g))) return st;
     if (!genrep__gan_alloc_slabs(&g->params, &g->grads, &g->acts, &g->dacts, &g->ws,
@@ -4788,59 +4934,71 @@ GENREP_API genrep_status genrep_gen_forward(genrep_gen *g, const float *z, const
     if (B <= 0 || B > g->max_batch)
         return genrep__fail(GENREP_ERR_ARG, "%s: batch B=%d must be in 1..max_batch=%d", __func__, B, g->max_batch);
     const genrep_gan_config *c = &g->cfg;
-    int cg = c->kind == GENREP_GAN_CGAN, E = c->embed_dim;
+    int cg = c->kind == GENREP_GAN_CGAN, E = c->embed_dim, nup = c->n_up;
     if (cg) GENREP__GAN_TRY(genrep__gan_check_labels(__func__, y, B, c->n_classes));
     float *P = g->params, *A = g->acts;
-    int C0 = 4 * c->width, C2 = c->width;
-    const int bnbase[3] = {GENREP__G_BN0, GENREP__G_BN1, GENREP__G_BN2};
-    const int ins[3] = {GENREP__GA_FC, GENREP__GA_UP1, GENREP__GA_UP2};
+    size_t pix = genrep__gen_pix(c);
     g->last_B = B; g->last_training = training; g->last_z = z; g->last_y = cg ? y : NULL;
+    genrep_convt2d_desc first, up[GENREP_GEN_MAX_UP + 1], ot;
+    genrep_conv2d_desc oc;
+    GENREP__GAN_TRY(genrep__gen_descs(g, B, &first, up, &oc, &ot));
+#define GENREP__GAO(i, k) (A + g->aoff[GENREP__GA(i, k)])
 
     /* class conditioning: e = embed[y]; per batchnorm gain, bias (B,C) = linear(e) */
     if (cg) {
         float *e = A + g->aoff[GENREP__GA_EMB];
         GENREP__GAN_TRY(genrep_embedding_forward(e, y, P + g->poff[GENREP__G_EMBED], B, c->n_classes, E));
-        for (int i = 0; i < 3; i++) {
-            int C, HW, pb = bnbase[i];
-            genrep__gen_bn_dims(c, i, &C, &HW);
-            GENREP__GAN_TRY(genrep_linear_forward(A + g->aoff[GENREP__GA_GAIN0 + 2 * i], e, P + g->poff[pb + 0],
-                                                  P + g->poff[pb + 1], B, E, C));
-            GENREP__GAN_TRY(genrep_linear_forward(A + g->aoff[GENREP__GA_BIAS0 + 2 * i], e, P + g->poff[pb + 2],
-                                                  P + g->poff[pb + 3], B, E, C));
+        for (int i = 0; i <= nup; i++) {
+            int C, s;
+            genrep__gen_stage(c, i, &C, &s);
+            GENREP__GAN_TRY(genrep_linear_forward(GENREP__GAO(i, GENREP__GA_GAIN), e, P + g->poff[GENREP__G_BN(i, 0)],
+                                                  P + g->poff[GENREP__G_BN(i, 1)], B, E, C));
+            GENREP__GAN_TRY(genrep_linear_forward(GENREP__GAO(i, GENREP__GA_BIAS), e, P + g->poff[GENREP__G_BN(i, 2)],
+                                                  P + g->poff[GENREP__G_BN(i, 3)], B, E, C));
         }
     }
-    /* fc: (B,Z) -> (B, C0*49) = (B, C0, 7, 7) */
-    GENREP__GAN_TRY(genrep_linear_forward(A + g->aoff[GENREP__GA_FC], z, P + g->poff[GENREP__G_FC], NULL, B, c->zdim, C0 * 49));
-    for (int i = 0; i < 3; i++) {
-        int C, HW, pb = bnbase[i];
-        genrep__gen_bn_dims(c, i, &C, &HW);
-        float *x = A + g->aoff[ins[i]], *bn = A + g->aoff[ins[i] + 1], *r = A + g->aoff[ins[i] + 2];
-        float *mean = A + g->aoff[GENREP__GA_MEAN0 + 2 * i], *rstd = A + g->aoff[GENREP__GA_RSTD0 + 2 * i];
-        float *rm = P + g->poff[pb + 4], *rv = P + g->poff[pb + 5];
+    /* first layer: (B,Z) -> (B, C0, s0, s0) */
+    int C0, s0;
+    genrep__gen_stage(c, 0, &C0, &s0);
+    if (c->first == GENREP_GEN_FIRST_LINEAR)
+        GENREP__GAN_TRY(genrep_linear_forward(GENREP__GAO(0, GENREP__GA_X), z, P + g->poff[GENREP__G_FIRST], NULL, B,
+                                              c->zdim, C0 * s0 * s0));
+    else /* z viewed as (B, Z, 1, 1) */
+        GENREP__GAN_TRY(genrep_convt2d_forward(GENREP__GAO(0, GENREP__GA_X), g->ws, z, P + g->poff[GENREP__G_FIRST],
+                                               NULL, &first));
+    for (int i = 0; i <= nup; i++) {
+        int C, s;
+        genrep__gen_stage(c, i, &C, &s);
+        int HW = s * s;
+        float *x = GENREP__GAO(i, GENREP__GA_X), *bn = GENREP__GAO(i, GENREP__GA_BNO), *r = GENREP__GAO(i, GENREP__GA_R);
+        float *mean = GENREP__GAO(i, GENREP__GA_MEAN), *rstd = GENREP__GAO(i, GENREP__GA_RSTD);
+        float *rm = P + g->poff[GENREP__G_BN(i, 4)], *rv = P + g->poff[GENREP__G_BN(i, 5)];
         if (cg)
-            GENREP__GAN_TRY(genrep_condbn_forward(bn, mean, rstd, rm, rv, x, A + g->aoff[GENREP__GA_GAIN0 + 2 * i],
-                                                  A + g->aoff[GENREP__GA_BIAS0 + 2 * i], B, C, HW,
+            GENREP__GAN_TRY(genrep_condbn_forward(bn, mean, rstd, rm, rv, x, GENREP__GAO(i, GENREP__GA_GAIN),
+                                                  GENREP__GAO(i, GENREP__GA_BIAS), B, C, HW,
                                                   GENREP__GAN_BN_EPS, GENREP__GAN_BN_MOMENTUM, training));
         else
-            GENREP__GAN_TRY(genrep_batchnorm_forward(bn, mean, rstd, rm, rv, x, P + g->poff[pb + 0], P + g->poff[pb + 1],
-                                                     B, C, HW, GENREP__GAN_BN_EPS, GENREP__GAN_BN_MOMENTUM, training));
+            GENREP__GAN_TRY(genrep_batchnorm_forward(bn, mean, rstd, rm, rv, x, P + g->poff[GENREP__G_BN(i, 0)],
+                                                     P + g->poff[GENREP__G_BN(i, 1)], B, C, HW, GENREP__GAN_BN_EPS,
+                                                     GENREP__GAN_BN_MOMENTUM, training));
         GENREP__GAN_TRY(genrep_relu_forward(r, bn, (size_t)B * C * HW));
-        if (i == 0 || i == 1) {
-            /* upsample x2: (B,C,s,s) -> (B,C/2,2s,2s) */
-            genrep_convt2d_desc d;
-            int s = i == 0 ? 7 : 14;
-            GENREP__GAN_TRY(genrep_convt2d_init(&d, B, C, s, s, C / 2, 4, 4, 2, 1, 0));
-            GENREP_ASSERT(genrep_convt2d_workspace(&d) <= g->n_ws);
-            GENREP__GAN_TRY(genrep_convt2d_forward(A + g->aoff[ins[i + 1]], g->ws, r,
-                                                   P + g->poff[i == 0 ? GENREP__G_UP1 : GENREP__G_UP2], NULL, &d));
-        }
+        if (i < nup) /* up-sample x2: (B,C,s,s) -> (B,C/2,2s,2s) */
+            GENREP__GAN_TRY(genrep_convt2d_forward(GENREP__GAO(i + 1, GENREP__GA_X), g->ws, r,
+                                                   P + g->poff[GENREP__G_UP(i + 1)], NULL, &up[i + 1]));
     }
-    genrep_conv2d_desc d;
-    GENREP__GAN_TRY(genrep_conv2d_init(&d, B, C2, 28, 28, 1, 3, 3, 1, 1));
-    GENREP_ASSERT(genrep_conv2d_workspace(&d) <= g->n_ws);
-    GENREP__GAN_TRY(genrep_conv2d_forward(A + g->aoff[GENREP__GA_CONV], g->ws, A + g->aoff[GENREP__GA_R2],
-                                          P + g->poff[GENREP__G_OUTW], P + g->poff[GENREP__G_OUTB], &d));
-    GENREP__GAN_TRY(genrep_tanh_forward(A + g->aoff[GENREP__GA_OUT], A + g->aoff[GENREP__GA_CONV], (size_t)B * GENREP__GAN_PIX));
+    const float *ob = c->out_bias ? P + g->poff[GENREP__G_OUTB] : NULL;
+    float *conv = A + g->aoff[GENREP__GA_CONV], *out = A + g->aoff[GENREP__GA_OUT];
+    if (c->out_layer == GENREP_GEN_OUT_CONV)
+        GENREP__GAN_TRY(genrep_conv2d_forward(conv, g->ws, GENREP__GAO(nup, GENREP__GA_R), P + g->poff[GENREP__G_OUTW],
+                                              ob, &oc));
+    else
+        GENREP__GAN_TRY(genrep_convt2d_forward(conv, g->ws, GENREP__GAO(nup, GENREP__GA_R), P + g->poff[GENREP__G_OUTW],
+                                               ob, &ot));
+    size_t n = (size_t)B * pix;
+    if (c->out_act == GENREP_GEN_ACT_TANH) GENREP__GAN_TRY(genrep_tanh_forward(out, conv, n));
+    else if (c->out_act == GENREP_GEN_ACT_SIGMOID) GENREP__GAN_TRY(genrep_sigmoid_forward(out, conv, n));
+    else memcpy(out, conv, n * sizeof(float));
+#undef GENREP__GAO
     return GENREP_OK;
 }
 
@@ -4850,58 +5008,78 @@ GENREP_API genrep_status genrep_gen_backward(genrep_gen *g, float *dz, const flo
     int B = g->last_B, tr = g->last_training;
     if (B <= 0) return genrep__fail(GENREP_ERR_ARG, "%s: no forward pass to differentiate", __func__);
     const genrep_gan_config *c = &g->cfg;
-    int cg = c->kind == GENREP_GAN_CGAN, E = c->embed_dim;
+    int cg = c->kind == GENREP_GAN_CGAN, E = c->embed_dim, nup = c->n_up;
     float *P = g->params, *G = g->grads, *A = g->acts, *D = g->dacts;
-    int C0 = 4 * c->width, C2 = c->width;
-    const int bnbase[3] = {GENREP__G_BN0, GENREP__G_BN1, GENREP__G_BN2};
-    const int ins[3] = {GENREP__GA_FC, GENREP__GA_UP1, GENREP__GA_UP2};
+    size_t pix = genrep__gen_pix(c), n = (size_t)B * pix;
+    genrep_convt2d_desc first, up[GENREP_GEN_MAX_UP + 1], ot;
+    genrep_conv2d_desc oc;
+    GENREP__GAN_TRY(genrep__gen_descs(g, B, &first, up, &oc, &ot));
+#define GENREP__GAO(i, k) (A + g->aoff[GENREP__GA(i, k)])
+#define GENREP__GDO(i, k) (D + g->aoff[GENREP__GA(i, k)])
     /* every layer backward accumulates, so start the activation gradients at 0 */
-    memset(D, 0, g->aoff[GENREP__GA_MEAN0] * sizeof(float));
+    memset(D, 0, g->n_acts * sizeof(float));
 
-    GENREP__GAN_TRY(genrep_tanh_backward(D + g->aoff[GENREP__GA_CONV], dout, A + g->aoff[GENREP__GA_OUT],
-                                         (size_t)B * GENREP__GAN_PIX));
-    genrep_conv2d_desc d;
-    GENREP__GAN_TRY(genrep_conv2d_init(&d, B, C2, 28, 28, 1, 3, 3, 1, 1));
-    GENREP__GAN_TRY(genrep_conv2d_backward(D + g->aoff[GENREP__GA_R2], G + g->poff[GENREP__G_OUTW],
-                                           G + g->poff[GENREP__G_OUTB], g->ws, D + g->aoff[GENREP__GA_CONV],
-                                           A + g->aoff[GENREP__GA_R2], P + g->poff[GENREP__G_OUTW], &d));
-    for (int i = 2; i >= 0; i--) {
-        int C, HW, pb = bnbase[i];
-        genrep__gen_bn_dims(c, i, &C, &HW);
-        if (i < 2) {
-            genrep_convt2d_desc dt;
-            int s = i == 0 ? 7 : 14, wi = i == 0 ? GENREP__G_UP1 : GENREP__G_UP2;
-            GENREP__GAN_TRY(genrep_convt2d_init(&dt, B, C, s, s, C / 2, 4, 4, 2, 1, 0));
-            GENREP__GAN_TRY(genrep_convt2d_backward(D + g->aoff[ins[i] + 2], G + g->poff[wi], NULL, g->ws,
-                                                    D + g->aoff[ins[i + 1]], A + g->aoff[ins[i] + 2], P + g->poff[wi], &dt));
-        }
-        size_t n = (size_t)B * C * HW;
-        GENREP__GAN_TRY(genrep_relu_backward(D + g->aoff[ins[i] + 1], D + g->aoff[ins[i] + 2], A + g->aoff[ins[i] + 1], n));
-        const float *mean = A + g->aoff[GENREP__GA_MEAN0 + 2 * i], *rstd = A + g->aoff[GENREP__GA_RSTD0 + 2 * i];
+    float *dconv = D + g->aoff[GENREP__GA_CONV];
+    if (c->out_act == GENREP_GEN_ACT_TANH)
+        GENREP__GAN_TRY(genrep_tanh_backward(dconv, dout, A + g->aoff[GENREP__GA_OUT], n));
+    else if (c->out_act == GENREP_GEN_ACT_SIGMOID)
+        GENREP__GAN_TRY(genrep_sigmoid_backward(dconv, dout, A + g->aoff[GENREP__GA_OUT], n));
+    else
+        GENREP__GAN_TRY(genrep_add_backward(dconv, NULL, dout, n));
+    float *dob = c->out_bias ? G + g->poff[GENREP__G_OUTB] : NULL;
+    if (c->out_layer == GENREP_GEN_OUT_CONV)
+        GENREP__GAN_TRY(genrep_conv2d_backward(GENREP__GDO(nup, GENREP__GA_R), G + g->poff[GENREP__G_OUTW], dob, g->ws,
+                                               dconv, GENREP__GAO(nup, GENREP__GA_R), P + g->poff[GENREP__G_OUTW], &oc));
+    else
+        GENREP__GAN_TRY(genrep_convt2d_backward(GENREP__GDO(nup, GENREP__GA_R), G + g->poff[GENREP__G_OUTW], dob, g->ws,
+                                                dconv, GENREP__GAO(nup, GENREP__GA_R), P + g->poff[GENREP__G_OUTW], &ot));
+    for (int i = nup; i >= 0; i--) {
+        int C, s;
+        genrep__gen_stage(c, i, &C, &s);
+        int HW = s * s;
+        if (i < nup)
+            GENREP__GAN_TRY(genrep_convt2d_backward(GENREP__GDO(i, GENREP__GA_R), G + g->poff[GENREP__G_UP(i + 1)], NULL,
+                                                    g->ws, GENREP__GDO(i + 1, GENREP__GA_X), GENREP__GAO(i, GENREP__GA_R),
+                                                    P + g->poff[GENREP__G_UP(i + 1)], &up[i + 1]));
+        GENREP__GAN_TRY(genrep_relu_backward(GENREP__GDO(i, GENREP__GA_BNO), GENREP__GDO(i, GENREP__GA_R),
+                                             GENREP__GAO(i, GENREP__GA_BNO), (size_t)B * C * HW));
+        const float *mean = GENREP__GAO(i, GENREP__GA_MEAN), *rstd = GENREP__GAO(i, GENREP__GA_RSTD);
         if (cg)
-            GENREP__GAN_TRY(genrep_condbn_backward(D + g->aoff[ins[i]], D + g->aoff[GENREP__GA_GAIN0 + 2 * i],
-                                                   D + g->aoff[GENREP__GA_BIAS0 + 2 * i], D + g->aoff[ins[i] + 1],
-                                                   A + g->aoff[ins[i]], A + g->aoff[GENREP__GA_GAIN0 + 2 * i],
+            GENREP__GAN_TRY(genrep_condbn_backward(GENREP__GDO(i, GENREP__GA_X), GENREP__GDO(i, GENREP__GA_GAIN),
+                                                   GENREP__GDO(i, GENREP__GA_BIAS), GENREP__GDO(i, GENREP__GA_BNO),
+                                                   GENREP__GAO(i, GENREP__GA_X), GENREP__GAO(i, GENREP__GA_GAIN),
                                                    mean, rstd, B, C, HW, tr));
         else
-            GENREP__GAN_TRY(genrep_batchnorm_backward(D + g->aoff[ins[i]], G + g->poff[pb + 0], G + g->poff[pb + 1],
-                                                      D + g->aoff[ins[i] + 1], A + g->aoff[ins[i]], P + g->poff[pb + 0],
+            GENREP__GAN_TRY(genrep_batchnorm_backward(GENREP__GDO(i, GENREP__GA_X), G + g->poff[GENREP__G_BN(i, 0)],
+                                                      G + g->poff[GENREP__G_BN(i, 1)], GENREP__GDO(i, GENREP__GA_BNO),
+                                                      GENREP__GAO(i, GENREP__GA_X), P + g->poff[GENREP__G_BN(i, 0)],
                                                       mean, rstd, B, C, HW, tr));
     }
-    GENREP__GAN_TRY(genrep_linear_backward(dz, G + g->poff[GENREP__G_FC], NULL, D + g->aoff[GENREP__GA_FC], g->last_z,
-                                           P + g->poff[GENREP__G_FC], B, c->zdim, C0 * 49));
+    int C0, s0;
+    genrep__gen_stage(c, 0, &C0, &s0);
+    if (c->first == GENREP_GEN_FIRST_LINEAR)
+        GENREP__GAN_TRY(genrep_linear_backward(dz, G + g->poff[GENREP__G_FIRST], NULL, GENREP__GDO(0, GENREP__GA_X),
+                                               g->last_z, P + g->poff[GENREP__G_FIRST], B, c->zdim, C0 * s0 * s0));
+    else
+        GENREP__GAN_TRY(genrep_convt2d_backward(dz, G + g->poff[GENREP__G_FIRST], NULL, g->ws,
+                                                GENREP__GDO(0, GENREP__GA_X), g->last_z, P + g->poff[GENREP__G_FIRST],
+                                                &first));
     if (cg) {
         float *e = A + g->aoff[GENREP__GA_EMB], *de = D + g->aoff[GENREP__GA_EMB];
-        for (int i = 0; i < 3; i++) {
-            int C, HW, pb = bnbase[i];
-            genrep__gen_bn_dims(c, i, &C, &HW);
-            GENREP__GAN_TRY(genrep_linear_backward(de, G + g->poff[pb + 0], G + g->poff[pb + 1],
-                                                   D + g->aoff[GENREP__GA_GAIN0 + 2 * i], e, P + g->poff[pb + 0], B, E, C));
-            GENREP__GAN_TRY(genrep_linear_backward(de, G + g->poff[pb + 2], G + g->poff[pb + 3],
-                                                   D + g->aoff[GENREP__GA_BIAS0 + 2 * i], e, P + g->poff[pb + 2], B, E, C));
+        for (int i = 0; i <= nup; i++) {
+            int C, s;
+            genrep__gen_stage(c, i, &C, &s);
+            GENREP__GAN_TRY(genrep_linear_backward(de, G + g->poff[GENREP__G_BN(i, 0)], G + g->poff[GENREP__G_BN(i, 1)],
+                                                   GENREP__GDO(i, GENREP__GA_GAIN), e, P + g->poff[GENREP__G_BN(i, 0)],
+                                                   B, E, C));
+            GENREP__GAN_TRY(genrep_linear_backward(de, G + g->poff[GENREP__G_BN(i, 2)], G + g->poff[GENREP__G_BN(i, 3)],
+                                                   GENREP__GDO(i, GENREP__GA_BIAS), e, P + g->poff[GENREP__G_BN(i, 2)],
+                                                   B, E, C));
         }
         GENREP__GAN_TRY(genrep_embedding_backward(G + g->poff[GENREP__G_EMBED], de, g->last_y, B, c->n_classes, E));
     }
+#undef GENREP__GAO
+#undef GENREP__GDO
     return GENREP_OK;
 }
 
@@ -4910,10 +5088,11 @@ GENREP_API genrep_status genrep_gen_render(genrep_gen *g, float *out, const floa
     GENREP__CHECK_PTR(out);
     GENREP__CHECK_PTR(z);
     GENREP__CHECK_NONNEG(B);
+    size_t pix = genrep__gen_pix(&g->cfg);
     for (int b0 = 0; b0 < B; b0 += g->max_batch) {
         int nb = B - b0 < g->max_batch ? B - b0 : g->max_batch;
         GENREP__GAN_TRY(genrep_gen_forward(g, z + (size_t)b0 * g->cfg.zdim, y ? y + b0 : NULL, nb, 0));
-        memcpy(out + (size_t)b0 * GENREP__GAN_PIX, genrep_gen_output(g), (size_t)nb * GENREP__GAN_PIX * sizeof(float));
+        memcpy(out + (size_t)b0 * pix, genrep_gen_output(g), (size_t)nb * pix * sizeof(float));
     }
     g->last_B = 0; /* z, y were only borrowed: nothing to differentiate */
     return GENREP_OK;
@@ -4977,7 +5156,10 @@ GENREP_API genrep_status genrep_disc_create(genrep_disc *d, const genrep_gan_con
     memset(d, 0, sizeof *d);
     genrep_status st = genrep__gan_check_config(__func__, cfg, max_batch);
     if (st) return st;
-    d->cfg = *cfg;
+    if (!genrep__gan_is_default_arch(cfg))
+        return genrep__fail(GENREP_ERR_UNSUPPORTED, "%s: the discriminator takes the default generator's 28x28x1 "
+                            "images only (cfg has out_size %d, out_channels %d)", __func__, cfg->out_size, cfg->out_channels);
+    d->cfg = genrep__gan_arch(cfg);
     d->max_batch = max_batch;
     if ((st = genrep__disc_layout(d))) return st;
     if (!genrep__gan_alloc_slabs(&d->params, &d->grads, &d->acts, &d->dacts, &d->ws,
@@ -5141,15 +5323,38 @@ static void genrep__gan_meta(const genrep_gan_config *c, char vals[][32], const 
     for (int i = 0; i < GENREP__GAN_META_N; i++) { kv[2 * i] = keys[i]; kv[2 * i + 1] = vals[i]; }
 }
 
+/* The generator architecture's metadata pairs (written only when it is not
+   the default 28x28x1 one, so the project's own files keep their bytes). */
+#define GENREP__GEN_ARCH_META_N 7
+static const char *const genrep__gen_arch_keys[GENREP__GEN_ARCH_META_N] = {
+    "genrep.first", "genrep.n_up", "genrep.out_size", "genrep.out_channels",
+    "genrep.out_layer", "genrep.out_bias", "genrep.out_act"};
+static void genrep__gen_arch_meta(const genrep_gan_config *c, char vals[][32], const char **kv) {
+    static const char *acts[3] = {"tanh", "sigmoid", "none"};
+    snprintf(vals[0], 32, "%s", c->first == GENREP_GEN_FIRST_CONVT ? "convt" : "linear");
+    snprintf(vals[1], 32, "%d", c->n_up);
+    snprintf(vals[2], 32, "%d", c->out_size);
+    snprintf(vals[3], 32, "%d", c->out_channels);
+    snprintf(vals[4], 32, "%s", c->out_layer == GENREP_GEN_OUT_CONVT ? "convt" : "conv");
+    snprintf(vals[5], 32, "%d", c->out_bias);
+    snprintf(vals[6], 32, "%s", acts[c->out_act]);
+    for (int i = 0; i < GENREP__GEN_ARCH_META_N; i++) { kv[2 * i] = genrep__gen_arch_keys[i]; kv[2 * i + 1] = vals[i]; }
+}
+
 GENREP_API genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
                                          const char *const *extra_kv, int n_extra) {
     GENREP__CHECK_PTR(g); GENREP__CHECK_PTR(path); GENREP__CHECK_NONNEG(n_extra);
     if (n_extra > 0 && !extra_kv) return genrep__fail(GENREP_ERR_ARG, "genrep_gen_save: extra_kv is NULL");
     if (n_extra > 32) return genrep__fail(GENREP_ERR_ARG, "genrep_gen_save: at most 32 extra metadata pairs");
-    char vals[GENREP__GAN_META_N][32];
-    const char *kv[2 * (GENREP__GAN_META_N + 32)];
+    char vals[GENREP__GAN_META_N + GENREP__GEN_ARCH_META_N][32];
+    const char *kv[2 * (GENREP__GAN_META_N + GENREP__GEN_ARCH_META_N + 32)];
     genrep__gan_meta(&g->cfg, vals, kv);
-    for (int i = 0; i < 2 * n_extra; i++) kv[2 * GENREP__GAN_META_N + i] = extra_kv[i];
+    int nm = GENREP__GAN_META_N;
+    if (!genrep__gan_is_default_arch(&g->cfg)) {
+        genrep__gen_arch_meta(&g->cfg, vals + nm, kv + 2 * nm);
+        nm += GENREP__GEN_ARCH_META_N;
+    }
+    for (int i = 0; i < 2 * n_extra; i++) kv[2 * nm + i] = extra_kv[i];
     genrep_st_entry e[GENREP_GAN_MAX_TENSORS];
     memset(e, 0, sizeof e);
     for (int i = 0; i < g->n_tensors; i++) {
@@ -5158,7 +5363,7 @@ GENREP_API genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
         for (int d = 0; d < g->table[i].ndim; d++) e[i].shape[d] = g->table[i].shape[d];
         e[i].data = g->params + g->table[i].offset;
     }
-    return genrep_st_write(path, e, g->n_tensors, kv, GENREP__GAN_META_N + n_extra);
+    return genrep_st_write(path, e, g->n_tensors, kv, nm + n_extra);
 }
 
 static genrep_status genrep__gen_meta_int(const genrep_st *st, const char *path, const char *key, int *out) {
@@ -5191,7 +5396,38 @@ static genrep_status genrep__gan_config_from_file(genrep_gan_config *c, const ge
         if (!s) s = genrep__gen_meta_int(st, path, "genrep.n_classes", &c->n_classes);
         if (!s) s = genrep__gen_meta_int(st, path, "genrep.embed_dim", &c->embed_dim);
     }
-    return s;
+    /* the architecture keys: all absent (the default generator) or all present */
+    int have = 0;
+    for (int i = 0; i < GENREP__GEN_ARCH_META_N; i++) have += genrep_st_meta(st, genrep__gen_arch_keys[i]) != NULL;
+    if (s || !have) return s;
+    for (int i = 0; i < GENREP__GEN_ARCH_META_N; i++)
+        if (!genrep_st_meta(st, genrep__gen_arch_keys[i]))
+            return genrep__fail(GENREP_ERR_FORMAT, "generator '%s': metadata %s is missing (a file with any of "
+                                "genrep.first, n_up, out_size, out_channels, out_layer, out_bias, out_act needs all)",
+                                path, genrep__gen_arch_keys[i]);
+    /* strings: each key's allowed values, index = the enum value */
+    static const char *const firsts[] = {"linear", "convt", NULL}, *const layers[] = {"conv", "convt", NULL},
+                             *const acts[] = {"tanh", "sigmoid", "none", NULL}, *const bits[] = {"0", "1", NULL};
+    const char *const *allowed[4] = {firsts, layers, acts, bits};
+    const char *skeys[4] = {"genrep.first", "genrep.out_layer", "genrep.out_act", "genrep.out_bias"};
+    int *sval[4] = {&c->first, &c->out_layer, &c->out_act, &c->out_bias};
+    for (int k = 0; k < 4; k++) {
+        const char *v = genrep_st_meta(st, skeys[k]);
+        int found = -1;
+        for (int j = 0; allowed[k][j]; j++)
+            if (!strcmp(v, allowed[k][j])) found = j;
+        if (found < 0)
+            return genrep__fail(GENREP_ERR_FORMAT, "generator '%s': metadata %s is '%.32s', expected %s", path, skeys[k],
+                                v, k == 0 ? "linear or convt" : k == 1 ? "conv or convt" : k == 2 ? "tanh, sigmoid or none"
+                                                                                                   : "0 or 1");
+        *sval[k] = found;
+    }
+    /* n_up may be 0 */
+    const char *nu = genrep_st_meta(st, "genrep.n_up");
+    if (!strcmp(nu, "0")) c->n_up = 0;
+    else if ((s = genrep__gen_meta_int(st, path, "genrep.n_up", &c->n_up))) return s;
+    if ((s = genrep__gen_meta_int(st, path, "genrep.out_size", &c->out_size))) return s;
+    return genrep__gen_meta_int(st, path, "genrep.out_channels", &c->out_channels);
 }
 
 /* Three steps, so that no file can make us allocate what it does not hold:
@@ -5204,6 +5440,14 @@ GENREP_API genrep_status genrep_gen_load(genrep_gen *g, const char *path, int ma
     memset(g, 0, sizeof *g);
     genrep_st *st;
     genrep_status s = genrep_st_open(&st, path, GENREP_ST_HEADER_ONLY);
+    if (s == GENREP_ERR_UNSUPPORTED && strstr(genrep_last_error(), "dtype I64")) {
+        /* a plain PyTorch state_dict saved as safetensors: BN's num_batches_tracked is int64 */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", genrep_last_error());
+        return genrep__fail(s, "%s; hint: int64 tensors such as batchnorm's num_batches_tracked come from a plain "
+                            "PyTorch state_dict: convert it with weights/export_pytorch.py --state-dict, which drops "
+                            "them with a note and writes the genrep.* metadata", msg);
+    }
     if (s) return s;
     genrep_gan_config c;
     s = genrep__gan_config_from_file(&c, st, path);
@@ -7395,6 +7639,11 @@ static genrep_status genrep__steer_check(const char *fn, const genrep_steer *s, 
                             fn, B, s->max_batch, g->max_batch);
     if (g->cfg.zdim != s->D)
         return genrep__fail(GENREP_ERR_SHAPE, "%s: generator zdim %d != walk dimension %d", fn, g->cfg.zdim, s->D);
+    int C, H, W;
+    genrep_gen_shape(g, &C, &H, &W);
+    if (C != 1 || H != 28 || W != 28)
+        return genrep__fail(GENREP_ERR_UNSUPPORTED, "%s: learned walks take a generator of 1x28x28 images, this one "
+                            "makes %dx%dx%d", fn, C, H, W);
     return GENREP_OK;
 }
 

@@ -2,10 +2,13 @@
 // genrep_gen_render (eval mode: batchnorm running statistics) of a batch of
 // 256 latents, images/s per model, ISA and thread count, and GFLOP/s from
 // genrep_gen_macs (2 FLOPs per multiply-add). Default sizes: zdim 128,
-// width 32 (about 14 M multiply-adds per image).
+// width 32 (about 14 M multiply-adds per image). Kind 2 is the PyTorch DCGAN
+// tutorial's generator (nz 100, ngf 64, 64x64 RGB, convT first and output
+// layers; about 104 M multiply-adds per image), a DCGAN-family member loaded
+// from metadata like any exported one.
 //   make -C bench run-gen      (runs this and the PyTorch peer bench/gen_torch.py
 //                               back to back through bench/run_gen.sh)
-// Args: kind (0 dcgan, 1 cgan), ISA, threads. On a shared machine set
+// Args: kind (0 dcgan, 1 cgan, 2 tutorial), ISA, threads. On a shared machine set
 // OMP_WAIT_POLICY=passive (run_gen.sh does): spinning OpenMP barriers of a
 // preempted 2-thread team otherwise cost more than the work.
 #define GENREP_IMPLEMENTATION
@@ -24,7 +27,11 @@ void BM_gen_render(benchmark::State &st) {
     const int threads = (int)st.range(2);
     genrep_set_num_threads(threads);
     genrep_gan_config cfg;
-    genrep_gan_config_default(&cfg, st.range(0) ? GENREP_GAN_CGAN : GENREP_GAN_DCGAN);
+    genrep_gan_config_default(&cfg, st.range(0) == 1 ? GENREP_GAN_CGAN : GENREP_GAN_DCGAN);
+    if (st.range(0) == 2) {  // the tutorial: ConvTranspose2d(100, 512, 4, 1, 0) ... ConvTranspose2d(64, 3, 4, 2, 1), Tanh
+        cfg.zdim = 100; cfg.width = 64; cfg.first = GENREP_GEN_FIRST_CONVT; cfg.n_up = 3; cfg.out_size = 64;
+        cfg.out_channels = 3; cfg.out_layer = GENREP_GEN_OUT_CONVT; cfg.out_bias = 0;
+    }
     genrep_gen g;
     if (genrep_gen_create(&g, &cfg, kBatch, 1) != GENREP_OK) { st.SkipWithError(genrep_last_error()); return; }
     // non-trivial running statistics, as in a trained model
@@ -34,7 +41,7 @@ void BM_gen_render(benchmark::State &st) {
         bool var = std::string(p->name).find("running_var") != std::string::npos;
         for (size_t i = 0; i < p->numel; i++) g.params[p->offset + i] = var ? 1.5f : 0.1f;
     }
-    std::vector<float> z((size_t)kBatch * cfg.zdim), out((size_t)kBatch * 784);
+    std::vector<float> z((size_t)kBatch * cfg.zdim), out((size_t)kBatch * cfg.out_channels * cfg.out_size * cfg.out_size);
     std::vector<int32_t> y(kBatch);
     genrep_rng r;
     genrep_rng_init(&r, 7, 0);
@@ -54,7 +61,7 @@ void BM_gen_render(benchmark::State &st) {
     st.counters["img/s"] = benchmark::Counter(kBatch, benchmark::Counter::kIsIterationInvariantRate);
     st.counters["GFLOP/s"] = benchmark::Counter(2.0 * genrep_gen_macs(&cfg) * kBatch * 1e-9,
                                                 benchmark::Counter::kIsIterationInvariantRate);
-    st.SetLabel(std::string(cfg.kind == GENREP_GAN_CGAN ? "cgan" : "dcgan") + " B256 " +
+    st.SetLabel(std::string(st.range(0) == 2 ? "tutorial" : cfg.kind == GENREP_GAN_CGAN ? "cgan" : "dcgan") + " B256 " +
                 genrep_isa_name(genrep_get_isa()) + " t" + std::to_string(threads));
     genrep_gen_free(&g);
 }
@@ -64,6 +71,8 @@ void Args(benchmark::internal::Benchmark *b) {
     b->Args({0, GENREP_ISA_AVX512, 1});
     b->Args({0, GENREP_ISA_AVX2, 2});
     b->Args({1, GENREP_ISA_AVX512, 2});  // class-conditional
+    b->Args({2, GENREP_ISA_AVX512, 2});  // the PyTorch DCGAN tutorial's 64x64x3 generator
+    b->Args({2, GENREP_ISA_AVX2, 2});
 }
 
 // Where the time goes: the layers of the default DCGAN's eval forward at

@@ -39,6 +39,9 @@ int main(int argc, char **argv) {
         if ((s = genrep_gen_create(&g, &c, B, 1))) return fail("genrep_gen_create", s);
         printf("%s not found: using a randomly initialised generator (smoke test)\n", gen_path);
     } else { fprintf(stderr, "04_contrastive_step: cannot open %s\n", gen_path); return 1; }
+    int GC, GH, GW;   /* this example draws 28x28 gray images; 01_generate takes any shape */
+    genrep_gen_shape(&g, &GC, &GH, &GW);
+    if (GC != 1 || GH != 28 || GW != 28) { fprintf(stderr, "%s: %s makes %dx%dx%d images, this example takes 1x28x28\n", argv[0], gen_path, GC, GH, GW); return 1; }
     const int Z = g.cfg.zdim, cond = g.cfg.kind == GENREP_GAN_CGAN, HW = 28 * 28;
 
     /* The encoder sees both views of B samples in one batch of 2B images:

@@ -20,7 +20,7 @@ static void load_generator(genrep_gen *g, const char *path, int max_batch) {
     ck_assert_msg(s == GENREP_OK, "genrep_gen_load %s: %s", path, genrep_last_error());
 }
 
-static void check_case(const char *name, int cond, int zdim, int width) {
+static void check_case(const char *name, int cond, int zdim, int width, int C, int S) {
     char st_path[256], bin_path[256];
     char f[96];
     snprintf(f, sizeof f, "export_%s.safetensors", name);
@@ -40,22 +40,28 @@ static void check_case(const char *name, int cond, int zdim, int width) {
     load_generator(&g, st_path, 4);
     ck_assert_int_eq(g.cfg.kind, cond ? GENREP_GAN_CGAN : GENREP_GAN_DCGAN);
     ck_assert_int_eq(g.cfg.width, width);
-    float *out = malloc(sizeof(float) * (size_t)B * 784);
+    /* the shape comes from the file's metadata and matches PyTorch's output */
+    int gc, gh, gw;
+    genrep_gen_shape(&g, &gc, &gh, &gw);
+    ck_assert(gc == C && gh == S && gw == S);
+    ck_assert(it->dims[0] == B && it->dims[1] == C && it->dims[2] == S && it->dims[3] == S);
+    const size_t pix = (size_t)C * S * S;
+    float *out = malloc(sizeof(float) * (size_t)B * pix);
     const float *ref = (const float *)it->data;
     /* the references are not trivial: spread and few saturated pixels */
-    double s1 = 0, s2 = 0;
-    for (int i = 0; i < B * 784; i++) { s1 += ref[i]; s2 += (double)ref[i] * ref[i]; }
-    ck_assert(s2 / (B * 784) - (s1 / (B * 784)) * (s1 / (B * 784)) > 0.05);
+    double s1 = 0, s2 = 0, n = (double)B * pix;
+    for (size_t i = 0; i < B * pix; i++) { s1 += ref[i]; s2 += (double)ref[i] * ref[i]; }
+    ck_assert(s2 / n - (s1 / n) * (s1 / n) > 0.05);
     genrep_isa saved = genrep_get_isa();
     int ran = 0;
     for (int isa = GENREP_ISA_SCALAR; isa <= GENREP_ISA_AVX512; isa++) {
         if (genrep_set_isa((genrep_isa)isa) != GENREP_OK) continue;
         ran++;
-        memset(out, 0, sizeof(float) * (size_t)B * 784);
+        memset(out, 0, sizeof(float) * (size_t)B * pix);
         ck_assert_int_eq(genrep_gen_render(&g, out, (const float *)zt->data, y, B), GENREP_OK);
         char what[96];
         snprintf(what, sizeof what, "%s images, isa %s", name, genrep_isa_name((genrep_isa)isa));
-        TU_ASSERT_CLOSE(out, ref, (size_t)B * 784, 2e-5, 1e-4, what);
+        TU_ASSERT_CLOSE(out, ref, (size_t)B * pix, 2e-5, 1e-4, what);
     }
     ck_assert_int_eq(genrep_set_isa(saved), GENREP_OK);
     ck_assert_int_ge(ran, 1);
@@ -64,10 +70,85 @@ static void check_case(const char *name, int cond, int zdim, int width) {
     golden_free(&gf);
 }
 
-START_TEST(export_dcgan_matches_pytorch) { check_case("dcgan", 0, 16, 8); }
+START_TEST(export_dcgan_matches_pytorch) { check_case("dcgan", 0, 16, 8, 1, 28); }
 END_TEST
 
-START_TEST(export_cgan_matches_pytorch) { check_case("cgan", 1, 12, 4); }
+START_TEST(export_cgan_matches_pytorch) { check_case("cgan", 1, 12, 4, 1, 28); }
+END_TEST
+
+/* Two other members of the family: the PyTorch DCGAN tutorial's 64x64 RGB
+   nn.Sequential (convT first and output layers, no output bias), and a
+   class-conditional 32x32x3 one with a sigmoid. */
+START_TEST(export_tutorial_matches_pytorch) { check_case("tutorial", 0, 10, 2, 3, 64); }
+END_TEST
+
+START_TEST(export_cbn32_matches_pytorch) { check_case("cbn32", 1, 12, 3, 3, 32); }
+END_TEST
+
+/* A plain PyTorch state_dict saved as safetensors keeps batchnorm's int64
+   num_batches_tracked: the loader names the tensor and says how to convert. */
+START_TEST(export_plain_state_dict_hint) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/genrep_test_i64_%d.safetensors", (int)getpid());
+    const char hdr[] = "{\"main.1.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]}}";
+    size_t hl = sizeof hdr - 1, padded = (hl + 7) & ~(size_t)7;
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    uint64_t n = padded, v = 1234;
+    fwrite(&n, 8, 1, f);
+    fwrite(hdr, 1, hl, f);
+    for (size_t i = hl; i < padded; i++) fputc(' ', f);
+    fwrite(&v, 8, 1, f);
+    fclose(f);
+    genrep_gen g;
+    ck_assert_int_eq(genrep_gen_load(&g, path, 2), GENREP_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(genrep_last_error(), "num_batches_tracked") && strstr(genrep_last_error(), "export_pytorch.py"),
+                  "%s", genrep_last_error());
+    unlink(path);
+}
+END_TEST
+
+/* Architecture metadata: a file with some but not all of the keys, or a
+   bad value, is refused naming the key; a family generator round-trips
+   its metadata through genrep_gen_save. */
+START_TEST(export_arch_metadata) {
+    char src[256], path[64];
+    ref_path(src, sizeof src, "export_tutorial.safetensors");
+    genrep_gen g, g2;
+    load_generator(&g, src, 2);
+    ck_assert(g.cfg.first == GENREP_GEN_FIRST_CONVT && g.cfg.n_up == 3 && g.cfg.out_layer == GENREP_GEN_OUT_CONVT
+              && g.cfg.out_bias == 0 && g.cfg.out_act == GENREP_GEN_ACT_TANH && g.cfg.out_channels == 3);
+    snprintf(path, sizeof path, "/tmp/genrep_test_arch_%d.safetensors", (int)getpid());
+    ck_assert_int_eq(genrep_gen_save(&g, path, NULL, 0), GENREP_OK);
+    load_generator(&g2, path, 2);
+    ck_assert(!memcmp(&g2.cfg, &g.cfg, sizeof g.cfg));
+    genrep_gen_free(&g2);
+    /* rewrite with one key dropped, then with a bad value */
+    genrep_st_entry e[GENREP_GAN_MAX_TENSORS];
+    memset(e, 0, sizeof e);
+    for (int i = 0; i < g.n_tensors; i++) {
+        e[i].name = g.table[i].name;
+        e[i].ndim = g.table[i].ndim;
+        for (int d = 0; d < g.table[i].ndim; d++) e[i].shape[d] = g.table[i].shape[d];
+        e[i].data = g.params + g.table[i].offset;
+    }
+    const char *kv[] = {"genrep.model", "dcgan", "genrep.zdim", "10", "genrep.width", "2", "genrep.dwidth", "8",
+                        "genrep.n_classes", "10", "genrep.embed_dim", "32", "genrep.first", "convt", "genrep.n_up", "3",
+                        "genrep.out_size", "64", "genrep.out_channels", "3", "genrep.out_layer", "convt",
+                        "genrep.out_bias", "0", "genrep.out_act", "tanh"};
+    ck_assert_int_eq(genrep_st_write(path, e, g.n_tensors, kv, 12), GENREP_OK); /* no out_act */
+    ck_assert_int_eq(genrep_gen_load(&g2, path, 2), GENREP_ERR_FORMAT);
+    ck_assert_msg(strstr(genrep_last_error(), "genrep.out_act is missing"), "%s", genrep_last_error());
+    kv[25] = "relu";
+    ck_assert_int_eq(genrep_st_write(path, e, g.n_tensors, kv, 13), GENREP_OK);
+    ck_assert_int_eq(genrep_gen_load(&g2, path, 2), GENREP_ERR_FORMAT);
+    ck_assert_msg(strstr(genrep_last_error(), "genrep.out_act is 'relu'"), "%s", genrep_last_error());
+    kv[25] = "tanh"; kv[17] = "48"; /* out_size that disagrees with the tensors */
+    ck_assert_int_eq(genrep_st_write(path, e, g.n_tensors, kv, 13), GENREP_OK);
+    ck_assert_int_ne(genrep_gen_load(&g2, path, 2), GENREP_OK);
+    unlink(path);
+    genrep_gen_free(&g);
+}
 END_TEST
 
 /* The exporter's profile survives genrep's strict loader and a genrep
@@ -116,6 +197,10 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, export_dcgan_matches_pytorch);
     tcase_add_test(tc, export_cgan_matches_pytorch);
+    tcase_add_test(tc, export_tutorial_matches_pytorch);
+    tcase_add_test(tc, export_cbn32_matches_pytorch);
+    tcase_add_test(tc, export_plain_state_dict_hint);
+    tcase_add_test(tc, export_arch_metadata);
     tcase_add_test(tc, export_roundtrip_through_genrep_writer);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -140,12 +140,12 @@ static int grad_close(double an, double fd, double scale) {
 }
 
 /* Generator loss: sum(out * R) in double after a forward. */
-typedef struct { const float *z; const int32_t *y; int B, training; const float *R; } gen_arg;
+typedef struct { const float *z; const int32_t *y; int B, training; const float *R; size_t pix; } gen_arg;
 static double gen_loss(void *model, const void *arg) {
     genrep_gen *g = (genrep_gen *)model;
     const gen_arg *a = (const gen_arg *)arg;
     ck_assert_int_eq(genrep_gen_forward(g, a->z, a->y, a->B, a->training), GENREP_OK);
-    return dotd(genrep_gen_output(g), a->R, (size_t)a->B * 784);
+    return dotd(genrep_gen_output(g), a->R, (size_t)a->B * a->pix);
 }
 
 /* Check every listed coordinate x[idx] of one tensor against finite
@@ -167,8 +167,9 @@ static int check_coords(const char *who, const char *what, float *x, const float
     return checked;
 }
 
-static void gen_gradcheck(genrep_gan_kind kind, int training) {
-    genrep_gan_config c = tiny(kind);
+static void gen_gradcheck_cfg(const genrep_gan_config *cfg, int training) {
+    genrep_gan_config c = *cfg;
+    int kind = c.kind;
     enum { B = 3 };
     genrep_gen g;
     ck_assert_int_eq(genrep_gen_create(&g, &c, B, 11), GENREP_OK);
@@ -188,13 +189,16 @@ static void gen_gradcheck(genrep_gan_kind kind, int training) {
             tu_fill(g.params + p->offset, p->numel, 300 + t, var ? 0.5f : -0.2f, var ? 1.5f : 0.2f);
         }
     }
-    float z[B * 6], R[B * 784], dz[B * 6] = {0};
+    int OC, OH, OW;
+    genrep_gen_shape(&g, &OC, &OH, &OW);
+    size_t pix = (size_t)OC * OH * OW;
+    float z[B * 6], dz[B * 6] = {0}, *R = (float *)malloc(sizeof(float) * B * pix);
     int32_t y[B] = {1, 3, 1};
     tu_fill(z, B * 6, 5, -1.5f, 1.5f);
     /* R is sparse (1 pixel in 8): less rounding noise in the sum */
-    tu_fill(R, B * 784, 6, -1.0f, 1.0f);
-    for (int i = 0; i < B * 784; i++) if (i % 8) R[i] = 0.0f;
-    gen_arg arg = {z, y, B, training, R};
+    tu_fill(R, B * pix, 6, -1.0f, 1.0f);
+    for (size_t i = 0; i < B * pix; i++) if (i % 8) R[i] = 0.0f;
+    gen_arg arg = {z, y, B, training, R, pix};
     genrep_gen_zero_grad(&g);
     gen_loss(&g, &arg);
     ck_assert_int_eq(genrep_gen_backward(&g, dz, R), GENREP_OK);
@@ -204,14 +208,14 @@ static void gen_gradcheck(genrep_gan_kind kind, int training) {
         if (g.table[t].is_buffer) /* buffers get no gradient */
             for (size_t i = 0; i < g.table[t].numel; i++) ck_assert_float_eq(grads[g.table[t].offset + i], 0.0f);
 
-    /* pre-activations of the three ReLUs (batchnorm outputs) and of tanh's input is smooth */
-    preacts pa = {{0}, {0}, 3};
-    const int bn[3] = {GENREP__GA_BN0, GENREP__GA_BN1, GENREP__GA_BN2};
-    for (int i = 0; i < 3; i++) {
-        int C, HW;
-        genrep__gen_bn_dims(&c, i, &C, &HW);
-        pa.p[i] = g.acts + g.aoff[bn[i]];
-        pa.n[i] = (size_t)B * C * HW;
+    /* pre-activations of the ReLUs (batchnorm outputs, one per stage); tanh's input is smooth */
+    ck_assert_int_le(c.n_up + 1, 4);
+    preacts pa = {{0}, {0}, c.n_up + 1};
+    for (int i = 0; i <= c.n_up; i++) {
+        int C, s;
+        genrep__gen_stage(&c, i, &C, &s);
+        pa.p[i] = g.acts + g.aoff[GENREP__GA(i, GENREP__GA_BNO)];
+        pa.n[i] = (size_t)B * C * s * s;
     }
     uint8_t *s1 = (uint8_t *)malloc(g.n_acts), *s2 = (uint8_t *)malloc(g.n_acts);
     const char *who = kind ? "cgan generator" : "dcgan generator";
@@ -229,9 +233,78 @@ static void gen_gradcheck(genrep_gan_kind kind, int training) {
     tried += 8;
     /* most coordinates must have been checked (few sit next to a kink) */
     ck_assert_msg(checked >= tried * 2 / 3, "%s: only %d of %d coordinates checked", who, checked, tried);
-    free(grads); free(s1); free(s2);
+    free(grads); free(s1); free(s2); free(R);
     genrep_gen_free(&g);
 }
+static void gen_gradcheck(genrep_gan_kind kind, int training) {
+    genrep_gan_config c = tiny(kind);
+    gen_gradcheck_cfg(&c, training);
+}
+
+/* Other members of the DCGAN family: convT first layer, convT output layer
+   without bias, sigmoid, 2 channels, class-conditional; and a linear first
+   layer straight into a 3-channel conv output with no activation. */
+START_TEST(gen_family_gradcheck) {
+    genrep_gan_config c = tiny(GENREP_GAN_CGAN);
+    c.first = GENREP_GEN_FIRST_CONVT; c.n_up = 1; c.out_layer = GENREP_GEN_OUT_CONVT; c.out_bias = 0;
+    c.out_channels = 2; c.out_size = 12; c.out_act = GENREP_GEN_ACT_SIGMOID; /* s0 = 3 */
+    gen_gradcheck_cfg(&c, 1);
+    gen_gradcheck_cfg(&c, 0);
+    c = tiny(GENREP_GAN_DCGAN);
+    c.n_up = 0; c.out_size = 5; c.out_channels = 3; c.out_act = GENREP_GEN_ACT_NONE;
+    gen_gradcheck_cfg(&c, 1);
+}
+END_TEST
+
+/* Family configs: shapes, names, and the errors for sizes that do not fit. */
+START_TEST(gen_family_layout) {
+    genrep_gan_config c;
+    genrep_gan_config_default(&c, GENREP_GAN_DCGAN);
+    c.zdim = 10; c.width = 4; c.first = GENREP_GEN_FIRST_CONVT; c.n_up = 3; c.out_layer = GENREP_GEN_OUT_CONVT;
+    c.out_bias = 0; c.out_channels = 3; c.out_size = 64; /* the PyTorch DCGAN tutorial's shape */
+    genrep_gen g;
+    ck_assert_int_eq(genrep_gen_create(&g, &c, 2, 1), GENREP_OK);
+    int C, H, W;
+    genrep_gen_shape(&g, &C, &H, &W);
+    ck_assert(C == 3 && H == 64 && W == 64);
+    const genrep_param_info *p = genrep_gen_param(&g, "fc.weight");
+    ck_assert(p->ndim == 4 && p->shape[0] == 10 && p->shape[1] == 32 && p->shape[2] == 4 && p->shape[3] == 4);
+    p = genrep_gen_param(&g, "up3.weight");
+    ck_assert(p && p->shape[0] == 8 && p->shape[1] == 4);
+    p = genrep_gen_param(&g, "out.weight");
+    ck_assert(p->shape[0] == 4 && p->shape[1] == 3 && p->shape[2] == 4);
+    ck_assert_ptr_null(genrep_gen_param(&g, "out.bias"));
+    ck_assert_ptr_nonnull(genrep_gen_param(&g, "bn3.running_var"));
+    ck_assert_int_eq(g.n_tensors, 1 + 4 * 4 + 3 + 1);
+    /* 10*32*16 + 32*16*16*16 + 16*8*16*64 + 8*4*16*256 + 4*3*16*1024 */
+    ck_assert(fabs(genrep_gen_macs(&c) - (5120.0 + 131072 + 131072 + 131072 + 196608)) < 0.5);
+    float z[2 * 10], out[2 * 3 * 64 * 64];
+    tu_fill(z, 20, 3, -1, 1);
+    ck_assert_int_eq(genrep_gen_render(&g, out, z, NULL, 2), GENREP_OK);
+    for (int i = 0; i < 2 * 3 * 64 * 64; i++) ck_assert(out[i] >= -1.0f && out[i] <= 1.0f);
+    genrep_gen_free(&g);
+    /* the discriminator stays 28x28x1 */
+    genrep_disc d;
+    ck_assert_int_eq(genrep_disc_create(&d, &c, 2, 1), GENREP_ERR_UNSUPPORTED);
+    ck_assert(strstr(genrep_last_error(), "28x28x1") != NULL);
+    c.out_size = 60; /* not a multiple of 2^4 */
+    ck_assert_int_eq(genrep_gen_create(&g, &c, 2, 1), GENREP_ERR_ARG);
+    ck_assert(strstr(genrep_last_error(), "out_size 60") != NULL);
+    c.out_size = 64; c.n_up = GENREP_GEN_MAX_UP + 1;
+    ck_assert_int_eq(genrep_gen_create(&g, &c, 2, 1), GENREP_ERR_ARG);
+    ck_assert(strstr(genrep_last_error(), "n_up") != NULL);
+    c.n_up = 3; c.out_act = 7;
+    ck_assert_int_eq(genrep_gen_create(&g, &c, 2, 1), GENREP_ERR_ARG);
+    ck_assert(strstr(genrep_last_error(), "out_act") != NULL);
+    /* a config built without genrep_gan_config_default (out_size 0) is the 28x28x1 default */
+    genrep_gan_config old = {GENREP_GAN_DCGAN, 8, 2, 2, 10, 4, 0, 0, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(genrep_gen_create(&g, &old, 2, 1), GENREP_OK);
+    genrep_gen_shape(&g, &C, &H, &W);
+    ck_assert(C == 1 && H == 28 && W == 28);
+    ck_assert_int_eq(g.n_tensors, 17);
+    genrep_gen_free(&g);
+}
+END_TEST
 
 START_TEST(gen_dcgan_gradcheck_train) { gen_gradcheck(GENREP_GAN_DCGAN, 1); }
 END_TEST
@@ -494,6 +567,8 @@ static Suite *suite(void) {
     tcase_add_test(tc, gen_dcgan_gradcheck_train);
     tcase_add_test(tc, gen_dcgan_gradcheck_eval);
     tcase_add_test(tc, gen_cgan_gradcheck_train);
+    tcase_add_test(tc, gen_family_gradcheck);
+    tcase_add_test(tc, gen_family_layout);
     tcase_add_test(tc, disc_dcgan_gradcheck);
     tcase_add_test(tc, disc_cgan_gradcheck);
     tcase_add_test(tc, gan_losses);

@@ -157,7 +157,8 @@ else fail "file-size limit: exit $rc"; fi
 # metrics.csv is cut back aside + rename, rows are appended whole or not at all, the old rows stay
 "$G" train $BASE --steps 30 --ckpt-every 10 --out full > /dev/null 2>&1
 cp full/metrics.csv m.before
-rc=0; (ulimit -f 1; "$G" train $BASE --steps 60 --ckpt-every 10 --out full > /dev/null 2> err.txt) || rc=$?
+# (2 blocks = 1024 bytes: config.txt, ~530 bytes, is rewritten first and must fit; metrics.csv grows past it)
+rc=0; (ulimit -f 2; "$G" train $BASE --steps 60 --ckpt-every 10 --out full > /dev/null 2> err.txt) || rc=$?
 n=$(wc -c < m.before)
 if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && grep -q "metrics.csv" err.txt && [ "$(head -c "$n" full/metrics.csv | cmp -s - m.before && echo same)" = same ] \
    && [ "$(tail -c 1 full/metrics.csv | od -An -c | tr -d ' ')" = '\n' ] && ! ls full | grep -q '\.tmp\.'; then

@@ -440,6 +440,7 @@ static int score_generator(eval_row *r, scorer *sc, const char *path, uint64_t s
     genrep_gen g;
     genrep_status s;
     if ((s = genrep_gen_load(&g, path, EVAL_CHUNK))) { report_status("gan-eval", path, s); return -1; }
+    if (gen_require_28("gan-eval", path, &g, "its scores come from a Fashion-MNIST classifier")) { genrep_gen_free(&g); return -1; }
     const int Z = g.cfg.zdim, cond = g.cfg.kind == GENREP_GAN_CGAN;
     if (cond && g.cfg.n_classes != EVAL_CLASSES) {
         fprintf(stderr, "genrep gan-eval: %s has %d classes, the classifier %d\n", path, g.cfg.n_classes, EVAL_CLASSES);

@@ -170,6 +170,7 @@ int genrep_cmd_steer_train(int argc, char **argv) {
     genrep_gen g;
     genrep_status s = genrep_gen_load(&g, o.gen, o.batch);
     if (s) { report_status(C, o.gen, s); return 1; }
+    if (gen_require_28(C, o.gen, &g, "its image edits are tuned to 28x28 Fashion-MNIST")) { genrep_gen_free(&g); return 1; }
     const int D = g.cfg.zdim;
     if (D > 1024) { fprintf(stderr, "genrep steer-train: zdim %d is over 1024\n", D); genrep_gen_free(&g); return 1; }
     genrep_steer st;

@@ -1,8 +1,12 @@
 /* trainer/cmd_train.c: `genrep train`, contrastive (or baseline) training of
-   an encoder on views rendered by a generator, or on real Fashion-MNIST.
+   an encoder on views rendered by a generator, or on real images
+   (Fashion-MNIST, or a folder of PNG/JPEG). Image shape (C,H,W) comes from
+   the data source: the generator's output, Fashion-MNIST's 1x28x28, or the
+   folder's images (--size, --channels); the encoder takes that shape.
    Reads like llm.c's train_gpt2.c main: set-up, then a loop of
    make_views -> augment -> forward_backward -> update -> log/eval/save. */
 #include "common.h"
+#include "folder.h"
 #include "opt.h"
 #include "run.h"
 #include <assert.h>
@@ -12,14 +16,11 @@
 #include <string.h>
 
 enum { LOSS_NTXENT = 0, LOSS_SUPCON, LOSS_CE, LOSS_INVERTER };
-#define H 28
-#define W 28
-#define HW (H * W)
 
 typedef struct {
     const char *gen, *data, *data_dir, *out, *walks, *resume, *encoder;
     int views, aug, loss, pool, anchors, batch, steps, epochs, threads, ckpt_every, warmup, width, blocks;
-    int eval_every, eval_n, quiet, online, scale_base_tau, debug_nan_at;
+    int eval_every, eval_n, quiet, online, scale_base_tau, debug_nan_at, size, channels, skip_bad;
     float sigma, lr, wd, momentum, tau, alpha;
     uint64_t seed;
 } train_opts;
@@ -27,7 +28,10 @@ typedef struct {
 #define F(x) offsetof(train_opts, x)
 static const opt_spec train_spec[] = {
     {"gen", OPT_STR, F(gen), NULL, 0, 0, NULL, "FILE", "generator weights (weights/fmnist_dcgan.safetensors ...)", OPT_RUN},
-    {"data", OPT_STR, F(data), NULL, 0, 0, NULL, "fmnist", "real Fashion-MNIST train images instead (the real-data baseline)", OPT_RUN},
+    {"data", OPT_STR, F(data), NULL, 0, 0, NULL, "fmnist|folder:DIR", "real images instead (the real-data baseline): Fashion-MNIST's train set, or DIR/<class>/<image>.png|jpg (or DIR/<image> unlabelled)", OPT_RUN},
+    {"size", OPT_INT, F(size), NULL, 1, 4096, NULL, "S", "--data folder: centre-crop and resize every image to SxS (default: all images must share one size, used as is)", 0},
+    {"channels", OPT_INT, F(channels), NULL, 1, 3, NULL, "1|3", "--data folder: gray or RGB (default 3)", 0},
+    {"skip-bad", OPT_BOOL, F(skip_bad), NULL, 0, 0, NULL, NULL, "--data folder: leave out unreadable files (each is named) instead of stopping", 0},
     {"data-dir", OPT_STR, F(data_dir), NULL, 0, 0, NULL, "DIR", "Fashion-MNIST files (default $GENREP_FMNIST_DIR or Debian's path)", 0},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "RUN_DIR", "run directory", OPT_REQUIRED},
     {"views", OPT_ENUM, F(views), "gauss", 0, 0, "none|gauss|angular|independent|steer", NULL, "latent view of the positive", OPT_RUN},
@@ -62,9 +66,11 @@ static const opt_spec train_spec[] = {
 };
 #undef F
 static const opt_table train_table = {
-    "train", "(--gen WEIGHTS.safetensors | --data fmnist) --out RUN_DIR [flags]",
+    "train", "(--gen WEIGHTS.safetensors | --data fmnist | --data folder:DIR) --out RUN_DIR [flags]",
     "Writes RUN_DIR/config.txt, metrics.csv (step,loss,lr,img_per_s[,knn_top1]) and ckpt.safetensors\n"
-    "(atomic); rerunning the same command resumes; Ctrl-C saves and exits.\n",
+    "(atomic); rerunning the same command resumes; Ctrl-C saves and exits. The encoder's input is the\n"
+    "data's image shape: the generator's output (any DCGAN-family file), 1x28x28 for fmnist, the\n"
+    "folder's images (decoded once into RUN_DIR/data_cache.u8, memory-mapped) for folder:DIR.\n",
     train_spec, OPT_N(train_spec)};
 
 /* ---- set-up ---- */
@@ -74,32 +80,77 @@ static int parse(train_opts *o, int argc, char **argv) {
     int r = opt_parse(&train_table, o, given, argc, argv);
     if (r) return r;
     const char *C = "genrep train";
-    if (!!o->gen + !!o->data != 1) { fprintf(stderr, "%s: give one data source: --gen WEIGHTS.safetensors or --data fmnist\n", C); return -1; }
-    if (o->data && strcmp(o->data, "fmnist")) { fprintf(stderr, "%s: --data: '%s' unknown, expected fmnist\n", C, o->data); return -1; }
+    if (!!o->gen + !!o->data != 1) { fprintf(stderr, "%s: give one data source: --gen WEIGHTS.safetensors, --data fmnist or --data folder:DIR\n", C); return -1; }
+    if (o->data && strcmp(o->data, "fmnist") && (strncmp(o->data, "folder:", 7) || !o->data[7])) {
+        fprintf(stderr, "%s: --data: '%s' unknown, expected fmnist or folder:DIR\n", C, o->data); return -1;
+    }
+    if ((o->size || o->channels || o->skip_bad) && !(o->data && !strncmp(o->data, "folder:", 7))) {
+        fprintf(stderr, "%s: --size, --channels and --skip-bad are for --data folder:DIR (with --gen the encoder takes the generator's "
+                "image shape, with fmnist 1x28x28)\n", C); return -1;
+    }
+    if (o->channels == 2) { fprintf(stderr, "%s: --channels: 2 is not an image format, expected 1 (gray) or 3 (RGB)\n", C); return -1; }
     if (strcmp(o->resume, "auto") && strcmp(o->resume, "no")) { fprintf(stderr, "%s: --resume: '%s' unknown, expected auto or no\n", C, o->resume); return -1; }
     if (strcmp(o->encoder, "small") && strcmp(o->encoder, "resnet18")) { fprintf(stderr, "%s: --encoder: '%s' unknown, expected small or resnet18\n", C, o->encoder); return -1; }
     if (o->online && o->pool) { fprintf(stderr, "%s: give --online or --pool N, not both\n", C); return -1; }
     for (int i = 0; i < OPT_N(train_spec); i++) /* --steps given beside --epochs */
         if (given[i] && o->epochs && train_spec[i].off == offsetof(train_opts, steps)) { fprintf(stderr, "%s: give --steps or --epochs, not both\n", C); return -1; }
-    if (o->epochs) o->steps = (int)(((int64_t)o->epochs * 60000 + o->batch - 1) / o->batch);
+    if (o->epochs) o->steps = (int)(((int64_t)o->epochs * 60000 + o->batch - 1) / o->batch); /* a folder: redone with its size */
     if (o->data && o->loss == LOSS_INVERTER) { fprintf(stderr, "%s: --loss inverter needs a generator (--gen): real images have no latent\n", C); return -1; }
     if (o->gen && o->views == GENREP_VIEW_STEER && !o->walks) { fprintf(stderr, "%s: --views steer needs --walks FILE (made by genrep steer-train)\n", C); return -1; }
     return 0;
 }
 
-/* Where the two views of each anchor come from. */
+/* Where the two views of each anchor come from, and their image shape.
+   Another generator kind plugs in here: fill C, H, W (and pix), px_scale
+   and px_shift (its output range onto [0, 1]) and render in make_views. */
 typedef struct {
     genrep_gen g;           /* generator source */
     int has_gen, cond, Z, ncls;
+    int C, H, W;            /* one image (C,H,W) */
+    size_t pix;             /* C*H*W */
+    float px_scale, px_shift; int px_clamp; /* generator output y -> y*scale + shift in [0,1] */
     float *walks, *alpha_max; int n_walks;
     genrep_dataset real;    /* --data fmnist */
+    folder_cache fc;        /* --data folder:DIR */
+    int has_folder;
     pool_t pool;            /* --pool */
 } source;
 
-static int source_open(source *src, const train_opts *o, int B) {
+/* --data folder:DIR: the folder decoded into RUN_DIR/data_cache.u8 (reused while the files and settings are the same) */
+static int folder_open(source *src, const train_opts *o, run_dir *run) {
+    folder_t f;
+    const char *root = o->data + 7;
+    if (folder_scan(&f, root, "train")) return -1;
+    folder_shape sh = {o->channels ? o->channels : 3, 0, 0, o->size, 0};
+    int r = folder_shape_init(&sh, &f, "train");
+    if (!r) r = folder_cache_open(&src->fc, run_path(run, "data_cache.u8"), &f, &sh, o->skip_bad, "train");
+    if (!r) {
+        src->has_folder = 1;
+        src->C = sh.C; src->H = sh.H; src->W = sh.W;
+        src->ncls = f.flat ? 0 : f.n_classes;
+        fprintf(stderr, "genrep train: %s: %d images %dx%dx%d, %s\n", root, src->fc.n, sh.C, sh.H, sh.W,
+                f.flat ? "unlabelled" : "labelled by class folder");
+        for (int c = 0; c < f.n_classes && c < 20; c++) fprintf(stderr, "%s%d=%s", c ? " " : "  classes: ", c, f.classes[c]);
+        if (f.n_classes) fprintf(stderr, "%s\n", f.n_classes > 20 ? " ..." : "");
+    }
+    folder_free(&f);
+    return r;
+}
+
+static int source_open(source *src, const train_opts *o, int B, run_dir *run) {
     genrep_status s;
     memset(src, 0, sizeof *src);
     src->ncls = 10;
+    src->C = 1; src->H = src->W = 28; src->pix = 784;
+    if (o->data && strcmp(o->data, "fmnist")) {
+        if (folder_open(src, o, run)) return -1;
+        src->pix = (size_t)src->C * src->H * src->W;
+        if ((o->loss == LOSS_SUPCON || o->loss == LOSS_CE) && !src->ncls) {
+            fprintf(stderr, "genrep train: --loss supcon/ce needs labels; %s has no class folders\n", o->data + 7);
+            return -2;
+        }
+        return 0;
+    }
     if (o->data) {
         if ((s = genrep_fmnist_load(&src->real, o->data_dir, 1))) { report_status("train", "loading Fashion-MNIST", s); return -1; }
         return 0;
@@ -107,6 +158,16 @@ static int source_open(source *src, const train_opts *o, int B) {
     if ((s = genrep_gen_load(&src->g, o->gen, B))) { report_status("train", o->gen, s); return -1; }
     src->has_gen = 1;
     src->cond = src->g.cfg.kind == GENREP_GAN_CGAN; src->Z = src->g.cfg.zdim; src->ncls = src->g.cfg.n_classes;
+    genrep_gen_shape(&src->g, &src->C, &src->H, &src->W);
+    src->pix = (size_t)src->C * src->H * src->W;
+    if (src->C != 1 && src->C != 3) {
+        fprintf(stderr, "genrep train: %s makes %d-channel images; the augmentations and encoder take 1 (gray) or 3 (RGB)\n", o->gen, src->C);
+        return -1;
+    }
+    /* tanh (and no activation, clamped) cover [-1, 1]; sigmoid [0, 1] */
+    src->px_scale = src->g.cfg.out_act == GENREP_GEN_ACT_SIGMOID ? 1.0f : 0.5f;
+    src->px_shift = src->g.cfg.out_act == GENREP_GEN_ACT_SIGMOID ? 0.0f : 0.5f;
+    src->px_clamp = src->g.cfg.out_act == GENREP_GEN_ACT_NONE;
     if ((o->views == GENREP_VIEW_INDEPENDENT || o->loss == LOSS_SUPCON || o->loss == LOSS_CE) && !src->cond) {
         fprintf(stderr, "genrep train: --%s needs a class-conditional generator; %s is unconditional\n",
                 o->views == GENREP_VIEW_INDEPENDENT ? "views independent" : "loss supcon/ce", o->gen);
@@ -132,6 +193,7 @@ static int source_open(source *src, const train_opts *o, int B) {
 
 static void source_free(source *src) {
     if (src->has_gen) genrep_gen_free(&src->g);
+    if (src->has_folder) folder_cache_close(&src->fc);
     genrep_dataset_free(&src->real);
     free(src->walks); free(src->alpha_max); free(src->pool.z); free(src->pool.y);
 }
@@ -184,7 +246,7 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
     genrep_encoder_config ec;
     genrep_status s;
     memset(m, 0, sizeof *m);
-    if ((s = genrep_encoder_config_named(&ec, o->encoder, o->width, o->blocks, 1, H, W))) { report_status("train", "--encoder", s); return -1; }
+    if ((s = genrep_encoder_config_named(&ec, o->encoder, o->width, o->blocks, src->C, src->H, src->W))) { report_status("train", "--encoder", s); return -1; }
     if (o->loss == LOSS_CE || o->loss == LOSS_INVERTER) { ec.head_out = 0; ec.head_hidden = 0; }
     if ((s = genrep_encoder_create(&m->e, &ec, B2, o->seed ^ 0xE7C0DE))) { report_status("train", "encoder", s); return -1; }
     m->F = m->e.feat_dim;
@@ -270,7 +332,7 @@ typedef struct {
 } batch;
 
 static void batch_alloc(batch *b, int B, const source *src, const model *m, int loss) {
-    const size_t Z = (size_t)(src->Z ? src->Z : 1), hd = (size_t)m->head_dim + 1;
+    const size_t Z = (size_t)(src->Z ? src->Z : 1), hd = (size_t)m->head_dim + 1, HW = src->pix;
     const size_t od = (size_t)(m->e.out_dim > m->head_dim ? m->e.out_dim : m->head_dim);
     b->B = B; b->B2 = 2 * B;
     b->z1 = (float *)xmalloc(sizeof(float) * B * Z, "latents");
@@ -297,8 +359,20 @@ static void batch_free(batch *b) {
    and the labels y (2B). Anchors are sample indices step*B .. step*B+B-1. */
 static genrep_status make_views(batch *b, source *src, const train_opts *o, int64_t step) {
     const int B = b->B, Z = src->Z;
+    const size_t HW = src->pix;
     const uint64_t first = (uint64_t)step * B, seed_pick = o->seed ^ 0x51C4;
     genrep_status s = GENREP_OK;
+    if (src->has_folder) { /* both views start from the same image of the mapped cache */
+        const folder_cache *fc = &src->fc;
+        for (int i = 0; i < B; i++) {
+            genrep_rng r; genrep_rng_init(&r, seed_pick, first + i);
+            uint32_t idx = genrep_rng_below(&r, (uint32_t)fc->n);
+            const unsigned char *px = fc->px + (size_t)idx * HW;
+            for (size_t p = 0; p < HW; p++) b->raw[(size_t)i * HW + p] = b->raw[(size_t)(B + i) * HW + p] = px[p] / 255.0f;
+            b->y[i] = b->y[B + i] = fc->labels[idx];
+        }
+        return GENREP_OK;
+    }
     if (!src->has_gen) {
         for (int i = 0; i < B; i++) {
             genrep_rng r; genrep_rng_init(&r, seed_pick, first + i);
@@ -328,19 +402,27 @@ static genrep_status make_views(batch *b, source *src, const train_opts *o, int6
     const int32_t *y = src->cond ? b->y : NULL;
     if (!s) s = genrep_gen_render(&src->g, b->raw, b->z1, y, B);
     if (!s) s = genrep_gen_render(&src->g, b->raw + (size_t)B * HW, b->z2, y, B);
-    for (size_t i = 0; !s && i < (size_t)b->B2 * HW; i++) b->raw[i] = 0.5f * (b->raw[i] + 1.0f); /* tanh range -> [0,1] */
+    /* the generator's range -> [0,1]: tanh (x+1)/2 bit for bit as before, sigmoid as is */
+    const float sc = src->px_scale, sh = src->px_shift;
+    if (sc == 0.5f && sh == 0.5f)
+        for (size_t i = 0; !s && i < (size_t)b->B2 * HW; i++) b->raw[i] = 0.5f * (b->raw[i] + 1.0f);
+    else
+        for (size_t i = 0; !s && i < (size_t)b->B2 * HW; i++) b->raw[i] = sc * b->raw[i] + sh;
+    if (src->px_clamp)
+        for (size_t i = 0; !s && i < (size_t)b->B2 * HW; i++) b->raw[i] = b->raw[i] < 0 ? 0 : b->raw[i] > 1 ? 1 : b->raw[i];
     for (int i = 0; i < B; i++) b->y[B + i] = b->y[i];
     return s;
 }
 
 /* 2. pixel augmentations, independently per view, then (x - 0.5) / 0.5 */
-static genrep_status augment(batch *b, const train_opts *o, const genrep_aug_config *ac, int64_t step) {
-    const int B = b->B;
+static genrep_status augment(batch *b, const source *src, const train_opts *o, const genrep_aug_config *ac, int64_t step) {
+    const int B = b->B, C = src->C, H = src->H, W = src->W;
+    const size_t HW = src->pix;
     const uint64_t first = (uint64_t)step * B, seed_aug = o->seed ^ 0xA06;
     genrep_status s = GENREP_OK;
     if (o->aug) {
-        s = genrep_augment_batch(b->x, b->raw, B, 1, H, W, ac, seed_aug, first, 1);
-        if (!s) s = genrep_augment_batch(b->x + (size_t)B * HW, b->raw + (size_t)B * HW, B, 1, H, W, ac, seed_aug, first, 2);
+        s = genrep_augment_batch(b->x, b->raw, B, C, H, W, ac, seed_aug, first, 1);
+        if (!s) s = genrep_augment_batch(b->x + (size_t)B * HW, b->raw + (size_t)B * HW, B, C, H, W, ac, seed_aug, first, 2);
     } else memcpy(b->x, b->raw, sizeof(float) * (size_t)b->B2 * HW);
     for (size_t i = 0; i < (size_t)b->B2 * HW; i++) b->x[i] = (b->x[i] - 0.5f) / 0.5f;
     return s;
@@ -405,9 +487,15 @@ static float update(model *m, const train_opts *o, int64_t step) {
 
 typedef struct { int on, nb, nq; float *xb, *xq, *fb, *fq; int32_t *yb, *yq; } monitor;
 
-static int monitor_open(monitor *mo, const train_opts *o, int F) {
+static int monitor_open(monitor *mo, const train_opts *o, const source *src, int F) {
+    const size_t HW = 784;
     memset(mo, 0, sizeof *mo);
     if (!o->eval_every) return 0;
+    if (src->C != 1 || src->H != 28 || src->W != 28) {
+        fprintf(stderr, "genrep train: --eval-every: the kNN monitor runs on Fashion-MNIST (1x28x28); this run's images are %dx%dx%d. "
+                "Drop --eval-every and run genrep probe on the checkpoint instead\n", src->C, src->H, src->W);
+        return -1;
+    }
     genrep_dataset tr, te;
     genrep_status s;
     if ((s = genrep_fmnist_load(&tr, o->data_dir, 1))) { report_status("train", "--eval-every: Fashion-MNIST", s); return -1; }
@@ -459,8 +547,9 @@ int genrep_cmd_train(int argc, char **argv) {
     if (run_open(&run, "train", o.out)) return 1;
     char ckpt[4200];
     snprintf(ckpt, sizeof ckpt, "%s", run_path(&run, "ckpt.safetensors"));
-    int sr = source_open(&src, &o, B);
+    int sr = source_open(&src, &o, B, &run);
     if (sr) { source_free(&src); run_close(&run, 0); return sr == -2 ? 2 : 1; }
+    if (src.has_folder && o.epochs) o.steps = (int)(((int64_t)o.epochs * src.fc.n + B - 1) / B); /* epochs of this folder */
     if (model_create(&m, &o, &src, B2)) { source_free(&src); run_close(&run, 0); return 1; }
     int64_t step0 = 0;
     if (!strcmp(o.resume, "auto") && file_exists(ckpt) && (step0 = model_resume(&m, ckpt, &o)) < 0) goto out_model;
@@ -472,10 +561,10 @@ int genrep_cmd_train(int argc, char **argv) {
         if (run_write_text(&run, "config.txt", cfg)) goto out_model;
     }
     if (src.has_gen && o.pool > 0 && pool_prepare(&src, &o, &run)) goto out_model;
-    if (monitor_open(&mo, &o, m.F)) goto out_model;
+    if (monitor_open(&mo, &o, &src, m.F)) goto out_model;
     batch_alloc(&b, B, &src, &m, o.loss);
     genrep_aug_config ac;
-    genrep_aug_config_simclr(&ac, H, W);
+    genrep_aug_config_simclr(&ac, src.H, src.W);
     if (run_metrics_open(&run, o.eval_every ? "step,loss,lr,img_per_s,knn_top1\n" : "step,loss,lr,img_per_s\n", step0)) goto out_batch;
     run_catch_signals();
 
@@ -484,7 +573,7 @@ int genrep_cmd_train(int argc, char **argv) {
     rc = 0;
     for (int64_t step = step0; step < o.steps && !rc; step++) {
         genrep_status s = make_views(&b, &src, &o, step);
-        if (!s) s = augment(&b, &o, &ac, step);
+        if (!s) s = augment(&b, &src, &o, &ac, step);
         if (!s) s = forward_backward(&loss, &m, &b, &o);
         if (s) { report_status("train", "training step", s); rc = 1; break; }
         if (o.debug_nan_at == step + 1) loss = NAN;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HW (28 * 28)
 
 typedef struct {
     const char *gen, *walks, *out;
@@ -58,6 +57,9 @@ static int read_walks(const char *path, int Z, float **walks, float **amax) {
 static genrep_status render_latent_columns(float *lat, genrep_gen *g, const views_opts *o, int T, const float *walks,
                                            const float *amax) {
     const int rows = o->rows, Z = g->cfg.zdim, cond = g->cfg.kind == GENREP_GAN_CGAN;
+    int C, H, W;
+    genrep_gen_shape(g, &C, &H, &W);
+    const size_t HW = (size_t)C * H * W;
     float *z = (float *)xmalloc(sizeof(float) * (size_t)rows * Z, "latents");
     float *zv = (float *)xmalloc(sizeof(float) * (size_t)rows * Z, "latents");
     int32_t *y = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)rows, "labels");
@@ -79,22 +81,23 @@ static genrep_status render_latent_columns(float *lat, genrep_gen *g, const view
         s = genrep_latent_view(zv, z, rows, Z, &vc, o->seed, 0, 3);
         if (!s) s = genrep_gen_render(g, lat + (size_t)(c++) * rows * HW, zv, yy, rows);
     }
-    for (size_t i = 0; !s && i < (size_t)c * rows * HW; i++) lat[i] = 0.5f * (lat[i] + 1.0f);
+    if (!s) gen_to_unit(lat, (size_t)c * rows * HW, g);
     free(z); free(zv); free(y);
     return s;
 }
 
 /* grid (rows, ncol) tiles: the latent columns, then each with SimCLR pixels. */
-static genrep_status fill_grid(float *grid, const float *lat, int nlat, int rows, uint64_t seed) {
+static genrep_status fill_grid(float *grid, const float *lat, int nlat, int rows, uint64_t seed, int C, int H, int W) {
     const int ncol = 2 * nlat;
+    const size_t HW = (size_t)C * H * W;
     genrep_aug_config ac;
-    genrep_aug_config_simclr(&ac, 28, 28);
+    genrep_aug_config_simclr(&ac, H, W);
     float *aug = (float *)xmalloc(sizeof(float) * (size_t)rows * HW, "views");
     genrep_status s = GENREP_OK;
     for (int col = 0; col < ncol && !s; col++) {
         const float *src = lat + (size_t)(col % nlat) * rows * HW;
         if (col >= nlat) {
-            s = genrep_augment_batch(aug, src, rows, 1, 28, 28, &ac, seed ^ 0xF16, 0, col);
+            s = genrep_augment_batch(aug, src, rows, C, H, W, &ac, seed ^ 0xF16, 0, col);
             src = aug;
         }
         for (int r = 0; r < rows; r++) memcpy(grid + ((size_t)r * ncol + col) * HW, src + (size_t)r * HW, sizeof(float) * HW);
@@ -112,6 +115,13 @@ int genrep_cmd_views(int argc, char **argv) {
     genrep_status s;
     if ((s = genrep_gen_load(&g, o.gen, o.rows))) { report_status(C, o.gen, s); return 1; }
     const int cond = g.cfg.kind == GENREP_GAN_CGAN, rows = o.rows;
+    int IC, IH, IW;
+    genrep_gen_shape(&g, &IC, &IH, &IW);
+    const size_t HW = (size_t)IC * IH * IW;
+    if (IC != 1 && IC != 3) {
+        fprintf(stderr, "genrep views: %s makes %d-channel images; the figure takes 1 (gray) or 3 (RGB)\n", o.gen, IC);
+        genrep_gen_free(&g); return 1;
+    }
     float *walks = NULL, *amax = NULL;
     int T = 0;
     if (o.walks && *o.walks && (T = read_walks(o.walks, g.cfg.zdim, &walks, &amax)) < 0) { genrep_gen_free(&g); return 1; }
@@ -120,9 +130,9 @@ int genrep_cmd_views(int argc, char **argv) {
     float *lat = (float *)xmalloc(sizeof(float) * (size_t)nlat * rows * HW, "rendered views");
     float *grid = (float *)xmalloc(sizeof(float) * (size_t)rows * ncol * HW, "the grid");
     int rc = 0;
-    if ((s = render_latent_columns(lat, &g, &o, T, walks, amax)) || (s = fill_grid(grid, lat, nlat, rows, o.seed))) {
+    if ((s = render_latent_columns(lat, &g, &o, T, walks, amax)) || (s = fill_grid(grid, lat, nlat, rows, o.seed, IC, IH, IW))) {
         report_status(C, "rendering", s); rc = 1;
-    } else if ((s = genrep_png_write_grid(o.out, grid, rows, ncol, 1, 28, 28, 2, 1.0f, NULL, NULL))) {
+    } else if ((s = genrep_png_write_grid(o.out, grid, rows, ncol, IC, IH, IW, 2, 1.0f, NULL, NULL))) {
         report_status(C, o.out, s); rc = 1;
     } else {
         printf("genrep views: wrote %s (%d rows x %d columns: anchor, gauss%s%s, then each with SimCLR pixels)\n",

@@ -38,6 +38,21 @@ int mkdir_p(const char *path) {
     return 0;
 }
 
+void gen_to_unit(float *x, size_t n, const genrep_gen *g) {
+    if (g->cfg.out_act == GENREP_GEN_ACT_SIGMOID) return;
+    for (size_t i = 0; i < n; i++) x[i] = 0.5f * (x[i] + 1.0f);
+    if (g->cfg.out_act == GENREP_GEN_ACT_NONE)
+        for (size_t i = 0; i < n; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i] > 1.0f ? 1.0f : x[i];
+}
+
+int gen_require_28(const char *cmd, const char *path, const genrep_gen *g, const char *why) {
+    int C, H, W;
+    genrep_gen_shape(g, &C, &H, &W);
+    if (C == 1 && H == 28 && W == 28) return 0;
+    fprintf(stderr, "genrep %s: %s makes %dx%dx%d images; %s takes 1x28x28 generators (%s)\n", cmd, path, C, H, W, cmd, why);
+    return -1;
+}
+
 int file_exists(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0;

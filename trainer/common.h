@@ -21,6 +21,14 @@ void *xmalloc(size_t n, const char *what);
 void *xcalloc(size_t n, size_t size, const char *what);
 void *xrealloc(void *p, size_t n, const char *what);
 
+/* A generator's output (any DCGAN-family activation) onto [0, 1] in place:
+   tanh (x+1)/2, sigmoid as is, none (x+1)/2 clamped. */
+void gen_to_unit(float *x, size_t n, const genrep_gen *g);
+
+/* 0 if g makes 1x28x28 images; else prints "genrep CMD: PATH makes CxHxW
+   images; CMD takes 1x28x28 (WHY)" and returns -1. */
+int gen_require_28(const char *cmd, const char *path, const genrep_gen *g, const char *why);
+
 /* An encoder from a `genrep train` checkpoint (or any encoder file) for
    inference: optimiser state and the CE / inverter baselines' head.linear
    may be in the file and stay unread; anything else must match. Prints

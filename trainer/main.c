@@ -24,8 +24,8 @@ int genrep_cmd_stats(int argc, char **argv);
 
 static const struct { const char *name; genrep_cmd_fn fn; const char *help; } commands[] = {
     {"gan-train", genrep_cmd_gan_train, "train a DCGAN or class-conditional GAN on Fashion-MNIST (the shipped generators)"},
-    {"train", genrep_cmd_train, "train an encoder contrastively on generator views (or real data)"},
-    {"probe", genrep_cmd_probe, "linear probe + kNN of a frozen encoder on real Fashion-MNIST"},
+    {"train", genrep_cmd_train, "train an encoder contrastively on generator views (or real data: Fashion-MNIST, an image folder)"},
+    {"probe", genrep_cmd_probe, "linear probe + kNN of a frozen encoder on real Fashion-MNIST or image folders"},
     {"steer-train", genrep_cmd_steer_train, "learn latent walks (shift, zoom, rotate, brightness, contrast) through a frozen generator"},
     {"aug-grid", genrep_cmd_aug_grid, "PNG grid of SimCLR-augmented views of real Fashion-MNIST images"},
     {"views", genrep_cmd_views, "the figure of views: anchors and their latent / pixel views as one PNG"},

@@ -1,29 +1,46 @@
 #!/usr/bin/python3
 """Export a PyTorch generator to genrep's safetensors profile.
 
-The modules below are genrep.h's generators ([GAN] in genrep.h) written in
-torch.nn with the same state_dict names, so a state_dict trained in PyTorch
-loads into genrep (trainer `gen_load`, tests/test_export.c) unchanged:
+genrep.h's generators ([GAN] in genrep.h) are a DCGAN family described by
+metadata. With C_i = width * 2^(n_up - i) channels and side s0 * 2^i at
+stage i:
 
-  DCGAN  z (B,Z) -> fc (Linear, no bias) -> view (4ch,7,7) -> bn0 -> relu
-         -> up1 ConvTranspose2d(4ch,2ch,4,2,1, no bias) -> bn1 -> relu
-         -> up2 ConvTranspose2d(2ch,ch,4,2,1, no bias) -> bn2 -> relu
-         -> out Conv2d(ch,1,3,1,1) -> tanh                   images (B,1,28,28)
-  CGAN   the same trunk; embed = Embedding(n_classes, E) and every bnI is a
-         class-conditional batchnorm xhat * (1 + gain(e)) + bias(e) with
-         gain, bias = Linear(E, C) and its own running statistics.
+  z (B,Z) -> first -> (C_0,s0,s0) -> bn0 -> relu
+     first = fc: Linear(Z, C_0*s0*s0, no bias) viewed (C_0,s0,s0)
+           | fc: ConvTranspose2d(Z, C_0, s0, 1, 0, no bias) on z as (Z,1,1)
+  -> upI: ConvTranspose2d(C_{I-1}, C_I, 4, 2, 1, no bias) -> bnI -> relu, I = 1..n_up
+  -> out: Conv2d(width, out_channels, 3, 1, 1) | ConvTranspose2d(width, out_channels, 4, 2, 1),
+          with or without bias -> tanh | sigmoid | none
+  cgan: embed = Embedding(n_classes, E) and every bnI is a class-conditional
+  batchnorm xhat * (1 + gain(e)) + bias(e) with gain, bias = Linear(E, C).
+
+The project's own generator is the default member (linear first, n_up 2,
+28x28x1, conv out with bias, tanh). Generator below is the family in
+torch.nn with genrep's state_dict names. Other PyTorch generators of the
+family are renamed on export: an nn.Sequential such as the PyTorch DCGAN
+tutorial's (main.0 = ConvTranspose2d(nz, ngf*8, 4, 1, 0), main.1 =
+BatchNorm2d, main.2 = ReLU, ..., main.12 = ConvTranspose2d(ngf, nc, 4, 2, 1),
+main.13 = Tanh) is read layer by layer: from the module itself when given
+one (strides, paddings and the output activation are checked), or from a
+plain state_dict by shapes (then the strides are assumed to be the
+family's and the activation is --out-act).
 
 File profile (what genrep's strict loader accepts): 8-byte little-endian
 header length, a JSON header padded with spaces to a multiple of 8, then
 the tensors contiguously with no holes; every tensor F32 little-endian
-under its state_dict name, layouts as PyTorch keeps them (ConvTranspose2d
-weights stay (C_in, C_out, kH, kW)); BatchNorm running_mean/var kept,
-num_batches_tracked dropped; __metadata__ holds genrep.model ("dcgan" or
-"cgan"), genrep.zdim, genrep.width, genrep.dwidth, genrep.n_classes,
-genrep.embed_dim as strings. Only the standard library writes the file.
+under its genrep name, layouts as PyTorch keeps them (ConvTranspose2d
+weights stay (C_in, C_out, kH, kW)); BatchNorm running_mean/var kept; int64
+buffers (num_batches_tracked) dropped with a note on stderr; __metadata__
+holds genrep.model ("dcgan" or "cgan"), genrep.zdim, genrep.width,
+genrep.dwidth, genrep.n_classes, genrep.embed_dim as strings, and for any
+member other than the default also genrep.first (linear|convt),
+genrep.n_up, genrep.out_size, genrep.out_channels, genrep.out_layer
+(conv|convt), genrep.out_bias (0|1), genrep.out_act (tanh|sigmoid|none).
+Only the standard library writes the file.
 
 CLI (python3 with torch, e.g. Debian's /usr/bin/python3):
-  export_pytorch.py --state-dict G.pt --out G.safetensors    (config read off the shapes)
+  export_pytorch.py --state-dict G.pt --out G.safetensors [--out-act tanh]
+      (genrep names or an nn.Sequential's; config read off the shapes)
   export_pytorch.py --random SEED [--kind dcgan|cgan] [--zdim 128] [--width 32] --out G.safetensors
   export_pytorch.py --biggan pytorch_model.bin --out biggan.safetensors
       (a pytorch_pretrained_biggan BigGAN-deep-128/256/512 state_dict; config read off
@@ -57,32 +74,57 @@ class CondBN(nn.Module):
 
 
 class Generator(nn.Module):
-    """genrep's DCGAN generator (cond=False) or its class-conditional one."""
+    """genrep's generator family (defaults: its own 28x28x1 DCGAN); cond=True
+    is the class-conditional one."""
 
-    def __init__(self, zdim=128, width=32, cond=False, n_classes=10, embed_dim=32):
+    def __init__(self, zdim=128, width=32, cond=False, n_classes=10, embed_dim=32, first="linear", n_up=2,
+                 out_size=28, out_channels=1, out_layer="conv", out_bias=True, out_act="tanh"):
         super().__init__()
         self.zdim, self.width, self.cond = zdim, width, cond
         self.n_classes, self.embed_dim = n_classes, embed_dim
-        ch = width
+        self.first, self.n_up, self.out_size, self.out_channels = first, n_up, out_size, out_channels
+        self.out_layer, self.out_act = out_layer, out_act
+        sh = n_up + (out_layer == "convt")
+        if out_size % (1 << sh):
+            raise ValueError(f"out_size {out_size} is not a multiple of 2^{sh}")
+        self.s0 = s0 = out_size >> sh
+        chans = [width << (n_up - i) for i in range(n_up + 1)]
         if cond:
             self.embed = nn.Embedding(n_classes, embed_dim)
-        self.fc = nn.Linear(zdim, 4 * ch * 49, bias=False)
+        if first == "linear":
+            self.fc = nn.Linear(zdim, chans[0] * s0 * s0, bias=False)
+        else:
+            self.fc = nn.ConvTranspose2d(zdim, chans[0], s0, 1, 0, bias=False)
         bn = (lambda c: CondBN(c, embed_dim)) if cond else (lambda c: nn.BatchNorm2d(c))
-        self.bn0 = bn(4 * ch)
-        self.up1 = nn.ConvTranspose2d(4 * ch, 2 * ch, 4, 2, 1, bias=False)
-        self.bn1 = bn(2 * ch)
-        self.up2 = nn.ConvTranspose2d(2 * ch, ch, 4, 2, 1, bias=False)
-        self.bn2 = bn(ch)
-        self.out = nn.Conv2d(ch, 1, 3, 1, 1)
+        # registered in genrep's table order: bn0, up1, bn1, up2, ...
+        for i, c in enumerate(chans):
+            setattr(self, f"bn{i}", bn(c))
+            if i < n_up:
+                setattr(self, f"up{i + 1}", nn.ConvTranspose2d(c, chans[i + 1], 4, 2, 1, bias=False))
+        if out_layer == "conv":
+            self.out = nn.Conv2d(width, out_channels, 3, 1, 1, bias=out_bias)
+        else:
+            self.out = nn.ConvTranspose2d(width, out_channels, 4, 2, 1, bias=out_bias)
 
     def forward(self, z, y=None):
         e = self.embed(y) if self.cond else None
         norm = (lambda m, x: m(x, e)) if self.cond else (lambda m, x: m(x))
-        x = self.fc(z).view(-1, 4 * self.width, 7, 7)
+        c0 = self.width << self.n_up
+        if self.first == "linear":
+            x = self.fc(z).view(-1, c0, self.s0, self.s0)
+        else:
+            x = self.fc(z.view(-1, self.zdim, 1, 1))
         x = torch.relu(norm(self.bn0, x))
-        x = torch.relu(norm(self.bn1, self.up1(x)))
-        x = torch.relu(norm(self.bn2, self.up2(x)))
-        return torch.tanh(self.out(x))
+        for i in range(1, self.n_up + 1):
+            x = torch.relu(norm(getattr(self, f"bn{i}"), getattr(self, f"up{i}")(x)))
+        x = self.out(x)
+        return {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "none": lambda v: v}[self.out_act](x)
+
+    def config(self):
+        return dict(kind="cgan" if self.cond else "dcgan", zdim=self.zdim, width=self.width,
+                    n_classes=self.n_classes, embed_dim=self.embed_dim, first=self.first, n_up=self.n_up,
+                    out_size=self.out_size, out_channels=self.out_channels, out_layer=self.out_layer,
+                    out_bias=self.out.bias is not None, out_act=self.out_act)
 
     def dcgan_init_(self, seed):
         """genrep's init law (not its bits): weights N(0, 0.02), BN gamma
@@ -101,70 +143,185 @@ class Generator(nn.Module):
         return self
 
 
-def expected_shapes(kind, zdim, width, n_classes, embed_dim):
+DEFAULT_ARCH = dict(first="linear", n_up=2, out_size=28, out_channels=1, out_layer="conv", out_bias=True,
+                    out_act="tanh")
+
+
+def expected_shapes(cfg):
     """name -> shape, in genrep's table order (the order tensors are written)."""
-    c0, c1, c2 = 4 * width, 2 * width, width
+    kind, zdim, width, n_up, E = cfg["kind"], cfg["zdim"], cfg["width"], cfg["n_up"], cfg["embed_dim"]
+    s0 = cfg["out_size"] >> (n_up + (cfg["out_layer"] == "convt"))
+    chans = [width << (n_up - i) for i in range(n_up + 1)]
     out = {}
     if kind == "cgan":
-        out["embed.weight"] = (n_classes, embed_dim)
-    out["fc.weight"] = (c0 * 49, zdim)
-    for i, c in enumerate((c0, c1, c2)):
+        out["embed.weight"] = (cfg["n_classes"], E)
+    out["fc.weight"] = (chans[0] * s0 * s0, zdim) if cfg["first"] == "linear" else (zdim, chans[0], s0, s0)
+    for i, c in enumerate(chans):
         if kind == "cgan":
-            out[f"bn{i}.gain.weight"] = (c, embed_dim)
+            out[f"bn{i}.gain.weight"] = (c, E)
             out[f"bn{i}.gain.bias"] = (c,)
-            out[f"bn{i}.bias.weight"] = (c, embed_dim)
+            out[f"bn{i}.bias.weight"] = (c, E)
             out[f"bn{i}.bias.bias"] = (c,)
         else:
             out[f"bn{i}.weight"] = (c,)
             out[f"bn{i}.bias"] = (c,)
         out[f"bn{i}.running_mean"] = (c,)
         out[f"bn{i}.running_var"] = (c,)
-        if i == 0:
-            out["up1.weight"] = (c0, c1, 4, 4)
-        if i == 1:
-            out["up2.weight"] = (c1, c2, 4, 4)
-    out["out.weight"] = (1, c2, 3, 3)
-    out["out.bias"] = (1,)
+        if i < n_up:
+            out[f"up{i + 1}.weight"] = (c, chans[i + 1], 4, 4)
+    oc = cfg["out_channels"]
+    out["out.weight"] = (oc, width, 3, 3) if cfg["out_layer"] == "conv" else (width, oc, 4, 4)
+    if cfg["out_bias"]:
+        out["out.bias"] = (oc,)
     return out
 
 
-def infer_config(sd):
-    """(kind, zdim, width, n_classes, embed_dim) read off a state_dict's shapes."""
+def infer_config(sd, out_act="tanh"):
+    """The config read off a genrep-named state_dict's shapes (the output
+    activation is not in a state_dict: out_act)."""
     for k in ("fc.weight", "out.weight"):
         if k not in sd:
-            raise ValueError(f"state_dict has no {k}: not a genrep generator")
-    kind = "cgan" if "embed.weight" in sd else "dcgan"
-    zdim = int(sd["fc.weight"].shape[1])
-    width = int(sd["out.weight"].shape[1])
-    n_classes, embed_dim = (tuple(int(s) for s in sd["embed.weight"].shape) if kind == "cgan" else (10, 32))
-    return kind, zdim, width, n_classes, embed_dim
+            raise ValueError(f"state_dict has no {k}: not a genrep generator (nor an nn.Sequential of the family)")
+    cfg = {"kind": "cgan" if "embed.weight" in sd else "dcgan", "out_act": out_act}
+    cfg["n_classes"], cfg["embed_dim"] = (tuple(int(s) for s in sd["embed.weight"].shape)
+                                          if cfg["kind"] == "cgan" else (10, 32))
+    n_up = 0
+    while f"up{n_up + 1}.weight" in sd:
+        n_up += 1
+    cfg["n_up"] = n_up
+    fc, ow = sd["fc.weight"], sd["out.weight"]
+    cfg["out_layer"] = "conv" if ow.shape[-1] == 3 else "convt"
+    cfg["width"] = int(ow.shape[1] if cfg["out_layer"] == "conv" else ow.shape[0])
+    cfg["out_channels"] = int(ow.shape[0] if cfg["out_layer"] == "conv" else ow.shape[1])
+    cfg["out_bias"] = "out.bias" in sd
+    c0 = cfg["width"] << n_up
+    if fc.dim() == 2:
+        cfg["first"], cfg["zdim"] = "linear", int(fc.shape[1])
+        s0 = int(round((fc.shape[0] / c0) ** 0.5))
+    else:
+        cfg["first"], cfg["zdim"], s0 = "convt", int(fc.shape[0]), int(fc.shape[2])
+    cfg["out_size"] = s0 << (n_up + (cfg["out_layer"] == "convt"))
+    return cfg
+
+
+def sequential_to_genrep(sd, module=None, out_act="tanh"):
+    """Rename an nn.Sequential generator of the family (PyTorch DCGAN
+    tutorial style: <prefix>.<index>.<param>) to genrep's names. With the
+    module, every layer's type, stride, padding and the output activation
+    are checked; from a state_dict alone the layers are told apart by
+    shape. Returns (renamed state_dict, out_act)."""
+    layers = {}
+    for k, v in sd.items():
+        parts = k.split(".")
+        if len(parts) < 3 or not parts[-2].isdigit():
+            raise ValueError(f"tensor {k} is not <prefix>.<index>.<name> of an nn.Sequential")
+        layers.setdefault(int(parts[-2]), {})[parts[-1]] = v
+    idx = sorted(layers)
+    if module is not None:
+        seq = [m for m in module.modules() if isinstance(m, nn.Sequential)]
+        if len(seq) != 1:
+            raise ValueError("the module must hold exactly one nn.Sequential")
+        mods = list(seq[0])
+        last = mods[-1]
+        acts = {nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+        out_act = acts.get(type(last), "none" if isinstance(last, (nn.Conv2d, nn.ConvTranspose2d)) else None)
+        if out_act is None:
+            raise ValueError(f"the output activation {type(last).__name__} is not tanh, sigmoid or none")
+        convs = [m for m in mods if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        for j, m in enumerate(convs):
+            first, lastc = j == 0, j == len(convs) - 1
+            want = ((1, 0) if first else (1, 1) if isinstance(m, nn.Conv2d) else (2, 1))
+            if first and not isinstance(m, nn.ConvTranspose2d):
+                raise ValueError("the first layer must be ConvTranspose2d(nz, C, k, 1, 0)")
+            if not first and not lastc and (not isinstance(m, nn.ConvTranspose2d) or m.kernel_size != (4, 4)):
+                raise ValueError(f"layer {m} is not ConvTranspose2d(C, C/2, 4, 2, 1)")
+            if (m.stride[0], m.padding[0]) != want or m.stride[0] != m.stride[1] or m.padding[0] != m.padding[1]:
+                raise ValueError(f"layer {m} has stride {m.stride} padding {m.padding}, expected {want}")
+            if lastc and m.kernel_size != ((3, 3) if isinstance(m, nn.Conv2d) else (4, 4)):
+                raise ValueError(f"output layer {m}: expected Conv2d 3x3 or ConvTranspose2d 4x4")
+            if first and m.kernel_size[0] != m.kernel_size[1]:
+                raise ValueError(f"first layer {m}: the kernel must be square")
+            if not lastc and m.bias is not None:
+                raise ValueError(f"layer {m} has a bias: genrep's hidden layers have none (batchnorm follows)")
+        for m in mods:
+            if not isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d, nn.ReLU, nn.Tanh, nn.Sigmoid)):
+                raise ValueError(f"module {type(m).__name__} is not part of the DCGAN family")
+    out, stage, conv_seen = {}, 0, 0
+    for j, i in enumerate(idx):
+        L = layers[i]
+        if "running_mean" in L:  # BatchNorm2d
+            for n in ("weight", "bias", "running_mean", "running_var"):
+                if n not in L:
+                    raise ValueError(f"batchnorm at index {i} has no {n}")
+                out[f"bn{stage}.{n}"] = L[n]
+            stage += 1
+        elif "weight" in L and L["weight"].dim() == 4:
+            w = L["weight"]
+            is_last = j == len(idx) - 1
+            if conv_seen == 0:
+                name = "fc"
+            elif is_last:
+                name = "out"
+            else:
+                name = f"up{stage}"
+                if stage == 0:
+                    raise ValueError(f"layer at index {i}: two convolutions without a batchnorm between them")
+            conv_seen += 1
+            out[f"{name}.weight"] = w
+            if "bias" in L:
+                if name != "out":
+                    raise ValueError(f"layer at index {i} has a bias: genrep's hidden layers have none")
+                out["out.bias"] = L["bias"]
+        else:
+            raise ValueError(f"index {i} holds {sorted(L)}: not a convolution or batchnorm of the family")
+    return out, out_act
+
+
+def drop_int_buffers(sd, note=True):
+    """state_dict without integer tensors (BatchNorm's num_batches_tracked):
+    they are counters, not weights; a note says what went."""
+    keep = {k: v for k, v in sd.items() if v.is_floating_point()}
+    gone = [k for k in sd if k not in keep]
+    if gone and note:
+        print(f"export_pytorch.py: note: dropped {len(gone)} integer buffer(s) ({', '.join(gone[:3])}"
+              f"{', ...' if len(gone) > 3 else ''}): batchnorm counters, not weights", file=sys.stderr)
+    return keep
 
 
 def export(state_dict, path, zdim=None, width=None, kind=None, n_classes=None, embed_dim=None, dwidth=64,
-           extra_meta=None):
-    """Write state_dict (a genrep generator's, from Generator or anything with
-    the same names) to path in genrep's safetensors profile. Unspecified
-    config values are read off the shapes; every tensor's name and shape is
-    checked against the config. Returns the metadata written."""
-    sd = {k: v for k, v in state_dict.items() if not k.endswith("num_batches_tracked")}
-    ik, iz, iw, inc, ie = infer_config(sd)
-    kind = kind or ik
-    zdim = zdim or iz
-    width = width or iw
-    n_classes = n_classes or inc
-    embed_dim = embed_dim or ie
-    want = expected_shapes(kind, zdim, width, n_classes, embed_dim)
+           extra_meta=None, out_act=None, module=None):
+    """Write state_dict (genrep-named, as Generator's, or an nn.Sequential
+    generator of the family, e.g. the PyTorch DCGAN tutorial's; pass the
+    module too to have its strides and activation checked) to path in
+    genrep's safetensors profile. Unspecified config values are read off
+    the shapes; every tensor's name and shape is checked against the config.
+    Returns the metadata written."""
+    sd = drop_int_buffers(state_dict)
+    if module is not None and out_act is None and hasattr(module, "out_act"):
+        out_act = module.out_act
+    if "fc.weight" not in sd and any(k.split(".")[-2].isdigit() for k in sd if k.count(".") >= 2):
+        sd, out_act = sequential_to_genrep(sd, module, out_act or "tanh")
+    cfg = infer_config(sd, out_act or "tanh")
+    for k, v in (("kind", kind), ("zdim", zdim), ("width", width), ("n_classes", n_classes),
+                 ("embed_dim", embed_dim)):
+        if v:
+            cfg[k] = v
+    want = expected_shapes(cfg)
     missing = [k for k in want if k not in sd]
     extra = [k for k in sd if k not in want]
     if missing or extra:
-        raise ValueError(f"state_dict does not match a {kind} generator (zdim {zdim}, width {width}): "
-                         f"missing {missing}, unexpected {extra}")
+        raise ValueError(f"state_dict does not match a {cfg['kind']} generator (zdim {cfg['zdim']}, width "
+                         f"{cfg['width']}, n_up {cfg['n_up']}): missing {missing}, unexpected {extra}")
     for k, shape in want.items():
         if tuple(sd[k].shape) != shape:
             raise ValueError(f"tensor {k} has shape {tuple(sd[k].shape)}, expected {shape}")
-    meta = {"genrep.model": kind, "genrep.zdim": str(zdim), "genrep.width": str(width),
-            "genrep.dwidth": str(dwidth), "genrep.n_classes": str(n_classes),
-            "genrep.embed_dim": str(embed_dim), "genrep.exported_by": "weights/export_pytorch.py"}
+    meta = {"genrep.model": cfg["kind"], "genrep.zdim": str(cfg["zdim"]), "genrep.width": str(cfg["width"]),
+            "genrep.dwidth": str(dwidth), "genrep.n_classes": str(cfg["n_classes"]),
+            "genrep.embed_dim": str(cfg["embed_dim"])}
+    if any(cfg[k] != v for k, v in DEFAULT_ARCH.items()):
+        for k in DEFAULT_ARCH:
+            meta["genrep." + k] = str(int(cfg[k])) if k == "out_bias" else str(cfg[k])
+    meta["genrep.exported_by"] = "weights/export_pytorch.py"
     for k, v in (extra_meta or {}).items():
         meta[str(k)] = str(v)
     header = {"__metadata__": meta}
@@ -425,6 +582,8 @@ def main():
     ap.add_argument("--n-classes", type=int, default=None)
     ap.add_argument("--embed-dim", type=int, default=None)
     ap.add_argument("--dwidth", type=int, default=64, help="recorded in the metadata (default 64)")
+    ap.add_argument("--out-act", choices=("tanh", "sigmoid", "none"), default=None,
+                    help="output activation (not in a state_dict; default tanh)")
     a = ap.parse_args()
     if a.biggan:
         sd = torch.load(a.biggan, map_location="cpu", weights_only=True)
@@ -445,11 +604,14 @@ def main():
         if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
             sd = sd["state_dict"]
     try:
-        meta = export(sd, a.out, a.zdim, a.width, a.kind, a.n_classes, a.embed_dim, a.dwidth)
+        meta = export(sd, a.out, a.zdim, a.width, a.kind, a.n_classes, a.embed_dim, a.dwidth, out_act=a.out_act)
     except ValueError as e:
         print(f"export_pytorch.py: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {a.out}: {meta['genrep.model']} zdim {meta['genrep.zdim']} width {meta['genrep.width']}")
+    shape = (f"{meta.get('genrep.out_channels', 1)}x{meta.get('genrep.out_size', 28)}x"
+             f"{meta.get('genrep.out_size', 28)}")
+    print(f"wrote {a.out}: {meta['genrep.model']} zdim {meta['genrep.zdim']} width {meta['genrep.width']}, "
+          f"images {shape}")
     return 0
 
 

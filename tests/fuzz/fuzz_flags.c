@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #define GENREP_IMPLEMENTATION
 #include "trainer/common.c"
+#include "trainer/folder.c"
 #include "trainer/opt.c"
 #include "trainer/run.c"
 #include "trainer/cmd_train.c"
@@ -32,7 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int r = parse(&o, argc, argv);
     FUZZ_REQUIRE(r == -1 || r == 0 || r == 1);
     if (r == 0) {
-        FUZZ_REQUIRE(!!o.gen + !!o.data == 1 && (!o.data || !strcmp(o.data, "fmnist")));
+        FUZZ_REQUIRE(!!o.gen + !!o.data == 1 && (!o.data || !strcmp(o.data, "fmnist") || (!strncmp(o.data, "folder:", 7) && o.data[7])));
+        FUZZ_REQUIRE(o.size >= 0 && o.size <= 4096 && (o.channels == 0 || o.channels == 1 || o.channels == 3));
+        FUZZ_REQUIRE(!(o.size || o.channels || o.skip_bad) || (o.data && !strncmp(o.data, "folder:", 7)));
         FUZZ_REQUIRE(o.out && o.views >= 0 && o.views <= GENREP_VIEW_STEER);
         FUZZ_REQUIRE(o.batch >= 2 && o.batch <= 4096 && o.steps >= 1 && o.warmup >= -1);
         FUZZ_REQUIRE(o.sigma >= 0 && o.tau > 0 && o.lr > 0 && o.loss >= 0 && o.loss < 4);
