@@ -164,6 +164,7 @@ QUICKSTART-END
      03_augment.c           SimCLR views of your own PNG/JPEG
      04_contrastive_step.c  generator -> views -> augmentations -> encoder -> NT-Xent -> SGD
      05_embed.c             encoder checkpoint -> CSV of a folder's features; nearest neighbours
+     06_biggan.c            BigGAN-deep weights -> PNG grid, one row per class
 
    FILES (safetensors, see [SAFETENSORS]; every model file goes through [MODELIO])
      generator (genrep gan-train, genrep_gen_save/_load,
@@ -186,6 +187,11 @@ QUICKSTART-END
        metadata that disagrees with the tensors is refused by name.
        Inputs are (x - 0.5) / 0.5 of images in [0, 1].
      walks (genrep steer-train): walks (T, zdim) per alpha unit, alpha_max (T).
+     BigGAN-deep (weights/export_pytorch.py --biggan pytorch_model.bin,
+       genrep_biggan_load): the pytorch_pretrained_biggan state_dict as is
+       (spectral-norm weight_orig/_u/_v, running_means/_vars per truncation);
+       metadata genrep.model = biggan-deep, genrep.output_dim,
+       genrep.channel_width, genrep.num_classes, genrep.z_dim, genrep.n_stats.
 
    CONTENTS (search for the tags; declarations and implementation follow
    this order)
@@ -200,6 +206,8 @@ QUICKSTART-END
      [OPTIM]       SGD, Adam/AdamW, cosine schedule with warm-up
      [MODELS]      [GAN] DCGAN-family generators (any size, from
                    metadata) and discriminators, [GANLOSS], [GANIO]
+     [BIGGAN]      BigGAN-deep 128/256/512 forward (pytorch_pretrained_biggan
+                   architecture and names), stored BN statistics, truncation
      [ENCODER]     ResNet encoders with projection head; bn_sync for data parallel
      [LOSS] [MSE]  NT-Xent, SupCon, MSE
      [VIEWS]       latent views: Gaussian, angular, independent, steered
@@ -785,6 +793,114 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_gen_save(const genrep_gen *g, c
    PyTorch state_dict's num_batches_tracked) is _UNSUPPORTED with a hint
    to weights/export_pytorch.py. Free with genrep_gen_free. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_gen_load(genrep_gen *g, const char *path, int max_batch);
+/* -------------------------------------------------------------- [BIGGAN] */
+/* BigGAN-deep generator (Brock et al. 2019), forward only (eval mode), with
+   the architecture, tensor names and layouts of the public PyTorch port
+   `pytorch_pretrained_biggan` (huggingface/pytorch-pretrained-BigGAN), the
+   generator GenRep's paper sampled (BigGAN-deep-256). For a batch:
+     e    = embeddings(class_vec)            Linear(num_classes, z_dim), no bias
+     cond = [z, e]                           (B, 2*z_dim), fed whole to every conditional BN
+                                             (BigGAN-deep's hierarchy: no z split into
+                                             chunks per block, unlike BigGAN; as the port)
+     h    = gen_z(cond)                      Linear(2z, 16*16ch), viewed as (B,4,4,16ch)
+                                             (TF order) and permuted to (B,16ch,4,4)
+     for each layer i of cfg (attention first when i == attention_layer_position):
+       GenBlock (bottleneck residual, mid = in/4):
+         t = conv_0 1x1( relu(bn_0(h)) )                       in  -> mid
+         t = conv_1 3x3( up2?( relu(bn_1(t)) ) )               mid -> mid
+         t = conv_2 3x3( relu(bn_2(t)) )                       mid -> mid
+         t = conv_3 1x1( relu(bn_3(t)) )                       mid -> out
+         h = t + up2?( h[:, :in/2] if in != out else h )       (channel drop)
+       SelfAttn (SAGAN; C channels, N = H*W positions):
+         theta = Wt h (C/8,N), phi = maxpool2(Wp h) (C/8,N/4), g = maxpool2(Wg h) (C/2,N/4)
+         h = h + gamma * Wo ( g @ softmax_rows(theta^T phi)^T )
+     img  = tanh( conv_to_rgb 3x3 ( relu(bn(h)) )[:, :3] )    (B,3,R,R) in [-1,1]
+   Every conditional BN normalises with stored statistics and a per-sample
+   affine from cond: (x - mean) / sqrt(var + eps) * (1 + scale(cond)) + offset(cond)
+   (scale, offset: Linear(2z, C), no bias); the final bn is a plain affine BN.
+   The statistics are stored for n_stats truncation values t in [0, 1]
+   (running_means, running_vars (n_stats, C)); a forward at truncation t
+   uses row i = floor(t*(n_stats-1)), and with c = frac(t*(n_stats-1)) > 0
+   the port's blend  rows[i]*c + rows[i+1]*(1-c)  (the port's weighting,
+   kept as is so the outputs match it). eps = 1e-4.
+   Spectral normalisation: every Linear/Conv2d except `embeddings` is stored
+   as the port's state_dict stores it, weight_orig, weight_u, weight_v; the
+   weight used is weight_orig / sigma with sigma = u . (W v) from the stored
+   u, v (what PyTorch's spectral_norm computes in eval mode: no power
+   iteration). The loader divides once; the model holds the divided
+   weights, named <module>.weight.
+   z is the caller's: the port samples z = t * TruncNormal(-2, 2) for
+   truncation t and passes the same t here (it picks the statistics).
+   Published configs (genrep_biggan_config_default): 128 and 256 px (and
+   512): z_dim 128, channel width 128, 1000 classes, n_stats 51, attention
+   before layer 8 (at 64x64: 256 channels at 128 px, 512 at 256 px); 128 px
+   has 10 GenBlocks, 256 px 12. A file may shrink width, classes, z_dim and
+   n_stats (the tests do) but keeps the layer list of its output_dim. */
+
+#define GENREP_BIGGAN_MAX_LAYERS  16
+#define GENREP_BIGGAN_MAX_TENSORS (24 * GENREP_BIGGAN_MAX_LAYERS + 16)
+
+typedef struct {
+    int    output_dim;      /* image side: 128, 256 or 512 */
+    int    z_dim;           /* latent size, also the class embedding size (128) */
+    int    channel_width;   /* ch (128) */
+    int    num_classes;     /* 1000 */
+    int    n_stats;         /* stored BN statistics per truncation (51) */
+    int    attention_layer_position;  /* SelfAttn before this layer (8) */
+    float  eps;             /* BN eps (1e-4) */
+    int    n_layers;        /* GenBlocks */
+    int    up[GENREP_BIGGAN_MAX_LAYERS];       /* 1: up-sample x2 in this block */
+    int    in_mult[GENREP_BIGGAN_MAX_LAYERS];  /* in channels = ch * in_mult */
+    int    out_mult[GENREP_BIGGAN_MAX_LAYERS]; /* out channels = ch * out_mult */
+} genrep_biggan_config;
+
+struct genrep__biggan_plan;
+typedef struct {
+    genrep_biggan_config cfg;
+    int    max_batch;
+    float *params;                   /* one slab: divided weights, biases, statistics */
+    size_t n_params;
+    genrep_param_info table[GENREP_BIGGAN_MAX_TENSORS];  /* <module>.weight names */
+    int    n_tensors;
+    float *acts;                     /* activations and scratch for max_batch images */
+    size_t n_acts;
+    struct genrep__biggan_plan *plan;  /* internal: tensor and buffer indices */
+} genrep_biggan;
+
+/* The port's published config for output_dim 128, 256 or 512 (_ARG otherwise). */
+GENREP_API GENREP_NODISCARD genrep_status genrep_biggan_config_default(genrep_biggan_config *cfg, int output_dim);
+/* The tensors a weights file of cfg holds, as the port's state_dict names
+   them (<m>.weight_orig, <m>.weight_u, <m>.weight_v for spectral-normalised
+   modules, generator.layers.K... with the attention module at index
+   attention_layer_position): writes up to cap entries of table (offset and
+   numel are per file tensor, offsets contiguous in this order) and *n. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_biggan_file_table(genrep_param_info *table, int cap, int *n,
+                                                  const genrep_biggan_config *cfg);
+/* Allocate a model for batches up to max_batch with random weights from
+   seed (weights N(0, 1/fan_in), statistics 0 / 1, BN affine identity,
+   gamma 0.1): for benchmarks and shapes, not for pictures. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_biggan_create(genrep_biggan *g, const genrep_biggan_config *cfg,
+                                              int max_batch, uint64_t seed);
+/* Create g from a weights file written by weights/export_pytorch.py
+   --biggan: metadata genrep.model = "biggan-deep", genrep.output_dim,
+   genrep.channel_width, genrep.num_classes, genrep.z_dim, genrep.n_stats
+   give the config; the file must hold exactly genrep_biggan_file_table's
+   tensors (checked by name and shape before any data is read). _FORMAT
+   also for a sigma that is not finite and positive (naming the module). */
+GENREP_API GENREP_NODISCARD genrep_status genrep_biggan_load(genrep_biggan *g, const char *path, int max_batch);
+GENREP_API void genrep_biggan_free(genrep_biggan *g);
+/* Look a model tensor up by name (<module>.weight, ...); NULL if absent. */
+GENREP_API const genrep_param_info *genrep_biggan_param(const genrep_biggan *g, const char *name);
+/* out (B,3,R,R) in [-1,1] = G(z, class_vec) at truncation t in (0, 1]:
+   z (B, z_dim), class_vec (B, num_classes) (one-hot, or any mix of
+   classes). Any B (chunks of max_batch). Eval mode; g's activation slab is
+   the scratch, so one render at a time per model. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_biggan_render(genrep_biggan *g, float *out, const float *z,
+                                              const float *class_vec, int B, double truncation);
+/* Multiply-adds per image of genrep_biggan_render (convs, linears, the
+   attention products; conv_to_rgb counts the 3 channels kept). */
+GENREP_API double genrep_biggan_macs(const genrep_biggan_config *cfg);
+
 /* ------------------------------------------------------------- [ENCODER] */
 /* ResNet encoders with a projection head, as GenRep's SupConResNet
    (networks/resnet_big.py of the reference): a 3x3 stem conv + BN + ReLU
@@ -5987,6 +6103,649 @@ GENREP_API genrep_status genrep_gen_load(genrep_gen *g, const char *path, int ma
     genrep_st_close(st);
     return GENREP_OK;
 }
+/* -------------------------------------------------------------- [BIGGAN] */
+/* Layout: one parameter slab (the divided weights under <module>.weight,
+   biases, statistics) and one activation slab for max_batch images:
+   three activation buffers X, T1, T2 of the largest per-image tensor each
+   (block input, and the branch ping-ponging between T1 and T2; the block
+   output lands in a T buffer and becomes the next X), cond, the BN
+   gain/offset, the attention scratch of one image and the conv workspace. */
+
+typedef struct {
+    int Cin, Cout, mid, H, W, up;         /* input side H x W */
+    int bn_s[4], bn_o[4], bn_m[4], bn_v[4];
+    int cw[4], cb[4];
+} genrep__bg_block;
+
+struct genrep__biggan_plan {
+    genrep__bg_block blk[GENREP_BIGGAN_MAX_LAYERS];
+    int t_embed, t_genz_w, t_genz_b;
+    int t_th, t_ph, t_g, t_o, t_gamma, att_C, att_H, att_W;
+    int t_bn_w, t_bn_b, t_bn_m, t_bn_v, t_rgb_w, t_rgb_b;
+    unsigned char sn[GENREP_BIGGAN_MAX_TENSORS];  /* file holds weight_orig/_u/_v */
+    size_t act;                                   /* floats per image of X, T1, T2 */
+    size_t a_x, a_t1, a_t2, a_cond, a_emb, a_gain, a_off, a_att, a_ws;
+};
+
+GENREP_API genrep_status genrep_biggan_config_default(genrep_biggan_config *cfg, int output_dim) {
+    GENREP__CHECK_PTR(cfg);
+    /* (up, in, out) per GenBlock, as the port's BigGAN128/256/512 configs */
+    static const int L128[10][3] = {{0,16,16},{1,16,16},{0,16,16},{1,16,8},{0,8,8},{1,8,4},{0,4,4},{1,4,2},{0,2,2},{1,2,1}};
+    static const int L256[12][3] = {{0,16,16},{1,16,16},{0,16,16},{1,16,8},{0,8,8},{1,8,8},{0,8,8},{1,8,4},{0,4,4},
+                                    {1,4,2},{0,2,2},{1,2,1}};
+    static const int L512[14][3] = {{0,16,16},{1,16,16},{0,16,16},{1,16,8},{0,8,8},{1,8,8},{0,8,8},{1,8,4},{0,4,4},
+                                    {1,4,2},{0,2,2},{1,2,1},{0,1,1},{1,1,1}};
+    const int (*L)[3] = output_dim == 128 ? L128 : output_dim == 256 ? L256 : output_dim == 512 ? L512 : NULL;
+    if (!L) return genrep__fail(GENREP_ERR_ARG, "%s: output_dim %d, expected 128, 256 or 512", __func__, output_dim);
+    memset(cfg, 0, sizeof *cfg);
+    cfg->output_dim = output_dim;
+    cfg->z_dim = 128;
+    cfg->channel_width = 128;
+    cfg->num_classes = 1000;
+    cfg->n_stats = 51;
+    cfg->attention_layer_position = 8;
+    cfg->eps = 1e-4f;
+    cfg->n_layers = output_dim == 128 ? 10 : output_dim == 256 ? 12 : 14;
+    for (int i = 0; i < cfg->n_layers; i++) {
+        cfg->up[i] = L[i][0];
+        cfg->in_mult[i] = L[i][1];
+        cfg->out_mult[i] = L[i][2];
+    }
+    return GENREP_OK;
+}
+
+static genrep_status genrep__bg_check_config(const char *fn, const genrep_biggan_config *c) {
+    if (!c) return genrep__fail(GENREP_ERR_ARG, "%s: argument 'cfg' is NULL", fn);
+    if (c->z_dim <= 0 || c->z_dim > (1 << 16) || c->channel_width <= 0 || c->channel_width > (1 << 12)
+        || c->num_classes <= 0 || c->num_classes > (1 << 20) || c->n_stats < 2 || c->n_stats > (1 << 16))
+        return genrep__fail(GENREP_ERR_ARG, "%s: config z_dim %d, channel_width %d, num_classes %d, n_stats %d out of "
+                            "range (each > 0, n_stats >= 2)", fn, c->z_dim, c->channel_width, c->num_classes, c->n_stats);
+    if (!(c->eps > 0.0f)) return genrep__fail(GENREP_ERR_ARG, "%s: config eps must be > 0", fn);
+    if (c->n_layers < 1 || c->n_layers > GENREP_BIGGAN_MAX_LAYERS)
+        return genrep__fail(GENREP_ERR_ARG, "%s: config n_layers %d, expected 1..%d", fn, c->n_layers, GENREP_BIGGAN_MAX_LAYERS);
+    if (c->attention_layer_position < 0 || c->attention_layer_position >= c->n_layers)
+        return genrep__fail(GENREP_ERR_ARG, "%s: config attention_layer_position %d, expected 0..%d", fn,
+                            c->attention_layer_position, c->n_layers - 1);
+    int side = 4;
+    for (int i = 0; i < c->n_layers; i++) {
+        int64_t cin = (int64_t)c->channel_width * c->in_mult[i], cout = (int64_t)c->channel_width * c->out_mult[i];
+        int prev = i ? c->channel_width * c->out_mult[i - 1] : 16 * c->channel_width;
+        if (c->in_mult[i] <= 0 || c->out_mult[i] <= 0 || cin > (1 << 16) || cin < 4 || cin != prev
+            || (cout != cin && 2 * cout != cin))
+            return genrep__fail(GENREP_ERR_ARG, "%s: layer %d channels %lld -> %lld (previous %d): a block takes the previous "
+                                "output (16*ch first), keeps or halves it, and needs >= 4 input channels",
+                                fn, i, (long long)cin, (long long)cout, prev);
+        if (i == c->attention_layer_position && (cin % 8 || side % 2))
+            return genrep__fail(GENREP_ERR_ARG, "%s: attention at layer %d needs channels divisible by 8 and an even side, "
+                                "got %lld at %d", fn, i, (long long)cin, side);
+        side <<= c->up[i] ? 1 : 0;
+        if (side > 4096) return genrep__fail(GENREP_ERR_ARG, "%s: image side over 4096", fn);
+    }
+    if (side != c->output_dim)
+        return genrep__fail(GENREP_ERR_ARG, "%s: config output_dim %d, but its layers up-sample 4 to %d", fn, c->output_dim, side);
+    if (c->channel_width * c->out_mult[c->n_layers - 1] != c->channel_width)
+        return genrep__fail(GENREP_ERR_ARG, "%s: the last layer must output ch channels", fn);
+    return GENREP_OK;
+}
+
+/* Append one tensor to a table; returns its index. */
+static int genrep__bg_add(genrep_param_info *t, int *n, int cap, size_t *tot, const char *name, int is_buffer,
+                          int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    genrep_param_info *p = &t[*n];
+    GENREP_ASSERT(*n < cap && strlen(name) < sizeof p->name);
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->ndim = ndim;
+    int64_t d[4] = {d0, d1, d2, d3};
+    p->numel = 1;
+    for (int i = 0; i < GENREP_MAX_DIMS; i++) {
+        p->shape[i] = i < ndim ? d[i] : 1;
+        if (i < ndim) p->numel *= (size_t)d[i];
+    }
+    p->offset = *tot;
+    p->is_buffer = is_buffer;
+    *tot += (p->numel + 15) & ~(size_t)15;   /* every tensor 64-byte aligned */
+    return (*n)++;
+}
+
+/* The model's table (divided weights as <module>.weight) in the port's
+   state_dict order, and the plan's indices; sn marks spectral-normalised
+   weights. With file != 0 the table is the file's instead: each sn weight
+   becomes <module>.weight_orig, .weight_u (out), .weight_v (in*kh*kw), in
+   the order PyTorch's state_dict lists them (own parameters -- bias before
+   weight_orig --, own buffers, then children). */
+static void genrep__bg_layout(const genrep_biggan_config *c, genrep_param_info *t, int *n, size_t *tot,
+                              struct genrep__biggan_plan *P, int file) {
+    const int Z2 = 2 * c->z_dim, ch = c->channel_width, S = c->n_stats;
+    char nm[96];
+    const int cap = file ? 3 * GENREP_BIGGAN_MAX_TENSORS : GENREP_BIGGAN_MAX_TENSORS;
+    *n = 0; *tot = 0;
+    memset(P->sn, 0, sizeof P->sn);
+    /* an sn module: bias (if any), then the weight (or orig/u/v) */
+    #define GENREP__BG_SN(idx, bidx, mod, hasb, nd, a, b, cc, dd) do { \
+        if (hasb) { snprintf(nm, sizeof nm, "%s.bias", mod); bidx = genrep__bg_add(t, n, cap, tot, nm, 0, 1, a, 0, 0, 0); } \
+        if (file) { \
+            snprintf(nm, sizeof nm, "%s.weight_orig", mod); idx = genrep__bg_add(t, n, cap, tot, nm, 0, nd, a, b, cc, dd); \
+            snprintf(nm, sizeof nm, "%s.weight_u", mod); genrep__bg_add(t, n, cap, tot, nm, 1, 1, a, 0, 0, 0); \
+            snprintf(nm, sizeof nm, "%s.weight_v", mod); \
+            genrep__bg_add(t, n, cap, tot, nm, 1, 1, (int64_t)(b) * ((nd) == 4 ? (int64_t)(cc) * (dd) : 1), 0, 0, 0); \
+        } else { \
+            snprintf(nm, sizeof nm, "%s.weight", mod); idx = genrep__bg_add(t, n, cap, tot, nm, 0, nd, a, b, cc, dd); \
+            P->sn[idx] = 1; \
+        } } while (0)
+    int dummy = 0;
+    P->t_embed = genrep__bg_add(t, n, cap, tot, "embeddings.weight", 0, 2, c->z_dim, c->num_classes, 0, 0);
+    GENREP__BG_SN(P->t_genz_w, P->t_genz_b, "generator.gen_z", 1, 2, (int64_t)16 * 16 * ch, Z2, 0, 0);
+    int H = 4, mi = 0;
+    for (int i = 0; i < c->n_layers; i++, mi++) {
+        const int Cin = ch * c->in_mult[i], Cout = ch * c->out_mult[i], mid = Cin / 4;
+        if (i == c->attention_layer_position) {
+            char mod[64];
+            snprintf(nm, sizeof nm, "generator.layers.%d.gamma", mi);
+            P->t_gamma = genrep__bg_add(t, n, cap, tot, nm, 0, 1, 1, 0, 0, 0);
+            snprintf(mod, sizeof mod, "generator.layers.%d.snconv1x1_theta", mi);
+            GENREP__BG_SN(P->t_th, dummy, mod, 0, 4, Cin / 8, Cin, 1, 1);
+            snprintf(mod, sizeof mod, "generator.layers.%d.snconv1x1_phi", mi);
+            GENREP__BG_SN(P->t_ph, dummy, mod, 0, 4, Cin / 8, Cin, 1, 1);
+            snprintf(mod, sizeof mod, "generator.layers.%d.snconv1x1_g", mi);
+            GENREP__BG_SN(P->t_g, dummy, mod, 0, 4, Cin / 2, Cin, 1, 1);
+            snprintf(mod, sizeof mod, "generator.layers.%d.snconv1x1_o_conv", mi);
+            GENREP__BG_SN(P->t_o, dummy, mod, 0, 4, Cin, Cin / 2, 1, 1);
+            P->att_C = Cin; P->att_H = H; P->att_W = H;
+            mi++;
+        }
+        genrep__bg_block *b = &P->blk[i];
+        b->Cin = Cin; b->Cout = Cout; b->mid = mid; b->H = H; b->W = H; b->up = c->up[i] != 0;
+        for (int k = 0; k < 4; k++) {
+            const int Cb = k == 0 ? Cin : mid;    /* bn_k normalises conv_k's input */
+            char mod[64];
+            snprintf(nm, sizeof nm, "generator.layers.%d.bn_%d.running_means", mi, k);
+            b->bn_m[k] = genrep__bg_add(t, n, cap, tot, nm, 1, 2, S, Cb, 0, 0);
+            snprintf(nm, sizeof nm, "generator.layers.%d.bn_%d.running_vars", mi, k);
+            b->bn_v[k] = genrep__bg_add(t, n, cap, tot, nm, 1, 2, S, Cb, 0, 0);
+            snprintf(mod, sizeof mod, "generator.layers.%d.bn_%d.scale", mi, k);
+            GENREP__BG_SN(b->bn_s[k], dummy, mod, 0, 2, Cb, Z2, 0, 0);
+            snprintf(mod, sizeof mod, "generator.layers.%d.bn_%d.offset", mi, k);
+            GENREP__BG_SN(b->bn_o[k], dummy, mod, 0, 2, Cb, Z2, 0, 0);
+            const int K = k == 3 ? Cout : mid, R = (k == 1 || k == 2) ? 3 : 1;
+            snprintf(mod, sizeof mod, "generator.layers.%d.conv_%d", mi, k);
+            GENREP__BG_SN(b->cw[k], b->cb[k], mod, 1, 4, K, Cb, R, R);
+        }
+        if (b->up) H *= 2;
+    }
+    P->t_bn_w = genrep__bg_add(t, n, cap, tot, "generator.bn.weight", 0, 1, ch, 0, 0, 0);
+    P->t_bn_b = genrep__bg_add(t, n, cap, tot, "generator.bn.bias", 0, 1, ch, 0, 0, 0);
+    P->t_bn_m = genrep__bg_add(t, n, cap, tot, "generator.bn.running_means", 1, 2, S, ch, 0, 0);
+    P->t_bn_v = genrep__bg_add(t, n, cap, tot, "generator.bn.running_vars", 1, 2, S, ch, 0, 0);
+    GENREP__BG_SN(P->t_rgb_w, P->t_rgb_b, "generator.conv_to_rgb", 1, 4, ch, ch, 3, 3);
+    #undef GENREP__BG_SN
+    (void)dummy;
+}
+
+GENREP_API genrep_status genrep_biggan_file_table(genrep_param_info *table, int cap, int *n,
+                                                  const genrep_biggan_config *cfg) {
+    GENREP__CHECK_PTR(table); GENREP__CHECK_PTR(n);
+    genrep_status s = genrep__bg_check_config(__func__, cfg);
+    if (s) return s;
+    struct genrep__biggan_plan *P = (struct genrep__biggan_plan *)genrep_alloc(sizeof *P);
+    if (!P) return genrep__fail(GENREP_ERR_NOMEM, "%s: out of memory", __func__);
+    genrep_param_info *t = (genrep_param_info *)genrep_alloc(3 * GENREP_BIGGAN_MAX_TENSORS * sizeof *t);
+    if (!t) { genrep_free(P); return genrep__fail(GENREP_ERR_NOMEM, "%s: out of memory", __func__); }
+    size_t tot;
+    genrep__bg_layout(cfg, t, n, &tot, P, 1);
+    /* file offsets are contiguous (no alignment padding) */
+    size_t off = 0;
+    for (int i = 0; i < *n; i++) { t[i].offset = off; off += t[i].numel; }
+    if (*n > cap) s = genrep__fail(GENREP_ERR_ARG, "%s: the file has %d tensors, table holds %d", __func__, *n, cap);
+    else memcpy(table, t, (size_t)*n * sizeof *t);
+    genrep_free(t);
+    genrep_free(P);
+    return s;
+}
+
+GENREP_API double genrep_biggan_macs(const genrep_biggan_config *c) {
+    if (genrep__bg_check_config(__func__, c)) return 0.0;
+    const double Z = c->z_dim, Z2 = 2.0 * Z, ch = c->channel_width;
+    double macs = c->num_classes * Z + Z2 * 256.0 * ch;   /* embeddings, gen_z */
+    double H = 4;
+    for (int i = 0; i < c->n_layers; i++) {
+        const double Cin = ch * c->in_mult[i], Cout = ch * c->out_mult[i], mid = (double)((int)Cin / 4);
+        if (i == c->attention_layer_position) {
+            const double N = H * H;
+            macs += N * Cin * (Cin / 8 * 2 + Cin / 2)   /* theta, phi, g */
+                  + N * (N / 4) * (Cin / 8)             /* theta^T phi */
+                  + (Cin / 2) * N * (N / 4)             /* g attn^T */
+                  + N * Cin * Cin / 2;                  /* o_conv */
+        }
+        const double Ho = c->up[i] ? 2 * H : H;
+        macs += Z2 * 2.0 * (Cin + 3 * mid)              /* BN scale, offset */
+              + H * H * Cin * mid                       /* conv_0 */
+              + Ho * Ho * mid * mid * 9 * 2             /* conv_1, conv_2 */
+              + Ho * Ho * mid * Cout;                   /* conv_3 */
+        H = Ho;
+    }
+    return macs + H * H * ch * 9 * 3;                   /* conv_to_rgb, 3 channels kept */
+}
+
+/* Random weights (for benches): N(0, 1/fan_in), BN scale/offset 10x smaller. */
+static void genrep__bg_init(genrep_biggan *g, uint64_t seed) {
+    for (int i = 0; i < g->n_tensors; i++) {
+        const genrep_param_info *p = &g->table[i];
+        float *x = g->params + p->offset;
+        const char *nm = p->name;
+        size_t L = strlen(nm);
+        genrep_rng r;
+        genrep_rng_init(&r, seed, (uint64_t)i);
+        const int ends_vars = L >= 12 && !strcmp(nm + L - 12, "running_vars");
+        if (ends_vars || !strcmp(nm, "generator.bn.weight")) {
+            for (size_t j = 0; j < p->numel; j++) x[j] = 1.0f;
+        } else if (strstr(nm, ".gamma")) {
+            x[0] = 0.1f;
+        } else if (p->ndim >= 2 && !strstr(nm, "running_means")) {
+            const float sd = (strstr(nm, ".scale.") || strstr(nm, ".offset.") ? 0.1f : 1.0f)
+                             / sqrtf((float)(p->numel / (size_t)p->shape[0]));
+            for (size_t j = 0; j < p->numel; j++) x[j] = sd * genrep_rng_normal(&r);
+        } else {
+            for (size_t j = 0; j < p->numel; j++) x[j] = 0.0f;
+        }
+    }
+}
+
+static genrep_status genrep__bg_alloc(genrep_biggan *g, const genrep_biggan_config *cfg, int max_batch) {
+    memset(g, 0, sizeof *g);
+    g->cfg = *cfg;
+    g->max_batch = max_batch;
+    struct genrep__biggan_plan *P = (struct genrep__biggan_plan *)genrep_alloc(sizeof *P);
+    if (!P) return genrep__fail(GENREP_ERR_NOMEM, "genrep_biggan: out of memory (plan)");
+    memset(P, 0, sizeof *P);
+    g->plan = P;
+    genrep__bg_layout(cfg, g->table, &g->n_tensors, &g->n_params, P, 0);
+    /* activation sizes per image */
+    const int ch = cfg->channel_width, M = max_batch;
+    size_t act = (size_t)16 * 16 * ch, ws = 0;
+    int cmax = 16 * ch;
+    for (int i = 0; i < cfg->n_layers; i++) {
+        const genrep__bg_block *b = &P->blk[i];
+        const size_t Ho = (size_t)b->H << b->up;
+        size_t need[3] = { (size_t)b->Cin * b->H * b->W, (size_t)b->Cout * Ho * Ho, (size_t)b->mid * Ho * Ho };
+        for (int k = 0; k < 3; k++) if (need[k] > act) act = need[k];
+        if (b->Cin > cmax) cmax = b->Cin;
+        for (int m = 1; m <= M; m++) {
+            genrep_conv2d_desc d;
+            if (genrep_conv2d_init(&d, m, b->mid, (int)Ho, (int)Ho, b->mid, 3, 3, 1, 1))
+                return genrep__fail(GENREP_ERR_ARG, "genrep_biggan: layer %d too large", i);
+            size_t w = genrep_conv2d_workspace(&d);
+            if (w > ws) ws = w;
+        }
+    }
+    for (int m = 1; m <= M; m++) {
+        genrep_conv2d_desc d;
+        if (genrep_conv2d_init(&d, m, ch, cfg->output_dim, cfg->output_dim, 3, 3, 3, 1, 1))
+            return genrep__fail(GENREP_ERR_ARG, "genrep_biggan: output too large");
+        size_t w = genrep_conv2d_workspace(&d);
+        if (w > ws) ws = w;
+    }
+    const size_t C = (size_t)P->att_C, N = (size_t)P->att_H * P->att_W;
+    /* theta (C/8,N), full (C/2,N: phi, then g, then g attn^T), phi (C/8,N/4), g (C/2,N/4), attn (N,N/4), o (C,N) */
+    const size_t att = C / 8 * N + C / 2 * N + C / 8 * (N / 4) + C / 2 * (N / 4) + N * (N / 4) + C * N + 6 * 16;
+    P->act = (act + 15) & ~(size_t)15;
+    size_t off = 0;
+    #define GENREP__BG_SLAB(field, nf) do { P->field = off; off += ((size_t)(nf) + 15) & ~(size_t)15; } while (0)
+    GENREP__BG_SLAB(a_x, P->act * M);
+    GENREP__BG_SLAB(a_t1, P->act * M);
+    GENREP__BG_SLAB(a_t2, P->act * M);
+    GENREP__BG_SLAB(a_cond, (size_t)M * 2 * cfg->z_dim);
+    GENREP__BG_SLAB(a_emb, (size_t)M * cfg->z_dim);
+    GENREP__BG_SLAB(a_gain, (size_t)M * cmax);
+    GENREP__BG_SLAB(a_off, (size_t)M * cmax);
+    GENREP__BG_SLAB(a_att, att);
+    GENREP__BG_SLAB(a_ws, ws);
+    #undef GENREP__BG_SLAB
+    g->n_acts = off;
+    g->params = (float *)genrep_alloc(g->n_params * sizeof(float));
+    g->acts = (float *)genrep_alloc(g->n_acts * sizeof(float));
+    if (!g->params || !g->acts) {
+        genrep_biggan_free(g);
+        return genrep__fail(GENREP_ERR_NOMEM, "genrep_biggan: out of memory (%.1f MB of weights, %.1f MB of activations "
+                            "for max_batch %d)", g->n_params * 4e-6, (double)off * 4e-6, max_batch);
+    }
+    memset(g->params, 0, g->n_params * sizeof(float));
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_biggan_create(genrep_biggan *g, const genrep_biggan_config *cfg, int max_batch,
+                                              uint64_t seed) {
+    GENREP__CHECK_PTR(g);
+    memset(g, 0, sizeof *g);
+    genrep_status s = genrep__bg_check_config(__func__, cfg);
+    if (s) return s;
+    if (max_batch <= 0 || max_batch > 4096)
+        return genrep__fail(GENREP_ERR_ARG, "%s: max_batch must be in 1..4096, got %d", __func__, max_batch);
+    if ((s = genrep__bg_alloc(g, cfg, max_batch))) return s;
+    genrep__bg_init(g, seed);
+    return GENREP_OK;
+}
+
+GENREP_API void genrep_biggan_free(genrep_biggan *g) {
+    if (!g) return;
+    genrep_free(g->params);
+    genrep_free(g->acts);
+    genrep_free(g->plan);
+    g->params = g->acts = NULL;
+    g->plan = NULL;
+}
+
+GENREP_API const genrep_param_info *genrep_biggan_param(const genrep_biggan *g, const char *name) {
+    if (!g || !name) return NULL;
+    for (int i = 0; i < g->n_tensors; i++)
+        if (!strcmp(g->table[i].name, name)) return &g->table[i];
+    return NULL;
+}
+
+static genrep_status genrep__bg_meta_int(const genrep_st *st, const char *path, const char *key, int *out, int dflt) {
+    const char *v = genrep_st_meta(st, key);
+    if (!v && dflt > 0) { *out = dflt; return GENREP_OK; }
+    long x = 0;
+    int ok = v && *v;
+    for (const char *p = v; ok && *p; p++) {
+        if (*p < '0' || *p > '9' || x > (1L << 24)) ok = 0;
+        else x = x * 10 + (*p - '0');
+    }
+    if (!ok || x <= 0)
+        return genrep__fail(GENREP_ERR_FORMAT, "BigGAN '%s': metadata %s is %s%s%s, expected a positive integer",
+                            path, key, v ? "'" : "missing", v ? v : "", v ? "'" : "");
+    *out = (int)x;
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_biggan_load(genrep_biggan *g, const char *path, int max_batch) {
+    GENREP__CHECK_PTR(g); GENREP__CHECK_PTR(path);
+    memset(g, 0, sizeof *g);
+    genrep_st *st;
+    genrep_status s = genrep_st_open(&st, path, GENREP_ST_HEADER_ONLY);
+    if (s) return s;
+    genrep_biggan_config c;
+    const char *m = genrep_st_meta(st, "genrep.model");
+    int od = 0;
+    if (!m || strcmp(m, "biggan-deep"))
+        s = genrep__fail(GENREP_ERR_FORMAT, "BigGAN '%s': metadata genrep.model is %s%s%s, expected biggan-deep (export "
+                         "with weights/export_pytorch.py --biggan)", path, m ? "'" : "missing", m ? m : "", m ? "'" : "");
+    if (!s) s = genrep__bg_meta_int(st, path, "genrep.output_dim", &od, 0);
+    if (!s && (s = genrep_biggan_config_default(&c, od)))
+        s = genrep__fail(GENREP_ERR_FORMAT, "BigGAN '%s': metadata genrep.output_dim is %d, expected 128, 256 or 512", path, od);
+    if (!s) s = genrep__bg_meta_int(st, path, "genrep.channel_width", &c.channel_width, 0);
+    if (!s) s = genrep__bg_meta_int(st, path, "genrep.num_classes", &c.num_classes, 0);
+    if (!s) s = genrep__bg_meta_int(st, path, "genrep.z_dim", &c.z_dim, 0);
+    if (!s) s = genrep__bg_meta_int(st, path, "genrep.n_stats", &c.n_stats, 51);
+    genrep_st_close(st);
+    if (s) return s;
+    if ((s = genrep__bg_check_config(__func__, &c))) return s;
+    if (max_batch <= 0 || max_batch > 4096)
+        return genrep__fail(GENREP_ERR_ARG, "%s: max_batch must be in 1..4096, got %d", __func__, max_batch);
+    /* the file's table, checked before any tensor data is read */
+    int nf = 0;
+    genrep_param_info *ft = (genrep_param_info *)genrep_alloc(3 * GENREP_BIGGAN_MAX_TENSORS * sizeof *ft);
+    genrep_st_spec *spec = (genrep_st_spec *)genrep_alloc(3 * GENREP_BIGGAN_MAX_TENSORS * sizeof *spec);
+    if (!ft || !spec) { genrep_free(ft); genrep_free(spec); return genrep__fail(GENREP_ERR_NOMEM, "%s: out of memory", __func__); }
+    s = genrep_biggan_file_table(ft, 3 * GENREP_BIGGAN_MAX_TENSORS, &nf, &c);
+    memset(spec, 0, 3 * GENREP_BIGGAN_MAX_TENSORS * sizeof *spec);
+    for (int i = 0; !s && i < nf; i++) {
+        spec[i].name = ft[i].name;
+        spec[i].ndim = ft[i].ndim;
+        for (int d = 0; d < ft[i].ndim; d++) spec[i].shape[d] = ft[i].shape[d];
+    }
+    if (!s) s = genrep_st_open_expect(&st, path, 0, spec, nf);
+    genrep_free(spec);
+    genrep_free(ft);
+    if (s) return s;
+    if ((s = genrep__bg_alloc(g, &c, max_batch))) { genrep_st_close(st); return s; }
+    for (int i = 0; i < g->n_tensors && !s; i++) {
+        const genrep_param_info *p = &g->table[i];
+        float *dst = g->params + p->offset;
+        if (!g->plan->sn[i]) {
+            const genrep_st_tensor *x = genrep_st_find(st, p->name);
+            GENREP_ASSERT(x && (size_t)x->numel == p->numel);
+            memcpy(dst, x->data, p->numel * sizeof(float));
+            continue;
+        }
+        /* sigma = u . (W v) with the stored u, v (PyTorch's eval-mode spectral_norm) */
+        char mod[96], nm[112];
+        size_t L = strlen(p->name) - strlen(".weight");
+        memcpy(mod, p->name, L); mod[L] = 0;
+        snprintf(nm, sizeof nm, "%s.weight_orig", mod);
+        const genrep_st_tensor *w = genrep_st_find(st, nm);
+        snprintf(nm, sizeof nm, "%s.weight_u", mod);
+        const genrep_st_tensor *u = genrep_st_find(st, nm);
+        snprintf(nm, sizeof nm, "%s.weight_v", mod);
+        const genrep_st_tensor *v = genrep_st_find(st, nm);
+        GENREP_ASSERT(w && u && v && (size_t)w->numel == p->numel && (size_t)(u->numel * v->numel) == p->numel);
+        double sigma = 0;
+        for (int64_t r = 0; r < u->numel; r++) {
+            double acc = 0;
+            for (int64_t k = 0; k < v->numel; k++) acc += (double)w->data[r * v->numel + k] * v->data[k];
+            sigma += (double)u->data[r] * acc;
+        }
+        if (!(sigma > 0) || !isfinite(sigma) || !isfinite((float)(1.0 / sigma)))
+            s = genrep__fail(GENREP_ERR_FORMAT, "BigGAN '%s': module %s has spectral norm u.(W v) = %g, expected a "
+                             "positive finite number (are weight_u/weight_v those of weight_orig?)", path, mod, sigma);
+        const float sg = (float)sigma;
+        for (size_t j = 0; j < p->numel; j++) dst[j] = w->data[j] / sg;
+    }
+    genrep_st_close(st);
+    if (s) genrep_biggan_free(g);
+    return s;
+}
+
+/* The stored statistics for truncation t: row i, blend coefficient c (the
+   port: c, i = modf(t / (1/(n_stats-1))), rows[i]*c + rows[i+1]*(1-c)). */
+static void genrep__bg_stats_at(int *row, float *c0, float *c1, int n_stats, double t) {
+    double step = 1.0 / (n_stats - 1), ip;
+    double frac = modf(t / step, &ip);
+    *row = (int)ip;
+    if (*row >= n_stats - 1) { *row = n_stats - 1; frac = 0.0; }  /* t = 1 whatever the rounding */
+    if (frac != 0.0) { *c0 = (float)frac; *c1 = (float)(1.0 - frac); }
+    else { *c0 = 1.0f; *c1 = 0.0f; }
+}
+
+/* out (m,C,HW) = relu((x - mean) / sqrt(var + eps) * scale + shift) with
+   per-sample scale = 1 + gain (m,C), shift = off (m,C) when gain != NULL,
+   else the per-channel w, b (the final, unconditional bn). In place allowed. */
+static void genrep__bg_bn_relu(float *out, const float *inp, const float *gain, const float *off,
+                               const float *w, const float *b, const float *rm, const float *rv,
+                               int row, float c0, float c1, int n_stats, int m, int C, size_t HW, float eps) {
+    const int nxt = c1 != 0.0f ? row + 1 : row;
+    GENREP_ASSERT(row >= 0 && nxt < n_stats);
+    (void)n_stats;
+    GENREP__LPARFOR((size_t)m * C * HW)
+    for (int64_t nc = 0; nc < (int64_t)m * C; nc++) {
+        const int n = (int)(nc / C), c = (int)(nc % C);
+        const float mean = c1 != 0.0f ? rm[(size_t)row * C + c] * c0 + rm[(size_t)nxt * C + c] * c1 : rm[(size_t)row * C + c];
+        const float var = c1 != 0.0f ? rv[(size_t)row * C + c] * c0 + rv[(size_t)nxt * C + c] * c1 : rv[(size_t)row * C + c];
+        const float sc = (gain ? 1.0f + gain[(size_t)n * C + c] : w[c]) / sqrtf(var + eps);
+        const float sh = gain ? off[(size_t)n * C + c] : b[c];
+        const float *x = inp + (size_t)nc * HW;
+        float *y = out + (size_t)nc * HW;
+        GENREP__SIMD
+        for (size_t j = 0; j < HW; j++) {
+            float v = (x[j] - mean) * sc + sh;
+            y[j] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
+/* out (m,K,HW) = W (K,C) @ inp (m,C,HW) + bias: a 1x1 conv as one GEMM per image. */
+static genrep_status genrep__bg_conv1x1(float *out, const float *inp, const float *w, const float *bias,
+                                        int m, int C, int K, int HW) {
+    for (int n = 0; n < m; n++) {
+        float *o = out + (size_t)n * K * HW;
+        if (bias) for (int k = 0; k < K; k++) for (int j = 0; j < HW; j++) o[(size_t)k * HW + j] = bias[k];
+        genrep_status s = genrep_sgemm(0, 0, K, HW, C, 1.0f, w, C, inp + (size_t)n * C * HW, HW,
+                                       bias ? 1.0f : 0.0f, o, HW);
+        if (s) return s;
+    }
+    return GENREP_OK;
+}
+
+/* 2x2 max-pool, stride 2: inp (C,H,W) -> out (C,H/2,W/2). */
+static void genrep__bg_maxpool2(float *out, const float *inp, int C, int H, int W) {
+    const int Ho = H / 2, Wo = W / 2;
+    GENREP__LPARFOR((size_t)C * H * W)
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < Ho; i++)
+            for (int j = 0; j < Wo; j++) {
+                const float *x = inp + ((size_t)c * H + 2 * i) * W + 2 * j;
+                float a = x[0] > x[1] ? x[0] : x[1], b = x[W] > x[W + 1] ? x[W] : x[W + 1];
+                out[((size_t)c * Ho + i) * Wo + j] = a > b ? a : b;
+            }
+}
+
+/* SelfAttn on one image x (C,H,W), in place: x += gamma * o_conv(g attn^T). */
+static genrep_status genrep__bg_attention(genrep_biggan *g, float *x) {
+    const struct genrep__biggan_plan *P = g->plan;
+    const float *W = g->params;
+    const int C = P->att_C, H = P->att_H, Wd = P->att_W, N = H * Wd, N4 = N / 4, C8 = C / 8, C2 = C / 2;
+    float *theta = g->acts + P->a_att;
+    float *full = theta + (((size_t)C8 * N + 15) & ~(size_t)15);
+    float *phi = full + (((size_t)C2 * N + 15) & ~(size_t)15);
+    float *gp = phi + (((size_t)C8 * N4 + 15) & ~(size_t)15);
+    float *attn = gp + (((size_t)C2 * N4 + 15) & ~(size_t)15);
+    float *o = attn + (((size_t)N * N4 + 15) & ~(size_t)15);
+    genrep_status s;
+    if ((s = genrep__bg_conv1x1(theta, x, W + g->table[P->t_th].offset, NULL, 1, C, C8, N))) return s;
+    if ((s = genrep__bg_conv1x1(full, x, W + g->table[P->t_ph].offset, NULL, 1, C, C8, N))) return s;
+    genrep__bg_maxpool2(phi, full, C8, H, Wd);
+    if ((s = genrep__bg_conv1x1(full, x, W + g->table[P->t_g].offset, NULL, 1, C, C2, N))) return s;
+    genrep__bg_maxpool2(gp, full, C2, H, Wd);
+    /* attn (N, N4) = theta^T (N, C8) @ phi (C8, N4), softmax over each row */
+    if ((s = genrep_sgemm(1, 0, N, N4, C8, 1.0f, theta, N, phi, N4, 0.0f, attn, N4))) return s;
+    GENREP__LPARFOR((size_t)N * N4)
+    for (int i = 0; i < N; i++) {
+        float *a = attn + (size_t)i * N4, mx = a[0];
+        for (int j = 1; j < N4; j++) mx = a[j] > mx ? a[j] : mx;
+        double sum = 0;
+        for (int j = 0; j < N4; j++) { a[j] = expf(a[j] - mx); sum += a[j]; }
+        const float inv = (float)(1.0 / sum);
+        for (int j = 0; j < N4; j++) a[j] *= inv;
+    }
+    /* attn_g (C2, N) = g (C2, N4) @ attn^T (N4, N), into full */
+    if ((s = genrep_sgemm(0, 1, C2, N, N4, 1.0f, gp, N4, attn, N4, 0.0f, full, N))) return s;
+    if ((s = genrep__bg_conv1x1(o, full, W + g->table[P->t_o].offset, NULL, 1, C2, C, N))) return s;
+    const float gamma = W[g->table[P->t_gamma].offset];
+    const size_t n = (size_t)C * N;
+    GENREP__EWFOR(n)
+    for (size_t i = 0; i < n; i++) x[i] += gamma * o[i];
+    return GENREP_OK;
+}
+
+/* Conditional BN + ReLU of bn_k of block b: gain/offset from cond, then the normalisation. */
+static genrep_status genrep__bg_cbn(genrep_biggan *g, float *out, const float *inp, const genrep__bg_block *b, int k,
+                                    int m, int C, size_t HW, int row, float c0, float c1) {
+    const float *W = g->params;
+    const int Z2 = 2 * g->cfg.z_dim;
+    float *gain = g->acts + g->plan->a_gain, *off = g->acts + g->plan->a_off, *cond = g->acts + g->plan->a_cond;
+    genrep_status s = genrep_linear_forward(gain, cond, W + g->table[b->bn_s[k]].offset, NULL, m, Z2, C);
+    if (!s) s = genrep_linear_forward(off, cond, W + g->table[b->bn_o[k]].offset, NULL, m, Z2, C);
+    if (s) return s;
+    genrep__bg_bn_relu(out, inp, gain, off, NULL, NULL, W + g->table[b->bn_m[k]].offset, W + g->table[b->bn_v[k]].offset,
+                       row, c0, c1, g->cfg.n_stats, m, C, HW, g->cfg.eps);
+    return GENREP_OK;
+}
+
+static genrep_status genrep__bg_conv3x3(genrep_biggan *g, float *out, const float *inp, int wi, int bi,
+                                        int m, int C, int H, int K) {
+    genrep_conv2d_desc d;
+    genrep_status s = genrep_conv2d_init(&d, m, C, H, H, K, 3, 3, 1, 1);
+    if (!s) s = genrep_conv2d_forward(out, g->acts + g->plan->a_ws, inp, g->params + g->table[wi].offset,
+                                      g->params + g->table[bi].offset, &d);
+    return s;
+}
+
+/* One chunk of m <= max_batch images into out (m,3,R,R). */
+static genrep_status genrep__bg_forward(genrep_biggan *g, float *out, const float *z, const float *cv, int m, double t) {
+    const genrep_biggan_config *c = &g->cfg;
+    const struct genrep__biggan_plan *P = g->plan;
+    const float *W = g->params;
+    const int Z = c->z_dim, ch = c->channel_width, F = 16 * ch;
+    float *X = g->acts + P->a_x, *T1 = g->acts + P->a_t1, *T2 = g->acts + P->a_t2;
+    float *cond = g->acts + P->a_cond, *emb = g->acts + P->a_emb;
+    genrep_status s;
+    int row; float c0, c1;
+    genrep__bg_stats_at(&row, &c0, &c1, c->n_stats, t);
+    /* cond = [z, embeddings(class_vec)] */
+    if ((s = genrep_linear_forward(emb, cv, W + g->table[P->t_embed].offset, NULL, m, c->num_classes, Z))) return s;
+    for (int n = 0; n < m; n++) {
+        memcpy(cond + (size_t)n * 2 * Z, z + (size_t)n * Z, (size_t)Z * sizeof(float));
+        memcpy(cond + (size_t)n * 2 * Z + Z, emb + (size_t)n * Z, (size_t)Z * sizeof(float));
+    }
+    /* gen_z: (m, 4*4*F) in TF's (h, w, c) order -> X (m, F, 4, 4) */
+    if ((s = genrep_linear_forward(T1, cond, W + g->table[P->t_genz_w].offset, W + g->table[P->t_genz_b].offset,
+                                   m, 2 * Z, 16 * F))) return s;
+    for (int n = 0; n < m; n++)
+        for (int cc = 0; cc < F; cc++)
+            for (int i = 0; i < 16; i++) X[((size_t)n * F + cc) * 16 + i] = T1[((size_t)n * 16 + i) * F + cc];
+    for (int i = 0; i < c->n_layers; i++) {
+        const genrep__bg_block *b = &P->blk[i];
+        if (i == c->attention_layer_position)
+            for (int n = 0; n < m; n++)
+                if ((s = genrep__bg_attention(g, X + (size_t)n * b->Cin * b->H * b->W))) return s;
+        const int H = b->H, Ho = H << b->up;
+        const size_t HW = (size_t)H * H, HWo = (size_t)Ho * Ho;
+        /* branch: T1 = bnrelu0(X), T2 = conv_0(T1), bnrelu1 in place, [up], conv_1, ... */
+        if ((s = genrep__bg_cbn(g, T1, X, b, 0, m, b->Cin, HW, row, c0, c1))) return s;
+        if ((s = genrep__bg_conv1x1(T2, T1, W + g->table[b->cw[0]].offset, W + g->table[b->cb[0]].offset,
+                                    m, b->Cin, b->mid, (int)HW))) return s;
+        if ((s = genrep__bg_cbn(g, T2, T2, b, 1, m, b->mid, HW, row, c0, c1))) return s;
+        float *src = T2, *dst = T1;
+        if (b->up) {
+            if ((s = genrep_upsample2x_forward(T1, T2, m, b->mid, H, H))) return s;
+            src = T1; dst = T2;
+        }
+        if ((s = genrep__bg_conv3x3(g, dst, src, b->cw[1], b->cb[1], m, b->mid, Ho, b->mid))) return s;
+        if ((s = genrep__bg_cbn(g, dst, dst, b, 2, m, b->mid, HWo, row, c0, c1))) return s;
+        if ((s = genrep__bg_conv3x3(g, src, dst, b->cw[2], b->cb[2], m, b->mid, Ho, b->mid))) return s;
+        if ((s = genrep__bg_cbn(g, src, src, b, 3, m, b->mid, HWo, row, c0, c1))) return s;
+        if ((s = genrep__bg_conv1x1(dst, src, W + g->table[b->cw[3]].offset, W + g->table[b->cb[3]].offset,
+                                    m, b->mid, b->Cout, (int)HWo))) return s;
+        /* shortcut: the first Cout channels of X (channel drop), up-sampled, added */
+        const int Cin = b->Cin, Cout = b->Cout, up = b->up;
+        GENREP__LPARFOR((size_t)m * Cout * HWo)
+        for (int64_t nc = 0; nc < (int64_t)m * Cout; nc++) {
+            const int n = (int)(nc / Cout), cc = (int)(nc % Cout);
+            const float *x0 = X + ((size_t)n * Cin + cc) * HW;
+            float *y = dst + (size_t)nc * HWo;
+            for (int h = 0; h < Ho; h++)
+                for (int w = 0; w < Ho; w++) y[(size_t)h * Ho + w] += x0[(size_t)(h >> up) * H + (w >> up)];
+        }
+        float *tmp = X; X = dst;
+        if (dst == T1) T1 = tmp; else T2 = tmp;
+    }
+    /* bn -> relu -> conv_to_rgb (first 3 output channels) -> tanh */
+    const int R = c->output_dim;
+    genrep__bg_bn_relu(T1, X, NULL, NULL, W + g->table[P->t_bn_w].offset, W + g->table[P->t_bn_b].offset,
+                       W + g->table[P->t_bn_m].offset, W + g->table[P->t_bn_v].offset, row, c0, c1, c->n_stats,
+                       m, ch, (size_t)R * R, c->eps);
+    if ((s = genrep__bg_conv3x3(g, out, T1, P->t_rgb_w, P->t_rgb_b, m, ch, R, 3))) return s;
+    return genrep_tanh_forward(out, out, (size_t)m * 3 * R * R);
+}
+
+GENREP_API genrep_status genrep_biggan_render(genrep_biggan *g, float *out, const float *z, const float *class_vec,
+                                              int B, double truncation) {
+    GENREP__CHECK_PTR(g); GENREP__CHECK_PTR(out); GENREP__CHECK_PTR(z); GENREP__CHECK_PTR(class_vec);
+    if (!g->params || !g->plan) return genrep__fail(GENREP_ERR_ARG, "%s: model not created", __func__);
+    GENREP__CHECK_POS(B);
+    if (!(truncation > 0.0 && truncation <= 1.0))
+        return genrep__fail(GENREP_ERR_ARG, "%s: truncation %g, expected 0 < truncation <= 1", __func__, truncation);
+    const genrep_biggan_config *c = &g->cfg;
+    const size_t img = (size_t)3 * c->output_dim * c->output_dim;
+    for (int n0 = 0; n0 < B; n0 += g->max_batch) {
+        const int m = B - n0 < g->max_batch ? B - n0 : g->max_batch;
+        genrep_status s = genrep__bg_forward(g, out + (size_t)n0 * img, z + (size_t)n0 * c->z_dim,
+                                             class_vec + (size_t)n0 * c->num_classes, m, truncation);
+        if (s) return s;
+    }
+    return GENREP_OK;
+}
+
 /* ------------------------------------------------------------- [ENCODER] */
 #include <time.h> /* timespec_get, for the profile without OpenMP */
 /* Layout. The network is a list of "units" (conv -> BN [-> ReLU]) and a

@@ -23,13 +23,16 @@ run() { # name, command...: run an example, keep its output in $T/name.log
     if "$@" > "$T/$n.log" 2>&1; then ok "$n runs"; else bad "$n exits non-zero:"; cat "$T/$n.log"; fi
 }
 
-for e in 01_generate 02_latent_views 03_augment 04_contrastive_step 05_embed; do
+for e in 01_generate 02_latent_views 03_augment 04_contrastive_step 05_embed 06_biggan; do
     [ -x "$B/examples/$e" ] || { bad "$B/examples/$e is not built"; }
 done
 [ $fails -eq 0 ] || exit 1
 
 # 01: 8x8 samples of 28x28 (or one row per class for a conditional generator)
 run 01_generate "$B/examples/01_generate" --smoke
+# 06: the 128 px BigGAN-deep fixture, 2 rows x 2 columns of 128 px tiles (+2 padding each, 2 border)
+run 06_biggan "$B/examples/06_biggan" --smoke
+check_png "06 grid" /tmp/genrep_06_biggan.png 262x262
 if grep -q "one row per class" "$T/01_generate.log"; then
     rows=$(sed -n 's/.*: \([0-9]*\) x 8 samples.*/\1/p' "$T/01_generate.log")
     check_png "01 grid" /tmp/genrep_01_generate.png "242x$((rows * 30 + 2))"

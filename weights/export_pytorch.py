@@ -42,9 +42,13 @@ CLI (python3 with torch, e.g. Debian's /usr/bin/python3):
   export_pytorch.py --state-dict G.pt --out G.safetensors [--out-act tanh]
       (genrep names or an nn.Sequential's; config read off the shapes)
   export_pytorch.py --random SEED [--kind dcgan|cgan] [--zdim 128] [--width 32] --out G.safetensors
+  export_pytorch.py --biggan pytorch_model.bin --out biggan.safetensors
+      (a pytorch_pretrained_biggan BigGAN-deep-128/256/512 state_dict; config read off
+      the shapes; see BigGAN below and genrep.h's [BIGGAN])
 """
 import argparse
 import json
+import math
 import os
 import struct
 import sys
@@ -340,6 +344,215 @@ def export(state_dict, path, zdim=None, width=None, kind=None, n_classes=None, e
     return meta
 
 
+def _write_safetensors(path, items, meta):
+    """items: (name, tensor) pairs, written F32 in this order, contiguous."""
+    header = {"__metadata__": meta}
+    blobs, off = [], 0
+    for k, t in items:
+        t = t.detach().to("cpu", torch.float32).contiguous()
+        if not torch.isfinite(t).all():
+            raise ValueError(f"tensor {k} has NaN or Inf values")
+        b = t.numpy().astype("<f4").tobytes()
+        header[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    hj = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    hj += b" " * (-len(hj) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(hj)) + hj)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------- BigGAN-deep
+# genrep.h's [BIGGAN]: the architecture of the public pytorch_pretrained_biggan
+# port (huggingface/pytorch-pretrained-BigGAN), written here from its
+# description (module names, registration order and therefore state_dict
+# names and order are the port's), so tests can make random weights with the
+# port's layout. eps 1e-4 everywhere (the port's config.eps).
+
+BIGGAN_LAYERS = {  # (up-sample, in channels / ch, out channels / ch) per GenBlock
+    128: [(0, 16, 16), (1, 16, 16), (0, 16, 16), (1, 16, 8), (0, 8, 8), (1, 8, 4), (0, 4, 4), (1, 4, 2),
+          (0, 2, 2), (1, 2, 1)],
+    256: [(0, 16, 16), (1, 16, 16), (0, 16, 16), (1, 16, 8), (0, 8, 8), (1, 8, 8), (0, 8, 8), (1, 8, 4),
+          (0, 4, 4), (1, 4, 2), (0, 2, 2), (1, 2, 1)],
+    512: [(0, 16, 16), (1, 16, 16), (0, 16, 16), (1, 16, 8), (0, 8, 8), (1, 8, 8), (0, 8, 8), (1, 8, 4),
+          (0, 4, 4), (1, 4, 2), (0, 2, 2), (1, 2, 1), (0, 1, 1), (1, 1, 1)],
+}
+BIGGAN_EPS = 1e-4
+BIGGAN_ATTENTION = 8
+
+
+def _sn(m):
+    return nn.utils.spectral_norm(m, eps=BIGGAN_EPS)
+
+
+class BigGANBatchNorm(nn.Module):
+    """Batchnorm with statistics stored for n_stats truncation values and, if
+    conditional, a per-sample affine 1 + scale(cond), offset(cond)."""
+
+    def __init__(self, c, cond_dim, n_stats, conditional=True):
+        super().__init__()
+        self.register_buffer("running_means", torch.zeros(n_stats, c))
+        self.register_buffer("running_vars", torch.ones(n_stats, c))
+        self.n_stats, self.conditional = n_stats, conditional
+        self.calibrate = None  # tests: a torch.Generator -> set the statistics from this batch
+        if conditional:
+            self.scale = _sn(nn.Linear(cond_dim, c, bias=False))
+            self.offset = _sn(nn.Linear(cond_dim, c, bias=False))
+        else:
+            self.weight = nn.Parameter(torch.ones(c))
+            self.bias = nn.Parameter(torch.zeros(c))
+
+    def forward(self, x, truncation, cond=None):
+        if self.calibrate is not None:  # per row: the batch's statistics, perturbed
+            g = self.calibrate
+            mu, var = x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), unbiased=False)
+            sd = var.sqrt()
+            for r in range(self.n_stats):
+                self.running_means[r] = mu + 0.2 * sd * torch.randn(mu.shape, generator=g)
+                self.running_vars[r] = var * (0.7 + 0.6 * torch.rand(var.shape, generator=g))
+        # the port's lookup: c, i = modf(t / step); blend rows i, i+1 as c, 1-c
+        coef, idx = math.modf(truncation / (1.0 / (self.n_stats - 1)))
+        idx = int(idx)
+        if coef != 0.0:
+            mean = self.running_means[idx] * coef + self.running_means[idx + 1] * (1 - coef)
+            var = self.running_vars[idx] * coef + self.running_vars[idx + 1] * (1 - coef)
+        else:
+            mean, var = self.running_means[idx], self.running_vars[idx]
+        if not self.conditional:
+            return F.batch_norm(x, mean, var, self.weight, self.bias, False, 0.0, BIGGAN_EPS)
+        w = 1 + self.scale(cond)[:, :, None, None]
+        b = self.offset(cond)[:, :, None, None]
+        return (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + BIGGAN_EPS) * w + b
+
+
+class BigGANSelfAttn(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.zeros(1))
+        self.snconv1x1_theta = _sn(nn.Conv2d(c, c // 8, 1, bias=False))
+        self.snconv1x1_phi = _sn(nn.Conv2d(c, c // 8, 1, bias=False))
+        self.snconv1x1_g = _sn(nn.Conv2d(c, c // 2, 1, bias=False))
+        self.snconv1x1_o_conv = _sn(nn.Conv2d(c // 2, c, 1, bias=False))
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        theta = self.snconv1x1_theta(x).reshape(n, c // 8, h * w)
+        phi = F.max_pool2d(self.snconv1x1_phi(x), 2).reshape(n, c // 8, h * w // 4)
+        g = F.max_pool2d(self.snconv1x1_g(x), 2).reshape(n, c // 2, h * w // 4)
+        attn = torch.softmax(torch.bmm(theta.transpose(1, 2), phi), dim=-1)      # (n, hw, hw/4)
+        og = torch.bmm(g, attn.transpose(1, 2)).reshape(n, c // 2, h, w)
+        return x + self.gamma * self.snconv1x1_o_conv(og)
+
+
+class BigGANGenBlock(nn.Module):
+    def __init__(self, cin, cout, cond_dim, up, n_stats):
+        super().__init__()
+        mid = cin // 4
+        self.up, self.drop = up, cin != cout
+        for k, (ci, co, ks) in enumerate(((cin, mid, 1), (mid, mid, 3), (mid, mid, 3), (mid, cout, 1))):
+            setattr(self, f"bn_{k}", BigGANBatchNorm(ci, cond_dim, n_stats))
+            setattr(self, f"conv_{k}", _sn(nn.Conv2d(ci, co, ks, padding=ks // 2)))
+
+    def forward(self, x, cond, t):
+        h = x
+        for k in range(4):
+            h = torch.relu(getattr(self, f"bn_{k}")(h, t, cond))
+            if k == 1 and self.up:
+                h = F.interpolate(h, scale_factor=2, mode="nearest")
+            h = getattr(self, f"conv_{k}")(h)
+        if self.drop:
+            x = x[:, :x.shape[1] // 2]
+        if self.up:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        return h + x
+
+
+class BigGANGenerator(nn.Module):
+    def __init__(self, layers, ch, z_dim, n_stats):
+        super().__init__()
+        self.ch = ch
+        cond = 2 * z_dim
+        self.gen_z = _sn(nn.Linear(cond, 4 * 4 * 16 * ch))
+        mods = []
+        for i, (up, a, b) in enumerate(layers):
+            if i == BIGGAN_ATTENTION:
+                mods.append(BigGANSelfAttn(ch * a))
+            mods.append(BigGANGenBlock(ch * a, ch * b, cond, bool(up), n_stats))
+        self.layers = nn.ModuleList(mods)
+        self.bn = BigGANBatchNorm(ch, None, n_stats, conditional=False)
+        self.conv_to_rgb = _sn(nn.Conv2d(ch, ch, 3, padding=1))
+
+    def forward(self, cond, t):
+        h = self.gen_z(cond).reshape(-1, 4, 4, 16 * self.ch).permute(0, 3, 1, 2).contiguous()  # TF's (h, w, c)
+        for m in self.layers:
+            h = m(h, cond, t) if isinstance(m, BigGANGenBlock) else m(h)
+        h = self.conv_to_rgb(torch.relu(self.bn(h, t)))
+        return torch.tanh(h[:, :3])
+
+
+class BigGAN(nn.Module):
+    """BigGAN-deep as pytorch_pretrained_biggan.BigGAN: forward(z, class_vec, truncation)."""
+
+    def __init__(self, output_dim=128, ch=128, z_dim=128, num_classes=1000, n_stats=51):
+        super().__init__()
+        self.output_dim, self.ch, self.z_dim, self.num_classes, self.n_stats = output_dim, ch, z_dim, num_classes, n_stats
+        self.embeddings = nn.Linear(num_classes, z_dim, bias=False)
+        self.generator = BigGANGenerator(BIGGAN_LAYERS[output_dim], ch, z_dim, n_stats)
+
+    def forward(self, z, class_vec, truncation):
+        assert 0 < truncation <= 1
+        return self.generator(torch.cat((z, self.embeddings(class_vec)), dim=1), truncation)
+
+
+def biggan_infer_config(sd):
+    """(output_dim, ch, z_dim, num_classes, n_stats) read off a port state_dict."""
+    for k in ("embeddings.weight", "generator.gen_z.weight_orig", "generator.bn.running_means"):
+        if k not in sd:
+            raise ValueError(f"state_dict has no {k}: not a pytorch_pretrained_biggan BigGAN-deep")
+    z_dim, num_classes = (int(s) for s in sd["embeddings.weight"].shape)
+    n_stats, ch = (int(s) for s in sd["generator.bn.running_means"].shape)
+    blocks = {int(k.split(".")[2]) for k in sd if k.startswith("generator.layers.") and ".conv_0." in k}
+    dims = {len(v): d for d, v in BIGGAN_LAYERS.items()}  # GenBlocks -> output_dim
+    if len(blocks) not in dims:
+        raise ValueError(f"state_dict has {len(blocks)} GenBlocks; BigGAN-deep 128/256/512 have 10/12/14")
+    return dims[len(blocks)], ch, z_dim, num_classes, n_stats
+
+
+def export_biggan(state_dict, path, extra_meta=None):
+    """Write a pytorch_pretrained_biggan state_dict to path in genrep's
+    profile: exactly the tensors genrep's [BIGGAN] forward reads (every one
+    of the port's, spectral-norm weight_orig/_u/_v included: genrep divides
+    by sigma = u.(W v) itself), F32, state_dict names; other entries
+    (num_batches_tracked, anything the forward does not read) are dropped
+    with a note on stderr. Metadata: genrep.model = biggan-deep,
+    genrep.output_dim, genrep.channel_width, genrep.num_classes,
+    genrep.z_dim, genrep.n_stats."""
+    od, ch, z_dim, nc, n_stats = biggan_infer_config(state_dict)
+    want = {k: tuple(v.shape) for k, v in BigGAN(od, ch, z_dim, nc, n_stats).state_dict().items()}
+    missing = [k for k in want if k not in state_dict]
+    if missing:
+        raise ValueError(f"state_dict is not a BigGAN-deep-{od} (ch {ch}, z {z_dim}, {nc} classes): missing {missing[:8]}"
+                         f"{' ...' if len(missing) > 8 else ''}")
+    dropped = [k for k in state_dict if k not in want]
+    if dropped:
+        print(f"export_pytorch.py: dropping {len(dropped)} tensors the forward does not read: {dropped[:8]}"
+              f"{' ...' if len(dropped) > 8 else ''}", file=sys.stderr)
+    for k, shape in want.items():
+        if tuple(state_dict[k].shape) != shape:
+            raise ValueError(f"tensor {k} has shape {tuple(state_dict[k].shape)}, expected {shape}")
+    meta = {"genrep.model": "biggan-deep", "genrep.output_dim": str(od), "genrep.channel_width": str(ch),
+            "genrep.num_classes": str(nc), "genrep.z_dim": str(z_dim), "genrep.n_stats": str(n_stats),
+            "genrep.exported_by": "weights/export_pytorch.py --biggan"}
+    for k, v in (extra_meta or {}).items():
+        meta[str(k)] = str(v)
+    _write_safetensors(path, [(k, state_dict[k]) for k in want], meta)
+    return meta
+
+
 def read_safetensors(path):
     """(metadata, {name: float32 tensor}) of an F32 safetensors file (for checks)."""
     with open(path, "rb") as f:
@@ -360,6 +573,8 @@ def main():
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--state-dict", help="torch.save'd state_dict (or {'state_dict': ...}) of a generator")
     src.add_argument("--random", type=int, metavar="SEED", help="export a freshly initialised generator")
+    src.add_argument("--biggan", metavar="PT",
+                     help="a pytorch_pretrained_biggan BigGAN-deep state_dict (its pytorch_model.bin) -> genrep's [BIGGAN]")
     ap.add_argument("--out", required=True, help="output .safetensors")
     ap.add_argument("--kind", choices=("dcgan", "cgan"), default=None)
     ap.add_argument("--zdim", type=int, default=None)
@@ -370,6 +585,16 @@ def main():
     ap.add_argument("--out-act", choices=("tanh", "sigmoid", "none"), default=None,
                     help="output activation (not in a state_dict; default tanh)")
     a = ap.parse_args()
+    if a.biggan:
+        sd = torch.load(a.biggan, map_location="cpu", weights_only=True)
+        try:
+            meta = export_biggan(sd, a.out)
+        except ValueError as e:
+            print(f"export_pytorch.py: {e}", file=sys.stderr)
+            return 1
+        print(f"wrote {a.out}: biggan-deep {meta['genrep.output_dim']} px, ch {meta['genrep.channel_width']}, "
+              f"z {meta['genrep.z_dim']}, {meta['genrep.num_classes']} classes")
+        return 0
     if a.random is not None:
         kind = a.kind or "dcgan"
         g = Generator(a.zdim or 128, a.width or 32, kind == "cgan", a.n_classes or 10, a.embed_dim or 32)
