@@ -45,7 +45,7 @@ static const opt_spec probe_spec[] = {
 };
 #undef F
 static const opt_table probe_table = {
-    "probe", "(--run RUN_DIR | --encoder CKPT | --raw | --random small|resnet18) [flags]",
+    "probe", "(--run RUN_DIR | --encoder CKPT | --raw | --random small|resnet18) [--probe-train DIR --probe-test DIR] [flags]",
     "Features are the encoder's pooled features in eval mode (batchnorm running stats).\n",
     probe_spec, OPT_N(probe_spec)};
 
