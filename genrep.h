@@ -5994,7 +5994,10 @@ GENREP_API genrep_status genrep_gen_save(const genrep_gen *g, const char *path,
     return genrep_st_write(path, e, g->n_tensors, kv, nm + n_extra);
 }
 
-static genrep_status genrep__gen_meta_int(const genrep_st *st, const char *path, const char *key, int *out) {
+/* A metadata value that must be a positive integer (decimal digits, at
+   most 2^24); what names the model in the message ("generator", "BigGAN"). */
+static genrep_status genrep__meta_posint(const genrep_st *st, const char *what, const char *path, const char *key,
+                                         int *out) {
     const char *v = genrep_st_meta(st, key);
     long x = 0;
     int ok = v && *v;
@@ -6003,10 +6006,14 @@ static genrep_status genrep__gen_meta_int(const genrep_st *st, const char *path,
         else x = x * 10 + (*p - '0');
     }
     if (!ok || x <= 0)
-        return genrep__fail(GENREP_ERR_FORMAT, "generator '%s': metadata %s is %s%s%s, expected a positive integer",
-                            path, key, v ? "'" : "missing", v ? v : "", v ? "'" : "");
+        return genrep__fail(GENREP_ERR_FORMAT, "%s '%s': metadata %s is %s%s%s, expected a positive integer",
+                            what, path, key, v ? "'" : "missing", v ? v : "", v ? "'" : "");
     *out = (int)x;
     return GENREP_OK;
+}
+
+static genrep_status genrep__gen_meta_int(const genrep_st *st, const char *path, const char *key, int *out) {
+    return genrep__meta_posint(st, "generator", path, key, out);
 }
 
 /* The GAN config of a weights file's metadata (genrep.model, genrep.zdim ...). */
@@ -6443,19 +6450,8 @@ GENREP_API const genrep_param_info *genrep_biggan_param(const genrep_biggan *g, 
 }
 
 static genrep_status genrep__bg_meta_int(const genrep_st *st, const char *path, const char *key, int *out, int dflt) {
-    const char *v = genrep_st_meta(st, key);
-    if (!v && dflt > 0) { *out = dflt; return GENREP_OK; }
-    long x = 0;
-    int ok = v && *v;
-    for (const char *p = v; ok && *p; p++) {
-        if (*p < '0' || *p > '9' || x > (1L << 24)) ok = 0;
-        else x = x * 10 + (*p - '0');
-    }
-    if (!ok || x <= 0)
-        return genrep__fail(GENREP_ERR_FORMAT, "BigGAN '%s': metadata %s is %s%s%s, expected a positive integer",
-                            path, key, v ? "'" : "missing", v ? v : "", v ? "'" : "");
-    *out = (int)x;
-    return GENREP_OK;
+    if (!genrep_st_meta(st, key) && dflt > 0) { *out = dflt; return GENREP_OK; }
+    return genrep__meta_posint(st, "BigGAN", path, key, out);
 }
 
 GENREP_API genrep_status genrep_biggan_load(genrep_biggan *g, const char *path, int max_batch) {
