@@ -1,8 +1,9 @@
 /* trainer/cmd_train.c: `genrep train`, contrastive (or baseline) training of
-   an encoder on views rendered by a generator, or on real images
-   (Fashion-MNIST, or a folder of PNG/JPEG). Image shape (C,H,W) comes from
-   the data source: the generator's output, Fashion-MNIST's 1x28x28, or the
-   folder's images (--size, --channels); the encoder takes that shape.
+   an encoder on views rendered by a generator (DCGAN family or
+   BigGAN-deep), or on real images (Fashion-MNIST, or a folder of PNG/JPEG).
+   Image shape (C,H,W) comes from the data source: the generator's output
+   or the folder's images (either resized by --size, --channels), or
+   Fashion-MNIST's 1x28x28; the encoder takes that shape.
    Reads like llm.c's train_gpt2.c main: set-up, then a loop of
    make_views -> augment -> forward_backward -> update -> log/eval/save. */
 #include "common.h"
@@ -19,7 +20,7 @@
 enum { LOSS_NTXENT = 0, LOSS_SUPCON, LOSS_CE, LOSS_INVERTER };
 
 typedef struct {
-    const char *gen, *data, *data_dir, *out, *walks, *resume, *encoder;
+    const char *gen, *data, *data_dir, *out, *walks, *resume, *encoder, *cls;
     int views, aug, loss, pool, anchors, batch, steps, epochs, threads, ckpt_every, warmup, width, blocks;
     int eval_every, eval_n, quiet, online, scale_base_tau, debug_nan_at, size, channels, skip_bad, precision;
     float sigma, lr, wd, momentum, tau, alpha;
@@ -28,10 +29,11 @@ typedef struct {
 
 #define F(x) offsetof(train_opts, x)
 static const opt_spec train_spec[] = {
-    {"gen", OPT_STR, F(gen), NULL, 0, 0, NULL, "FILE", "generator weights (weights/fmnist_dcgan.safetensors ...)", OPT_RUN},
+    {"gen", OPT_STR, F(gen), NULL, 0, 0, NULL, "FILE", "generator weights: a DCGAN-family file (weights/fmnist_dcgan.safetensors ...) or a BigGAN-deep file (export_pytorch.py --biggan)", OPT_RUN},
+    {"class", OPT_STR, F(cls), "all", 0, 0, NULL, "all|C|C1,C2|A-B", "classes a conditional generator (cgan, BigGAN) draws from, uniformly; labels are positions in this list", OPT_RUN},
     {"data", OPT_STR, F(data), NULL, 0, 0, NULL, "fmnist|folder:DIR", "real images instead (the real-data baseline): Fashion-MNIST's train set, or DIR/<class>/<image>.png|jpg (or DIR/<image> unlabelled)", OPT_RUN},
-    {"size", OPT_INT, F(size), NULL, 1, 4096, NULL, "S", "--data folder: centre-crop and resize every image to SxS (default: all images must share one size, used as is)", 0},
-    {"channels", OPT_INT, F(channels), NULL, 1, 3, NULL, "1|3", "--data folder: gray or RGB (default 3)", 0},
+    {"size", OPT_INT, F(size), NULL, 1, 4096, NULL, "S", "--data folder: centre-crop and resize every image to SxS (default: all images must share one size, used as is); --gen: resize the generator's images to SxS (area average when S divides the side, else bilinear; default: its own size)", 0},
+    {"channels", OPT_INT, F(channels), NULL, 1, 3, NULL, "1|3", "--data folder: gray or RGB (default 3); --gen: convert the generator's images (default: its own)", 0},
     {"skip-bad", OPT_BOOL, F(skip_bad), NULL, 0, 0, NULL, NULL, "--data folder: leave out unreadable files (each is named) instead of stopping", 0},
     {"data-dir", OPT_STR, F(data_dir), NULL, 0, 0, NULL, "DIR", "Fashion-MNIST files (default $GENREP_FMNIST_DIR or Debian's path)", 0},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "RUN_DIR", "run directory", OPT_REQUIRED},
@@ -71,8 +73,12 @@ static const opt_table train_table = {
     "train", "(--gen WEIGHTS.safetensors | --data fmnist | --data folder:DIR) --out RUN_DIR [flags]",
     "Writes RUN_DIR/config.txt, metrics.csv (step,loss,lr,img_per_s[,knn_top1]) and ckpt.safetensors\n"
     "(atomic); rerunning the same command resumes; Ctrl-C saves and exits. The encoder's input is the\n"
-    "data's image shape: the generator's output (any DCGAN-family file), 1x28x28 for fmnist, the\n"
+    "data's image shape: the generator's output (or --size/--channels), 1x28x28 for fmnist, the\n"
     "folder's images (decoded once into RUN_DIR/data_cache.u8, memory-mapped) for folder:DIR.\n"
+    "--gen takes a DCGAN-family file or a BigGAN-deep file (told apart by metadata genrep.model).\n"
+    "BigGAN: z = 1.0 x TruncNormal(-2,2) (truncation 1), one-hot class from --class, images in\n"
+    "[-1,1] mapped to [0,1]; views gauss/angular/independent/none, and steer with --walks of shape\n"
+    "(T, z_dim) from elsewhere (genrep steer-train needs a generator backward that BigGAN lacks).\n"
     "Data parallel (a `make MPI=1` build): `mpirun -np K genrep train ...` trains the same run over K\n"
     "ranks, each on B/K anchors (--batch a multiple of K), BN statistics and the loss over the whole\n"
     "batch, gradients summed; rank 0 writes RUN_DIR; resume with any K; --threads is per rank.\n",
@@ -89,10 +95,11 @@ static int parse(train_opts *o, int argc, char **argv) {
     if (o->data && strcmp(o->data, "fmnist") && (strncmp(o->data, "folder:", 7) || !o->data[7])) {
         fprintf(stderr, "%s: --data: '%s' unknown, expected fmnist or folder:DIR\n", C, o->data); return -1;
     }
-    if ((o->size || o->channels || o->skip_bad) && !(o->data && !strncmp(o->data, "folder:", 7))) {
-        fprintf(stderr, "%s: --size, --channels and --skip-bad are for --data folder:DIR (with --gen the encoder takes the generator's "
-                "image shape, with fmnist 1x28x28)\n", C); return -1;
+    if ((o->size || o->channels) && o->data && !strcmp(o->data, "fmnist")) {
+        fprintf(stderr, "%s: --size and --channels are for --gen and --data folder:DIR (fmnist is 1x28x28)\n", C); return -1;
     }
+    if (o->skip_bad && !(o->data && !strncmp(o->data, "folder:", 7))) { fprintf(stderr, "%s: --skip-bad is for --data folder:DIR\n", C); return -1; }
+    if (strcmp(o->cls, "all") && !o->gen) { fprintf(stderr, "%s: --class picks the classes of a conditional generator (--gen); real data has its own\n", C); return -1; }
     if (o->channels == 2) { fprintf(stderr, "%s: --channels: 2 is not an image format, expected 1 (gray) or 3 (RGB)\n", C); return -1; }
     if (strcmp(o->resume, "auto") && strcmp(o->resume, "no")) { fprintf(stderr, "%s: --resume: '%s' unknown, expected auto or no\n", C, o->resume); return -1; }
     if (strcmp(o->encoder, "small") && strcmp(o->encoder, "resnet18")) { fprintf(stderr, "%s: --encoder: '%s' unknown, expected small or resnet18\n", C, o->encoder); return -1; }
@@ -106,14 +113,15 @@ static int parse(train_opts *o, int argc, char **argv) {
 }
 
 /* Where the two views of each anchor come from, and their image shape.
-   Another generator kind plugs in here: fill C, H, W (and pix), px_scale
-   and px_shift (its output range onto [0, 1]) and render in make_views. */
+   A generator of either family (anygen: DCGAN family or BigGAN-deep,
+   resized to --size/--channels, rendered in [0,1]) is one kind; another
+   generator kind plugs into anygen. */
 typedef struct {
-    genrep_gen g;           /* generator source */
+    anygen g;               /* generator source */
     int has_gen, cond, Z, ncls;
     int C, H, W;            /* one image (C,H,W) */
     size_t pix;             /* C*H*W */
-    float px_scale, px_shift; int px_clamp; /* generator output y -> y*scale + shift in [0,1] */
+    double gen_s;           /* seconds in make_views (latents and rendering) */
     float *walks, *alpha_max; int n_walks;
     genrep_dataset real;    /* --data fmnist */
     folder_cache fc;        /* --data folder:DIR */
@@ -160,19 +168,16 @@ static int source_open(source *src, const train_opts *o, int B, run_dir *run) {
         if ((s = genrep_fmnist_load(&src->real, o->data_dir, 1))) { report_status("train", "loading Fashion-MNIST", s); return -1; }
         return 0;
     }
-    if ((s = genrep_gen_load(&src->g, o->gen, B))) { report_status("train", o->gen, s); return -1; }
+    if (anygen_load(&src->g, "train", o->gen, B)) return -1;
     src->has_gen = 1;
-    src->cond = src->g.cfg.kind == GENREP_GAN_CGAN; src->Z = src->g.cfg.zdim; src->ncls = src->g.cfg.n_classes;
-    genrep_gen_shape(&src->g, &src->C, &src->H, &src->W);
+    if (anygen_classes(&src->g, "train", o->cls)) return -2;
+    anygen_set_shape(&src->g, o->channels, o->size);
+    src->cond = src->g.cond; src->Z = src->g.Z; src->ncls = src->g.ncls;
+    src->C = src->g.C; src->H = src->g.H; src->W = src->g.W;
     src->pix = (size_t)src->C * src->H * src->W;
-    if (src->C != 1 && src->C != 3) {
-        fprintf(stderr, "genrep train: %s makes %d-channel images; the augmentations and encoder take 1 (gray) or 3 (RGB)\n", o->gen, src->C);
-        return -1;
-    }
-    /* tanh (and no activation, clamped) cover [-1, 1]; sigmoid [0, 1] */
-    src->px_scale = src->g.cfg.out_act == GENREP_GEN_ACT_SIGMOID ? 1.0f : 0.5f;
-    src->px_shift = src->g.cfg.out_act == GENREP_GEN_ACT_SIGMOID ? 0.0f : 0.5f;
-    src->px_clamp = src->g.cfg.out_act == GENREP_GEN_ACT_NONE;
+    if (src->g.biggan)
+        fprintf(stderr, "genrep train: %s: BigGAN-deep %d px, z %d, %d classes (%s%s), views %dx%dx%d\n", o->gen, src->g.GH, src->Z,
+                src->g.n_gen_classes, strcmp(o->cls, "all") ? "--class " : "all", strcmp(o->cls, "all") ? o->cls : "", src->C, src->H, src->W);
     if ((o->views == GENREP_VIEW_INDEPENDENT || o->loss == LOSS_SUPCON || o->loss == LOSS_CE) && !src->cond) {
         fprintf(stderr, "genrep train: --%s needs a class-conditional generator; %s is unconditional\n",
                 o->views == GENREP_VIEW_INDEPENDENT ? "views independent" : "loss supcon/ce", o->gen);
@@ -197,7 +202,7 @@ static int source_open(source *src, const train_opts *o, int B, run_dir *run) {
 }
 
 static void source_free(source *src) {
-    if (src->has_gen) genrep_gen_free(&src->g);
+    if (src->has_gen) anygen_free(&src->g);
     if (src->has_folder) folder_cache_close(&src->fc);
     genrep_dataset_free(&src->real);
     free(src->walks); free(src->alpha_max); free(src->pool.z); free(src->pool.y);
@@ -214,8 +219,9 @@ static int pool_prepare(source *src, const train_opts *o, run_dir *run) {
     pool_t *p = &src->pool;
     const int Z = src->Z;
     p->A = o->anchors; p->N = o->pool; p->Z = Z;
-    snprintf(p->key, sizeof p->key, "views=%d sigma=%.9g alpha=%.9g seed=%llu walks=%s gen=%s", o->views, (double)o->sigma,
-             (double)o->alpha, (unsigned long long)o->seed, o->walks ? o->walks : "", o->gen);
+    snprintf(p->key, sizeof p->key, "views=%d sigma=%.9g alpha=%.9g seed=%llu walks=%s gen=%s%s%s", o->views, (double)o->sigma,
+             (double)o->alpha, (unsigned long long)o->seed, o->walks ? o->walks : "", o->gen,
+             strcmp(o->cls, "all") ? " class=" : "", strcmp(o->cls, "all") ? o->cls : "");
     p->z = (float *)xmalloc(sizeof(float) * (size_t)p->A * (p->N + 1) * Z, "the pool of latents");
     p->y = src->cond ? (int32_t *)xmalloc(sizeof(int32_t) * (size_t)p->A, "the pool's labels") : NULL;
     const char *path = run_path(run, "pool.bin");
@@ -440,17 +446,10 @@ static genrep_status make_views(batch *b, source *src, const train_opts *o, int6
         if (!s && o->views == GENREP_VIEW_NONE) memcpy(b->z2, b->z1, sizeof(float) * (size_t)B * Z);
         else if (!s) s = genrep_latent_view(b->z2, b->z1, B, Z, &vc, o->seed, first, 1);
     }
+    /* both views in [0,1] at the source's shape; the independent view keeps the anchor's label */
     const int32_t *y = src->cond ? b->y : NULL;
-    if (!s) s = genrep_gen_render(&src->g, b->raw, b->z1, y, B);
-    if (!s) s = genrep_gen_render(&src->g, b->raw + (size_t)B * HW, b->z2, y, B);
-    /* the generator's range -> [0,1]: tanh (x+1)/2 bit for bit as before, sigmoid as is */
-    const float sc = src->px_scale, sh = src->px_shift;
-    if (sc == 0.5f && sh == 0.5f)
-        for (size_t i = 0; !s && i < (size_t)b->b2 * HW; i++) b->raw[i] = 0.5f * (b->raw[i] + 1.0f);
-    else
-        for (size_t i = 0; !s && i < (size_t)b->b2 * HW; i++) b->raw[i] = sc * b->raw[i] + sh;
-    if (src->px_clamp)
-        for (size_t i = 0; !s && i < (size_t)b->b2 * HW; i++) b->raw[i] = b->raw[i] < 0 ? 0 : b->raw[i] > 1 ? 1 : b->raw[i];
+    if (!s) s = anygen_render(&src->g, b->raw, b->z1, y, B);
+    if (!s) s = anygen_render(&src->g, b->raw + (size_t)B * HW, b->z2, y, B);
     for (int i = 0; i < B; i++) b->y[B + i] = b->y[i];
     return s;
 }
@@ -724,7 +723,9 @@ static int train(int argc, char **argv) {
     rc = 0;
     int64_t step = step0;
     for (; step < o.steps && !rc; step++) {
+        double tv = now_seconds();
         genrep_status s = make_views(&b, &src, &o, step);
+        src.gen_s += now_seconds() - tv;
         if (!s) s = augment(&b, &src, &o, &ac, step);
         if (!s) s = forward_backward(&loss, &m, &b, &o);
         if (s) { report_status("train", "training step", s); if (dist.size > 1) abort_ranks(ckpt); rc = 1; break; }
@@ -754,6 +755,9 @@ static int train(int argc, char **argv) {
         if (stop) fprintf(stderr, "\ngenrep train: interrupted; checkpoint saved at step %lld\n", (long long)step + 1);
     }
     if (!o.quiet && rank0) fprintf(stderr, "\n");
+    if (!o.quiet && rank0 && src.has_gen && step > step0) /* where a step's time goes (bench/RESULTS.md) */
+        fprintf(stderr, "genrep train: %lld steps, %.1f%% of the time in the generator (latents and rendering, %.3f s per step)\n",
+                (long long)(step - step0), 100.0 * src.gen_s / (now_seconds() - t0 + 1e-9), src.gen_s / (double)(step - step0));
     if (dist.size > 1 && rank0 && step > step0) { /* the communication of this run (bench/RESULTS.md) */
         double dt = now_seconds() - t0, n = (double)(step - step0);
         fprintf(stderr, "genrep train: %d ranks: per step %.0f bytes all-reduced, %.0f bytes all-gathered; "
