@@ -108,6 +108,8 @@ $(BUILD)/tests/%: tests/%.c $(HDR) $(wildcard tests/*.h)
 
 # test_stats includes the trainer's statistics code
 $(BUILD)/tests/test_stats: trainer/stats.c trainer/stats.h
+# test_anygen includes the trainer's generator source (anygen)
+$(BUILD)/tests/test_anygen: trainer/common.c trainer/common.h trainer/trainer.h
 
 $(BUILD):
 	@mkdir -p $@
