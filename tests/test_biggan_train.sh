@@ -9,7 +9,7 @@
 # `genrep views` draws its figure, whose Gaussian column changes with
 # --sigma; refusals name the flag or file (a class outside the generator's,
 # --class on an unconditional generator, resuming with another --class,
-# steer-train on BigGAN). The pixel-level checks (sigma 0 renders the
+# steer-train on BigGAN, a --gen file of neither family). The pixel-level checks (sigma 0 renders the
 # anchor, independent views keep the class, the resize) are
 # tests/test_anygen.c's.
 set -e
@@ -65,6 +65,8 @@ grep -q "class-conditional" err.txt || { fail "--class on a DCGAN: no message"; 
 "$G" steer-train --gen "$BIG" --out w2.safetensors 2> err.txt && fail "steer-train on BigGAN"
 grep -q "biggan128.safetensors is a BigGAN-deep file.*no backward" err.txt || { fail "steer-train on BigGAN: no message"; cat err.txt; }
 [ -e w2.safetensors ] && fail "steer-train on BigGAN wrote a file"
+"$G" views --gen rg/ckpt.safetensors --out x.png 2> err.txt && fail "views on an encoder checkpoint"
+grep -q "or a BigGAN-deep file" err.txt || { fail "--gen of neither family: no hint"; cat err.txt; }
 
 [ "$fails" -eq 0 ] && echo "test_biggan_train: all passed"
 exit $fails

@@ -39,7 +39,7 @@ static const opt_spec train_spec[] = {
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "RUN_DIR", "run directory", OPT_REQUIRED},
     {"views", OPT_ENUM, F(views), "gauss", 0, 0, "none|gauss|angular|independent|steer", NULL, "latent view of the positive", OPT_RUN},
     {"sigma", OPT_FLOAT, F(sigma), "0.2", 0, 100, NULL, "S", "latent noise scale of gauss/angular views", OPT_RUN},
-    {"walks", OPT_STR, F(walks), NULL, 0, 0, NULL, "FILE", "steering walks (genrep steer-train) for --views steer", OPT_RUN},
+    {"walks", OPT_STR, F(walks), NULL, 0, 0, NULL, "FILE", "steering walks for --views steer: tensors walks (T, zdim) and alpha_max (T), from genrep steer-train (DCGAN family) or made elsewhere (BigGAN)", OPT_RUN},
     {"alpha", OPT_FLOAT, F(alpha), "1", 0, 100, NULL, "A", "scale of the walks' alpha ranges (--views steer)", OPT_RUN},
     {"online", OPT_BOOL, F(online), NULL, 0, 0, NULL, NULL, "fresh anchors every step (the default; same as --pool 0)", 0},
     {"pool", OPT_INT, F(pool), "0", 0, GENREP_VIEW_MAX, NULL, "N", "pre-generate N neighbours per anchor into RUN_DIR/pool.bin", OPT_RUN},

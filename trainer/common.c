@@ -200,7 +200,15 @@ int anygen_load(anygen *a, const char *cmd, const char *path, int max_batch) {
         a->GC = 3; a->GH = a->GW = c->output_dim;
         a->cvec = (float *)xcalloc((size_t)max_batch * c->num_classes, sizeof(float), "BigGAN class vectors");
     } else {
-        if ((s = genrep_gen_load(&a->g, path, max_batch))) { report_status(cmd, path, s); return -1; }
+        if ((s = genrep_gen_load(&a->g, path, max_batch))) {
+            int not_a_gen = s == GENREP_ERR_FORMAT && strstr(genrep_last_error(), "genrep.model is") != NULL;
+            report_status(cmd, path, s);
+            if (not_a_gen)
+                fprintf(stderr, "genrep %s: --gen takes a DCGAN-family generator (metadata genrep.model = dcgan or cgan: genrep "
+                        "gan-train, weights/export_pytorch.py) or a BigGAN-deep file (genrep.model = biggan-deep: "
+                        "weights/export_pytorch.py --biggan)\n", cmd);
+            return -1;
+        }
         a->Z = a->g.cfg.zdim; a->cond = a->g.cfg.kind == GENREP_GAN_CGAN;
         a->ncls = a->n_gen_classes = a->cond ? a->g.cfg.n_classes : 0;
         genrep_gen_shape(&a->g, &a->GC, &a->GH, &a->GW);
