@@ -5,7 +5,6 @@
    2 + 2k at a random phase, with class-dependent colour and noise, so a
    probe can tell the classes apart; CLASSES = 0: DIR/<PREFIX><i>.png
    (unlabelled). C = 1 (gray PNG) or 3 (RGB PNG). Deterministic (Philox). */
-#define GENREP_IMPLEMENTATION
 #define GENREP_IMAGE_IO
 #include "../genrep.h"
 #include <stdio.h>

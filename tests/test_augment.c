@@ -1,7 +1,6 @@
 /* Augmentations: each deterministic piece against torchvision goldens
    (tests/ref/make_aug_golden.py), the random sampler's ranges and
    probabilities, and determinism across thread counts and batch splits. */
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include "golden.h"

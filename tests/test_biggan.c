@@ -9,7 +9,6 @@
    genrep's 2.1e-5 (make_biggan_golden.py prints the former). biggan_names.txt: the names and shapes
    of the full published 128/256 px models, which genrep's loader must
    expect exactly, in the same order. */
-#define GENREP_IMPLEMENTATION
 #include "../genrep.h"
 #include "golden.h"
 #include "testutil.h"

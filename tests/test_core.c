@@ -1,5 +1,4 @@
 /* Core: status strings, allocation alignment, Philox RNG, tensor, ISA choice. */
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include <string.h>

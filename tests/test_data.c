@@ -2,7 +2,6 @@
    Debian files when installed), image folders, PNG grids. */
 #define _DEFAULT_SOURCE /* mkdtemp, setenv */
 #define GENREP_IMAGE_IO
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include <string.h>

@@ -1,7 +1,6 @@
 /* [ENCODER] ResNet encoder + projection head: layout and names, init,
    finite differences of the whole network, eval consistency, threads. */
 #define _POSIX_C_SOURCE 200809L /* pthread barriers under -std=c11 (the bn_sync split test) */
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include "golden.h"

@@ -1,6 +1,5 @@
 /* tests/test_eval.c: [EVAL] mean/covariance, the Jacobi eigen-solver and the
    Frechet distance against hand-checked cases and closed forms. */
-#define GENREP_IMPLEMENTATION
 #include "../genrep.h"
 #include "testutil.h"
 #include <string.h>

@@ -1,11 +1,12 @@
 /* tests/test_export.c: a PyTorch generator exported by weights/export_pytorch.py
    (fixtures from tests/ref/make_export_golden.py) loads into genrep's
    generator and renders the images PyTorch rendered, on every ISA path. */
-#define GENREP_IMPLEMENTATION
+#define _POSIX_C_SOURCE 200809L /* getpid, unlink */
 #include "../genrep.h"
 #include "golden.h"
 #include "testutil.h"
 #include <string.h>
+#include <unistd.h>
 
 /* Fixtures are looked up in $GENREP_REF_DIR, default tests/ref (run from the repo root). */
 static void ref_path(char *buf, size_t n, const char *file) {

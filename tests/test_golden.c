@@ -10,7 +10,6 @@
    from the repository root, as tests/run.sh does).
    Tolerance: |got - ref| <= atol + rtol*|ref|; the worst ratio per layer
    and ISA is printed (1.0 = at the limit). */
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include "golden.h"

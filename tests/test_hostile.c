@@ -9,7 +9,6 @@
    limit ends with it. */
 #define _DEFAULT_SOURCE /* mkdtemp, mkfifo, ftruncate */
 #define GENREP_IMAGE_IO
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include <string.h>

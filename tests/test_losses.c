@@ -1,10 +1,12 @@
 /* [LOSS] NT-Xent, SupCon (golden vs PyTorch, finite differences in double,
    accumulate semantics, thread determinism) and MSE. */
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include "golden.h"
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #ifndef GOLDEN_DIR
 #define GOLDEN_DIR "tests/ref/"

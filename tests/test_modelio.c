@@ -2,7 +2,6 @@
    whole config; loading is strict (missing, reshaped and unexpected tensors
    are refused by name; optimiser state may stay unread); older encoder files
    (one width, one depth) still load; bad metadata is refused by key. */
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "tests/testutil.h"
 #include <string.h>

@@ -2,7 +2,6 @@
    over several steps against double-precision re-implementations written
    from the pseudo-code in the PyTorch docs (torch.optim.SGD, Adam, AdamW),
    the cosine schedule, and bad arguments. */
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include <string.h>

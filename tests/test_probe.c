@@ -3,7 +3,6 @@
    gradient recomputed in double at the returned solution, 1 vs 2 threads
    bitwise, cross-validation's choice of L2 on noisy vs clean data; and
    genrep_knn_accuracy against a brute-force double-precision kNN. */
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include <string.h>

@@ -3,7 +3,6 @@
    `test_safetensors --write-corpus DIR` writes the hand-made files (bad and
    good) to DIR instead: that is the fuzzer's seed corpus. */
 #define _POSIX_C_SOURCE 200809L
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include <string.h>

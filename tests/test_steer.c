@@ -1,7 +1,6 @@
 /* Steered latent views ([STEER] in genrep.h): the image edits against hand
    computed values, the walk gradient against central differences, the
    walk loss going down, and bitwise determinism of training. */
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include <string.h>

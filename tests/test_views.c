@@ -1,5 +1,4 @@
 /* Latent views and the linear / kNN probes. */
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
 #include "testutil.h"
 #include <string.h>
