@@ -11,12 +11,9 @@
    the resize is a box average / the gray mix; a DCGAN-family file renders
    exactly as before (genrep_gen_render, then (x+1)/2). */
 #define _GNU_SOURCE
-#define GENREP_IMPLEMENTATION
-#define GENREP_IMAGE_IO
-#include "../genrep.h"
+#include "../trainer/common.c" /* the trainer's header (genrep.h with GENREP_IMAGE_IO) and anygen */
 #include "testutil.h"
 #include <string.h>
-#include "../trainer/common.c"
 
 #define BIG "tests/ref/biggan128.safetensors"
 #define R 128
