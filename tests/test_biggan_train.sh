@@ -22,6 +22,7 @@ trap 'rm -rf "$T"' EXIT
 cd "$T"
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+export OMP_NUM_THREADS=1 # the fixture's renders are small; threads only add contention (views, steer-train)
 ENC="--width 4 --blocks 1 --batch 2 --size 32 --quiet --threads 1"
 finite_rows() { # metrics.csv -> number of rows with a finite loss
     awk -F, 'NR > 1 && $2 ~ /^-?[0-9]+(\.[0-9]+)?$/ { n++ } END { print n + 0 }' "$1"
