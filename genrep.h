@@ -989,6 +989,9 @@ typedef struct {
     /* set by the caller after create (create sets NULL): see genrep_encoder_bn_sync_fn */
     genrep_encoder_bn_sync_fn bn_sync;
     void  *bn_sync_user;
+    int    bn_sync_rank;            /* share mode with bn_sync: 0 on the one process that adds the
+                                       BN parameters' whole-batch gradients (see genrep_encoder_set_share) */
+    int    share, share_groups;     /* genrep_encoder_set_share; 0 and 1 after create */
     /* internals */
     struct genrep__encoder_plan *plan;
     float *acts;  size_t acts_floats;
@@ -1009,6 +1012,28 @@ GENREP_API void genrep_encoder_free(genrep_encoder *e);
    thread count. Takes effect at the next forward; GENREP_ERR_ARG for any
    other value than GENREP_PRECISION_FP32 / _BF16. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_set_precision(genrep_encoder *e, genrep_precision p);
+/* Share mode: batch-size-independent bits (data parallel over any power of
+   two of processes, issue 16). The batch of a training forward/backward is
+   `groups` equal groups of N/groups images (SimCLR's views: view 1 of every
+   anchor, then view 2); share j is images j*share .. j*share+share-1 of
+   every group. Every sum over the batch in training mode (BN's sum x, sum
+   x^2, sum dout, sum dout*xhat; the convs' and the head's weight and bias
+   gradients) is then a partial per share (its images in a fixed order, each
+   group's run one GEMM of fixed shape) combined by a binary counter, which
+   for a power-of-two share count is the perfect pairwise tree over shares.
+   A batch split into P consecutive power-of-two runs of shares (P a power
+   of two, one run per process) therefore gives each process the root of a
+   subtree; adding the P roots pairwise in rank order (recursive doubling or
+   halving) rebuilds the same tree: the same bits as one process. With
+   bn_sync set, the hook's sums must be combined that way too, and the BN
+   parameters' gradients come from the whole-batch sums, added on the
+   process with bn_sync_rank 0 only (the others add 0, so summing the
+   gradients over processes is exact for them). Independent of the thread
+   count like the default mode, which stays as it was (share 0). Allocates
+   the tree's scratch (about log2(max_batch/share) copies of the largest
+   weight); GENREP_ERR_ARG for share < 0, groups < 1, or max_batch not a
+   multiple of groups. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_set_share(genrep_encoder *e, int share, int groups);
 /* The sizes create would allocate, without allocating them: trained
    parameters, buffers (BN running stats) and activation floats for
    max_batch. A loader can refuse a file too small for the model its
@@ -3205,6 +3230,57 @@ static GENREP__CONV_UNUSED size_t genrep__conv_col_budget = (size_t)1 << 20;
 
 /* -------------------------------------------------------------- [LINEAR] */
 
+/* Pairwise trees over shares (genrep_encoder_set_share): a binary counter.
+   Leaf i (0-based) goes into level genrep__tree_level(i) (the trailing one
+   bits of i), after which the occupied levels of the stack are the set bits
+   of i + 1. Leaf i merges the stored nodes below its level, ((leaf + s0) +
+   s1) + ..: for L = 2^k leaves the root is the perfect binary tree. Float
+   addition commutes, so only the tree's shape matters, not the operands'
+   order. A stack needs genrep__tree_levels(L) levels. */
+static int genrep__tree_level(unsigned i) { int t = 0; while (i & 1u) { i >>= 1; t++; } return t; }
+static int genrep__tree_levels(unsigned L) { int k = 1; while (L >> k) k++; return k; }
+/* float vectors of n, level l at stack + l*n: merge leaf i (already written at its level) */
+static void genrep__ftree_merge(float *stack, size_t n, unsigned i) {
+    const int t = genrep__tree_level(i);
+    if (!t) return;
+    float *dst = stack + (size_t)t * n;
+    GENREP__OMP(omp parallel for schedule(static) if (n * (size_t)t > 32768))
+    for (size_t j = 0; j < n; j++) {
+        float acc = dst[j];
+        for (int l = 0; l < t; l++) acc = stack[(size_t)l * n + j] + acc;
+        dst[j] = acc;
+    }
+}
+/* out (len) += the root of a stack (levels n floats apart) holding L leaves */
+static void genrep__ftree_root_add(float *out, const float *stack, size_t n, size_t len, unsigned L) {
+    GENREP__OMP(omp parallel for schedule(static) if (len > 32768))
+    for (size_t j = 0; j < len; j++) {
+        float acc = 0.0f;
+        int first = 1;
+        for (int l = 0; (L >> l) != 0; l++)
+            if ((L >> l) & 1u) { acc = first ? stack[(size_t)l * n + j] : stack[(size_t)l * n + j] + acc; first = 0; }
+        out[j] += acc;
+    }
+}
+/* the same for pairs of doubles (BN's per-channel sums), on the caller's stack */
+typedef struct { double v[33][2]; unsigned n; } genrep__dtree;
+static void genrep__dtree_push(genrep__dtree *t, double a, double b) {
+    unsigned i = t->n++;
+    int l = 0;
+    while (i & 1u) { a = t->v[l][0] + a; b = t->v[l][1] + b; i >>= 1; l++; }
+    t->v[l][0] = a; t->v[l][1] = b;
+}
+static void genrep__dtree_root(double *a, double *b, const genrep__dtree *t) {
+    int first = 1;
+    *a = 0.0; *b = 0.0;
+    for (int l = 0; (t->n >> l) != 0; l++)
+        if ((t->n >> l) & 1u) {
+            *a = first ? t->v[l][0] : t->v[l][0] + *a;
+            *b = first ? t->v[l][1] : t->v[l][1] + *b;
+            first = 0;
+        }
+}
+
 /* out (B,OC) = inp (B,C) @ weight^T + bias: plain loops, float sum in c order. */
 static GENREP__CONV_UNUSED void genrep__linear_forward_ref(float *out, const float *inp, const float *weight,
                                                           const float *bias, int B, int C, int OC) {
@@ -3289,6 +3365,35 @@ static genrep_status genrep__linear_backward_p(float *dinp, float *dweight, floa
             dbias[o] += acc;
         }
     }
+    return GENREP_OK;
+}
+
+/* Share mode (genrep_encoder_set_share): dweight (OC,C) += dout^T @ inp and
+   dbias (OC) += the column sums of dout (B rows, G groups of B/G), as a
+   pairwise tree over shares of S rows per group. stack: genrep__tree_levels(L)
+   levels of OC*C + OC floats, L = ceil(B/G / S). */
+static genrep_status genrep__linear_dweight_tree(float *dweight, float *dbias, float *stack, const float *dout,
+                                                 const float *inp, int B, int C, int OC, int prec, int G, int S) {
+    const int Bg = B / G;
+    const unsigned L = (unsigned)((Bg + S - 1) / S);
+    const size_t n = (size_t)OC * C + OC;
+    for (unsigned i = 0; i < L; i++) {
+        float *leaf = stack + (size_t)genrep__tree_level(i) * n, *lb = leaf + (size_t)OC * C;
+        const int j0 = (int)i * S, m = Bg - j0 < S ? Bg - j0 : S;
+        memset(leaf, 0, sizeof(float) * n);
+        for (int g = 0; g < G; g++) {
+            const int r0 = g * Bg + j0;
+            genrep_status st = genrep__linear_gemm(prec, 1, 0, OC, C, m, dout + (size_t)r0 * OC, OC,
+                                                   inp + (size_t)r0 * C, C, 1.0f, leaf, C);
+            if (st) return st;
+            for (int r = r0; r < r0 + m; r++)
+                for (int o = 0; o < OC; o++) lb[o] += dout[(size_t)r * OC + o];
+        }
+        genrep__ftree_merge(stack, n, i);
+    }
+    /* the root: weights, then bias */
+    if (dweight) genrep__ftree_root_add(dweight, stack, n, (size_t)OC * C, L);
+    if (dbias) genrep__ftree_root_add(dbias, stack + (size_t)OC * C, n, (size_t)OC, L);
     return GENREP_OK;
 }
 
@@ -3923,6 +4028,49 @@ static genrep_status genrep__conv2d_backward_impl(float *dinp, float *dweight, f
     return GENREP_OK;
 }
 
+/* Share mode (genrep_encoder_set_share): dweight (K, CRS) += the weight
+   gradient as a pairwise tree over shares (G groups of N/G images, S per
+   share and group). A leaf is its groups' runs in order, each one GEMM of
+   m*PQ columns into the zeroed leaf (beta 1), so its bits depend only on
+   the share's images. The GEMMs are parallel inside (their bits do not
+   depend on the thread count). stack: genrep__tree_levels(L) * K*CRS floats;
+   col: genrep__conv_ws(S, CRS, K, PQ) floats (im2col and dout slabs). */
+static size_t genrep__conv2d_tree_ws(const genrep_conv2d_desc *d, int G, int S) {
+    const size_t CRS = (size_t)d->C * d->R * d->S, PQ = (size_t)d->P * d->Q;
+    const unsigned L = (unsigned)((d->N / G + S - 1) / S);
+    return (size_t)genrep__tree_levels(L) * d->K * CRS + CRS * S * PQ + (S > 1 ? (size_t)d->K * S * PQ : 0);
+}
+static genrep_status genrep__conv2d_dweight_tree(float *dweight, float *ws, const float *dout, const float *inp,
+                                                 const genrep_conv2d_desc *d, int G, int S) {
+    const genrep__col_geom g = genrep__conv2d_geom(d);
+    const int K = d->K, CRS = d->C * d->R * d->S, Ng = d->N / G;
+    const size_t PQ = (size_t)d->P * d->Q, KC = (size_t)K * CRS;
+    const unsigned L = (unsigned)((Ng + S - 1) / S);
+    float *stack = ws, *col = ws + (size_t)genrep__tree_levels(L) * KC, *dy = col + (size_t)CRS * S * PQ;
+    uint32_t xmask_buf[GENREP__IMPLICIT_MASK_MAX];
+    const uint32_t *xmask = NULL;
+    if (genrep__conv_implicit && g.sh == 1 && g.sw == 1 && g.q == g.w && (size_t)g.s * PQ <= GENREP__IMPLICIT_MASK_MAX) {
+        for (int ks = 0; ks < g.s; ks++)
+            for (size_t jp = 0; jp < PQ; jp++) {
+                const int ix = (int)(jp % (size_t)g.q) - g.pw + ks;
+                xmask_buf[(size_t)ks * PQ + jp] = ix >= 0 && ix < g.w ? ~(uint32_t)0 : 0;
+            }
+        xmask = xmask_buf;
+    }
+    for (unsigned i = 0; i < L; i++) {
+        float *leaf = stack + (size_t)genrep__tree_level(i) * KC;
+        const int j0 = (int)i * S, m = Ng - j0 < S ? Ng - j0 : S;
+        GENREP__CONV_PARFOR(KC)
+        for (size_t j = 0; j < KC; j++) leaf[j] = 0.0f;
+        for (int gi = 0; gi < G; gi++)
+            if (genrep__conv2d_backward_chunk(NULL, leaf, col, dy, dout, inp, NULL, d, &g, gi * Ng + j0, m, 0, xmask))
+                return genrep__fail(GENREP_ERR_NOMEM, "genrep_conv2d_backward: GEMM failed (packing buffers)");
+        genrep__ftree_merge(stack, KC, i);
+    }
+    genrep__ftree_root_add(dweight, stack, KC, KC, L);
+    return GENREP_OK;
+}
+
 /* --------------------------------------------------------------- [CONVT] */
 
 /* A transposed conv is the conv2d whose input is our output: image side
@@ -4529,6 +4677,47 @@ static void genrep__bn_act_dsums(double *sums, float *dgamma, float *dbeta, cons
         if (dgamma) dgamma[c] += (float)sdyx;
         if (dbeta) dbeta[c] += (float)sdy;
         sums[c] = sdy; sums[C + c] = sdyx;
+    }
+}
+
+/* Share mode (genrep_encoder_set_share): genrep__bn_act_sums and
+   genrep__bn_act_dsums (without touching dgamma, dbeta) as pairwise trees
+   over shares: a share's partial is its images of group 0, 1, .. in order,
+   each image's HW values as the default pass sums them. */
+static void genrep__bn_act_sums_tree(double *sums, const float *inp, int N, int C, int HW, int G, int S) {
+    const int Ng = N / G;
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        genrep__dtree t;
+        t.n = 0;
+        for (int j0 = 0; j0 < Ng; j0 += S) {
+            double sum = 0.0, sq = 0.0;
+            for (int g = 0; g < G; g++)
+                for (int n = g * Ng + j0; n < g * Ng + j0 + S && n < (g + 1) * Ng; n++)
+                    genrep__sum_ssq8(&sum, &sq, inp + ((size_t)n * C + c) * HW, HW);
+            genrep__dtree_push(&t, sum, sq);
+        }
+        genrep__dtree_root(&sums[c], &sums[C + c], &t);
+    }
+}
+static void genrep__bn_act_dsums_tree(double *sums, const float *dout, const float *act_out, const float *inp,
+                                      const float *mean, const float *rstd, int N, int C, int HW, int G, int S) {
+    const int Ng = N / G;
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) {
+        genrep__dtree t;
+        t.n = 0;
+        for (int j0 = 0; j0 < Ng; j0 += S) {
+            double sdy = 0.0, sdyx = 0.0;
+            for (int g = 0; g < G; g++)
+                for (int n = g * Ng + j0; n < g * Ng + j0 + S && n < (g + 1) * Ng; n++) {
+                    const size_t off = ((size_t)n * C + c) * HW;
+                    genrep__bn_dsums_masked(&sdy, &sdyx, dout + off, act_out ? act_out + off : NULL, inp + off, HW,
+                                            mean[c], rstd[c]);
+                }
+            genrep__dtree_push(&t, sdy, sdyx);
+        }
+        genrep__dtree_root(&sums[c], &sums[C + c], &t);
     }
 }
 
@@ -6782,7 +6971,8 @@ struct genrep__encoder_plan {
     /* per-tensor init rule, parallel to e->tensors */
     int    *init_kind;
     float  *init_scale;
-    double *bn_sums;                             /* 2 * max channels + 1, for bn_sync */
+    double *bn_sums;                             /* 2 * max channels + 1, for bn_sync and share mode */
+    float  *tree;  size_t tree_floats;           /* share mode's scratch (genrep_encoder_set_share) */
     /* profile: per unit conv/BN forward/backward seconds, and the rest */
     int    profiling;
     double prof[GENREP__ENC_MAX_UNITS][4];
@@ -7003,9 +7193,50 @@ GENREP_API genrep_status genrep_encoder_set_precision(genrep_encoder *e, genrep_
     return GENREP_OK;
 }
 
+GENREP_API genrep_status genrep_encoder_set_share(genrep_encoder *e, int share, int groups) {
+    GENREP__CHECK_PTR(e);
+    if (!e->plan) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_set_share: encoder not created");
+    if (share < 0 || groups < 1 || e->max_batch % groups)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_set_share: share %d, groups %d: expected share >= 0 and "
+                            "groups >= 1 dividing max_batch %d", share, groups, e->max_batch);
+    struct genrep__encoder_plan *pl = e->plan;
+    size_t need = 0;
+    if (share) {
+        const unsigned L = (unsigned)((e->max_batch / groups + share - 1) / share);
+        for (int u = 0; u < pl->n_units; u++) {
+            const genrep__enc_unit *un = &pl->units[u];
+            genrep_conv2d_desc d;
+            genrep_status st = genrep_conv2d_init(&d, e->max_batch, un->C, un->H, un->W, un->K, un->R, un->S,
+                                                  un->stride, un->pad);
+            if (st) return st;
+            size_t w = genrep__conv2d_tree_ws(&d, groups, share);
+            if (w > need) need = w;
+        }
+        if (pl->has_head) {
+            size_t h1 = (size_t)pl->Hd * pl->F + pl->Hd, h2 = (size_t)pl->O * pl->Hd + pl->O;
+            size_t w = (size_t)genrep__tree_levels(L) * (h1 > h2 ? h1 : h2);
+            if (w > need) need = w;
+        }
+    }
+    if (need > pl->tree_floats) {
+        float *t = (float *)genrep_alloc(need * sizeof(float));
+        if (!t) return genrep__fail(GENREP_ERR_NOMEM, "genrep_encoder_set_share: cannot allocate %zu MiB for share %d",
+                                    (need * sizeof(float)) >> 20, share);
+        genrep_free(pl->tree);
+        pl->tree = t;
+        pl->tree_floats = need;
+    }
+    e->share = share;
+    e->share_groups = groups;
+    return GENREP_OK;
+}
+
 GENREP_API void genrep_encoder_free(genrep_encoder *e) {
     if (!e) return;
-    if (e->plan) { genrep_free(e->plan->init_kind); genrep_free(e->plan->init_scale); genrep_free(e->plan->bn_sums); }
+    if (e->plan) {
+        genrep_free(e->plan->init_kind); genrep_free(e->plan->init_scale); genrep_free(e->plan->bn_sums);
+        genrep_free(e->plan->tree);
+    }
     genrep_free(e->plan);
     genrep_free(e->params);
     genrep_free(e->grads);
@@ -7065,6 +7296,7 @@ GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_e
     if (st) return st;
     e->cfg = *cfg;
     e->max_batch = max_batch;
+    e->share_groups = 1;
     e->plan = (struct genrep__encoder_plan *)genrep_alloc(sizeof *e->plan);
     if (!e->plan) return genrep__fail(GENREP_ERR_NOMEM, "genrep_encoder_create: cannot allocate the plan");
     memset(e->plan, 0, sizeof *e->plan);
@@ -7194,11 +7426,12 @@ static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const f
     if ((st = genrep_conv2d_forward(c, e->ws, inp, e->params + T[u->t_w].offset, NULL, &d))) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_CONV_F] += t1 - t0; }
     const double *gs = NULL;
-    if (training && e->bn_sync) { /* whole-batch statistics over the processes */
+    if (training && (e->bn_sync || e->share)) { /* whole-batch statistics over the processes, or the share tree */
         double *v = pl->bn_sums;
-        genrep__bn_act_sums(v, c, N, u->K, u->P * u->Q);
+        if (e->share) genrep__bn_act_sums_tree(v, c, N, u->K, u->P * u->Q, e->share_groups, e->share);
+        else genrep__bn_act_sums(v, c, N, u->K, u->P * u->Q);
         v[2 * u->K] = (double)N * u->P * u->Q;
-        if ((st = e->bn_sync(e->bn_sync_user, v, 2 * u->K + 1))) return st;
+        if (e->bn_sync && (st = e->bn_sync(e->bn_sync_user, v, 2 * u->K + 1))) return st;
         gs = v;
     }
     st = genrep__bn_act_forward(y, e->acts + u->a_mean, e->acts + u->a_rstd,
@@ -7226,7 +7459,18 @@ static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float 
     d.precision = e->precision;
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
     const double *gs = NULL;
-    if (training && e->bn_sync) { /* local dgamma, dbeta; whole-batch sums for dinp */
+    float *dgamma = e->grads + T[u->t_gamma].offset, *dbeta = e->grads + T[u->t_beta].offset;
+    if (training && e->share) { /* the share tree; dgamma, dbeta from the whole batch's sums (on one process) */
+        double *v = pl->bn_sums;
+        const int K = u->K;
+        genrep__bn_act_dsums_tree(v, g, act, e->acts + u->a_conv, e->acts + u->a_mean, e->acts + u->a_rstd, N, K,
+                                  u->P * u->Q, e->share_groups, e->share);
+        v[2 * K] = (double)N * u->P * u->Q;
+        if (e->bn_sync && (st = e->bn_sync(e->bn_sync_user, v, 2 * K + 1))) return st;
+        if (!e->bn_sync || e->bn_sync_rank == 0)
+            for (int c = 0; c < K; c++) { dgamma[c] += (float)v[K + c]; dbeta[c] += (float)v[c]; }
+        gs = v;
+    } else if (training && e->bn_sync) { /* local dgamma, dbeta; whole-batch sums for dinp */
         double *v = pl->bn_sums;
         genrep__bn_act_dsums(v, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g, act,
                              e->acts + u->a_conv, e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q);
@@ -7240,8 +7484,13 @@ static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float 
                                  e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training, 0, gs);
     if (st) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_BN_B] += t1 - t0; }
-    st = genrep__conv2d_backward_impl(dinp, e->grads + T[u->t_w].offset, NULL, e->ws, gbn, inp,
-                                      e->params + T[u->t_w].offset, &d, dinp_acc);
+    if (training && e->share) { /* the data gradient as usual, the weight gradient by the share tree */
+        st = genrep__conv2d_backward_impl(dinp, NULL, NULL, e->ws, gbn, inp, e->params + T[u->t_w].offset, &d, dinp_acc);
+        if (!st) st = genrep__conv2d_dweight_tree(e->grads + T[u->t_w].offset, pl->tree, gbn, inp, &d,
+                                                  e->share_groups, e->share);
+    } else
+        st = genrep__conv2d_backward_impl(dinp, e->grads + T[u->t_w].offset, NULL, e->ws, gbn, inp,
+                                          e->params + T[u->t_w].offset, &d, dinp_acc);
     if (pl->profiling) pl->prof[ui][GENREP__PROF_CONV_B] += genrep__enc_now() - t1;
     return st;
 }
@@ -7251,6 +7500,9 @@ GENREP_API genrep_status genrep_encoder_forward(genrep_encoder *e, const float *
     if (!e->plan) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_forward: encoder not created");
     if (N <= 0 || N > e->max_batch)
         return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_forward: N=%d outside 1..max_batch=%d", N, e->max_batch);
+    if (training && e->share && N % e->share_groups)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_forward: N=%d is not a multiple of the share groups %d",
+                            N, e->share_groups);
     struct genrep__encoder_plan *pl = e->plan;
     const genrep_param_info *T = e->tensors;
     genrep_status st;
@@ -7313,15 +7565,23 @@ GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp,
         const float *h1 = e->acts + pl->a_h1;
         memset(dz, 0, (size_t)N * pl->O * sizeof(float));
         if ((st = genrep_l2norm_backward(dz, dout, e->acts + pl->a_out, e->acts + pl->a_norm, N, pl->O))) return st;
+        /* share mode: the weight and bias gradients by the share tree, the data gradient as usual */
+        const int sh = tr && e->share;
+        float *dw2 = e->grads + T[pl->t_w2].offset, *db2 = e->grads + T[pl->t_b2].offset;
+        float *dw1 = e->grads + T[pl->t_w1].offset, *db1 = e->grads + T[pl->t_b1].offset;
         memset(dh, 0, (size_t)N * pl->Hd * sizeof(float));
-        if ((st = genrep__linear_backward_p(dh, e->grads + T[pl->t_w2].offset, e->grads + T[pl->t_b2].offset, dz, h1,
+        if ((st = genrep__linear_backward_p(dh, sh ? NULL : dw2, sh ? NULL : db2, dz, h1,
                                             e->params + T[pl->t_w2].offset, N, pl->Hd, pl->O, e->precision)))
             return st;
+        if (sh && (st = genrep__linear_dweight_tree(dw2, db2, pl->tree, dz, h1, N, pl->Hd, pl->O, e->precision,
+                                                    e->share_groups, e->share))) return st;
         genrep__enc_relu_mask(dh, h1, (size_t)N * pl->Hd);
         memset(dz, 0, (size_t)N * pl->F * sizeof(float));
-        if ((st = genrep__linear_backward_p(dz, e->grads + T[pl->t_w1].offset, e->grads + T[pl->t_b1].offset, dh,
+        if ((st = genrep__linear_backward_p(dz, sh ? NULL : dw1, sh ? NULL : db1, dh,
                                             e->acts + pl->a_feat, e->params + T[pl->t_w1].offset,
                                             N, pl->F, pl->Hd, e->precision))) return st;
+        if (sh && (st = genrep__linear_dweight_tree(dw1, db1, pl->tree, dh, e->acts + pl->a_feat, N, pl->F, pl->Hd,
+                                                    e->precision, e->share_groups, e->share))) return st;
         dfeat = dz;
     }
     double t1 = pl->profiling ? genrep__enc_now() : 0;

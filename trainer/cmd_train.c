@@ -247,6 +247,7 @@ typedef struct {
     int n_ex;
 } model;
 
+#define TRAIN_SHARE 2 /* anchors per share: bench/RESULTS.md */
 static int model_create(model *m, const train_opts *o, const source *src, int B2) {
     genrep_encoder_config ec;
     genrep_status s;
@@ -258,6 +259,17 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
         report_status("train", "--precision", s);
         genrep_encoder_free(&m->e);
         return -1;
+    }
+    {   /* K-independent sums (issue 16): every batch sum a pairwise tree over shares of
+           TRAIN_SHARE anchors (both views), so K ranks give the bits of one process */
+        const char *sv = getenv("GENREP_SHARE");
+        int share = sv ? atoi(sv) : TRAIN_SHARE, b = B2 / 2;
+        while (share > 1 && b % share) share /= 2;
+        if ((s = genrep_encoder_set_share(&m->e, share, 2))) {
+            report_status("train", "encoder", s);
+            genrep_encoder_free(&m->e);
+            return -1;
+        }
     }
     m->F = m->e.feat_dim;
     m->head_dim = o->loss == LOSS_CE ? src->ncls : o->loss == LOSS_INVERTER ? src->Z : 0;
@@ -690,7 +702,7 @@ static int train(int argc, char **argv) {
     if (any_failed(sr)) { source_free(&src); if (rank0) run_close(&run, 0); return sr == -2 ? 2 : 1; }
     if (src.has_folder && o.epochs) o.steps = (int)(((int64_t)o.epochs * src.fc.n + B - 1) / B); /* epochs of this folder */
     if (any_failed(model_create(&m, &o, &src, B2 / dist.size))) { source_free(&src); if (rank0) run_close(&run, 0); return 1; }
-    if (dist.size > 1) { m.e.bn_sync = dist_bn_sync; m.e.bn_sync_user = NULL; } /* whole-batch BN statistics */
+    if (dist.size > 1) { m.e.bn_sync = dist_bn_sync; m.e.bn_sync_user = NULL; m.e.bn_sync_rank = dist.rank; } /* whole-batch BN statistics */
     int64_t step0 = 0;
     if (any_failed(rank0 && !strcmp(o.resume, "auto") && file_exists(ckpt) && (step0 = model_resume(&m, ckpt, &o)) < 0)) goto out_model;
     {   /* config.txt: every setting as given, plus what the machine chose */
