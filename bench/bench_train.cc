@@ -103,6 +103,24 @@ void BM_train_step(benchmark::State &st) {
                 " t" + std::to_string(threads));
 }
 
+// Args: threads, share (anchors per share, both views: genrep_encoder_set_share(enc, share, 2),
+// the K-independent sums genrep train uses; 0 = the default reductions), fp32.
+void BM_train_step_share(benchmark::State &st) {
+    const int threads = (int)st.range(0), share = (int)st.range(1);
+    genrep_set_num_threads(threads);
+    Trainer T;
+    if (!T.ok || genrep_encoder_set_share(&T.enc, share, 2) != GENREP_OK) { st.SkipWithError(genrep_last_error()); return; }
+    if (T.run() != GENREP_OK) { st.SkipWithError(genrep_last_error()); return; }
+    for (auto _ : st) {
+        T.run();
+        benchmark::ClobberMemory();
+    }
+    st.SetItemsProcessed(st.iterations() * kViews);
+    st.counters["img/s"] = benchmark::Counter(kViews, benchmark::Counter::kIsIterationInvariantRate);
+    st.SetLabel(std::string("simclr small B256x2 share ") + std::to_string(share) + " " + genrep_isa_name(genrep_get_isa()) +
+                " t" + std::to_string(threads));
+}
+
 // --profile_steps mode: the encoder's per-layer table plus the rest of the step.
 int profile(int steps, int threads, const char *path, int bf16) {
     genrep_set_num_threads(threads);
@@ -152,6 +170,8 @@ int profile(int steps, int threads, const char *path, int bf16) {
 // (both threads), for img per CPU-second on a loaded machine.
 BENCHMARK(BM_train_step)->ArgNames({"threads", "bf16"})->ArgsProduct({{1, 2}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime()
     ->MeasureProcessCPUTime();
+BENCHMARK(BM_train_step_share)->ArgNames({"threads", "share"})->ArgsProduct({{1, 2}, {0, 1, 2, 4, 8}})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 int main(int argc, char **argv) {
     int steps = 0, threads = 2, bf16 = 0;
