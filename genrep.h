@@ -4030,23 +4030,27 @@ static genrep_status genrep__conv2d_backward_impl(float *dinp, float *dweight, f
 
 /* Share mode (genrep_encoder_set_share): dweight (K, CRS) += the weight
    gradient as a pairwise tree over shares (G groups of N/G images, S per
-   share and group). A leaf is its groups' runs in order, each one GEMM of
-   m*PQ columns into the zeroed leaf (beta 1), so its bits depend only on
-   the share's images. The GEMMs are parallel inside (their bits do not
-   depend on the thread count). stack: genrep__tree_levels(L) * K*CRS floats;
-   col: genrep__conv_ws(S, CRS, K, PQ) floats (im2col and dout slabs). */
+   share and group). A leaf's images (its run of every group, in group
+   order) and their dout are first copied together, so the leaf is one GEMM
+   of m*PQ columns written (beta 0) into its level of the stack: its bits
+   depend only on the share's images, and each leaf costs one pass over the
+   (K, CRS) gradient plus its merge. The GEMMs are parallel inside (their
+   bits do not depend on the thread count). Workspace: the stack,
+   genrep__tree_levels(L) * K*CRS floats, then the leaf's images, dout as
+   (K, m*PQ), and im2col (unless the implicit path packs from the images). */
 static size_t genrep__conv2d_tree_ws(const genrep_conv2d_desc *d, int G, int S) {
-    const size_t CRS = (size_t)d->C * d->R * d->S, PQ = (size_t)d->P * d->Q;
+    const size_t CRS = (size_t)d->C * d->R * d->S, PQ = (size_t)d->P * d->Q, m = (size_t)G * S;
     const unsigned L = (unsigned)((d->N / G + S - 1) / S);
-    return (size_t)genrep__tree_levels(L) * d->K * CRS + CRS * S * PQ + (S > 1 ? (size_t)d->K * S * PQ : 0);
+    return (size_t)genrep__tree_levels(L) * d->K * CRS + m * ((size_t)d->C * d->H * d->W + (size_t)d->K * PQ + CRS * PQ);
 }
 static genrep_status genrep__conv2d_dweight_tree(float *dweight, float *ws, const float *dout, const float *inp,
                                                  const genrep_conv2d_desc *d, int G, int S) {
     const genrep__col_geom g = genrep__conv2d_geom(d);
     const int K = d->K, CRS = d->C * d->R * d->S, Ng = d->N / G;
-    const size_t PQ = (size_t)d->P * d->Q, KC = (size_t)K * CRS;
+    const size_t PQ = (size_t)d->P * d->Q, KC = (size_t)K * CRS, CHW = (size_t)d->C * d->H * d->W;
     const unsigned L = (unsigned)((Ng + S - 1) / S);
-    float *stack = ws, *col = ws + (size_t)genrep__tree_levels(L) * KC, *dy = col + (size_t)CRS * S * PQ;
+    float *stack = ws, *xin = ws + (size_t)genrep__tree_levels(L) * KC, *dy = xin + (size_t)G * S * CHW;
+    float *col = dy + (size_t)G * S * K * PQ;
     uint32_t xmask_buf[GENREP__IMPLICIT_MASK_MAX];
     const uint32_t *xmask = NULL;
     if (genrep__conv_implicit && g.sh == 1 && g.sw == 1 && g.q == g.w && (size_t)g.s * PQ <= GENREP__IMPLICIT_MASK_MAX) {
@@ -4059,12 +4063,25 @@ static genrep_status genrep__conv2d_dweight_tree(float *dweight, float *ws, cons
     }
     for (unsigned i = 0; i < L; i++) {
         float *leaf = stack + (size_t)genrep__tree_level(i) * KC;
-        const int j0 = (int)i * S, m = Ng - j0 < S ? Ng - j0 : S;
-        GENREP__CONV_PARFOR(KC)
-        for (size_t j = 0; j < KC; j++) leaf[j] = 0.0f;
+        const int j0 = (int)i * S, mg = Ng - j0 < S ? Ng - j0 : S, m = G * mg, cols = (int)(m * PQ);
+        /* the leaf's images, and its dout as one (K, cols) matrix */
         for (int gi = 0; gi < G; gi++)
-            if (genrep__conv2d_backward_chunk(NULL, leaf, col, dy, dout, inp, NULL, d, &g, gi * Ng + j0, m, 0, xmask))
-                return genrep__fail(GENREP_ERR_NOMEM, "genrep_conv2d_backward: GEMM failed (packing buffers)");
+            memcpy(xin + (size_t)gi * mg * CHW, inp + ((size_t)gi * Ng + j0) * CHW, sizeof(float) * mg * CHW);
+        GENREP__CONV_PARFOR((size_t)K * cols)
+        for (int k = 0; k < K; k++)
+            for (int t = 0; t < m; t++) {
+                const size_t n = (size_t)(t / mg) * Ng + j0 + t % mg;
+                memcpy(dy + (size_t)k * cols + (size_t)t * PQ, dout + (n * K + k) * PQ, sizeof(float) * PQ);
+            }
+        genrep_status st;
+        if (xmask) {
+            genrep__im2col_ctx ctx = { xin, &g, xmask };
+            st = genrep__conv_gemm(d, 0, 1, K, CRS, cols, dy, cols, xin, cols, 0.0f, leaf, CRS, genrep__pack_b_im2col_t, &ctx);
+        } else {
+            genrep__im2col(col, (size_t)cols, xin, m, &g);
+            st = genrep__conv_gemm(d, 0, 1, K, CRS, cols, dy, cols, col, cols, 0.0f, leaf, CRS, NULL, NULL);
+        }
+        if (st) return st;
         genrep__ftree_merge(stack, KC, i);
     }
     genrep__ftree_root_add(dweight, stack, KC, KC, L);
