@@ -155,7 +155,11 @@ QUICKSTART-END
      fp32 parts outside the encoder (the loss's similarity GEMM) still
      differ by path, so a whole bf16 run is reproducible per path. A batch
      split over processes (the encoder's bn_sync hook, genrep train under
-     mpirun) sums in another grouping: the same up to rounding, not bitwise.
+     mpirun) sums in another grouping: the same up to rounding, unless the
+     encoder is in share mode (genrep_encoder_set_share: every batch sum a
+     pairwise tree over fixed shares of the batch), where P = 2^k processes
+     each holding a power of two of shares and adding their roots pairwise
+     in rank order get the bits of one process (genrep train does this).
 
    EXAMPLES (examples/; `make` builds them, `make test` runs each with --smoke)
      00_quickstart.c        this manual's quick start
