@@ -401,6 +401,17 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_linear_forward(float *out, cons
 GENREP_API GENREP_NODISCARD genrep_status genrep_linear_backward(float *dinp, float *dweight, float *dbias,
                                                 const float *dout, const float *inp,
                                                 const float *weight, int B, int C, int OC);
+/* [LINEAR] share mode (genrep_encoder_set_share): dweight (OC,C) += dout^T @ inp and
+   dbias (OC) += sum_b dout (either may be NULL) as a pairwise tree over
+   shares, B rows in `groups` groups of B/groups, share j = rows j*share ..
+   j*share+share-1 of every group: a batch cut into power-of-two runs of
+   shares, the runs' results added pairwise, gives the same bits. ws holds
+   genrep_linear_share_workspace(B, C, OC, groups, share) floats (0 for bad
+   sizes). dinp: genrep_linear_backward with dweight and dbias NULL. */
+GENREP_API size_t genrep_linear_share_workspace(int B, int C, int OC, int groups, int share);
+GENREP_API GENREP_NODISCARD genrep_status genrep_linear_backward_share(float *dweight, float *dbias, float *ws,
+                                                      const float *dout, const float *inp, int B, int C, int OC,
+                                                      int groups, int share);
 
 /* [CONV] 2-D convolution, cross-correlation as PyTorch, zero padding.
    inp (N,C,H,W), weight (K,C,R,S), bias (K) or NULL, out (N,K,P,Q) with
@@ -3401,6 +3412,21 @@ static genrep_status genrep__linear_dweight_tree(float *dweight, float *dbias, f
     return GENREP_OK;
 }
 
+GENREP_API size_t genrep_linear_share_workspace(int B, int C, int OC, int groups, int share) {
+    if (B <= 0 || C <= 0 || OC <= 0 || groups < 1 || share < 1 || B % groups) return 0;
+    const unsigned L = (unsigned)((B / groups + share - 1) / share);
+    return (size_t)genrep__tree_levels(L) * ((size_t)OC * C + OC);
+}
+
+GENREP_API genrep_status genrep_linear_backward_share(float *dweight, float *dbias, float *ws, const float *dout,
+                                                      const float *inp, int B, int C, int OC, int groups, int share) {
+    GENREP__CHECK_PTR(dout); GENREP__CHECK_PTR(inp); GENREP__CHECK_PTR(ws);
+    GENREP__CHECK_POS(B); GENREP__CHECK_POS(C); GENREP__CHECK_POS(OC); GENREP__CHECK_POS(share);
+    if (groups < 1 || B % groups)
+        return genrep__fail(GENREP_ERR_ARG, "%s: groups %d must be >= 1 and divide B %d", __func__, groups, B);
+    return genrep__linear_dweight_tree(dweight, dbias, ws, dout, inp, B, C, OC, GENREP_PRECISION_FP32, groups, share);
+}
+
 /* ---------------------------------------------------------------- [CONV] */
 
 /* The geometry shared by conv2d and convt2d: an "image" side with ch
@@ -4038,35 +4064,33 @@ static genrep_status genrep__conv2d_backward_impl(float *dinp, float *dweight, f
    order) and their dout are first copied together, so the leaf is one GEMM
    of m*PQ columns written (beta 0) into its level of the stack: its bits
    depend only on the share's images, and each leaf costs one pass over the
-   (K, CRS) gradient plus its merge. The GEMMs are parallel inside (their
-   bits do not depend on the thread count). Workspace: the stack,
-   genrep__tree_levels(L) * K*CRS floats, then the leaf's images, dout as
-   (K, m*PQ), and im2col (unless the implicit path packs from the images). */
-static size_t genrep__conv2d_tree_ws(const genrep_conv2d_desc *d, int G, int S) {
+   (K, CRS) gradient plus its merge.
+   Threads: the binary counter's root over L leaves is T(first P leaves) +
+   counter(the other L - P), P the largest power of two below L (or L/2), so
+   with 2+ threads two slots take those two ranges, each with its own stack
+   and one-thread GEMMs (no barrier per leaf: small GEMMs under load paid
+   more in barriers than they saved), and add their roots: the bits of the
+   one-slot loop, whose GEMMs are parallel inside instead. Workspace per
+   slot: the stack, genrep__tree_levels(L) * K*CRS floats, then the leaf's
+   images, dout as (K, m*PQ), and im2col (unless the implicit path packs
+   from the images). */
+static size_t genrep__conv2d_tree_slot(const genrep_conv2d_desc *d, int G, int S) {
     const size_t CRS = (size_t)d->C * d->R * d->S, PQ = (size_t)d->P * d->Q, m = (size_t)G * S;
     const unsigned L = (unsigned)((d->N / G + S - 1) / S);
     return (size_t)genrep__tree_levels(L) * d->K * CRS + m * ((size_t)d->C * d->H * d->W + (size_t)d->K * PQ + CRS * PQ);
 }
-static genrep_status genrep__conv2d_dweight_tree(float *dweight, float *ws, const float *dout, const float *inp,
-                                                 const genrep_conv2d_desc *d, int G, int S) {
-    const genrep__col_geom g = genrep__conv2d_geom(d);
+static size_t genrep__conv2d_tree_ws(const genrep_conv2d_desc *d, int G, int S) {
+    return 2 * genrep__conv2d_tree_slot(d, G, S);
+}
+/* leaves i0 .. i1-1 into stack (a counter started at i0), slab after the stack */
+static genrep_status genrep__conv2d_tree_range(float *stack, int levels, const float *dout, const float *inp,
+                                               const genrep_conv2d_desc *d, const genrep__col_geom *g,
+                                               const uint32_t *xmask, int G, int S, unsigned i0, unsigned i1) {
     const int K = d->K, CRS = d->C * d->R * d->S, Ng = d->N / G;
     const size_t PQ = (size_t)d->P * d->Q, KC = (size_t)K * CRS, CHW = (size_t)d->C * d->H * d->W;
-    const unsigned L = (unsigned)((Ng + S - 1) / S);
-    float *stack = ws, *xin = ws + (size_t)genrep__tree_levels(L) * KC, *dy = xin + (size_t)G * S * CHW;
-    float *col = dy + (size_t)G * S * K * PQ;
-    uint32_t xmask_buf[GENREP__IMPLICIT_MASK_MAX];
-    const uint32_t *xmask = NULL;
-    if (genrep__conv_implicit && g.sh == 1 && g.sw == 1 && g.q == g.w && (size_t)g.s * PQ <= GENREP__IMPLICIT_MASK_MAX) {
-        for (int ks = 0; ks < g.s; ks++)
-            for (size_t jp = 0; jp < PQ; jp++) {
-                const int ix = (int)(jp % (size_t)g.q) - g.pw + ks;
-                xmask_buf[(size_t)ks * PQ + jp] = ix >= 0 && ix < g.w ? ~(uint32_t)0 : 0;
-            }
-        xmask = xmask_buf;
-    }
-    for (unsigned i = 0; i < L; i++) {
-        float *leaf = stack + (size_t)genrep__tree_level(i) * KC;
+    float *xin = stack + (size_t)levels * KC, *dy = xin + (size_t)G * S * CHW, *col = dy + (size_t)G * S * K * PQ;
+    for (unsigned i = i0; i < i1; i++) {
+        float *leaf = stack + (size_t)genrep__tree_level(i - i0) * KC;
         const int j0 = (int)i * S, mg = Ng - j0 < S ? Ng - j0 : S, m = G * mg, cols = (int)(m * PQ);
         /* the leaf's images, and its dout as one (K, cols) matrix */
         for (int gi = 0; gi < G; gi++)
@@ -4079,16 +4103,62 @@ static genrep_status genrep__conv2d_dweight_tree(float *dweight, float *ws, cons
             }
         genrep_status st;
         if (xmask) {
-            genrep__im2col_ctx ctx = { xin, &g, xmask };
+            genrep__im2col_ctx ctx = { xin, g, xmask };
             st = genrep__conv_gemm(d, 0, 1, K, CRS, cols, dy, cols, xin, cols, 0.0f, leaf, CRS, genrep__pack_b_im2col_t, &ctx);
         } else {
-            genrep__im2col(col, (size_t)cols, xin, m, &g);
+            genrep__im2col(col, (size_t)cols, xin, m, g);
             st = genrep__conv_gemm(d, 0, 1, K, CRS, cols, dy, cols, col, cols, 0.0f, leaf, CRS, NULL, NULL);
         }
         if (st) return st;
-        genrep__ftree_merge(stack, KC, i);
+        genrep__ftree_merge(stack, KC, i - i0);
     }
-    genrep__ftree_root_add(dweight, stack, KC, KC, L);
+    return GENREP_OK;
+}
+static genrep_status genrep__conv2d_dweight_tree(float *dweight, float *ws, const float *dout, const float *inp,
+                                                 const genrep_conv2d_desc *d, int G, int S) {
+    const genrep__col_geom g = genrep__conv2d_geom(d);
+    const size_t PQ = (size_t)d->P * d->Q, KC = (size_t)d->K * d->C * d->R * d->S;
+    const unsigned L = (unsigned)((d->N / G + S - 1) / S);
+    const int levels = genrep__tree_levels(L);
+    uint32_t xmask_buf[GENREP__IMPLICIT_MASK_MAX];
+    const uint32_t *xmask = NULL;
+    if (genrep__conv_implicit && g.sh == 1 && g.sw == 1 && g.q == g.w && (size_t)g.s * PQ <= GENREP__IMPLICIT_MASK_MAX) {
+        for (int ks = 0; ks < g.s; ks++)
+            for (size_t jp = 0; jp < PQ; jp++) {
+                const int ix = (int)(jp % (size_t)g.q) - g.pw + ks;
+                xmask_buf[(size_t)ks * PQ + jp] = ix >= 0 && ix < g.w ? ~(uint32_t)0 : 0;
+            }
+        xmask = xmask_buf;
+    }
+#ifdef _OPENMP
+    if (L >= 2 && genrep_num_threads() > 1 && !omp_in_parallel()) {
+        unsigned P = 1;
+        while (2 * P < L) P *= 2;  /* the largest power of two below L */
+        float *st1 = ws + genrep__conv2d_tree_slot(d, G, S);
+        int fail = 0;
+        #pragma omp parallel num_threads(2) reduction(| : fail)
+        {
+            const int t = omp_get_thread_num();
+            if (genrep__conv2d_tree_range(t ? st1 : ws, levels, dout, inp, d, &g, xmask, G, S, t ? P : 0, t ? L : P))
+                fail = 1;
+        }
+        if (fail) return genrep__fail(GENREP_ERR_NOMEM, "genrep_conv2d_backward: GEMM failed (packing buffers)");
+        const float *left = ws + (size_t)genrep__tree_level(P - 1) * KC; /* P leaves: the root sits at level log2 P */
+        const unsigned R = L - P;
+        GENREP__CONV_PARFOR(KC)
+        for (size_t j = 0; j < KC; j++) {
+            float acc = 0.0f;
+            int first = 1;
+            for (int l = 0; (R >> l) != 0; l++)
+                if ((R >> l) & 1u) { acc = first ? st1[(size_t)l * KC + j] : st1[(size_t)l * KC + j] + acc; first = 0; }
+            dweight[j] += left[j] + acc;
+        }
+        return GENREP_OK;
+    }
+#endif
+    genrep_status st = genrep__conv2d_tree_range(ws, levels, dout, inp, d, &g, xmask, G, S, 0, L);
+    if (st) return st;
+    genrep__ftree_root_add(dweight, ws, KC, KC, L);
     return GENREP_OK;
 }
 

@@ -242,7 +242,7 @@ typedef struct {
     genrep_encoder e;
     int head_dim, F;
     size_t np, nh;
-    float *mom, *head, *dhead, *hmom;
+    float *mom, *head, *dhead, *hmom, *hws; /* hws: the head's share-tree scratch */
     genrep_extra_tensor ex[3];
     int n_ex;
 } model;
@@ -279,6 +279,9 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
     m->head = (float *)xcalloc(m->nh + 1, sizeof(float), "head");
     m->dhead = (float *)xcalloc(m->nh + 1, sizeof(float), "head gradient");
     m->hmom = (float *)xcalloc(m->nh + 1, sizeof(float), "head momentum");
+    if (m->head_dim)
+        m->hws = (float *)xmalloc(sizeof(float) * (genrep_linear_share_workspace(B2, m->F, m->head_dim, 2, m->e.share) + 1),
+                                  "head gradient scratch");
     genrep_rng r; /* head init: PyTorch Linear default uniform(-1/sqrt(F), 1/sqrt(F)) */
     genrep_rng_init(&r, o->seed ^ 0x4EAD, 0);
     for (size_t i = 0; i < m->nh; i++) m->head[i] = (2.0f * genrep_rng_uniform(&r) - 1.0f) / sqrtf((float)m->F);
@@ -291,7 +294,7 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
 
 static void model_free(model *m) {
     genrep_encoder_free(&m->e);
-    free(m->mom); free(m->head); free(m->dhead); free(m->hmom);
+    free(m->mom); free(m->head); free(m->dhead); free(m->hmom); free(m->hws);
 }
 
 static int model_save(model *m, const char *path, const train_opts *o, int64_t step) {
@@ -524,7 +527,10 @@ static genrep_status forward_backward(float *loss, model *m, batch *b, const tra
         if (!s) {
             local_rows(b->dhout, b->gdz, hd, b);
             memset(b->dz, 0, sizeof(float) * (size_t)n2 * F);
-            s = genrep_linear_backward(b->dz, m->dhead, m->dhead + (size_t)hd * F, b->dhout, e->out, m->head, n2, F, hd);
+            /* dz as usual; the head's gradients by the share tree over the local rows (view 1, view 2) */
+            s = genrep_linear_backward(b->dz, NULL, NULL, b->dhout, e->out, m->head, n2, F, hd);
+            if (!s) s = genrep_linear_backward_share(m->dhead, m->dhead + (size_t)hd * F, m->hws, b->dhout, e->out, n2, F, hd,
+                                                     2, e->share);
         }
     }
     if (!s) s = genrep_encoder_backward(e, NULL, b->dz);
