@@ -4644,10 +4644,12 @@ static void genrep__bn_stats1(float *mean_c, float *rstd_c, float *running_mean,
 /* gs (training only): NULL, or the statistics of a batch split over
    processes (the encoder's bn_sync): sum x (C), sum x^2 (C), then the value
    count M, summed over every process; the local pass is skipped. */
+static void genrep__bn_sums1_tree(double *sum, double *sq, const float *inp, int c, int N, int C, int HW, int G, int S);
+/* S > 0 (training, gs NULL): the statistics by the share tree of G groups, S per share (genrep_encoder_set_share) */
 static genrep_status genrep__bn_act_forward(float *out, float *mean, float *rstd, float *running_mean,
                                             float *running_var, const float *inp, const float *gamma,
                                             const float *beta, const float *res, int relu, int N, int C, int HW,
-                                            float eps, float momentum, int training, const double *gs) {
+                                            float eps, float momentum, int training, const double *gs, int G, int S) {
     genrep_status st = genrep__bn_check_fwd("genrep_batchnorm_act_forward", out, inp, running_mean, running_var,
                                             N, C, HW, eps, momentum, training);
     if (st) return st;
@@ -4656,7 +4658,11 @@ static genrep_status genrep__bn_act_forward(float *out, float *mean, float *rstd
         float m, r;
         if (gs && training)
             genrep__bn_finish1(&m, &r, running_mean, running_var, c, gs[c], gs[C + c], gs[2 * C], eps, momentum);
-        else
+        else if (S && training) {
+            double sum, sq;
+            genrep__bn_sums1_tree(&sum, &sq, inp, c, N, C, HW, G, S);
+            genrep__bn_finish1(&m, &r, running_mean, running_var, c, sum, sq, (double)N * HW, eps, momentum);
+        } else
             genrep__bn_stats1(&m, &r, running_mean, running_var, inp, c, N, C, HW, eps, momentum, training);
         if (mean) mean[c] = m;
         if (rstd) rstd[c] = r;
@@ -4693,7 +4699,7 @@ GENREP_API genrep_status genrep_batchnorm_act_forward(float *out, float *mean, f
                                                       const float *res, int relu, int N, int C, int HW,
                                                       float eps, float momentum, int training) {
     return genrep__bn_act_forward(out, mean, rstd, running_mean, running_var, inp, gamma, beta, res, relu, N, C, HW,
-                                  eps, momentum, training, NULL);
+                                  eps, momentum, training, NULL, 1, 0);
 }
 
 /* sums (2C): sum x and sum x^2 of every channel, as the forward's local pass */
@@ -4771,45 +4777,50 @@ static void genrep__bn_act_dsums(double *sums, float *dgamma, float *dbeta, cons
     }
 }
 
-/* Share mode (genrep_encoder_set_share): genrep__bn_act_sums and
-   genrep__bn_act_dsums (without touching dgamma, dbeta) as pairwise trees
-   over shares: a share's partial is its images of group 0, 1, .. in order,
-   each image's HW values as the default pass sums them. */
-static void genrep__bn_act_sums_tree(double *sums, const float *inp, int N, int C, int HW, int G, int S) {
+/* Share mode (genrep_encoder_set_share): channel c's sums as pairwise
+   trees over shares: a share's partial is its images of group 0, 1, .. in
+   order, each image's HW values as the default pass sums them. Used inside
+   the BN passes (one pass over the data, as the default) and, with
+   bn_sync, as the separate local pass before the exchange: the same bits. */
+static void genrep__bn_sums1_tree(double *sum, double *sq, const float *inp, int c, int N, int C, int HW, int G, int S) {
     const int Ng = N / G;
-    GENREP__LPARFOR((size_t)N * C * HW)
-    for (int c = 0; c < C; c++) {
-        genrep__dtree t;
-        t.n = 0;
-        for (int j0 = 0; j0 < Ng; j0 += S) {
-            double sum = 0.0, sq = 0.0;
-            for (int g = 0; g < G; g++)
-                for (int n = g * Ng + j0; n < g * Ng + j0 + S && n < (g + 1) * Ng; n++)
-                    genrep__sum_ssq8(&sum, &sq, inp + ((size_t)n * C + c) * HW, HW);
-            genrep__dtree_push(&t, sum, sq);
-        }
-        genrep__dtree_root(&sums[c], &sums[C + c], &t);
+    genrep__dtree t;
+    t.n = 0;
+    for (int j0 = 0; j0 < Ng; j0 += S) {
+        double a = 0.0, b = 0.0;
+        for (int g = 0; g < G; g++)
+            for (int n = g * Ng + j0; n < g * Ng + j0 + S && n < (g + 1) * Ng; n++)
+                genrep__sum_ssq8(&a, &b, inp + ((size_t)n * C + c) * HW, HW);
+        genrep__dtree_push(&t, a, b);
     }
+    genrep__dtree_root(sum, sq, &t);
+}
+static void genrep__bn_dsums1_tree(double *sdy, double *sdyx, const float *dout, const float *act_out, const float *inp,
+                                   int c, int N, int C, int HW, float m, float r, int G, int S) {
+    const int Ng = N / G;
+    genrep__dtree t;
+    t.n = 0;
+    for (int j0 = 0; j0 < Ng; j0 += S) {
+        double a = 0.0, b = 0.0;
+        for (int g = 0; g < G; g++)
+            for (int n = g * Ng + j0; n < g * Ng + j0 + S && n < (g + 1) * Ng; n++) {
+                const size_t off = ((size_t)n * C + c) * HW;
+                genrep__bn_dsums_masked(&a, &b, dout + off, act_out ? act_out + off : NULL, inp + off, HW, m, r);
+            }
+        genrep__dtree_push(&t, a, b);
+    }
+    genrep__dtree_root(sdy, sdyx, &t);
+}
+/* every channel: sums (2C) as genrep__bn_act_sums / _dsums (dgamma, dbeta untouched) */
+static void genrep__bn_act_sums_tree(double *sums, const float *inp, int N, int C, int HW, int G, int S) {
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) genrep__bn_sums1_tree(&sums[c], &sums[C + c], inp, c, N, C, HW, G, S);
 }
 static void genrep__bn_act_dsums_tree(double *sums, const float *dout, const float *act_out, const float *inp,
                                       const float *mean, const float *rstd, int N, int C, int HW, int G, int S) {
-    const int Ng = N / G;
     GENREP__LPARFOR((size_t)N * C * HW)
-    for (int c = 0; c < C; c++) {
-        genrep__dtree t;
-        t.n = 0;
-        for (int j0 = 0; j0 < Ng; j0 += S) {
-            double sdy = 0.0, sdyx = 0.0;
-            for (int g = 0; g < G; g++)
-                for (int n = g * Ng + j0; n < g * Ng + j0 + S && n < (g + 1) * Ng; n++) {
-                    const size_t off = ((size_t)n * C + c) * HW;
-                    genrep__bn_dsums_masked(&sdy, &sdyx, dout + off, act_out ? act_out + off : NULL, inp + off, HW,
-                                            mean[c], rstd[c]);
-                }
-            genrep__dtree_push(&t, sdy, sdyx);
-        }
-        genrep__dtree_root(&sums[c], &sums[C + c], &t);
-    }
+    for (int c = 0; c < C; c++)
+        genrep__bn_dsums1_tree(&sums[c], &sums[C + c], dout, act_out, inp, c, N, C, HW, mean[c], rstd[c], G, S);
 }
 
 /* gs (training only): NULL, or sum dout (C), sum dout * xhat (C) and the
@@ -4818,7 +4829,7 @@ static void genrep__bn_act_dsums_tree(double *sums, const float *dout, const flo
 static genrep_status genrep__bn_act_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                                              const float *act_out, const float *inp, const float *gamma,
                                              const float *mean, const float *rstd, int N, int C, int HW,
-                                             int training, int accumulate, const double *gs) {
+                                             int training, int accumulate, const double *gs, int G, int S) {
     genrep_status st = genrep__bn_check_bwd("genrep_batchnorm_act_backward", dout, inp, mean, rstd, N, C, HW);
     if (st) return st;
     if (!training) gs = NULL;
@@ -4828,7 +4839,11 @@ static genrep_status genrep__bn_act_backward(float *dinp, float *dgamma, float *
         const float m = mean[c], r = rstd[c], g = gamma ? gamma[c] : 1.0f;
         double sdy = 0.0, sdyx = 0.0;
         if (gs) { sdy = gs[c]; sdyx = gs[C + c]; }
-        else {
+        else if (S && training) { /* the share tree, dgamma and dbeta from it */
+            genrep__bn_dsums1_tree(&sdy, &sdyx, dout, act_out, inp, c, N, C, HW, m, r, G, S);
+            if (dgamma) dgamma[c] += (float)sdyx;
+            if (dbeta) dbeta[c] += (float)sdy;
+        } else {
             for (int n = 0; n < N; n++) {
                 const size_t off = ((size_t)n * C + c) * HW;
                 genrep__bn_dsums_masked(&sdy, &sdyx, dout + off, act_out ? act_out + off : NULL, inp + off, HW, m, r);
@@ -4875,7 +4890,7 @@ GENREP_API genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamm
                                                        const float *mean, const float *rstd,
                                                        int N, int C, int HW, int training, int accumulate) {
     return genrep__bn_act_backward(dinp, dgamma, dbeta, dout, act_out, inp, gamma, mean, rstd, N, C, HW, training,
-                                   accumulate, NULL);
+                                   accumulate, NULL, 1, 0);
 }
 
 /* [CONDBN] ---------------------------------------------------------------- */
@@ -7517,18 +7532,19 @@ static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const f
     if ((st = genrep_conv2d_forward(c, e->ws, inp, e->params + T[u->t_w].offset, NULL, &d))) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_CONV_F] += t1 - t0; }
     const double *gs = NULL;
-    if (training && (e->bn_sync || e->share)) { /* whole-batch statistics over the processes, or the share tree */
+    if (training && e->bn_sync) { /* whole-batch statistics over the processes (by the share tree in share mode) */
         double *v = pl->bn_sums;
         if (e->share) genrep__bn_act_sums_tree(v, c, N, u->K, u->P * u->Q, e->share_groups, e->share);
         else genrep__bn_act_sums(v, c, N, u->K, u->P * u->Q);
         v[2 * u->K] = (double)N * u->P * u->Q;
-        if (e->bn_sync && (st = e->bn_sync(e->bn_sync_user, v, 2 * u->K + 1))) return st;
+        if ((st = e->bn_sync(e->bn_sync_user, v, 2 * u->K + 1))) return st;
         gs = v;
     }
     st = genrep__bn_act_forward(y, e->acts + u->a_mean, e->acts + u->a_rstd,
                                 e->params + T[u->t_rmean].offset, e->params + T[u->t_rvar].offset, c,
                                 e->params + T[u->t_gamma].offset, e->params + T[u->t_beta].offset, res, relu,
-                                N, u->K, u->P * u->Q, e->cfg.bn_eps, e->cfg.bn_momentum, training, gs);
+                                N, u->K, u->P * u->Q, e->cfg.bn_eps, e->cfg.bn_momentum, training, gs,
+                                e->share_groups, e->share);
     if (st) return st;
     if (pl->profiling) pl->prof[ui][GENREP__PROF_BN_F] += genrep__enc_now() - t1;
     return GENREP_OK;
@@ -7551,7 +7567,7 @@ static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float 
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
     const double *gs = NULL;
     float *dgamma = e->grads + T[u->t_gamma].offset, *dbeta = e->grads + T[u->t_beta].offset;
-    if (training && e->share) { /* the share tree; dgamma, dbeta from the whole batch's sums (on one process) */
+    if (training && e->share && e->bn_sync) { /* the share tree; dgamma, dbeta from the whole batch's sums (on one process) */
         double *v = pl->bn_sums;
         const int K = u->K;
         genrep__bn_act_dsums_tree(v, g, act, e->acts + u->a_conv, e->acts + u->a_mean, e->acts + u->a_rstd, N, K,
@@ -7572,7 +7588,8 @@ static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float 
     /* gbn is overwritten (no zeroing pass) */
     st = genrep__bn_act_backward(gbn, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g, act,
                                  e->acts + u->a_conv, e->params + T[u->t_gamma].offset,
-                                 e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training, 0, gs);
+                                 e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training, 0, gs,
+                                 e->share_groups, e->share);
     if (st) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_BN_B] += t1 - t0; }
     if (training && e->share) { /* the data gradient as usual, the weight gradient by the share tree */
