@@ -75,7 +75,9 @@ static const opt_table train_table = {
     "folder's images (decoded once into RUN_DIR/data_cache.u8, memory-mapped) for folder:DIR.\n"
     "Data parallel (a `make MPI=1` build): `mpirun -np K genrep train ...` trains the same run over K\n"
     "ranks, each on B/K anchors (--batch a multiple of K), BN statistics and the loss over the whole\n"
-    "batch, gradients summed; rank 0 writes RUN_DIR; resume with any K; --threads is per rank.\n",
+    "batch, gradients summed; rank 0 writes RUN_DIR; resume with any K; --threads is per rank. Every\n"
+    "sum over the batch is a fixed pairwise tree over shares of 2 anchors, so K = 2^k ranks with a\n"
+    "power of two of shares each (B/K = 2, 4, 8, ..) give the bits of one process.\n",
     train_spec, OPT_N(train_spec)};
 
 /* ---- set-up ---- */
@@ -261,10 +263,10 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
         return -1;
     }
     {   /* K-independent sums (issue 16): every batch sum a pairwise tree over shares of
-           TRAIN_SHARE anchors (both views), so K ranks give the bits of one process */
-        const char *sv = getenv("GENREP_SHARE");
-        int share = sv ? atoi(sv) : TRAIN_SHARE, b = B2 / 2;
-        while (share > 1 && b % share) share /= 2;
+           TRAIN_SHARE anchors (both views), so K ranks give the bits of one process
+           when K is a power of two and each rank holds a power of two of shares */
+        int share = TRAIN_SHARE;
+        while (share > 1 && (B2 / 2 * dist.size) % share) share /= 2; /* from the global batch: the same for every K */
         if ((s = genrep_encoder_set_share(&m->e, share, 2))) {
             report_status("train", "encoder", s);
             genrep_encoder_free(&m->e);
