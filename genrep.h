@@ -980,7 +980,7 @@ struct genrep__encoder_plan;        /* layer geometry and activation offsets */
    over the P processes (MPI_Allreduce) and return GENREP_OK; every process
    calls it the same number of times, in the same order. The local dgamma and
    dbeta stay local (sum the gradients over processes afterwards, as the
-   other parameters). With P = 1 and a hook that returns v unchanged the
+   other parameters; in share mode see genrep_encoder_set_share). With P = 1 and a hook that returns v unchanged the
    results are bitwise those without a hook. A non-OK return fails the
    forward/backward with that status. Eval mode never calls it. */
 typedef genrep_status (*genrep_encoder_bn_sync_fn)(void *user, double *v, int n);
