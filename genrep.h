@@ -1111,6 +1111,32 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_supcon_forward(float *loss, flo
 GENREP_API GENREP_NODISCARD genrep_status genrep_supcon_backward(float *dz, float *ws, const float *z, const int32_t *labels,
                                                 int B, int D, float tau, int flags, float dloss);
 
+/* [LOSS] rows of a batch split over processes (SimCLR's per-replica loss):
+   a process holding anchors r0 .. r0+b-1 (its rows r0.. and B+r0.. of the
+   gathered z (2B, D)) computes only its 2b rows' logits against all 2B
+   columns, O(2b 2B D) instead of O((2B)^2 D). forward_rows: *loss_sum = the
+   sum of its rows' L_i (the loss is the sum over processes / 2B), as a
+   pairwise tree over shares of `share` anchors (both views). backward_rows:
+   dz (2b, D), its rows in the order view 1 then view 2, += dloss/tau *
+   G_rows @ Z; dzt (2B, D) = G_rows^T @ Z_rows, the term every row's
+   gradient gets from this process's rows, as the same tree (overwritten).
+   The caller sums dzt over processes and adds dloss/tau * dzt[its rows] to
+   dz. One process: r0 = 0, b = B. With those sums taken pairwise in rank
+   order (K = 2^k, a power of two of shares each), K processes give the
+   bits of one; against genrep_ntxent_forward/backward, equal up to
+   rounding. ws: genrep_contrastive_rows_workspace(B, D, b, share) floats;
+   backward reads the softmax forward left there. */
+GENREP_API size_t genrep_contrastive_rows_workspace(int B, int D, int b, int share);
+GENREP_API GENREP_NODISCARD genrep_status genrep_ntxent_forward_rows(double *loss_sum, float *ws, const float *z, int B, int D,
+                                                    float tau, int flags, int r0, int b, int share);
+GENREP_API GENREP_NODISCARD genrep_status genrep_ntxent_backward_rows(float *dz, float *dzt, float *ws, const float *z, int B,
+                                                     int D, float tau, int flags, float dloss, int r0, int b, int share);
+GENREP_API GENREP_NODISCARD genrep_status genrep_supcon_forward_rows(double *loss_sum, float *ws, const float *z,
+                                                    const int32_t *labels, int B, int D, float tau, int flags,
+                                                    int r0, int b, int share);
+GENREP_API GENREP_NODISCARD genrep_status genrep_supcon_backward_rows(float *dz, float *dzt, float *ws, const float *z,
+                                                     const int32_t *labels, int B, int D, float tau, int flags,
+                                                     float dloss, int r0, int b, int share);
 /* [MSE] loss = mean over n of (pred - target)^2 (torch.nn.MSELoss, the
    inverter baseline regressing z); backward dpred += dloss * 2 (pred - target) / n. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_mse_forward(float *loss, const float *pred, const float *target, size_t n);
@@ -7910,6 +7936,145 @@ GENREP_API genrep_status genrep_supcon_backward(float *dz, float *ws, const floa
                                                 int B, int D, float tau, int flags, float dloss) {
     GENREP__CHECK_PTR(labels);
     return genrep__contrastive_backward(__func__, dz, ws, z, labels, B, D, tau, flags, dloss);
+}
+
+/* ---- rows of a split batch (data parallel: each process its own rows) ---- */
+
+/* local row t (0..2b-1) of a process holding anchors r0..r0+b-1: global row */
+static inline int genrep__rows_global(int t, int r0, int b, int B) { return t < b ? r0 + t : B + r0 + (t - b); }
+
+GENREP_API size_t genrep_contrastive_rows_workspace(int B, int D, int b, int share) {
+    if (B <= 0 || D <= 0 || b <= 0 || b > B || share < 1) return 0;
+    const size_t N = 2 * (size_t)B, n = 2 * (size_t)b, S2 = 2 * (size_t)share;
+    const unsigned L = (unsigned)((b + share - 1) / share);
+    return 2 * n * N + n + S2 * (N + (size_t)D) + (size_t)genrep__tree_levels(L) * N * D;
+}
+
+static genrep_status genrep__rows_check(const char *fn, const void *out, const float *ws, const float *z, int B, int D,
+                                        float tau, int flags, int r0, int b, int share) {
+    genrep_status st = genrep__contrastive_check(fn, out, ws, z, B, D, tau, flags);
+    if (st) return st;
+    if (b <= 0 || r0 < 0 || r0 + b > B || share < 1)
+        return genrep__fail(GENREP_ERR_ARG, "%s: rows r0=%d b=%d share=%d: expected 0 <= r0, r0 + b <= B=%d, share >= 1",
+                            fn, r0, b, share, B);
+    return GENREP_OK;
+}
+
+static genrep_status genrep__contrastive_forward_rows(const char *fn, double *loss_sum, float *ws, const float *z,
+                                                      const int32_t *labels, int B, int D, float tau, int flags,
+                                                      int r0, int b, int share) {
+    genrep_status st = genrep__rows_check(fn, loss_sum, ws, z, B, D, tau, flags, r0, b, share);
+    if (st) return st;
+    const int N = 2 * B, n = 2 * b;
+    float *P = ws, *rowloss = ws + 2 * (size_t)n * N;
+    const float s = (flags & GENREP_LOSS_SCALE_BASE_TAU) ? tau / GENREP_LOSS_BASE_TAU : 1.0f;
+    /* this process's logits rows, view 1 then view 2: z_i . Z^T / tau */
+    for (int v = 0; v < 2; v++)
+        if ((st = genrep_sgemm(0, 1, b, N, D, 1.0f / tau, z + ((size_t)v * B + r0) * D, D, z, D, 0.0f,
+                               P + (size_t)v * b * N, N))) return st;
+    int bad = 0;
+GENREP__OMP(omp parallel for schedule(static) reduction(| : bad) if (n >= 64))
+    for (int t = 0; t < n; t++) {   /* as genrep__contrastive_forward's row i */
+        const int i = genrep__rows_global(t, r0, b, B);
+        float *l = P + (size_t)t * N;
+        int32_t yi = genrep__row_label(labels, i, B);
+        float m = -INFINITY;
+        for (int j = 0; j < N; j++)
+            if (j != i && l[j] > m) m = l[j];
+        double S = 0.0, pos = 0.0;
+        int npos = 0;
+        for (int j = 0; j < N; j++) {
+            if (j == i) continue;
+            S += exp((double)l[j] - m);
+            if (genrep__row_label(labels, j, B) == yi) { pos += (double)l[j] - m; npos++; }
+        }
+        double logS = log(S);
+        rowloss[t] = (float)(-(double)s * (pos / npos - logS));
+        for (int j = 0; j < N; j++) l[j] = j == i ? 0.0f : (float)(exp((double)l[j] - m) / S);
+        if (!isfinite(rowloss[t])) bad = 1;
+    }
+    /* the sum of the rows' losses: a pairwise tree over shares (both views of `share` anchors) */
+    genrep__dtree tr;
+    tr.n = 0;
+    for (int j0 = 0; j0 < b; j0 += share) {
+        double acc = 0.0;
+        for (int v = 0; v < 2; v++)
+            for (int t = j0; t < j0 + share && t < b; t++) acc += rowloss[(size_t)v * b + t];
+        genrep__dtree_push(&tr, acc, 0.0);
+    }
+    double unused;
+    genrep__dtree_root(loss_sum, &unused, &tr);
+    if (bad) return genrep__fail(GENREP_ERR_NONFINITE, "%s: non-finite loss (NaN/Inf in z?)", fn);
+    return GENREP_OK;
+}
+
+static genrep_status genrep__contrastive_backward_rows(const char *fn, float *dz, float *dzt, float *ws, const float *z,
+                                                       const int32_t *labels, int B, int D, float tau, int flags,
+                                                       float dloss, int r0, int b, int share) {
+    genrep_status st = genrep__rows_check(fn, dz, ws, z, B, D, tau, flags, r0, b, share);
+    if (st) return st;
+    if (!dzt) return genrep__fail(GENREP_ERR_ARG, "%s: dzt is NULL", fn);
+    const int N = 2 * B, n = 2 * b;
+    const float *P = ws;
+    float *G = ws + (size_t)n * N, *ga = ws + 2 * (size_t)n * N + n, *za = ga + 2 * (size_t)share * N;
+    float *stack = za + 2 * (size_t)share * D;
+    const float s = (flags & GENREP_LOSS_SCALE_BASE_TAU) ? tau / GENREP_LOSS_BASE_TAU : 1.0f;
+    const float c = s / (float)N;
+GENREP__OMP(omp parallel for schedule(static) if (n >= 64))
+    for (int t = 0; t < n; t++) {
+        const int i = genrep__rows_global(t, r0, b, B);
+        int32_t yi = genrep__row_label(labels, i, B);
+        int npos = 0;
+        for (int j = 0; j < N; j++) npos += j != i && genrep__row_label(labels, j, B) == yi;
+        const float inv = 1.0f / (float)npos;
+        const float *p = P + (size_t)t * N;
+        float *g = G + (size_t)t * N;
+        for (int j = 0; j < N; j++) {
+            float u = p[j];
+            if (j != i && genrep__row_label(labels, j, B) == yi) u -= inv;
+            g[j] = j == i ? 0.0f : c * u;
+        }
+    }
+    /* own rows: dz (n, D) += dloss/tau * G_rows @ Z */
+    if ((st = genrep_sgemm(0, 0, n, D, N, dloss / tau, G, N, z, D, 1.0f, dz, D))) return st;
+    /* every row's share of the transposed term, G_rows^T @ Z_rows (N, D), by the share tree */
+    const size_t ND = (size_t)N * D;
+    const unsigned L = (unsigned)((b + share - 1) / share);
+    for (unsigned li = 0; li < L; li++) {
+        const int j0 = (int)li * share, m = b - j0 < share ? b - j0 : share;
+        for (int v = 0; v < 2; v++)
+            for (int t = 0; t < m; t++) {
+                memcpy(ga + ((size_t)v * m + t) * N, G + ((size_t)v * b + j0 + t) * N, sizeof(float) * N);
+                memcpy(za + ((size_t)v * m + t) * D, z + ((size_t)v * B + r0 + j0 + t) * D, sizeof(float) * D);
+            }
+        float *leaf = stack + (size_t)genrep__tree_level(li) * ND;
+        if ((st = genrep_sgemm(1, 0, N, D, 2 * m, 1.0f, ga, N, za, D, 0.0f, leaf, D))) return st;
+        genrep__ftree_merge(stack, ND, li);
+    }
+    memset(dzt, 0, sizeof(float) * ND);
+    genrep__ftree_root_add(dzt, stack, ND, ND, L);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_ntxent_forward_rows(double *loss_sum, float *ws, const float *z, int B, int D,
+                                                    float tau, int flags, int r0, int b, int share) {
+    return genrep__contrastive_forward_rows(__func__, loss_sum, ws, z, NULL, B, D, tau, flags, r0, b, share);
+}
+GENREP_API genrep_status genrep_ntxent_backward_rows(float *dz, float *dzt, float *ws, const float *z, int B,
+                                                     int D, float tau, int flags, float dloss, int r0, int b, int share) {
+    return genrep__contrastive_backward_rows(__func__, dz, dzt, ws, z, NULL, B, D, tau, flags, dloss, r0, b, share);
+}
+GENREP_API genrep_status genrep_supcon_forward_rows(double *loss_sum, float *ws, const float *z,
+                                                    const int32_t *labels, int B, int D, float tau, int flags,
+                                                    int r0, int b, int share) {
+    GENREP__CHECK_PTR(labels);
+    return genrep__contrastive_forward_rows(__func__, loss_sum, ws, z, labels, B, D, tau, flags, r0, b, share);
+}
+GENREP_API genrep_status genrep_supcon_backward_rows(float *dz, float *dzt, float *ws, const float *z,
+                                                     const int32_t *labels, int B, int D, float tau, int flags,
+                                                     float dloss, int r0, int b, int share) {
+    GENREP__CHECK_PTR(labels);
+    return genrep__contrastive_backward_rows(__func__, dz, dzt, ws, z, labels, B, D, tau, flags, dloss, r0, b, share);
 }
 
 /* [MSE] sums in double, in index order (deterministic, thread-free). */
