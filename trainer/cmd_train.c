@@ -492,9 +492,12 @@ static genrep_status augment(batch *b, const source *src, const train_opts *o, c
 /* 3. forward, loss, backward: e.grads (and dhead) = d loss / d params,
    summed over ranks. Each rank encodes its 2b views (BN statistics over all
    ranks through the encoder's bn_sync); the loss's input rows (embeddings,
-   or the head's outputs) are gathered, so every rank computes the whole
-   batch's loss and its gradient, the same bits as one process, and keeps
-   its own rows of that gradient for its backward. */
+   or the head's outputs) are gathered. NT-Xent / SupCon: each rank computes
+   its own rows of the loss against all columns, the sums over rows taken
+   as share trees and summed over ranks in the same tree (the bits of one
+   process); CE / inverter: every rank computes the whole (small) loss and
+   keeps its own rows of the gradient. Every batch sum of the backward is a
+   share tree too (genrep_encoder_set_share). */
 static genrep_status forward_backward(float *loss, model *m, batch *b, const train_opts *o) {
     genrep_encoder *e = &m->e;
     const int B = b->B, B2 = b->B2, n2 = b->b2, hd = m->head_dim, F = m->F, flags = o->scale_base_tau ? GENREP_LOSS_SCALE_BASE_TAU : 0;
