@@ -81,7 +81,9 @@ static const opt_table train_table = {
     "(T, z_dim) from elsewhere (genrep steer-train needs a generator backward that BigGAN lacks).\n"
     "Data parallel (a `make MPI=1` build): `mpirun -np K genrep train ...` trains the same run over K\n"
     "ranks, each on B/K anchors (--batch a multiple of K), BN statistics and the loss over the whole\n"
-    "batch, gradients summed; rank 0 writes RUN_DIR; resume with any K; --threads is per rank.\n",
+    "batch, gradients summed; rank 0 writes RUN_DIR; resume with any K; --threads is per rank. Every\n"
+    "sum over the batch is a fixed pairwise tree over shares of 2 anchors, so K = 2^k ranks with a\n"
+    "power of two of shares each (B/K = 2, 4, 8, ..) give the bits of one process.\n",
     train_spec, OPT_N(train_spec)};
 
 /* ---- set-up ---- */
@@ -248,11 +250,13 @@ typedef struct {
     genrep_encoder e;
     int head_dim, F;
     size_t np, nh;
-    float *mom, *head, *dhead, *hmom;
+    float *mom, *head, *dhead, *hmom, *hws; /* hws: the head's share-tree scratch */
+    float *lws;                             /* NT-Xent / SupCon on this rank's rows: genrep_contrastive_rows_workspace */
     genrep_extra_tensor ex[3];
     int n_ex;
 } model;
 
+#define TRAIN_SHARE 2 /* anchors per share: bench/RESULTS.md */
 static int model_create(model *m, const train_opts *o, const source *src, int B2) {
     genrep_encoder_config ec;
     genrep_status s;
@@ -265,6 +269,17 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
         genrep_encoder_free(&m->e);
         return -1;
     }
+    {   /* K-independent sums (issue 16): every batch sum a pairwise tree over shares of
+           TRAIN_SHARE anchors (both views), so K ranks give the bits of one process
+           when K is a power of two and each rank holds a power of two of shares */
+        int share = TRAIN_SHARE;
+        while (share > 1 && (B2 / 2 * dist.size) % share) share /= 2; /* from the global batch: the same for every K */
+        if ((s = genrep_encoder_set_share(&m->e, share, 2))) {
+            report_status("train", "encoder", s);
+            genrep_encoder_free(&m->e);
+            return -1;
+        }
+    }
     m->F = m->e.feat_dim;
     m->head_dim = o->loss == LOSS_CE ? src->ncls : o->loss == LOSS_INVERTER ? src->Z : 0;
     m->np = m->e.num_params;
@@ -273,6 +288,12 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
     m->head = (float *)xcalloc(m->nh + 1, sizeof(float), "head");
     m->dhead = (float *)xcalloc(m->nh + 1, sizeof(float), "head gradient");
     m->hmom = (float *)xcalloc(m->nh + 1, sizeof(float), "head momentum");
+    if (!m->head_dim) /* NT-Xent / SupCon: this rank's rows of the loss (B2 of the 2B views) */
+        m->lws = (float *)xmalloc(sizeof(float) * (genrep_contrastive_rows_workspace(B2 / 2 * dist.size, m->e.out_dim, B2 / 2,
+                                                                                    m->e.share) + 1), "loss workspace");
+    if (m->head_dim)
+        m->hws = (float *)xmalloc(sizeof(float) * (genrep_linear_share_workspace(B2, m->F, m->head_dim, 2, m->e.share) + 1),
+                                  "head gradient scratch");
     genrep_rng r; /* head init: PyTorch Linear default uniform(-1/sqrt(F), 1/sqrt(F)) */
     genrep_rng_init(&r, o->seed ^ 0x4EAD, 0);
     for (size_t i = 0; i < m->nh; i++) m->head[i] = (2.0f * genrep_rng_uniform(&r) - 1.0f) / sqrtf((float)m->F);
@@ -285,7 +306,7 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
 
 static void model_free(model *m) {
     genrep_encoder_free(&m->e);
-    free(m->mom); free(m->head); free(m->dhead); free(m->hmom);
+    free(m->mom); free(m->head); free(m->dhead); free(m->hmom); free(m->hws); free(m->lws);
 }
 
 static int model_save(model *m, const char *path, const train_opts *o, int64_t step) {
@@ -346,13 +367,13 @@ done:
    in the same layout (2b views); the loss runs on the gathered 2B rows (g*). */
 typedef struct {
     int B, B2, b, b2, r0;
-    float *z1, *z2, *raw, *x, *lw, *dz, *hout, *probs, *dhout, *target;
+    float *z1, *z2, *raw, *x, *dz, *hout, *probs, *dhout, *target;
     int32_t *y;
     float *gemb, *gdz, *gtarget, *grow; /* gathered (2B, width) rows, and the all-gather's receive buffer */
     int32_t *gy;
 } batch;
 
-static void batch_alloc(batch *b, int B, const source *src, const model *m, int loss) {
+static void batch_alloc(batch *b, int B, const source *src, const model *m) {
     const size_t Z = (size_t)(src->Z ? src->Z : 1), hd = (size_t)m->head_dim + 1, HW = src->pix;
     const size_t od = (size_t)(m->e.out_dim > m->head_dim ? m->e.out_dim : m->head_dim), w = od > Z + 1 ? od : Z + 1;
     b->B = B; b->B2 = 2 * B;
@@ -363,7 +384,6 @@ static void batch_alloc(batch *b, int B, const source *src, const model *m, int 
     b->y = (int32_t *)xmalloc(sizeof(int32_t) * n2, "labels");
     b->raw = (float *)xmalloc(sizeof(float) * n2 * HW, "views");
     b->x = (float *)xmalloc(sizeof(float) * n2 * HW, "views");
-    b->lw = (float *)xmalloc(sizeof(float) * ((loss == LOSS_SUPCON ? genrep_supcon_workspace(B) : genrep_ntxent_workspace(B)) + 1), "loss workspace");
     b->dz = (float *)xmalloc(sizeof(float) * n2 * od, "embedding gradient");
     b->hout = (float *)xmalloc(sizeof(float) * n2 * hd, "head output");
     b->probs = (float *)xmalloc(sizeof(float) * N2 * hd, "head output");
@@ -377,7 +397,7 @@ static void batch_alloc(batch *b, int B, const source *src, const model *m, int 
 }
 
 static void batch_free(batch *b) {
-    free(b->z1); free(b->z2); free(b->y); free(b->raw); free(b->x); free(b->lw); free(b->dz);
+    free(b->z1); free(b->z2); free(b->y); free(b->raw); free(b->x); free(b->dz);
     free(b->hout); free(b->probs); free(b->dhout); free(b->target);
     free(b->gemb); free(b->gdz); free(b->gtarget); free(b->grow); free(b->gy);
 }
@@ -471,9 +491,12 @@ static genrep_status augment(batch *b, const source *src, const train_opts *o, c
 /* 3. forward, loss, backward: e.grads (and dhead) = d loss / d params,
    summed over ranks. Each rank encodes its 2b views (BN statistics over all
    ranks through the encoder's bn_sync); the loss's input rows (embeddings,
-   or the head's outputs) are gathered, so every rank computes the whole
-   batch's loss and its gradient, the same bits as one process, and keeps
-   its own rows of that gradient for its backward. */
+   or the head's outputs) are gathered. NT-Xent / SupCon: each rank computes
+   its own rows of the loss against all columns, the sums over rows taken
+   as share trees and summed over ranks in the same tree (the bits of one
+   process); CE / inverter: every rank computes the whole (small) loss and
+   keeps its own rows of the gradient. Every batch sum of the backward is a
+   share tree too (genrep_encoder_set_share). */
 static genrep_status forward_backward(float *loss, model *m, batch *b, const train_opts *o) {
     genrep_encoder *e = &m->e;
     const int B = b->B, B2 = b->B2, n2 = b->b2, hd = m->head_dim, F = m->F, flags = o->scale_base_tau ? GENREP_LOSS_SCALE_BASE_TAU : 0;
@@ -483,16 +506,31 @@ static genrep_status forward_backward(float *loss, model *m, batch *b, const tra
     if (s) return s;
     gather_rows(b->gy, b->y, sizeof(int32_t), b);
     if (o->loss == LOSS_NTXENT || o->loss == LOSS_SUPCON) {
+        /* each rank its own 2b rows of the loss against all 2B gathered embeddings
+           (SimCLR's per-replica loss): the loss sum and the term every row's gradient
+           gets from this rank's rows (gdz) summed over ranks by the tree, then added to
+           this rank's rows. A non-finite row shows as a NaN loss on every rank. */
+        const int32_t *gy = o->loss == LOSS_SUPCON ? b->gy : NULL;
+        double lsum = 0.0;
         gather_rows(b->gemb, e->out, sizeof(float) * od, b);
-        memset(b->gdz, 0, sizeof(float) * (size_t)B2 * od);
-        if (o->loss == LOSS_NTXENT) {
-            s = genrep_ntxent_forward(loss, b->lw, b->gemb, B, e->out_dim, o->tau, flags);
-            if (!s) s = genrep_ntxent_backward(b->gdz, b->lw, b->gemb, B, e->out_dim, o->tau, flags, 1.0f);
-        } else {
-            s = genrep_supcon_forward(loss, b->lw, b->gemb, b->gy, B, e->out_dim, o->tau, flags);
-            if (!s) s = genrep_supcon_backward(b->gdz, b->lw, b->gemb, b->gy, B, e->out_dim, o->tau, flags, 1.0f);
+        memset(b->dz, 0, sizeof(float) * (size_t)n2 * od);
+        s = gy ? genrep_supcon_forward_rows(&lsum, m->lws, b->gemb, gy, B, e->out_dim, o->tau, flags, b->r0, b->b, e->share)
+               : genrep_ntxent_forward_rows(&lsum, m->lws, b->gemb, B, e->out_dim, o->tau, flags, b->r0, b->b, e->share);
+        if (s == GENREP_ERR_NONFINITE) { s = GENREP_OK; lsum = NAN; }
+        if (!s) s = gy ? genrep_supcon_backward_rows(b->dz, b->gdz, m->lws, b->gemb, gy, B, e->out_dim, o->tau, flags, 1.0f,
+                                                      b->r0, b->b, e->share)
+                       : genrep_ntxent_backward_rows(b->dz, b->gdz, m->lws, b->gemb, B, e->out_dim, o->tau, flags, 1.0f,
+                                                      b->r0, b->b, e->share);
+        if (s) return s;
+        if (dist.size > 1) {
+            if ((s = dist_bn_sync(NULL, &lsum, 1))) return s;
+            dist_allreduce_sum(b->gdz, (size_t)B2 * od);
         }
-        local_rows(b->dz, b->gdz, od, b);
+        *loss = (float)(lsum / B2);
+        const float a = 1.0f / o->tau;
+        for (int v = 0; v < 2; v++)
+            for (size_t i = 0; i < (size_t)b->b * od; i++)
+                b->dz[(size_t)v * b->b * od + i] += a * b->gdz[((size_t)v * B + b->r0) * od + i];
     } else { /* a linear head on the features: CE on labels, or MSE to the latents (inverter) */
         memset(m->dhead, 0, sizeof(float) * m->nh);
         memset(b->gdz, 0, sizeof(float) * (size_t)B2 * hd);
@@ -511,7 +549,10 @@ static genrep_status forward_backward(float *loss, model *m, batch *b, const tra
         if (!s) {
             local_rows(b->dhout, b->gdz, hd, b);
             memset(b->dz, 0, sizeof(float) * (size_t)n2 * F);
-            s = genrep_linear_backward(b->dz, m->dhead, m->dhead + (size_t)hd * F, b->dhout, e->out, m->head, n2, F, hd);
+            /* dz as usual; the head's gradients by the share tree over the local rows (view 1, view 2) */
+            s = genrep_linear_backward(b->dz, NULL, NULL, b->dhout, e->out, m->head, n2, F, hd);
+            if (!s) s = genrep_linear_backward_share(m->dhead, m->dhead + (size_t)hd * F, m->hws, b->dhout, e->out, n2, F, hd,
+                                                     2, e->share);
         }
     }
     if (!s) s = genrep_encoder_backward(e, NULL, b->dz);
@@ -689,7 +730,7 @@ static int train(int argc, char **argv) {
     if (any_failed(sr)) { source_free(&src); if (rank0) run_close(&run, 0); return sr == -2 ? 2 : 1; }
     if (src.has_folder && o.epochs) o.steps = (int)(((int64_t)o.epochs * src.fc.n + B - 1) / B); /* epochs of this folder */
     if (any_failed(model_create(&m, &o, &src, B2 / dist.size))) { source_free(&src); if (rank0) run_close(&run, 0); return 1; }
-    if (dist.size > 1) { m.e.bn_sync = dist_bn_sync; m.e.bn_sync_user = NULL; } /* whole-batch BN statistics */
+    if (dist.size > 1) { m.e.bn_sync = dist_bn_sync; m.e.bn_sync_user = NULL; m.e.bn_sync_rank = dist.rank; } /* whole-batch BN statistics */
     int64_t step0 = 0;
     if (any_failed(rank0 && !strcmp(o.resume, "auto") && file_exists(ckpt) && (step0 = model_resume(&m, ckpt, &o)) < 0)) goto out_model;
     {   /* config.txt: every setting as given, plus what the machine chose */
@@ -711,7 +752,7 @@ static int train(int argc, char **argv) {
         model_share(&m);
     }
     if (any_failed(rank0 && monitor_open(&mo, &o, &src, m.F))) goto out_model;
-    batch_alloc(&b, B, &src, &m, o.loss);
+    batch_alloc(&b, B, &src, &m);
     genrep_aug_config ac;
     genrep_aug_config_simclr(&ac, src.H, src.W);
     if (any_failed(rank0 && run_metrics_open(&run, o.eval_every ? "step,loss,lr,img_per_s,knn_top1\n" : "step,loss,lr,img_per_s\n", step0))) goto out_batch;
