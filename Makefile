@@ -125,6 +125,8 @@ $(LIB_TESTS): $(BUILD)/tests/%: tests/%.c $(HDR) $(wildcard tests/*.h) $(IMPL_OB
 
 # test_stats includes the trainer's statistics code
 $(BUILD)/tests/test_stats: trainer/stats.c trainer/stats.h
+# test_anygen includes the trainer's generator source (anygen)
+$(BUILD)/tests/test_anygen: trainer/common.c trainer/common.h trainer/trainer.h
 
 $(BUILD):
 	@mkdir -p $@

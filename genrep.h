@@ -155,7 +155,11 @@ QUICKSTART-END
      fp32 parts outside the encoder (the loss's similarity GEMM) still
      differ by path, so a whole bf16 run is reproducible per path. A batch
      split over processes (the encoder's bn_sync hook, genrep train under
-     mpirun) sums in another grouping: the same up to rounding, not bitwise.
+     mpirun) sums in another grouping: the same up to rounding, unless the
+     encoder is in share mode (genrep_encoder_set_share: every batch sum a
+     pairwise tree over fixed shares of the batch), where P = 2^k processes
+     each holding a power of two of shares and adding their roots pairwise
+     in rank order get the bits of one process (genrep train does this).
 
    EXAMPLES (examples/; `make` builds them, `make test` runs each with --smoke)
      00_quickstart.c        this manual's quick start
@@ -397,6 +401,17 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_linear_forward(float *out, cons
 GENREP_API GENREP_NODISCARD genrep_status genrep_linear_backward(float *dinp, float *dweight, float *dbias,
                                                 const float *dout, const float *inp,
                                                 const float *weight, int B, int C, int OC);
+/* [LINEAR] share mode (genrep_encoder_set_share): dweight (OC,C) += dout^T @ inp and
+   dbias (OC) += sum_b dout (either may be NULL) as a pairwise tree over
+   shares, B rows in `groups` groups of B/groups, share j = rows j*share ..
+   j*share+share-1 of every group: a batch cut into power-of-two runs of
+   shares, the runs' results added pairwise, gives the same bits. ws holds
+   genrep_linear_share_workspace(B, C, OC, groups, share) floats (0 for bad
+   sizes). dinp: genrep_linear_backward with dweight and dbias NULL. */
+GENREP_API size_t genrep_linear_share_workspace(int B, int C, int OC, int groups, int share);
+GENREP_API GENREP_NODISCARD genrep_status genrep_linear_backward_share(float *dweight, float *dbias, float *ws,
+                                                      const float *dout, const float *inp, int B, int C, int OC,
+                                                      int groups, int share);
 
 /* [CONV] 2-D convolution, cross-correlation as PyTorch, zero padding.
    inp (N,C,H,W), weight (K,C,R,S), bias (K) or NULL, out (N,K,P,Q) with
@@ -965,7 +980,7 @@ struct genrep__encoder_plan;        /* layer geometry and activation offsets */
    over the P processes (MPI_Allreduce) and return GENREP_OK; every process
    calls it the same number of times, in the same order. The local dgamma and
    dbeta stay local (sum the gradients over processes afterwards, as the
-   other parameters). With P = 1 and a hook that returns v unchanged the
+   other parameters; in share mode see genrep_encoder_set_share). With P = 1 and a hook that returns v unchanged the
    results are bitwise those without a hook. A non-OK return fails the
    forward/backward with that status. Eval mode never calls it. */
 typedef genrep_status (*genrep_encoder_bn_sync_fn)(void *user, double *v, int n);
@@ -989,6 +1004,9 @@ typedef struct {
     /* set by the caller after create (create sets NULL): see genrep_encoder_bn_sync_fn */
     genrep_encoder_bn_sync_fn bn_sync;
     void  *bn_sync_user;
+    int    bn_sync_rank;            /* share mode with bn_sync: 0 on the one process that adds the
+                                       BN parameters' whole-batch gradients (see genrep_encoder_set_share) */
+    int    share, share_groups;     /* genrep_encoder_set_share; 0 and 1 after create */
     /* internals */
     struct genrep__encoder_plan *plan;
     float *acts;  size_t acts_floats;
@@ -1009,6 +1027,28 @@ GENREP_API void genrep_encoder_free(genrep_encoder *e);
    thread count. Takes effect at the next forward; GENREP_ERR_ARG for any
    other value than GENREP_PRECISION_FP32 / _BF16. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_set_precision(genrep_encoder *e, genrep_precision p);
+/* Share mode: batch-size-independent bits (data parallel over any power of
+   two of processes, issue 16). The batch of a training forward/backward is
+   `groups` equal groups of N/groups images (SimCLR's views: view 1 of every
+   anchor, then view 2); share j is images j*share .. j*share+share-1 of
+   every group. Every sum over the batch in training mode (BN's sum x, sum
+   x^2, sum dout, sum dout*xhat; the convs' and the head's weight and bias
+   gradients) is then a partial per share (its images in a fixed order, each
+   group's run one GEMM of fixed shape) combined by a binary counter, which
+   for a power-of-two share count is the perfect pairwise tree over shares.
+   A batch split into P consecutive power-of-two runs of shares (P a power
+   of two, one run per process) therefore gives each process the root of a
+   subtree; adding the P roots pairwise in rank order (recursive doubling or
+   halving) rebuilds the same tree: the same bits as one process. With
+   bn_sync set, the hook's sums must be combined that way too, and the BN
+   parameters' gradients come from the whole-batch sums, added on the
+   process with bn_sync_rank 0 only (the others add 0, so summing the
+   gradients over processes is exact for them). Independent of the thread
+   count like the default mode, which stays as it was (share 0). Allocates
+   the tree's scratch (about log2(max_batch/share) copies of the largest
+   weight); GENREP_ERR_ARG for share < 0, groups < 1, or max_batch not a
+   multiple of groups. */
+GENREP_API GENREP_NODISCARD genrep_status genrep_encoder_set_share(genrep_encoder *e, int share, int groups);
 /* The sizes create would allocate, without allocating them: trained
    parameters, buffers (BN running stats) and activation floats for
    max_batch. A loader can refuse a file too small for the model its
@@ -1071,6 +1111,32 @@ GENREP_API GENREP_NODISCARD genrep_status genrep_supcon_forward(float *loss, flo
 GENREP_API GENREP_NODISCARD genrep_status genrep_supcon_backward(float *dz, float *ws, const float *z, const int32_t *labels,
                                                 int B, int D, float tau, int flags, float dloss);
 
+/* [LOSS] rows of a batch split over processes (SimCLR's per-replica loss):
+   a process holding anchors r0 .. r0+b-1 (its rows r0.. and B+r0.. of the
+   gathered z (2B, D)) computes only its 2b rows' logits against all 2B
+   columns, O(2b 2B D) instead of O((2B)^2 D). forward_rows: *loss_sum = the
+   sum of its rows' L_i (the loss is the sum over processes / 2B), as a
+   pairwise tree over shares of `share` anchors (both views). backward_rows:
+   dz (2b, D), its rows in the order view 1 then view 2, += dloss/tau *
+   G_rows @ Z; dzt (2B, D) = G_rows^T @ Z_rows, the term every row's
+   gradient gets from this process's rows, as the same tree (overwritten).
+   The caller sums dzt over processes and adds dloss/tau * dzt[its rows] to
+   dz. One process: r0 = 0, b = B. With those sums taken pairwise in rank
+   order (K = 2^k, a power of two of shares each), K processes give the
+   bits of one; against genrep_ntxent_forward/backward, equal up to
+   rounding. ws: genrep_contrastive_rows_workspace(B, D, b, share) floats;
+   backward reads the softmax forward left there. */
+GENREP_API size_t genrep_contrastive_rows_workspace(int B, int D, int b, int share);
+GENREP_API GENREP_NODISCARD genrep_status genrep_ntxent_forward_rows(double *loss_sum, float *ws, const float *z, int B, int D,
+                                                    float tau, int flags, int r0, int b, int share);
+GENREP_API GENREP_NODISCARD genrep_status genrep_ntxent_backward_rows(float *dz, float *dzt, float *ws, const float *z, int B,
+                                                     int D, float tau, int flags, float dloss, int r0, int b, int share);
+GENREP_API GENREP_NODISCARD genrep_status genrep_supcon_forward_rows(double *loss_sum, float *ws, const float *z,
+                                                    const int32_t *labels, int B, int D, float tau, int flags,
+                                                    int r0, int b, int share);
+GENREP_API GENREP_NODISCARD genrep_status genrep_supcon_backward_rows(float *dz, float *dzt, float *ws, const float *z,
+                                                     const int32_t *labels, int B, int D, float tau, int flags,
+                                                     float dloss, int r0, int b, int share);
 /* [MSE] loss = mean over n of (pred - target)^2 (torch.nn.MSELoss, the
    inverter baseline regressing z); backward dpred += dloss * 2 (pred - target) / n. */
 GENREP_API GENREP_NODISCARD genrep_status genrep_mse_forward(float *loss, const float *pred, const float *target, size_t n);
@@ -3205,6 +3271,57 @@ static GENREP__CONV_UNUSED size_t genrep__conv_col_budget = (size_t)1 << 20;
 
 /* -------------------------------------------------------------- [LINEAR] */
 
+/* Pairwise trees over shares (genrep_encoder_set_share): a binary counter.
+   Leaf i (0-based) goes into level genrep__tree_level(i) (the trailing one
+   bits of i), after which the occupied levels of the stack are the set bits
+   of i + 1. Leaf i merges the stored nodes below its level, ((leaf + s0) +
+   s1) + ..: for L = 2^k leaves the root is the perfect binary tree. Float
+   addition commutes, so only the tree's shape matters, not the operands'
+   order. A stack needs genrep__tree_levels(L) levels. */
+static int genrep__tree_level(unsigned i) { int t = 0; while (i & 1u) { i >>= 1; t++; } return t; }
+static int genrep__tree_levels(unsigned L) { int k = 1; while (L >> k) k++; return k; }
+/* float vectors of n, level l at stack + l*n: merge leaf i (already written at its level) */
+static void genrep__ftree_merge(float *stack, size_t n, unsigned i) {
+    const int t = genrep__tree_level(i);
+    if (!t) return;
+    float *dst = stack + (size_t)t * n;
+    GENREP__OMP(omp parallel for schedule(static) if (n * (size_t)t > 32768))
+    for (size_t j = 0; j < n; j++) {
+        float acc = dst[j];
+        for (int l = 0; l < t; l++) acc = stack[(size_t)l * n + j] + acc;
+        dst[j] = acc;
+    }
+}
+/* out (len) += the root of a stack (levels n floats apart) holding L leaves */
+static void genrep__ftree_root_add(float *out, const float *stack, size_t n, size_t len, unsigned L) {
+    GENREP__OMP(omp parallel for schedule(static) if (len > 32768))
+    for (size_t j = 0; j < len; j++) {
+        float acc = 0.0f;
+        int first = 1;
+        for (int l = 0; (L >> l) != 0; l++)
+            if ((L >> l) & 1u) { acc = first ? stack[(size_t)l * n + j] : stack[(size_t)l * n + j] + acc; first = 0; }
+        out[j] += acc;
+    }
+}
+/* the same for pairs of doubles (BN's per-channel sums), on the caller's stack */
+typedef struct { double v[33][2]; unsigned n; } genrep__dtree;
+static void genrep__dtree_push(genrep__dtree *t, double a, double b) {
+    unsigned i = t->n++;
+    int l = 0;
+    while (i & 1u) { a = t->v[l][0] + a; b = t->v[l][1] + b; i >>= 1; l++; }
+    t->v[l][0] = a; t->v[l][1] = b;
+}
+static void genrep__dtree_root(double *a, double *b, const genrep__dtree *t) {
+    int first = 1;
+    *a = 0.0; *b = 0.0;
+    for (int l = 0; (t->n >> l) != 0; l++)
+        if ((t->n >> l) & 1u) {
+            *a = first ? t->v[l][0] : t->v[l][0] + *a;
+            *b = first ? t->v[l][1] : t->v[l][1] + *b;
+            first = 0;
+        }
+}
+
 /* out (B,OC) = inp (B,C) @ weight^T + bias: plain loops, float sum in c order. */
 static GENREP__CONV_UNUSED void genrep__linear_forward_ref(float *out, const float *inp, const float *weight,
                                                           const float *bias, int B, int C, int OC) {
@@ -3290,6 +3407,50 @@ static genrep_status genrep__linear_backward_p(float *dinp, float *dweight, floa
         }
     }
     return GENREP_OK;
+}
+
+/* Share mode (genrep_encoder_set_share): dweight (OC,C) += dout^T @ inp and
+   dbias (OC) += the column sums of dout (B rows, G groups of B/G), as a
+   pairwise tree over shares of S rows per group. stack: genrep__tree_levels(L)
+   levels of OC*C + OC floats, L = ceil(B/G / S). */
+static genrep_status genrep__linear_dweight_tree(float *dweight, float *dbias, float *stack, const float *dout,
+                                                 const float *inp, int B, int C, int OC, int prec, int G, int S) {
+    const int Bg = B / G;
+    const unsigned L = (unsigned)((Bg + S - 1) / S);
+    const size_t n = (size_t)OC * C + OC;
+    for (unsigned i = 0; i < L; i++) {
+        float *leaf = stack + (size_t)genrep__tree_level(i) * n, *lb = leaf + (size_t)OC * C;
+        const int j0 = (int)i * S, m = Bg - j0 < S ? Bg - j0 : S;
+        memset(leaf, 0, sizeof(float) * n);
+        for (int g = 0; g < G; g++) {
+            const int r0 = g * Bg + j0;
+            genrep_status st = genrep__linear_gemm(prec, 1, 0, OC, C, m, dout + (size_t)r0 * OC, OC,
+                                                   inp + (size_t)r0 * C, C, 1.0f, leaf, C);
+            if (st) return st;
+            for (int r = r0; r < r0 + m; r++)
+                for (int o = 0; o < OC; o++) lb[o] += dout[(size_t)r * OC + o];
+        }
+        genrep__ftree_merge(stack, n, i);
+    }
+    /* the root: weights, then bias */
+    if (dweight) genrep__ftree_root_add(dweight, stack, n, (size_t)OC * C, L);
+    if (dbias) genrep__ftree_root_add(dbias, stack + (size_t)OC * C, n, (size_t)OC, L);
+    return GENREP_OK;
+}
+
+GENREP_API size_t genrep_linear_share_workspace(int B, int C, int OC, int groups, int share) {
+    if (B <= 0 || C <= 0 || OC <= 0 || groups < 1 || share < 1 || B % groups) return 0;
+    const unsigned L = (unsigned)((B / groups + share - 1) / share);
+    return (size_t)genrep__tree_levels(L) * ((size_t)OC * C + OC);
+}
+
+GENREP_API genrep_status genrep_linear_backward_share(float *dweight, float *dbias, float *ws, const float *dout,
+                                                      const float *inp, int B, int C, int OC, int groups, int share) {
+    GENREP__CHECK_PTR(dout); GENREP__CHECK_PTR(inp); GENREP__CHECK_PTR(ws);
+    GENREP__CHECK_POS(B); GENREP__CHECK_POS(C); GENREP__CHECK_POS(OC); GENREP__CHECK_POS(share);
+    if (groups < 1 || B % groups)
+        return genrep__fail(GENREP_ERR_ARG, "%s: groups %d must be >= 1 and divide B %d", __func__, groups, B);
+    return genrep__linear_dweight_tree(dweight, dbias, ws, dout, inp, B, C, OC, GENREP_PRECISION_FP32, groups, share);
 }
 
 /* ---------------------------------------------------------------- [CONV] */
@@ -3923,6 +4084,110 @@ static genrep_status genrep__conv2d_backward_impl(float *dinp, float *dweight, f
     return GENREP_OK;
 }
 
+/* Share mode (genrep_encoder_set_share): dweight (K, CRS) += the weight
+   gradient as a pairwise tree over shares (G groups of N/G images, S per
+   share and group). A leaf's images (its run of every group, in group
+   order) and their dout are first copied together, so the leaf is one GEMM
+   of m*PQ columns written (beta 0) into its level of the stack: its bits
+   depend only on the share's images, and each leaf costs one pass over the
+   (K, CRS) gradient plus its merge.
+   Threads: the binary counter's root over L leaves is T(first P leaves) +
+   counter(the other L - P), P the largest power of two below L (or L/2), so
+   with 2+ threads two slots take those two ranges, each with its own stack
+   and one-thread GEMMs (no barrier per leaf: small GEMMs under load paid
+   more in barriers than they saved), and add their roots: the bits of the
+   one-slot loop, whose GEMMs are parallel inside instead. Workspace per
+   slot: the stack, genrep__tree_levels(L) * K*CRS floats, then the leaf's
+   images, dout as (K, m*PQ), and im2col (unless the implicit path packs
+   from the images). */
+static size_t genrep__conv2d_tree_slot(const genrep_conv2d_desc *d, int G, int S) {
+    const size_t CRS = (size_t)d->C * d->R * d->S, PQ = (size_t)d->P * d->Q, m = (size_t)G * S;
+    const unsigned L = (unsigned)((d->N / G + S - 1) / S);
+    return (size_t)genrep__tree_levels(L) * d->K * CRS + m * ((size_t)d->C * d->H * d->W + (size_t)d->K * PQ + CRS * PQ);
+}
+static size_t genrep__conv2d_tree_ws(const genrep_conv2d_desc *d, int G, int S) {
+    return 2 * genrep__conv2d_tree_slot(d, G, S);
+}
+/* leaves i0 .. i1-1 into stack (a counter started at i0), slab after the stack */
+static genrep_status genrep__conv2d_tree_range(float *stack, int levels, const float *dout, const float *inp,
+                                               const genrep_conv2d_desc *d, const genrep__col_geom *g,
+                                               const uint32_t *xmask, int G, int S, unsigned i0, unsigned i1) {
+    const int K = d->K, CRS = d->C * d->R * d->S, Ng = d->N / G;
+    const size_t PQ = (size_t)d->P * d->Q, KC = (size_t)K * CRS, CHW = (size_t)d->C * d->H * d->W;
+    float *xin = stack + (size_t)levels * KC, *dy = xin + (size_t)G * S * CHW, *col = dy + (size_t)G * S * K * PQ;
+    for (unsigned i = i0; i < i1; i++) {
+        float *leaf = stack + (size_t)genrep__tree_level(i - i0) * KC;
+        const int j0 = (int)i * S, mg = Ng - j0 < S ? Ng - j0 : S, m = G * mg, cols = (int)(m * PQ);
+        /* the leaf's images, and its dout as one (K, cols) matrix */
+        for (int gi = 0; gi < G; gi++)
+            memcpy(xin + (size_t)gi * mg * CHW, inp + ((size_t)gi * Ng + j0) * CHW, sizeof(float) * mg * CHW);
+        GENREP__CONV_PARFOR((size_t)K * cols)
+        for (int k = 0; k < K; k++)
+            for (int t = 0; t < m; t++) {
+                const size_t n = (size_t)(t / mg) * Ng + j0 + t % mg;
+                memcpy(dy + (size_t)k * cols + (size_t)t * PQ, dout + (n * K + k) * PQ, sizeof(float) * PQ);
+            }
+        genrep_status st;
+        if (xmask) {
+            genrep__im2col_ctx ctx = { xin, g, xmask };
+            st = genrep__conv_gemm(d, 0, 1, K, CRS, cols, dy, cols, xin, cols, 0.0f, leaf, CRS, genrep__pack_b_im2col_t, &ctx);
+        } else {
+            genrep__im2col(col, (size_t)cols, xin, m, g);
+            st = genrep__conv_gemm(d, 0, 1, K, CRS, cols, dy, cols, col, cols, 0.0f, leaf, CRS, NULL, NULL);
+        }
+        if (st) return st;
+        genrep__ftree_merge(stack, KC, i - i0);
+    }
+    return GENREP_OK;
+}
+static genrep_status genrep__conv2d_dweight_tree(float *dweight, float *ws, const float *dout, const float *inp,
+                                                 const genrep_conv2d_desc *d, int G, int S) {
+    const genrep__col_geom g = genrep__conv2d_geom(d);
+    const size_t PQ = (size_t)d->P * d->Q, KC = (size_t)d->K * d->C * d->R * d->S;
+    const unsigned L = (unsigned)((d->N / G + S - 1) / S);
+    const int levels = genrep__tree_levels(L);
+    uint32_t xmask_buf[GENREP__IMPLICIT_MASK_MAX];
+    const uint32_t *xmask = NULL;
+    if (genrep__conv_implicit && g.sh == 1 && g.sw == 1 && g.q == g.w && (size_t)g.s * PQ <= GENREP__IMPLICIT_MASK_MAX) {
+        for (int ks = 0; ks < g.s; ks++)
+            for (size_t jp = 0; jp < PQ; jp++) {
+                const int ix = (int)(jp % (size_t)g.q) - g.pw + ks;
+                xmask_buf[(size_t)ks * PQ + jp] = ix >= 0 && ix < g.w ? ~(uint32_t)0 : 0;
+            }
+        xmask = xmask_buf;
+    }
+#ifdef _OPENMP
+    if (L >= 2 && genrep_num_threads() > 1 && !omp_in_parallel()) {
+        unsigned P = 1;
+        while (2 * P < L) P *= 2;  /* the largest power of two below L */
+        float *st1 = ws + genrep__conv2d_tree_slot(d, G, S);
+        int fail = 0;
+        #pragma omp parallel num_threads(2) reduction(| : fail)
+        {
+            const int t = omp_get_thread_num();
+            if (genrep__conv2d_tree_range(t ? st1 : ws, levels, dout, inp, d, &g, xmask, G, S, t ? P : 0, t ? L : P))
+                fail = 1;
+        }
+        if (fail) return genrep__fail(GENREP_ERR_NOMEM, "genrep_conv2d_backward: GEMM failed (packing buffers)");
+        const float *left = ws + (size_t)genrep__tree_level(P - 1) * KC; /* P leaves: the root sits at level log2 P */
+        const unsigned R = L - P;
+        GENREP__CONV_PARFOR(KC)
+        for (size_t j = 0; j < KC; j++) {
+            float acc = 0.0f;
+            int first = 1;
+            for (int l = 0; (R >> l) != 0; l++)
+                if ((R >> l) & 1u) { acc = first ? st1[(size_t)l * KC + j] : st1[(size_t)l * KC + j] + acc; first = 0; }
+            dweight[j] += left[j] + acc;
+        }
+        return GENREP_OK;
+    }
+#endif
+    genrep_status st = genrep__conv2d_tree_range(ws, levels, dout, inp, d, &g, xmask, G, S, 0, L);
+    if (st) return st;
+    genrep__ftree_root_add(dweight, ws, KC, KC, L);
+    return GENREP_OK;
+}
+
 /* --------------------------------------------------------------- [CONVT] */
 
 /* A transposed conv is the conv2d whose input is our output: image side
@@ -4405,10 +4670,12 @@ static void genrep__bn_stats1(float *mean_c, float *rstd_c, float *running_mean,
 /* gs (training only): NULL, or the statistics of a batch split over
    processes (the encoder's bn_sync): sum x (C), sum x^2 (C), then the value
    count M, summed over every process; the local pass is skipped. */
+static void genrep__bn_sums1_tree(double *sum, double *sq, const float *inp, int c, int N, int C, int HW, int G, int S);
+/* S > 0 (training, gs NULL): the statistics by the share tree of G groups, S per share (genrep_encoder_set_share) */
 static genrep_status genrep__bn_act_forward(float *out, float *mean, float *rstd, float *running_mean,
                                             float *running_var, const float *inp, const float *gamma,
                                             const float *beta, const float *res, int relu, int N, int C, int HW,
-                                            float eps, float momentum, int training, const double *gs) {
+                                            float eps, float momentum, int training, const double *gs, int G, int S) {
     genrep_status st = genrep__bn_check_fwd("genrep_batchnorm_act_forward", out, inp, running_mean, running_var,
                                             N, C, HW, eps, momentum, training);
     if (st) return st;
@@ -4417,7 +4684,11 @@ static genrep_status genrep__bn_act_forward(float *out, float *mean, float *rstd
         float m, r;
         if (gs && training)
             genrep__bn_finish1(&m, &r, running_mean, running_var, c, gs[c], gs[C + c], gs[2 * C], eps, momentum);
-        else
+        else if (S && training) {
+            double sum, sq;
+            genrep__bn_sums1_tree(&sum, &sq, inp, c, N, C, HW, G, S);
+            genrep__bn_finish1(&m, &r, running_mean, running_var, c, sum, sq, (double)N * HW, eps, momentum);
+        } else
             genrep__bn_stats1(&m, &r, running_mean, running_var, inp, c, N, C, HW, eps, momentum, training);
         if (mean) mean[c] = m;
         if (rstd) rstd[c] = r;
@@ -4454,7 +4725,7 @@ GENREP_API genrep_status genrep_batchnorm_act_forward(float *out, float *mean, f
                                                       const float *res, int relu, int N, int C, int HW,
                                                       float eps, float momentum, int training) {
     return genrep__bn_act_forward(out, mean, rstd, running_mean, running_var, inp, gamma, beta, res, relu, N, C, HW,
-                                  eps, momentum, training, NULL);
+                                  eps, momentum, training, NULL, 1, 0);
 }
 
 /* sums (2C): sum x and sum x^2 of every channel, as the forward's local pass */
@@ -4532,13 +4803,59 @@ static void genrep__bn_act_dsums(double *sums, float *dgamma, float *dbeta, cons
     }
 }
 
+/* Share mode (genrep_encoder_set_share): channel c's sums as pairwise
+   trees over shares: a share's partial is its images of group 0, 1, .. in
+   order, each image's HW values as the default pass sums them. Used inside
+   the BN passes (one pass over the data, as the default) and, with
+   bn_sync, as the separate local pass before the exchange: the same bits. */
+static void genrep__bn_sums1_tree(double *sum, double *sq, const float *inp, int c, int N, int C, int HW, int G, int S) {
+    const int Ng = N / G;
+    genrep__dtree t;
+    t.n = 0;
+    for (int j0 = 0; j0 < Ng; j0 += S) {
+        double a = 0.0, b = 0.0;
+        for (int g = 0; g < G; g++)
+            for (int n = g * Ng + j0; n < g * Ng + j0 + S && n < (g + 1) * Ng; n++)
+                genrep__sum_ssq8(&a, &b, inp + ((size_t)n * C + c) * HW, HW);
+        genrep__dtree_push(&t, a, b);
+    }
+    genrep__dtree_root(sum, sq, &t);
+}
+static void genrep__bn_dsums1_tree(double *sdy, double *sdyx, const float *dout, const float *act_out, const float *inp,
+                                   int c, int N, int C, int HW, float m, float r, int G, int S) {
+    const int Ng = N / G;
+    genrep__dtree t;
+    t.n = 0;
+    for (int j0 = 0; j0 < Ng; j0 += S) {
+        double a = 0.0, b = 0.0;
+        for (int g = 0; g < G; g++)
+            for (int n = g * Ng + j0; n < g * Ng + j0 + S && n < (g + 1) * Ng; n++) {
+                const size_t off = ((size_t)n * C + c) * HW;
+                genrep__bn_dsums_masked(&a, &b, dout + off, act_out ? act_out + off : NULL, inp + off, HW, m, r);
+            }
+        genrep__dtree_push(&t, a, b);
+    }
+    genrep__dtree_root(sdy, sdyx, &t);
+}
+/* every channel: sums (2C) as genrep__bn_act_sums / _dsums (dgamma, dbeta untouched) */
+static void genrep__bn_act_sums_tree(double *sums, const float *inp, int N, int C, int HW, int G, int S) {
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++) genrep__bn_sums1_tree(&sums[c], &sums[C + c], inp, c, N, C, HW, G, S);
+}
+static void genrep__bn_act_dsums_tree(double *sums, const float *dout, const float *act_out, const float *inp,
+                                      const float *mean, const float *rstd, int N, int C, int HW, int G, int S) {
+    GENREP__LPARFOR((size_t)N * C * HW)
+    for (int c = 0; c < C; c++)
+        genrep__bn_dsums1_tree(&sums[c], &sums[C + c], dout, act_out, inp, c, N, C, HW, mean[c], rstd[c], G, S);
+}
+
 /* gs (training only): NULL, or sum dout (C), sum dout * xhat (C) and the
    value count M of a batch split over processes, summed over every process
    (the local pass, and with it dgamma and dbeta, was genrep__bn_act_dsums). */
 static genrep_status genrep__bn_act_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                                              const float *act_out, const float *inp, const float *gamma,
                                              const float *mean, const float *rstd, int N, int C, int HW,
-                                             int training, int accumulate, const double *gs) {
+                                             int training, int accumulate, const double *gs, int G, int S) {
     genrep_status st = genrep__bn_check_bwd("genrep_batchnorm_act_backward", dout, inp, mean, rstd, N, C, HW);
     if (st) return st;
     if (!training) gs = NULL;
@@ -4548,7 +4865,11 @@ static genrep_status genrep__bn_act_backward(float *dinp, float *dgamma, float *
         const float m = mean[c], r = rstd[c], g = gamma ? gamma[c] : 1.0f;
         double sdy = 0.0, sdyx = 0.0;
         if (gs) { sdy = gs[c]; sdyx = gs[C + c]; }
-        else {
+        else if (S && training) { /* the share tree, dgamma and dbeta from it */
+            genrep__bn_dsums1_tree(&sdy, &sdyx, dout, act_out, inp, c, N, C, HW, m, r, G, S);
+            if (dgamma) dgamma[c] += (float)sdyx;
+            if (dbeta) dbeta[c] += (float)sdy;
+        } else {
             for (int n = 0; n < N; n++) {
                 const size_t off = ((size_t)n * C + c) * HW;
                 genrep__bn_dsums_masked(&sdy, &sdyx, dout + off, act_out ? act_out + off : NULL, inp + off, HW, m, r);
@@ -4595,7 +4916,7 @@ GENREP_API genrep_status genrep_batchnorm_act_backward(float *dinp, float *dgamm
                                                        const float *mean, const float *rstd,
                                                        int N, int C, int HW, int training, int accumulate) {
     return genrep__bn_act_backward(dinp, dgamma, dbeta, dout, act_out, inp, gamma, mean, rstd, N, C, HW, training,
-                                   accumulate, NULL);
+                                   accumulate, NULL, 1, 0);
 }
 
 /* [CONDBN] ---------------------------------------------------------------- */
@@ -6782,7 +7103,8 @@ struct genrep__encoder_plan {
     /* per-tensor init rule, parallel to e->tensors */
     int    *init_kind;
     float  *init_scale;
-    double *bn_sums;                             /* 2 * max channels + 1, for bn_sync */
+    double *bn_sums;                             /* 2 * max channels + 1, for bn_sync and share mode */
+    float  *tree;  size_t tree_floats;           /* share mode's scratch (genrep_encoder_set_share) */
     /* profile: per unit conv/BN forward/backward seconds, and the rest */
     int    profiling;
     double prof[GENREP__ENC_MAX_UNITS][4];
@@ -7003,9 +7325,50 @@ GENREP_API genrep_status genrep_encoder_set_precision(genrep_encoder *e, genrep_
     return GENREP_OK;
 }
 
+GENREP_API genrep_status genrep_encoder_set_share(genrep_encoder *e, int share, int groups) {
+    GENREP__CHECK_PTR(e);
+    if (!e->plan) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_set_share: encoder not created");
+    if (share < 0 || groups < 1 || e->max_batch % groups)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_set_share: share %d, groups %d: expected share >= 0 and "
+                            "groups >= 1 dividing max_batch %d", share, groups, e->max_batch);
+    struct genrep__encoder_plan *pl = e->plan;
+    size_t need = 0;
+    if (share) {
+        const unsigned L = (unsigned)((e->max_batch / groups + share - 1) / share);
+        for (int u = 0; u < pl->n_units; u++) {
+            const genrep__enc_unit *un = &pl->units[u];
+            genrep_conv2d_desc d;
+            genrep_status st = genrep_conv2d_init(&d, e->max_batch, un->C, un->H, un->W, un->K, un->R, un->S,
+                                                  un->stride, un->pad);
+            if (st) return st;
+            size_t w = genrep__conv2d_tree_ws(&d, groups, share);
+            if (w > need) need = w;
+        }
+        if (pl->has_head) {
+            size_t h1 = (size_t)pl->Hd * pl->F + pl->Hd, h2 = (size_t)pl->O * pl->Hd + pl->O;
+            size_t w = (size_t)genrep__tree_levels(L) * (h1 > h2 ? h1 : h2);
+            if (w > need) need = w;
+        }
+    }
+    if (need > pl->tree_floats) {
+        float *t = (float *)genrep_alloc(need * sizeof(float));
+        if (!t) return genrep__fail(GENREP_ERR_NOMEM, "genrep_encoder_set_share: cannot allocate %zu MiB for share %d",
+                                    (need * sizeof(float)) >> 20, share);
+        genrep_free(pl->tree);
+        pl->tree = t;
+        pl->tree_floats = need;
+    }
+    e->share = share;
+    e->share_groups = groups;
+    return GENREP_OK;
+}
+
 GENREP_API void genrep_encoder_free(genrep_encoder *e) {
     if (!e) return;
-    if (e->plan) { genrep_free(e->plan->init_kind); genrep_free(e->plan->init_scale); genrep_free(e->plan->bn_sums); }
+    if (e->plan) {
+        genrep_free(e->plan->init_kind); genrep_free(e->plan->init_scale); genrep_free(e->plan->bn_sums);
+        genrep_free(e->plan->tree);
+    }
     genrep_free(e->plan);
     genrep_free(e->params);
     genrep_free(e->grads);
@@ -7065,6 +7428,7 @@ GENREP_API genrep_status genrep_encoder_create(genrep_encoder *e, const genrep_e
     if (st) return st;
     e->cfg = *cfg;
     e->max_batch = max_batch;
+    e->share_groups = 1;
     e->plan = (struct genrep__encoder_plan *)genrep_alloc(sizeof *e->plan);
     if (!e->plan) return genrep__fail(GENREP_ERR_NOMEM, "genrep_encoder_create: cannot allocate the plan");
     memset(e->plan, 0, sizeof *e->plan);
@@ -7194,9 +7558,10 @@ static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const f
     if ((st = genrep_conv2d_forward(c, e->ws, inp, e->params + T[u->t_w].offset, NULL, &d))) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_CONV_F] += t1 - t0; }
     const double *gs = NULL;
-    if (training && e->bn_sync) { /* whole-batch statistics over the processes */
+    if (training && e->bn_sync) { /* whole-batch statistics over the processes (by the share tree in share mode) */
         double *v = pl->bn_sums;
-        genrep__bn_act_sums(v, c, N, u->K, u->P * u->Q);
+        if (e->share) genrep__bn_act_sums_tree(v, c, N, u->K, u->P * u->Q, e->share_groups, e->share);
+        else genrep__bn_act_sums(v, c, N, u->K, u->P * u->Q);
         v[2 * u->K] = (double)N * u->P * u->Q;
         if ((st = e->bn_sync(e->bn_sync_user, v, 2 * u->K + 1))) return st;
         gs = v;
@@ -7204,7 +7569,8 @@ static genrep_status genrep__enc_unit_forward(genrep_encoder *e, int ui, const f
     st = genrep__bn_act_forward(y, e->acts + u->a_mean, e->acts + u->a_rstd,
                                 e->params + T[u->t_rmean].offset, e->params + T[u->t_rvar].offset, c,
                                 e->params + T[u->t_gamma].offset, e->params + T[u->t_beta].offset, res, relu,
-                                N, u->K, u->P * u->Q, e->cfg.bn_eps, e->cfg.bn_momentum, training, gs);
+                                N, u->K, u->P * u->Q, e->cfg.bn_eps, e->cfg.bn_momentum, training, gs,
+                                e->share_groups, e->share);
     if (st) return st;
     if (pl->profiling) pl->prof[ui][GENREP__PROF_BN_F] += genrep__enc_now() - t1;
     return GENREP_OK;
@@ -7226,7 +7592,18 @@ static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float 
     d.precision = e->precision;
     double t0 = pl->profiling ? genrep__enc_now() : 0, t1 = 0;
     const double *gs = NULL;
-    if (training && e->bn_sync) { /* local dgamma, dbeta; whole-batch sums for dinp */
+    float *dgamma = e->grads + T[u->t_gamma].offset, *dbeta = e->grads + T[u->t_beta].offset;
+    if (training && e->share && e->bn_sync) { /* the share tree; dgamma, dbeta from the whole batch's sums (on one process) */
+        double *v = pl->bn_sums;
+        const int K = u->K;
+        genrep__bn_act_dsums_tree(v, g, act, e->acts + u->a_conv, e->acts + u->a_mean, e->acts + u->a_rstd, N, K,
+                                  u->P * u->Q, e->share_groups, e->share);
+        v[2 * K] = (double)N * u->P * u->Q;
+        if (e->bn_sync && (st = e->bn_sync(e->bn_sync_user, v, 2 * K + 1))) return st;
+        if (!e->bn_sync || e->bn_sync_rank == 0)
+            for (int c = 0; c < K; c++) { dgamma[c] += (float)v[K + c]; dbeta[c] += (float)v[c]; }
+        gs = v;
+    } else if (training && e->bn_sync) { /* local dgamma, dbeta; whole-batch sums for dinp */
         double *v = pl->bn_sums;
         genrep__bn_act_dsums(v, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g, act,
                              e->acts + u->a_conv, e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q);
@@ -7237,11 +7614,17 @@ static genrep_status genrep__enc_unit_backward(genrep_encoder *e, int ui, float 
     /* gbn is overwritten (no zeroing pass) */
     st = genrep__bn_act_backward(gbn, e->grads + T[u->t_gamma].offset, e->grads + T[u->t_beta].offset, g, act,
                                  e->acts + u->a_conv, e->params + T[u->t_gamma].offset,
-                                 e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training, 0, gs);
+                                 e->acts + u->a_mean, e->acts + u->a_rstd, N, u->K, u->P * u->Q, training, 0, gs,
+                                 e->share_groups, e->share);
     if (st) return st;
     if (pl->profiling) { t1 = genrep__enc_now(); pl->prof[ui][GENREP__PROF_BN_B] += t1 - t0; }
-    st = genrep__conv2d_backward_impl(dinp, e->grads + T[u->t_w].offset, NULL, e->ws, gbn, inp,
-                                      e->params + T[u->t_w].offset, &d, dinp_acc);
+    if (training && e->share) { /* the data gradient as usual, the weight gradient by the share tree */
+        st = genrep__conv2d_backward_impl(dinp, NULL, NULL, e->ws, gbn, inp, e->params + T[u->t_w].offset, &d, dinp_acc);
+        if (!st) st = genrep__conv2d_dweight_tree(e->grads + T[u->t_w].offset, pl->tree, gbn, inp, &d,
+                                                  e->share_groups, e->share);
+    } else
+        st = genrep__conv2d_backward_impl(dinp, e->grads + T[u->t_w].offset, NULL, e->ws, gbn, inp,
+                                          e->params + T[u->t_w].offset, &d, dinp_acc);
     if (pl->profiling) pl->prof[ui][GENREP__PROF_CONV_B] += genrep__enc_now() - t1;
     return st;
 }
@@ -7251,6 +7634,9 @@ GENREP_API genrep_status genrep_encoder_forward(genrep_encoder *e, const float *
     if (!e->plan) return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_forward: encoder not created");
     if (N <= 0 || N > e->max_batch)
         return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_forward: N=%d outside 1..max_batch=%d", N, e->max_batch);
+    if (training && e->share && N % e->share_groups)
+        return genrep__fail(GENREP_ERR_ARG, "genrep_encoder_forward: N=%d is not a multiple of the share groups %d",
+                            N, e->share_groups);
     struct genrep__encoder_plan *pl = e->plan;
     const genrep_param_info *T = e->tensors;
     genrep_status st;
@@ -7313,15 +7699,23 @@ GENREP_API genrep_status genrep_encoder_backward(genrep_encoder *e, float *dinp,
         const float *h1 = e->acts + pl->a_h1;
         memset(dz, 0, (size_t)N * pl->O * sizeof(float));
         if ((st = genrep_l2norm_backward(dz, dout, e->acts + pl->a_out, e->acts + pl->a_norm, N, pl->O))) return st;
+        /* share mode: the weight and bias gradients by the share tree, the data gradient as usual */
+        const int sh = tr && e->share;
+        float *dw2 = e->grads + T[pl->t_w2].offset, *db2 = e->grads + T[pl->t_b2].offset;
+        float *dw1 = e->grads + T[pl->t_w1].offset, *db1 = e->grads + T[pl->t_b1].offset;
         memset(dh, 0, (size_t)N * pl->Hd * sizeof(float));
-        if ((st = genrep__linear_backward_p(dh, e->grads + T[pl->t_w2].offset, e->grads + T[pl->t_b2].offset, dz, h1,
+        if ((st = genrep__linear_backward_p(dh, sh ? NULL : dw2, sh ? NULL : db2, dz, h1,
                                             e->params + T[pl->t_w2].offset, N, pl->Hd, pl->O, e->precision)))
             return st;
+        if (sh && (st = genrep__linear_dweight_tree(dw2, db2, pl->tree, dz, h1, N, pl->Hd, pl->O, e->precision,
+                                                    e->share_groups, e->share))) return st;
         genrep__enc_relu_mask(dh, h1, (size_t)N * pl->Hd);
         memset(dz, 0, (size_t)N * pl->F * sizeof(float));
-        if ((st = genrep__linear_backward_p(dz, e->grads + T[pl->t_w1].offset, e->grads + T[pl->t_b1].offset, dh,
+        if ((st = genrep__linear_backward_p(dz, sh ? NULL : dw1, sh ? NULL : db1, dh,
                                             e->acts + pl->a_feat, e->params + T[pl->t_w1].offset,
                                             N, pl->F, pl->Hd, e->precision))) return st;
+        if (sh && (st = genrep__linear_dweight_tree(dw1, db1, pl->tree, dh, e->acts + pl->a_feat, N, pl->F, pl->Hd,
+                                                    e->precision, e->share_groups, e->share))) return st;
         dfeat = dz;
     }
     double t1 = pl->profiling ? genrep__enc_now() : 0;
@@ -7542,6 +7936,145 @@ GENREP_API genrep_status genrep_supcon_backward(float *dz, float *ws, const floa
                                                 int B, int D, float tau, int flags, float dloss) {
     GENREP__CHECK_PTR(labels);
     return genrep__contrastive_backward(__func__, dz, ws, z, labels, B, D, tau, flags, dloss);
+}
+
+/* ---- rows of a split batch (data parallel: each process its own rows) ---- */
+
+/* local row t (0..2b-1) of a process holding anchors r0..r0+b-1: global row */
+static inline int genrep__rows_global(int t, int r0, int b, int B) { return t < b ? r0 + t : B + r0 + (t - b); }
+
+GENREP_API size_t genrep_contrastive_rows_workspace(int B, int D, int b, int share) {
+    if (B <= 0 || D <= 0 || b <= 0 || b > B || share < 1) return 0;
+    const size_t N = 2 * (size_t)B, n = 2 * (size_t)b, S2 = 2 * (size_t)share;
+    const unsigned L = (unsigned)((b + share - 1) / share);
+    return 2 * n * N + n + S2 * (N + (size_t)D) + (size_t)genrep__tree_levels(L) * N * D;
+}
+
+static genrep_status genrep__rows_check(const char *fn, const void *out, const float *ws, const float *z, int B, int D,
+                                        float tau, int flags, int r0, int b, int share) {
+    genrep_status st = genrep__contrastive_check(fn, out, ws, z, B, D, tau, flags);
+    if (st) return st;
+    if (b <= 0 || r0 < 0 || r0 + b > B || share < 1)
+        return genrep__fail(GENREP_ERR_ARG, "%s: rows r0=%d b=%d share=%d: expected 0 <= r0, r0 + b <= B=%d, share >= 1",
+                            fn, r0, b, share, B);
+    return GENREP_OK;
+}
+
+static genrep_status genrep__contrastive_forward_rows(const char *fn, double *loss_sum, float *ws, const float *z,
+                                                      const int32_t *labels, int B, int D, float tau, int flags,
+                                                      int r0, int b, int share) {
+    genrep_status st = genrep__rows_check(fn, loss_sum, ws, z, B, D, tau, flags, r0, b, share);
+    if (st) return st;
+    const int N = 2 * B, n = 2 * b;
+    float *P = ws, *rowloss = ws + 2 * (size_t)n * N;
+    const float s = (flags & GENREP_LOSS_SCALE_BASE_TAU) ? tau / GENREP_LOSS_BASE_TAU : 1.0f;
+    /* this process's logits rows, view 1 then view 2: z_i . Z^T / tau */
+    for (int v = 0; v < 2; v++)
+        if ((st = genrep_sgemm(0, 1, b, N, D, 1.0f / tau, z + ((size_t)v * B + r0) * D, D, z, D, 0.0f,
+                               P + (size_t)v * b * N, N))) return st;
+    int bad = 0;
+GENREP__OMP(omp parallel for schedule(static) reduction(| : bad) if (n >= 64))
+    for (int t = 0; t < n; t++) {   /* as genrep__contrastive_forward's row i */
+        const int i = genrep__rows_global(t, r0, b, B);
+        float *l = P + (size_t)t * N;
+        int32_t yi = genrep__row_label(labels, i, B);
+        float m = -INFINITY;
+        for (int j = 0; j < N; j++)
+            if (j != i && l[j] > m) m = l[j];
+        double S = 0.0, pos = 0.0;
+        int npos = 0;
+        for (int j = 0; j < N; j++) {
+            if (j == i) continue;
+            S += exp((double)l[j] - m);
+            if (genrep__row_label(labels, j, B) == yi) { pos += (double)l[j] - m; npos++; }
+        }
+        double logS = log(S);
+        rowloss[t] = (float)(-(double)s * (pos / npos - logS));
+        for (int j = 0; j < N; j++) l[j] = j == i ? 0.0f : (float)(exp((double)l[j] - m) / S);
+        if (!isfinite(rowloss[t])) bad = 1;
+    }
+    /* the sum of the rows' losses: a pairwise tree over shares (both views of `share` anchors) */
+    genrep__dtree tr;
+    tr.n = 0;
+    for (int j0 = 0; j0 < b; j0 += share) {
+        double acc = 0.0;
+        for (int v = 0; v < 2; v++)
+            for (int t = j0; t < j0 + share && t < b; t++) acc += rowloss[(size_t)v * b + t];
+        genrep__dtree_push(&tr, acc, 0.0);
+    }
+    double unused;
+    genrep__dtree_root(loss_sum, &unused, &tr);
+    if (bad) return genrep__fail(GENREP_ERR_NONFINITE, "%s: non-finite loss (NaN/Inf in z?)", fn);
+    return GENREP_OK;
+}
+
+static genrep_status genrep__contrastive_backward_rows(const char *fn, float *dz, float *dzt, float *ws, const float *z,
+                                                       const int32_t *labels, int B, int D, float tau, int flags,
+                                                       float dloss, int r0, int b, int share) {
+    genrep_status st = genrep__rows_check(fn, dz, ws, z, B, D, tau, flags, r0, b, share);
+    if (st) return st;
+    if (!dzt) return genrep__fail(GENREP_ERR_ARG, "%s: dzt is NULL", fn);
+    const int N = 2 * B, n = 2 * b;
+    const float *P = ws;
+    float *G = ws + (size_t)n * N, *ga = ws + 2 * (size_t)n * N + n, *za = ga + 2 * (size_t)share * N;
+    float *stack = za + 2 * (size_t)share * D;
+    const float s = (flags & GENREP_LOSS_SCALE_BASE_TAU) ? tau / GENREP_LOSS_BASE_TAU : 1.0f;
+    const float c = s / (float)N;
+GENREP__OMP(omp parallel for schedule(static) if (n >= 64))
+    for (int t = 0; t < n; t++) {
+        const int i = genrep__rows_global(t, r0, b, B);
+        int32_t yi = genrep__row_label(labels, i, B);
+        int npos = 0;
+        for (int j = 0; j < N; j++) npos += j != i && genrep__row_label(labels, j, B) == yi;
+        const float inv = 1.0f / (float)npos;
+        const float *p = P + (size_t)t * N;
+        float *g = G + (size_t)t * N;
+        for (int j = 0; j < N; j++) {
+            float u = p[j];
+            if (j != i && genrep__row_label(labels, j, B) == yi) u -= inv;
+            g[j] = j == i ? 0.0f : c * u;
+        }
+    }
+    /* own rows: dz (n, D) += dloss/tau * G_rows @ Z */
+    if ((st = genrep_sgemm(0, 0, n, D, N, dloss / tau, G, N, z, D, 1.0f, dz, D))) return st;
+    /* every row's share of the transposed term, G_rows^T @ Z_rows (N, D), by the share tree */
+    const size_t ND = (size_t)N * D;
+    const unsigned L = (unsigned)((b + share - 1) / share);
+    for (unsigned li = 0; li < L; li++) {
+        const int j0 = (int)li * share, m = b - j0 < share ? b - j0 : share;
+        for (int v = 0; v < 2; v++)
+            for (int t = 0; t < m; t++) {
+                memcpy(ga + ((size_t)v * m + t) * N, G + ((size_t)v * b + j0 + t) * N, sizeof(float) * N);
+                memcpy(za + ((size_t)v * m + t) * D, z + ((size_t)v * B + r0 + j0 + t) * D, sizeof(float) * D);
+            }
+        float *leaf = stack + (size_t)genrep__tree_level(li) * ND;
+        if ((st = genrep_sgemm(1, 0, N, D, 2 * m, 1.0f, ga, N, za, D, 0.0f, leaf, D))) return st;
+        genrep__ftree_merge(stack, ND, li);
+    }
+    memset(dzt, 0, sizeof(float) * ND);
+    genrep__ftree_root_add(dzt, stack, ND, ND, L);
+    return GENREP_OK;
+}
+
+GENREP_API genrep_status genrep_ntxent_forward_rows(double *loss_sum, float *ws, const float *z, int B, int D,
+                                                    float tau, int flags, int r0, int b, int share) {
+    return genrep__contrastive_forward_rows(__func__, loss_sum, ws, z, NULL, B, D, tau, flags, r0, b, share);
+}
+GENREP_API genrep_status genrep_ntxent_backward_rows(float *dz, float *dzt, float *ws, const float *z, int B,
+                                                     int D, float tau, int flags, float dloss, int r0, int b, int share) {
+    return genrep__contrastive_backward_rows(__func__, dz, dzt, ws, z, NULL, B, D, tau, flags, dloss, r0, b, share);
+}
+GENREP_API genrep_status genrep_supcon_forward_rows(double *loss_sum, float *ws, const float *z,
+                                                    const int32_t *labels, int B, int D, float tau, int flags,
+                                                    int r0, int b, int share) {
+    GENREP__CHECK_PTR(labels);
+    return genrep__contrastive_forward_rows(__func__, loss_sum, ws, z, labels, B, D, tau, flags, r0, b, share);
+}
+GENREP_API genrep_status genrep_supcon_backward_rows(float *dz, float *dzt, float *ws, const float *z,
+                                                     const int32_t *labels, int B, int D, float tau, int flags,
+                                                     float dloss, int r0, int b, int share) {
+    GENREP__CHECK_PTR(labels);
+    return genrep__contrastive_backward_rows(__func__, dz, dzt, ws, z, labels, B, D, tau, flags, dloss, r0, b, share);
 }
 
 /* [MSE] sums in double, in index order (deterministic, thread-free). */

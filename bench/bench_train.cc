@@ -9,7 +9,7 @@
 //   make -C bench run-train    (this, the PyTorch peer bench/train_torch.py and
 //                               the peak RSS of a training run: bench/run_train.sh)
 // Extra flags, read before Google Benchmark's (it then runs nothing):
-//   --profile_steps=N [--profile_threads=T] [--profile_out=FILE] [--profile_bf16]
+//   --profile_steps=N [--profile_threads=T] [--profile_out=FILE] [--profile_bf16] [--profile_share=S]
 // times N steps (after one warm-up step) with genrep_encoder_profile on and
 // prints the per-layer table, plus the loss, SGD and zeroing that the
 // encoder's profile does not see, to stderr and FILE.
@@ -103,11 +103,30 @@ void BM_train_step(benchmark::State &st) {
                 " t" + std::to_string(threads));
 }
 
+// Args: threads, share (anchors per share, both views: genrep_encoder_set_share(enc, share, 2),
+// the K-independent sums genrep train uses; 0 = the default reductions), fp32.
+void BM_train_step_share(benchmark::State &st) {
+    const int threads = (int)st.range(0), share = (int)st.range(1);
+    genrep_set_num_threads(threads);
+    Trainer T;
+    if (!T.ok || genrep_encoder_set_share(&T.enc, share, 2) != GENREP_OK) { st.SkipWithError(genrep_last_error()); return; }
+    if (T.run() != GENREP_OK) { st.SkipWithError(genrep_last_error()); return; }
+    for (auto _ : st) {
+        T.run();
+        benchmark::ClobberMemory();
+    }
+    st.SetItemsProcessed(st.iterations() * kViews);
+    st.counters["img/s"] = benchmark::Counter(kViews, benchmark::Counter::kIsIterationInvariantRate);
+    st.SetLabel(std::string("simclr small B256x2 share ") + std::to_string(share) + " " + genrep_isa_name(genrep_get_isa()) +
+                " t" + std::to_string(threads));
+}
+
 // --profile_steps mode: the encoder's per-layer table plus the rest of the step.
-int profile(int steps, int threads, const char *path, int bf16) {
+int profile(int steps, int threads, const char *path, int bf16, int share) {
     genrep_set_num_threads(threads);
     Trainer T;
     if (T.ok && bf16 && genrep_encoder_set_precision(&T.enc, GENREP_PRECISION_BF16) != GENREP_OK) T.ok = false;
+    if (T.ok && share && genrep_encoder_set_share(&T.enc, share, 2) != GENREP_OK) T.ok = false;
     if (!T.ok || T.run() != GENREP_OK) { fprintf(stderr, "bench_train: %s\n", genrep_last_error()); return 1; }
     genrep_encoder_profile(&T.enc, 1);
     std::vector<char> buf(1 << 16);
@@ -122,9 +141,9 @@ int profile(int steps, int threads, const char *path, int bf16) {
     const double MiB = 1024.0 * 1024.0;
     char head[512], tail[1024];
     snprintf(head, sizeof head,
-             "genrep SimCLR step profile: small encoder, 1x28x28, %d anchors x 2 views, %s%s, %d threads, "
+             "genrep SimCLR step profile: small encoder, 1x28x28, %d anchors x 2 views, %s%s, %d threads, share %d, "
              "mean of %d steps after 1 warm-up (profiling on)\n",
-             kAnchors, bf16 ? "bf16 GEMMs, " : "", genrep_isa_name(genrep_get_isa()), genrep_num_threads(), steps);
+             kAnchors, bf16 ? "bf16 GEMMs, " : "", genrep_isa_name(genrep_get_isa()), genrep_num_threads(), share, steps);
     snprintf(tail, sizeof tail,
              "step phases (ms per step): zero grads %.2f  encoder fwd %.2f  ntxent fwd+bwd %.2f  encoder bwd %.2f  "
              "sgd %.2f  = step %.2f ms (%.3f steps/s, %.0f img/s)\n"
@@ -152,17 +171,20 @@ int profile(int steps, int threads, const char *path, int bf16) {
 // (both threads), for img per CPU-second on a loaded machine.
 BENCHMARK(BM_train_step)->ArgNames({"threads", "bf16"})->ArgsProduct({{1, 2}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime()
     ->MeasureProcessCPUTime();
+BENCHMARK(BM_train_step_share)->ArgNames({"threads", "share"})->ArgsProduct({{1, 2}, {0, 1, 2, 4, 8}})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 int main(int argc, char **argv) {
-    int steps = 0, threads = 2, bf16 = 0;
+    int steps = 0, threads = 2, bf16 = 0, share = 0;
     const char *path = nullptr;
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--profile_steps=", 16)) steps = atoi(argv[i] + 16);
         else if (!strncmp(argv[i], "--profile_threads=", 18)) threads = atoi(argv[i] + 18);
         else if (!strncmp(argv[i], "--profile_out=", 14)) path = argv[i] + 14;
         else if (!strcmp(argv[i], "--profile_bf16")) bf16 = 1;
+        else if (!strncmp(argv[i], "--profile_share=", 16)) share = atoi(argv[i] + 16);
     }
-    if (steps > 0) return profile(steps, threads > 0 ? threads : 1, path, bf16);
+    if (steps > 0) return profile(steps, threads > 0 ? threads : 1, path, bf16, share);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

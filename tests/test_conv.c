@@ -442,6 +442,67 @@ START_TEST(dweight_implicit_im2col_bitwise) {
 }
 END_TEST
 
+/* Share mode (genrep_encoder_set_share, issue 16): the weight gradient as a
+   pairwise tree over shares of S images per group (G groups). Near the
+   scalar reference on every ISA; the same bits at 1 and 2 threads; and the
+   batch cut in two halves (each group's first and second half: what two MPI
+   ranks hold), each half's tree root added, gives the whole batch's bits
+   (the halves are subtrees of the whole tree when the share count is a
+   power of two). */
+START_TEST(dweight_share_tree) {
+    genrep_isa best = genrep_get_isa();
+    const int nt0 = genrep_num_threads();
+    const int shapes[][11] = { /* N C H W K R S stride pad  G S */
+        {8, 3, 9, 7, 6, 3, 3, 1, 1, 2, 1}, {8, 4, 7, 7, 9, 3, 3, 2, 1, 2, 2}, {16, 5, 6, 6, 8, 1, 1, 1, 0, 1, 2},
+        {8, 1, 28, 28, 16, 3, 3, 1, 1, 2, 2}, {8, 3, 6, 5, 4, 3, 3, 1, 1, 1, 1}};
+    const int ns = (int)(sizeof shapes / sizeof shapes[0]);
+    for (int isa = 0; isa < 3; isa++) {
+        if (genrep_set_isa((genrep_isa)isa) != GENREP_OK) continue;
+        for (int si = 0; si < ns; si++) {
+            const int *z = shapes[si], G = z[9], S = z[10];
+            genrep_conv2d_desc d, dh;
+            ck_assert_int_eq(genrep_conv2d_init(&d, z[0], z[1], z[2], z[3], z[4], z[5], z[6], z[7], z[8]), GENREP_OK);
+            ck_assert_int_eq(genrep_conv2d_init(&dh, z[0] / 2, z[1], z[2], z[3], z[4], z[5], z[6], z[7], z[8]), GENREP_OK);
+            const size_t chw = (size_t)d.C * d.H * d.W, kpq = (size_t)d.K * d.P * d.Q, nw = (size_t)d.K * d.C * d.R * d.S;
+            float *x = fr(d.N * chw, 80 + si), *dy = fr(d.N * kpq, 90 + si), *ws = fa(genrep__conv2d_tree_ws(&d, G, S));
+            float *dw[2], *ref = fa(nw), *half = fa(nw), *hx = fa(dh.N * chw), *hdy = fa(dh.N * kpq);
+            memset(ref, 0, nw * 4);
+            genrep__conv2d_backward_ref(NULL, ref, NULL, dy, x, NULL, &d);
+            for (int t = 0; t < 2; t++) {
+                dw[t] = fa(nw);
+                memset(dw[t], 0, nw * 4);
+                genrep_set_num_threads(t + 1);
+                ck_assert_int_eq(genrep__conv2d_dweight_tree(dw[t], ws, dy, x, &d, G, S), GENREP_OK);
+            }
+            ck_assert_msg(memcmp(dw[0], dw[1], nw * 4) == 0, "isa %d shape %d: share tree differs at 2 threads", isa, si);
+            for (size_t i = 0; i < nw; i++)
+                ck_assert_msg(fabsf(dw[0][i] - ref[i]) <= 1e-4f * (1.0f + fabsf(ref[i])), "shape %d dw[%zu] %g vs %g",
+                              si, i, dw[0][i], ref[i]);
+            /* two halves: half k holds images k*Ng/2 .. of every group */
+            const int Ng = d.N / G, hg = Ng / 2;
+            memset(half, 0, nw * 4);
+            for (int k = 0; k < 2; k++) {
+                float *part = fa(nw);
+                memset(part, 0, nw * 4);
+                for (int g = 0; g < G; g++) {
+                    memcpy(hx + (size_t)g * hg * chw, x + ((size_t)g * Ng + (size_t)k * hg) * chw, hg * chw * 4);
+                    memcpy(hdy + (size_t)g * hg * kpq, dy + ((size_t)g * Ng + (size_t)k * hg) * kpq, hg * kpq * 4);
+                }
+                ck_assert_int_eq(genrep__conv2d_dweight_tree(part, ws, hdy, hx, &dh, G, S), GENREP_OK);
+                for (size_t i = 0; i < nw; i++) half[i] = half[i] + part[i];
+                genrep_free(part);
+            }
+            ck_assert_msg(memcmp(half, dw[0], nw * 4) == 0, "isa %d shape %d: two halves' roots differ from the whole batch",
+                          isa, si);
+            genrep_free(x); genrep_free(dy); genrep_free(ws); genrep_free(dw[0]); genrep_free(dw[1]);
+            genrep_free(ref); genrep_free(half); genrep_free(hx); genrep_free(hdy);
+        }
+    }
+    ck_assert_int_eq(genrep_set_isa(best), GENREP_OK);
+    genrep_set_num_threads(nt0);
+}
+END_TEST
+
 START_TEST(threads_bitwise_identical) {
     const size_t budget0 = genrep__conv_col_budget;
     /* the last op has many chunks, so that the threads' chunks of conv2d
@@ -702,6 +763,7 @@ int main(void) {
     tcase_add_test(tc, backward_accumulates_and_null_ok);
     tcase_add_test(tc, backward_overwrite_variant);
     tcase_add_test(tc, dweight_implicit_im2col_bitwise);
+    tcase_add_test(tc, dweight_share_tree);
     tcase_add_test(tc, threads_bitwise_identical);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, workspace_bounded);

@@ -525,6 +525,85 @@ START_TEST(bn_sync_two_way_split) {
 }
 END_TEST
 
+/* Share mode (genrep_encoder_set_share): the batch of 2 groups (views) of 4
+   images split over two "processes" (threads), each holding the first or
+   second half of every group, with the hook adding the two processes' sums
+   (for 2 the pairwise tree) and bn_sync_rank 0 on one of them: the
+   embeddings, running stats, input gradients and the sum of the halves'
+   gradients are bitwise those of the whole batch on one encoder; the whole
+   batch gives the same bits at 1 and 2 threads; and share mode stays near
+   the default reductions. */
+START_TEST(share_split_bitwise) {
+    genrep_encoder_config c;
+    tiny_config(&c);
+    const int N = 8, G = 2, Ng = N / G, h = N / 2, hg = h / G, chw = 2 * 8 * 8, nx = N * chw;
+    genrep_encoder whole;
+    ck_assert_int_eq(genrep_encoder_create(&whole, &c, N, 13), GENREP_OK);
+    ck_assert_int_eq(whole.share, 0);
+    ck_assert_int_eq(genrep_encoder_set_share(&whole, 1, 3), GENREP_ERR_ARG); /* 3 does not divide max_batch 8 */
+    ck_assert(strstr(genrep_last_error(), "groups") != NULL);
+    const size_t np = whole.num_params, nb = whole.num_buffers, O = (size_t)whole.out_dim;
+    float *p0 = malloc((np + nb) * 4), *gdef = malloc(np * 4), *g1 = malloc(np * 4), *gs = malloc(np * 4);
+    float x[8 * 2 * 8 * 8], dout[8 * 3], dxw[8 * 2 * 8 * 8], dx1[8 * 2 * 8 * 8], dxs[8 * 2 * 8 * 8] = {0};
+    float xs[2][4 * 2 * 8 * 8], douts[2][4 * 3], outw[8 * 3];
+    memcpy(p0, whole.params, (np + nb) * 4);
+    tu_fill(x, nx, 61, -1, 2); tu_fill(dout, N * O, 62, -1, 1);
+    /* the default reductions, then share mode at 2 threads and at 1 */
+    for (int k = 0; k < 3; k++) {
+        memcpy(whole.params, p0, (np + nb) * 4);
+        genrep_encoder_zero_grad(&whole);
+        if (k == 1) ck_assert_int_eq(genrep_encoder_set_share(&whole, 1, G), GENREP_OK);
+        genrep_set_num_threads(k == 2 ? 1 : 2);
+        float *dx = k == 2 ? dx1 : dxw;
+        memset(dx, 0, sizeof dxw);
+        ck_assert_int_eq(genrep_encoder_forward(&whole, x, N, 1), GENREP_OK);
+        ck_assert_int_eq(genrep_encoder_backward(&whole, dx, dout), GENREP_OK);
+        memcpy(k == 0 ? gdef : k == 1 ? gs : g1, whole.grads, np * 4);
+        if (k == 1) memcpy(outw, whole.out, sizeof outw);
+    }
+    ck_assert(!memcmp(gs, g1, np * 4));
+    ck_assert(!memcmp(dxw, dx1, sizeof dxw));
+    TU_ASSERT_CLOSE(gs, gdef, np, 1e-5, 1e-4, "share mode vs the default reductions");
+    /* the split: process k holds images k*hg .. k*hg+hg-1 of each group */
+    split2 sh;
+    pthread_barrier_init(&sh.bar, NULL, 2);
+    split_worker w[2];
+    for (int k = 0; k < 2; k++) {
+        memset(&w[k], 0, sizeof w[k]);
+        ck_assert_int_eq(genrep_encoder_create(&w[k].e, &c, h, 99), GENREP_OK);
+        ck_assert_int_eq(genrep_encoder_set_share(&w[k].e, 1, G), GENREP_OK);
+        memcpy(w[k].e.params, p0, (np + nb) * 4);
+        for (int g = 0; g < G; g++) {
+            memcpy(xs[k] + (size_t)g * hg * chw, x + ((size_t)g * Ng + (size_t)k * hg) * chw, sizeof(float) * hg * chw);
+            memcpy(douts[k] + (size_t)g * hg * O, dout + ((size_t)g * Ng + (size_t)k * hg) * O, sizeof(float) * hg * O);
+        }
+        w[k].sh = &sh; w[k].me = k; w[k].N = h;
+        w[k].x = xs[k]; w[k].dout = douts[k]; w[k].dx = dxs + (size_t)k * h * chw;
+        w[k].e.bn_sync = sum2_hook; w[k].e.bn_sync_user = &w[k]; w[k].e.bn_sync_rank = k;
+    }
+    pthread_t t[2];
+    for (int k = 0; k < 2; k++) ck_assert_int_eq(pthread_create(&t[k], NULL, split_run, &w[k]), 0);
+    for (int k = 0; k < 2; k++) ck_assert_int_eq(pthread_join(t[k], NULL), 0);
+    ck_assert_int_eq(w[0].st, GENREP_OK);
+    ck_assert_int_eq(w[1].st, GENREP_OK);
+    for (int k = 0; k < 2; k++) {
+        for (int g = 0; g < G; g++) {
+            ck_assert(!memcmp(w[k].e.out + (size_t)g * hg * O, outw + ((size_t)g * Ng + (size_t)k * hg) * O, sizeof(float) * hg * O));
+            ck_assert(!memcmp(dxs + ((size_t)k * h + (size_t)g * hg) * chw, dxw + ((size_t)g * Ng + (size_t)k * hg) * chw,
+                              sizeof(float) * hg * chw));
+        }
+        ck_assert(!memcmp(w[k].e.params + np, whole.params + np, nb * 4)); /* running stats */
+    }
+    size_t bad = np;
+    for (size_t i = 0; i < np; i++) if (w[0].e.grads[i] + w[1].e.grads[i] != gs[i] && bad == np) bad = i;
+    ck_assert_msg(bad == np, "gradient %zu: %g + %g (split) vs %g (whole)", bad, w[0].e.grads[bad], w[1].e.grads[bad], gs[bad]);
+    pthread_barrier_destroy(&sh.bar);
+    for (int k = 0; k < 2; k++) genrep_encoder_free(&w[k].e);
+    genrep_encoder_free(&whole);
+    free(p0); free(gdef); free(g1); free(gs);
+}
+END_TEST
+
 /* Relative L2 distance |a - b| / |b|. */
 static double rel_l2(const float *a, const float *b, size_t n) {
     double d = 0, r = 0;
@@ -631,6 +710,7 @@ int main(void) {
     tcase_add_test(tc, threads_bitwise);
     tcase_add_test(tc, bn_sync_identity_bitwise);
     tcase_add_test(tc, bn_sync_two_way_split);
+    tcase_add_test(tc, share_split_bitwise);
     tcase_add_test(tc, bf16_paths_bitwise_and_close);
     suite_add_tcase(s, tc);
     return tu_run(s);

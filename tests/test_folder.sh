@@ -7,7 +7,7 @@
 # empty folders, mixed sizes and corrupt files are refused with a message
 # naming them (--skip-bad goes on, naming each); `genrep train --gen` on
 # the PyTorch DCGAN tutorial's 64x64x3 generator (tests/ref) trains an
-# encoder on 3x64x64 views.
+# encoder on 3x64x64 views, or 1x16x16 with --size 16 --channels 1.
 set -e
 B=${BUILD:-build}
 G=$(cd "$(dirname "$B/genrep")" && pwd)/genrep
@@ -92,12 +92,14 @@ grep -q "broken.png" err.txt || fail "probe: corrupt file not named"
 "$G" probe --run run --probe-train tr --probe-test bad --knn 3 --out p.csv --skip-bad 2> err.txt > /dev/null || fail "probe --skip-bad"
 "$G" probe --run run --probe-train tr --probe-test flat --out p.csv 2> err.txt > /dev/null && fail "probe on a flat test folder"
 grep -q "no class sub-folders" err.txt || fail "probe on a flat folder: no message"
-"$G" train --gen "$REF/export_tutorial.safetensors" --size 8 --out r $ENC 2> err.txt && fail "--size with --gen"
-grep -q -- "--size" err.txt || fail "--size with --gen: no message"
+"$G" train --gen "$REF/export_tutorial.safetensors" --skip-bad --out r $ENC 2> err.txt && fail "--skip-bad with --gen"
+grep -q -- "--skip-bad is for --data folder" err.txt || fail "--skip-bad with --gen: no message"
 
 # ---- a generator of another shape: the PyTorch DCGAN tutorial's 64x64 RGB
 "$G" train --gen "$REF/export_tutorial.safetensors" --out gt $ENC --batch 4 --steps 2 2> err.txt || { fail "train on a 64x64x3 generator"; cat err.txt; }
 grep -q 'genrep.in":"3,64,64"' gt/ckpt.safetensors || fail "the tutorial generator's encoder does not take 3x64x64"
+"$G" train --gen "$REF/export_tutorial.safetensors" --size 16 --channels 1 --out gs $ENC --batch 4 --steps 1 2> err.txt || { fail "--size/--channels with --gen"; cat err.txt; }
+grep -q 'genrep.in":"1,16,16"' gs/ckpt.safetensors || fail "--gen --size 16 --channels 1: the encoder does not take 1x16x16"
 "$G" train --gen "$REF/export_cbn32.safetensors" --out gc $ENC --batch 4 --steps 1 --views independent 2> err.txt || { fail "train on the conditional 32x32x3 generator"; cat err.txt; }
 grep -q 'genrep.in":"3,32,32"' gc/ckpt.safetensors || fail "the cbn32 encoder does not take 3x32x32"
 "$G" train --gen "$REF/export_tutorial.safetensors" --out gm $ENC --batch 4 --steps 1 --eval-every 1 2> err.txt && fail "kNN monitor on 64x64x3"

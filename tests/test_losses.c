@@ -242,6 +242,80 @@ START_TEST(bad_arguments) {
 END_TEST
 
 /* MSE: value, accumulate, and finite differences in double. */
+/* Rows of a split batch (genrep_*_rows, issue 16's per-rank loss): one
+   process's call (r0 = 0, b = B) matches the whole-batch loss and gradient
+   up to rounding; two processes' halves, their loss sums and dzt added,
+   give the bits of the one-process call; and the same at 1 and 2 threads. */
+START_TEST(rows_split_bitwise) {
+    const int B = 8, D = 5, N = 2 * B, h = B / 2, share = 2;
+    const float tau = 0.5f;
+    float z[16 * 5];
+    int32_t y[8] = {0, 1, 0, 2, 1, 1, 0, 2};
+    tu_fill(z, (size_t)N * D, 77, -1, 1);
+    for (int sup = 0; sup < 2; sup++) {
+        const int32_t *lab = sup ? y : NULL;
+        size_t wfull = sup ? genrep_supcon_workspace(B) : genrep_ntxent_workspace(B);
+        size_t wrows = genrep_contrastive_rows_workspace(B, D, B, share);
+        ck_assert(wrows > 0);
+        float *wf = malloc(wfull * 4), *wr = malloc(wrows * 4);
+        float loss_full, dz_full[16 * 5] = {0}, dz1[16 * 5] = {0}, dzt1[16 * 5], dz_t[2][16 * 5], dzt_t[2][16 * 5];
+        double sum1, sum_t[2];
+        if (sup) {
+            ck_assert_int_eq(genrep_supcon_forward(&loss_full, wf, z, y, B, D, tau, 0), GENREP_OK);
+            ck_assert_int_eq(genrep_supcon_backward(dz_full, wf, z, y, B, D, tau, 0, 1.0f), GENREP_OK);
+        } else {
+            ck_assert_int_eq(genrep_ntxent_forward(&loss_full, wf, z, B, D, tau, 0), GENREP_OK);
+            ck_assert_int_eq(genrep_ntxent_backward(dz_full, wf, z, B, D, tau, 0, 1.0f), GENREP_OK);
+        }
+        /* one process, at 1 and 2 threads */
+        for (int t = 0; t < 2; t++) {
+            genrep_set_num_threads(t + 1);
+            float *dz = t ? dz_t[1] : dz1, *dzt = t ? dzt_t[1] : dzt1;
+            double *sum = t ? &sum_t[1] : &sum1;
+            memset(dz, 0, sizeof dz1);
+            if (sup) {
+                ck_assert_int_eq(genrep_supcon_forward_rows(sum, wr, z, lab, B, D, tau, 0, 0, B, share), GENREP_OK);
+                ck_assert_int_eq(genrep_supcon_backward_rows(dz, dzt, wr, z, lab, B, D, tau, 0, 1.0f, 0, B, share), GENREP_OK);
+            } else {
+                ck_assert_int_eq(genrep_ntxent_forward_rows(sum, wr, z, B, D, tau, 0, 0, B, share), GENREP_OK);
+                ck_assert_int_eq(genrep_ntxent_backward_rows(dz, dzt, wr, z, B, D, tau, 0, 1.0f, 0, B, share), GENREP_OK);
+            }
+        }
+        ck_assert(sum_t[1] == sum1);
+        ck_assert(!memcmp(dz_t[1], dz1, sizeof dz1) && !memcmp(dzt_t[1], dzt1, sizeof dzt1));
+        /* near the whole-batch functions */
+        float dzw[16 * 5];
+        for (int i = 0; i < N * D; i++) dzw[i] = dz1[i] + dzt1[i] / tau;
+        ck_assert_msg(fabs((float)(sum1 / N) - loss_full) <= 1e-6 * (1 + fabs(loss_full)), "loss %g vs %g", sum1 / N, loss_full);
+        TU_ASSERT_CLOSE(dzw, dz_full, N * D, 1e-6, 1e-5, "rows gradient vs the whole-batch gradient");
+        /* two processes of h anchors each */
+        for (int k = 0; k < 2; k++) {
+            memset(dz_t[k], 0, sizeof dz_t[k]);
+            if (sup) {
+                ck_assert_int_eq(genrep_supcon_forward_rows(&sum_t[k], wr, z, lab, B, D, tau, 0, k * h, h, share), GENREP_OK);
+                ck_assert_int_eq(genrep_supcon_backward_rows(dz_t[k], dzt_t[k], wr, z, lab, B, D, tau, 0, 1.0f, k * h, h, share),
+                                 GENREP_OK);
+            } else {
+                ck_assert_int_eq(genrep_ntxent_forward_rows(&sum_t[k], wr, z, B, D, tau, 0, k * h, h, share), GENREP_OK);
+                ck_assert_int_eq(genrep_ntxent_backward_rows(dz_t[k], dzt_t[k], wr, z, B, D, tau, 0, 1.0f, k * h, h, share),
+                                 GENREP_OK);
+            }
+        }
+        ck_assert_msg(sum_t[0] + sum_t[1] == sum1, "loss sums %.17g + %.17g vs %.17g", sum_t[0], sum_t[1], sum1);
+        for (int i = 0; i < N * D; i++) ck_assert_msg(dzt_t[0][i] + dzt_t[1][i] == dzt1[i], "dzt[%d]", i);
+        for (int k = 0; k < 2; k++)
+            for (int v = 0; v < 2; v++) /* local rows: view 1 then view 2 of anchors k*h .. */
+                ck_assert(!memcmp(dz_t[k] + (size_t)v * h * D, dz1 + ((size_t)v * B + (size_t)k * h) * D, sizeof(float) * h * D));
+        free(wf); free(wr);
+    }
+    ck_assert_int_eq(genrep_ntxent_forward_rows(NULL, NULL, z, B, D, tau, 0, 0, B, share), GENREP_ERR_ARG);
+    float w1[1];
+    double sdummy;
+    ck_assert_int_eq(genrep_ntxent_forward_rows(&sdummy, w1, z, B, D, tau, 0, 6, 4, share), GENREP_ERR_ARG);
+    ck_assert(strstr(genrep_last_error(), "r0") != NULL);
+}
+END_TEST
+
 START_TEST(mse) {
     enum { n = 37 };
     float p[n], t[n], d[n], base[n];
@@ -272,6 +346,7 @@ int main(void) {
     tcase_add_test(tc, threads_bitwise_and_size);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, mse);
+    tcase_add_test(tc, rows_split_bitwise);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

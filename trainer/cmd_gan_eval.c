@@ -439,6 +439,10 @@ static int score_generator(eval_row *r, scorer *sc, const char *path, uint64_t s
     const int n = sc->n, F = sc->F;
     genrep_gen g;
     genrep_status s;
+    if (gen_file_is_biggan(path)) {
+        fprintf(stderr, "genrep gan-eval: %s is a BigGAN-deep file; gan-eval scores 1x28x28 generators with a Fashion-MNIST classifier\n", path);
+        return -1;
+    }
     if ((s = genrep_gen_load(&g, path, EVAL_CHUNK))) { report_status("gan-eval", path, s); return -1; }
     if (gen_require_28("gan-eval", path, &g, "its scores come from a Fashion-MNIST classifier")) { genrep_gen_free(&g); return -1; }
     const int Z = g.cfg.zdim, cond = g.cfg.kind == GENREP_GAN_CGAN;

@@ -167,6 +167,12 @@ int genrep_cmd_steer_train(int argc, char **argv) {
     if (pr) return pr > 0 ? 0 : 2;
     if (o.threads) genrep_set_num_threads(o.threads);
 
+    if (gen_file_is_biggan(o.gen)) { /* walks are learnt through the generator's backward; [BIGGAN] is forward-only */
+        fprintf(stderr, "genrep steer-train: %s is a BigGAN-deep file; steer-train back-propagates through the generator and "
+                "genrep.h's BigGAN has no backward pass. Learn BigGAN walks elsewhere and give them as a walks file "
+                "(tensors walks (T,%s) and alpha_max (T)) to genrep train --views steer --walks FILE\n", o.gen, "z_dim");
+        return 2;
+    }
     genrep_gen g;
     genrep_status s = genrep_gen_load(&g, o.gen, o.batch);
     if (s) { report_status(C, o.gen, s); return 1; }

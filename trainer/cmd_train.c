@@ -1,8 +1,9 @@
 /* trainer/cmd_train.c: `genrep train`, contrastive (or baseline) training of
-   an encoder on views rendered by a generator, or on real images
-   (Fashion-MNIST, or a folder of PNG/JPEG). Image shape (C,H,W) comes from
-   the data source: the generator's output, Fashion-MNIST's 1x28x28, or the
-   folder's images (--size, --channels); the encoder takes that shape.
+   an encoder on views rendered by a generator (DCGAN family or
+   BigGAN-deep), or on real images (Fashion-MNIST, or a folder of PNG/JPEG).
+   Image shape (C,H,W) comes from the data source: the generator's output
+   or the folder's images (either resized by --size, --channels), or
+   Fashion-MNIST's 1x28x28; the encoder takes that shape.
    Reads like llm.c's train_gpt2.c main: set-up, then a loop of
    make_views -> augment -> forward_backward -> update -> log/eval/save. */
 #include "common.h"
@@ -19,7 +20,7 @@
 enum { LOSS_NTXENT = 0, LOSS_SUPCON, LOSS_CE, LOSS_INVERTER };
 
 typedef struct {
-    const char *gen, *data, *data_dir, *out, *walks, *resume, *encoder;
+    const char *gen, *data, *data_dir, *out, *walks, *resume, *encoder, *cls;
     int views, aug, loss, pool, anchors, batch, steps, epochs, threads, ckpt_every, warmup, width, blocks;
     int eval_every, eval_n, quiet, online, scale_base_tau, debug_nan_at, size, channels, skip_bad, precision;
     float sigma, lr, wd, momentum, tau, alpha;
@@ -28,16 +29,17 @@ typedef struct {
 
 #define F(x) offsetof(train_opts, x)
 static const opt_spec train_spec[] = {
-    {"gen", OPT_STR, F(gen), NULL, 0, 0, NULL, "FILE", "generator weights (weights/fmnist_dcgan.safetensors ...)", OPT_RUN},
+    {"gen", OPT_STR, F(gen), NULL, 0, 0, NULL, "FILE", "generator weights: a DCGAN-family file (weights/fmnist_dcgan.safetensors ...) or a BigGAN-deep file (export_pytorch.py --biggan)", OPT_RUN},
+    {"class", OPT_STR, F(cls), "all", 0, 0, NULL, "all|C|C1,C2|A-B", "classes a conditional generator (cgan, BigGAN) draws from, uniformly; labels are positions in this list", OPT_RUN},
     {"data", OPT_STR, F(data), NULL, 0, 0, NULL, "fmnist|folder:DIR", "real images instead (the real-data baseline): Fashion-MNIST's train set, or DIR/<class>/<image>.png|jpg (or DIR/<image> unlabelled)", OPT_RUN},
-    {"size", OPT_INT, F(size), NULL, 1, 4096, NULL, "S", "--data folder: centre-crop and resize every image to SxS (default: all images must share one size, used as is)", 0},
-    {"channels", OPT_INT, F(channels), NULL, 1, 3, NULL, "1|3", "--data folder: gray or RGB (default 3)", 0},
+    {"size", OPT_INT, F(size), NULL, 1, 4096, NULL, "S", "--data folder: centre-crop and resize every image to SxS (default: all images must share one size, used as is); --gen: resize the generator's images to SxS (area average when S divides the side, else bilinear; default: its own size)", 0},
+    {"channels", OPT_INT, F(channels), NULL, 1, 3, NULL, "1|3", "--data folder: gray or RGB (default 3); --gen: convert the generator's images (default: its own)", 0},
     {"skip-bad", OPT_BOOL, F(skip_bad), NULL, 0, 0, NULL, NULL, "--data folder: leave out unreadable files (each is named) instead of stopping", 0},
     {"data-dir", OPT_STR, F(data_dir), NULL, 0, 0, NULL, "DIR", "Fashion-MNIST files (default $GENREP_FMNIST_DIR or Debian's path)", 0},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "RUN_DIR", "run directory", OPT_REQUIRED},
     {"views", OPT_ENUM, F(views), "gauss", 0, 0, "none|gauss|angular|independent|steer", NULL, "latent view of the positive", OPT_RUN},
     {"sigma", OPT_FLOAT, F(sigma), "0.2", 0, 100, NULL, "S", "latent noise scale of gauss/angular views", OPT_RUN},
-    {"walks", OPT_STR, F(walks), NULL, 0, 0, NULL, "FILE", "steering walks (genrep steer-train) for --views steer", OPT_RUN},
+    {"walks", OPT_STR, F(walks), NULL, 0, 0, NULL, "FILE", "steering walks for --views steer: tensors walks (T, zdim) and alpha_max (T), from genrep steer-train (DCGAN family) or made elsewhere (BigGAN)", OPT_RUN},
     {"alpha", OPT_FLOAT, F(alpha), "1", 0, 100, NULL, "A", "scale of the walks' alpha ranges (--views steer)", OPT_RUN},
     {"online", OPT_BOOL, F(online), NULL, 0, 0, NULL, NULL, "fresh anchors every step (the default; same as --pool 0)", 0},
     {"pool", OPT_INT, F(pool), "0", 0, GENREP_VIEW_MAX, NULL, "N", "pre-generate N neighbours per anchor into RUN_DIR/pool.bin", OPT_RUN},
@@ -71,11 +73,17 @@ static const opt_table train_table = {
     "train", "(--gen WEIGHTS.safetensors | --data fmnist | --data folder:DIR) --out RUN_DIR [flags]",
     "Writes RUN_DIR/config.txt, metrics.csv (step,loss,lr,img_per_s[,knn_top1]) and ckpt.safetensors\n"
     "(atomic); rerunning the same command resumes; Ctrl-C saves and exits. The encoder's input is the\n"
-    "data's image shape: the generator's output (any DCGAN-family file), 1x28x28 for fmnist, the\n"
+    "data's image shape: the generator's output (or --size/--channels), 1x28x28 for fmnist, the\n"
     "folder's images (decoded once into RUN_DIR/data_cache.u8, memory-mapped) for folder:DIR.\n"
+    "--gen takes a DCGAN-family file or a BigGAN-deep file (told apart by metadata genrep.model).\n"
+    "BigGAN: z = 1.0 x TruncNormal(-2,2) (truncation 1), one-hot class from --class, images in\n"
+    "[-1,1] mapped to [0,1]; views gauss/angular/independent/none, and steer with --walks of shape\n"
+    "(T, z_dim) from elsewhere (genrep steer-train needs a generator backward that BigGAN lacks).\n"
     "Data parallel (a `make MPI=1` build): `mpirun -np K genrep train ...` trains the same run over K\n"
     "ranks, each on B/K anchors (--batch a multiple of K), BN statistics and the loss over the whole\n"
-    "batch, gradients summed; rank 0 writes RUN_DIR; resume with any K; --threads is per rank.\n",
+    "batch, gradients summed; rank 0 writes RUN_DIR; resume with any K; --threads is per rank. Every\n"
+    "sum over the batch is a fixed pairwise tree over shares of 2 anchors, so K = 2^k ranks with a\n"
+    "power of two of shares each (B/K = 2, 4, 8, ..) give the bits of one process.\n",
     train_spec, OPT_N(train_spec)};
 
 /* ---- set-up ---- */
@@ -89,10 +97,11 @@ static int parse(train_opts *o, int argc, char **argv) {
     if (o->data && strcmp(o->data, "fmnist") && (strncmp(o->data, "folder:", 7) || !o->data[7])) {
         fprintf(stderr, "%s: --data: '%s' unknown, expected fmnist or folder:DIR\n", C, o->data); return -1;
     }
-    if ((o->size || o->channels || o->skip_bad) && !(o->data && !strncmp(o->data, "folder:", 7))) {
-        fprintf(stderr, "%s: --size, --channels and --skip-bad are for --data folder:DIR (with --gen the encoder takes the generator's "
-                "image shape, with fmnist 1x28x28)\n", C); return -1;
+    if ((o->size || o->channels) && o->data && !strcmp(o->data, "fmnist")) {
+        fprintf(stderr, "%s: --size and --channels are for --gen and --data folder:DIR (fmnist is 1x28x28)\n", C); return -1;
     }
+    if (o->skip_bad && !(o->data && !strncmp(o->data, "folder:", 7))) { fprintf(stderr, "%s: --skip-bad is for --data folder:DIR\n", C); return -1; }
+    if (strcmp(o->cls, "all") && !o->gen) { fprintf(stderr, "%s: --class picks the classes of a conditional generator (--gen); real data has its own\n", C); return -1; }
     if (o->channels == 2) { fprintf(stderr, "%s: --channels: 2 is not an image format, expected 1 (gray) or 3 (RGB)\n", C); return -1; }
     if (strcmp(o->resume, "auto") && strcmp(o->resume, "no")) { fprintf(stderr, "%s: --resume: '%s' unknown, expected auto or no\n", C, o->resume); return -1; }
     if (strcmp(o->encoder, "small") && strcmp(o->encoder, "resnet18")) { fprintf(stderr, "%s: --encoder: '%s' unknown, expected small or resnet18\n", C, o->encoder); return -1; }
@@ -106,14 +115,15 @@ static int parse(train_opts *o, int argc, char **argv) {
 }
 
 /* Where the two views of each anchor come from, and their image shape.
-   Another generator kind plugs in here: fill C, H, W (and pix), px_scale
-   and px_shift (its output range onto [0, 1]) and render in make_views. */
+   A generator of either family (anygen: DCGAN family or BigGAN-deep,
+   resized to --size/--channels, rendered in [0,1]) is one kind; another
+   generator kind plugs into anygen. */
 typedef struct {
-    genrep_gen g;           /* generator source */
+    anygen g;               /* generator source */
     int has_gen, cond, Z, ncls;
     int C, H, W;            /* one image (C,H,W) */
     size_t pix;             /* C*H*W */
-    float px_scale, px_shift; int px_clamp; /* generator output y -> y*scale + shift in [0,1] */
+    double gen_s;           /* seconds in make_views (latents and rendering) */
     float *walks, *alpha_max; int n_walks;
     genrep_dataset real;    /* --data fmnist */
     folder_cache fc;        /* --data folder:DIR */
@@ -160,19 +170,16 @@ static int source_open(source *src, const train_opts *o, int B, run_dir *run) {
         if ((s = genrep_fmnist_load(&src->real, o->data_dir, 1))) { report_status("train", "loading Fashion-MNIST", s); return -1; }
         return 0;
     }
-    if ((s = genrep_gen_load(&src->g, o->gen, B))) { report_status("train", o->gen, s); return -1; }
+    if (anygen_load(&src->g, "train", o->gen, B)) return -1;
     src->has_gen = 1;
-    src->cond = src->g.cfg.kind == GENREP_GAN_CGAN; src->Z = src->g.cfg.zdim; src->ncls = src->g.cfg.n_classes;
-    genrep_gen_shape(&src->g, &src->C, &src->H, &src->W);
+    if (anygen_classes(&src->g, "train", o->cls)) return -2;
+    anygen_set_shape(&src->g, o->channels, o->size);
+    src->cond = src->g.cond; src->Z = src->g.Z; src->ncls = src->g.ncls;
+    src->C = src->g.C; src->H = src->g.H; src->W = src->g.W;
     src->pix = (size_t)src->C * src->H * src->W;
-    if (src->C != 1 && src->C != 3) {
-        fprintf(stderr, "genrep train: %s makes %d-channel images; the augmentations and encoder take 1 (gray) or 3 (RGB)\n", o->gen, src->C);
-        return -1;
-    }
-    /* tanh (and no activation, clamped) cover [-1, 1]; sigmoid [0, 1] */
-    src->px_scale = src->g.cfg.out_act == GENREP_GEN_ACT_SIGMOID ? 1.0f : 0.5f;
-    src->px_shift = src->g.cfg.out_act == GENREP_GEN_ACT_SIGMOID ? 0.0f : 0.5f;
-    src->px_clamp = src->g.cfg.out_act == GENREP_GEN_ACT_NONE;
+    if (src->g.biggan)
+        fprintf(stderr, "genrep train: %s: BigGAN-deep %d px, z %d, %d classes (%s%s), views %dx%dx%d\n", o->gen, src->g.GH, src->Z,
+                src->g.n_gen_classes, strcmp(o->cls, "all") ? "--class " : "all", strcmp(o->cls, "all") ? o->cls : "", src->C, src->H, src->W);
     if ((o->views == GENREP_VIEW_INDEPENDENT || o->loss == LOSS_SUPCON || o->loss == LOSS_CE) && !src->cond) {
         fprintf(stderr, "genrep train: --%s needs a class-conditional generator; %s is unconditional\n",
                 o->views == GENREP_VIEW_INDEPENDENT ? "views independent" : "loss supcon/ce", o->gen);
@@ -197,7 +204,7 @@ static int source_open(source *src, const train_opts *o, int B, run_dir *run) {
 }
 
 static void source_free(source *src) {
-    if (src->has_gen) genrep_gen_free(&src->g);
+    if (src->has_gen) anygen_free(&src->g);
     if (src->has_folder) folder_cache_close(&src->fc);
     genrep_dataset_free(&src->real);
     free(src->walks); free(src->alpha_max); free(src->pool.z); free(src->pool.y);
@@ -214,8 +221,9 @@ static int pool_prepare(source *src, const train_opts *o, run_dir *run) {
     pool_t *p = &src->pool;
     const int Z = src->Z;
     p->A = o->anchors; p->N = o->pool; p->Z = Z;
-    snprintf(p->key, sizeof p->key, "views=%d sigma=%.9g alpha=%.9g seed=%llu walks=%s gen=%s", o->views, (double)o->sigma,
-             (double)o->alpha, (unsigned long long)o->seed, o->walks ? o->walks : "", o->gen);
+    snprintf(p->key, sizeof p->key, "views=%d sigma=%.9g alpha=%.9g seed=%llu walks=%s gen=%s%s%s", o->views, (double)o->sigma,
+             (double)o->alpha, (unsigned long long)o->seed, o->walks ? o->walks : "", o->gen,
+             strcmp(o->cls, "all") ? " class=" : "", strcmp(o->cls, "all") ? o->cls : "");
     p->z = (float *)xmalloc(sizeof(float) * (size_t)p->A * (p->N + 1) * Z, "the pool of latents");
     p->y = src->cond ? (int32_t *)xmalloc(sizeof(int32_t) * (size_t)p->A, "the pool's labels") : NULL;
     const char *path = run_path(run, "pool.bin");
@@ -242,11 +250,13 @@ typedef struct {
     genrep_encoder e;
     int head_dim, F;
     size_t np, nh;
-    float *mom, *head, *dhead, *hmom;
+    float *mom, *head, *dhead, *hmom, *hws; /* hws: the head's share-tree scratch */
+    float *lws;                             /* NT-Xent / SupCon on this rank's rows: genrep_contrastive_rows_workspace */
     genrep_extra_tensor ex[3];
     int n_ex;
 } model;
 
+#define TRAIN_SHARE 2 /* anchors per share: bench/RESULTS.md */
 static int model_create(model *m, const train_opts *o, const source *src, int B2) {
     genrep_encoder_config ec;
     genrep_status s;
@@ -259,6 +269,17 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
         genrep_encoder_free(&m->e);
         return -1;
     }
+    {   /* K-independent sums (issue 16): every batch sum a pairwise tree over shares of
+           TRAIN_SHARE anchors (both views), so K ranks give the bits of one process
+           when K is a power of two and each rank holds a power of two of shares */
+        int share = TRAIN_SHARE;
+        while (share > 1 && (B2 / 2 * dist.size) % share) share /= 2; /* from the global batch: the same for every K */
+        if ((s = genrep_encoder_set_share(&m->e, share, 2))) {
+            report_status("train", "encoder", s);
+            genrep_encoder_free(&m->e);
+            return -1;
+        }
+    }
     m->F = m->e.feat_dim;
     m->head_dim = o->loss == LOSS_CE ? src->ncls : o->loss == LOSS_INVERTER ? src->Z : 0;
     m->np = m->e.num_params;
@@ -267,6 +288,12 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
     m->head = (float *)xcalloc(m->nh + 1, sizeof(float), "head");
     m->dhead = (float *)xcalloc(m->nh + 1, sizeof(float), "head gradient");
     m->hmom = (float *)xcalloc(m->nh + 1, sizeof(float), "head momentum");
+    if (!m->head_dim) /* NT-Xent / SupCon: this rank's rows of the loss (B2 of the 2B views) */
+        m->lws = (float *)xmalloc(sizeof(float) * (genrep_contrastive_rows_workspace(B2 / 2 * dist.size, m->e.out_dim, B2 / 2,
+                                                                                    m->e.share) + 1), "loss workspace");
+    if (m->head_dim)
+        m->hws = (float *)xmalloc(sizeof(float) * (genrep_linear_share_workspace(B2, m->F, m->head_dim, 2, m->e.share) + 1),
+                                  "head gradient scratch");
     genrep_rng r; /* head init: PyTorch Linear default uniform(-1/sqrt(F), 1/sqrt(F)) */
     genrep_rng_init(&r, o->seed ^ 0x4EAD, 0);
     for (size_t i = 0; i < m->nh; i++) m->head[i] = (2.0f * genrep_rng_uniform(&r) - 1.0f) / sqrtf((float)m->F);
@@ -279,7 +306,7 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
 
 static void model_free(model *m) {
     genrep_encoder_free(&m->e);
-    free(m->mom); free(m->head); free(m->dhead); free(m->hmom);
+    free(m->mom); free(m->head); free(m->dhead); free(m->hmom); free(m->hws); free(m->lws);
 }
 
 static int model_save(model *m, const char *path, const train_opts *o, int64_t step) {
@@ -340,13 +367,13 @@ done:
    in the same layout (2b views); the loss runs on the gathered 2B rows (g*). */
 typedef struct {
     int B, B2, b, b2, r0;
-    float *z1, *z2, *raw, *x, *lw, *dz, *hout, *probs, *dhout, *target;
+    float *z1, *z2, *raw, *x, *dz, *hout, *probs, *dhout, *target;
     int32_t *y;
     float *gemb, *gdz, *gtarget, *grow; /* gathered (2B, width) rows, and the all-gather's receive buffer */
     int32_t *gy;
 } batch;
 
-static void batch_alloc(batch *b, int B, const source *src, const model *m, int loss) {
+static void batch_alloc(batch *b, int B, const source *src, const model *m) {
     const size_t Z = (size_t)(src->Z ? src->Z : 1), hd = (size_t)m->head_dim + 1, HW = src->pix;
     const size_t od = (size_t)(m->e.out_dim > m->head_dim ? m->e.out_dim : m->head_dim), w = od > Z + 1 ? od : Z + 1;
     b->B = B; b->B2 = 2 * B;
@@ -357,7 +384,6 @@ static void batch_alloc(batch *b, int B, const source *src, const model *m, int 
     b->y = (int32_t *)xmalloc(sizeof(int32_t) * n2, "labels");
     b->raw = (float *)xmalloc(sizeof(float) * n2 * HW, "views");
     b->x = (float *)xmalloc(sizeof(float) * n2 * HW, "views");
-    b->lw = (float *)xmalloc(sizeof(float) * ((loss == LOSS_SUPCON ? genrep_supcon_workspace(B) : genrep_ntxent_workspace(B)) + 1), "loss workspace");
     b->dz = (float *)xmalloc(sizeof(float) * n2 * od, "embedding gradient");
     b->hout = (float *)xmalloc(sizeof(float) * n2 * hd, "head output");
     b->probs = (float *)xmalloc(sizeof(float) * N2 * hd, "head output");
@@ -371,7 +397,7 @@ static void batch_alloc(batch *b, int B, const source *src, const model *m, int 
 }
 
 static void batch_free(batch *b) {
-    free(b->z1); free(b->z2); free(b->y); free(b->raw); free(b->x); free(b->lw); free(b->dz);
+    free(b->z1); free(b->z2); free(b->y); free(b->raw); free(b->x); free(b->dz);
     free(b->hout); free(b->probs); free(b->dhout); free(b->target);
     free(b->gemb); free(b->gdz); free(b->gtarget); free(b->grow); free(b->gy);
 }
@@ -440,17 +466,10 @@ static genrep_status make_views(batch *b, source *src, const train_opts *o, int6
         if (!s && o->views == GENREP_VIEW_NONE) memcpy(b->z2, b->z1, sizeof(float) * (size_t)B * Z);
         else if (!s) s = genrep_latent_view(b->z2, b->z1, B, Z, &vc, o->seed, first, 1);
     }
+    /* both views in [0,1] at the source's shape; the independent view keeps the anchor's label */
     const int32_t *y = src->cond ? b->y : NULL;
-    if (!s) s = genrep_gen_render(&src->g, b->raw, b->z1, y, B);
-    if (!s) s = genrep_gen_render(&src->g, b->raw + (size_t)B * HW, b->z2, y, B);
-    /* the generator's range -> [0,1]: tanh (x+1)/2 bit for bit as before, sigmoid as is */
-    const float sc = src->px_scale, sh = src->px_shift;
-    if (sc == 0.5f && sh == 0.5f)
-        for (size_t i = 0; !s && i < (size_t)b->b2 * HW; i++) b->raw[i] = 0.5f * (b->raw[i] + 1.0f);
-    else
-        for (size_t i = 0; !s && i < (size_t)b->b2 * HW; i++) b->raw[i] = sc * b->raw[i] + sh;
-    if (src->px_clamp)
-        for (size_t i = 0; !s && i < (size_t)b->b2 * HW; i++) b->raw[i] = b->raw[i] < 0 ? 0 : b->raw[i] > 1 ? 1 : b->raw[i];
+    if (!s) s = anygen_render(&src->g, b->raw, b->z1, y, B);
+    if (!s) s = anygen_render(&src->g, b->raw + (size_t)B * HW, b->z2, y, B);
     for (int i = 0; i < B; i++) b->y[B + i] = b->y[i];
     return s;
 }
@@ -472,9 +491,12 @@ static genrep_status augment(batch *b, const source *src, const train_opts *o, c
 /* 3. forward, loss, backward: e.grads (and dhead) = d loss / d params,
    summed over ranks. Each rank encodes its 2b views (BN statistics over all
    ranks through the encoder's bn_sync); the loss's input rows (embeddings,
-   or the head's outputs) are gathered, so every rank computes the whole
-   batch's loss and its gradient, the same bits as one process, and keeps
-   its own rows of that gradient for its backward. */
+   or the head's outputs) are gathered. NT-Xent / SupCon: each rank computes
+   its own rows of the loss against all columns, the sums over rows taken
+   as share trees and summed over ranks in the same tree (the bits of one
+   process); CE / inverter: every rank computes the whole (small) loss and
+   keeps its own rows of the gradient. Every batch sum of the backward is a
+   share tree too (genrep_encoder_set_share). */
 static genrep_status forward_backward(float *loss, model *m, batch *b, const train_opts *o) {
     genrep_encoder *e = &m->e;
     const int B = b->B, B2 = b->B2, n2 = b->b2, hd = m->head_dim, F = m->F, flags = o->scale_base_tau ? GENREP_LOSS_SCALE_BASE_TAU : 0;
@@ -484,16 +506,31 @@ static genrep_status forward_backward(float *loss, model *m, batch *b, const tra
     if (s) return s;
     gather_rows(b->gy, b->y, sizeof(int32_t), b);
     if (o->loss == LOSS_NTXENT || o->loss == LOSS_SUPCON) {
+        /* each rank its own 2b rows of the loss against all 2B gathered embeddings
+           (SimCLR's per-replica loss): the loss sum and the term every row's gradient
+           gets from this rank's rows (gdz) summed over ranks by the tree, then added to
+           this rank's rows. A non-finite row shows as a NaN loss on every rank. */
+        const int32_t *gy = o->loss == LOSS_SUPCON ? b->gy : NULL;
+        double lsum = 0.0;
         gather_rows(b->gemb, e->out, sizeof(float) * od, b);
-        memset(b->gdz, 0, sizeof(float) * (size_t)B2 * od);
-        if (o->loss == LOSS_NTXENT) {
-            s = genrep_ntxent_forward(loss, b->lw, b->gemb, B, e->out_dim, o->tau, flags);
-            if (!s) s = genrep_ntxent_backward(b->gdz, b->lw, b->gemb, B, e->out_dim, o->tau, flags, 1.0f);
-        } else {
-            s = genrep_supcon_forward(loss, b->lw, b->gemb, b->gy, B, e->out_dim, o->tau, flags);
-            if (!s) s = genrep_supcon_backward(b->gdz, b->lw, b->gemb, b->gy, B, e->out_dim, o->tau, flags, 1.0f);
+        memset(b->dz, 0, sizeof(float) * (size_t)n2 * od);
+        s = gy ? genrep_supcon_forward_rows(&lsum, m->lws, b->gemb, gy, B, e->out_dim, o->tau, flags, b->r0, b->b, e->share)
+               : genrep_ntxent_forward_rows(&lsum, m->lws, b->gemb, B, e->out_dim, o->tau, flags, b->r0, b->b, e->share);
+        if (s == GENREP_ERR_NONFINITE) { s = GENREP_OK; lsum = NAN; }
+        if (!s) s = gy ? genrep_supcon_backward_rows(b->dz, b->gdz, m->lws, b->gemb, gy, B, e->out_dim, o->tau, flags, 1.0f,
+                                                      b->r0, b->b, e->share)
+                       : genrep_ntxent_backward_rows(b->dz, b->gdz, m->lws, b->gemb, B, e->out_dim, o->tau, flags, 1.0f,
+                                                      b->r0, b->b, e->share);
+        if (s) return s;
+        if (dist.size > 1) {
+            if ((s = dist_bn_sync(NULL, &lsum, 1))) return s;
+            dist_allreduce_sum(b->gdz, (size_t)B2 * od);
         }
-        local_rows(b->dz, b->gdz, od, b);
+        *loss = (float)(lsum / B2);
+        const float a = 1.0f / o->tau;
+        for (int v = 0; v < 2; v++)
+            for (size_t i = 0; i < (size_t)b->b * od; i++)
+                b->dz[(size_t)v * b->b * od + i] += a * b->gdz[((size_t)v * B + b->r0) * od + i];
     } else { /* a linear head on the features: CE on labels, or MSE to the latents (inverter) */
         memset(m->dhead, 0, sizeof(float) * m->nh);
         memset(b->gdz, 0, sizeof(float) * (size_t)B2 * hd);
@@ -512,7 +549,10 @@ static genrep_status forward_backward(float *loss, model *m, batch *b, const tra
         if (!s) {
             local_rows(b->dhout, b->gdz, hd, b);
             memset(b->dz, 0, sizeof(float) * (size_t)n2 * F);
-            s = genrep_linear_backward(b->dz, m->dhead, m->dhead + (size_t)hd * F, b->dhout, e->out, m->head, n2, F, hd);
+            /* dz as usual; the head's gradients by the share tree over the local rows (view 1, view 2) */
+            s = genrep_linear_backward(b->dz, NULL, NULL, b->dhout, e->out, m->head, n2, F, hd);
+            if (!s) s = genrep_linear_backward_share(m->dhead, m->dhead + (size_t)hd * F, m->hws, b->dhout, e->out, n2, F, hd,
+                                                     2, e->share);
         }
     }
     if (!s) s = genrep_encoder_backward(e, NULL, b->dz);
@@ -690,7 +730,7 @@ static int train(int argc, char **argv) {
     if (any_failed(sr)) { source_free(&src); if (rank0) run_close(&run, 0); return sr == -2 ? 2 : 1; }
     if (src.has_folder && o.epochs) o.steps = (int)(((int64_t)o.epochs * src.fc.n + B - 1) / B); /* epochs of this folder */
     if (any_failed(model_create(&m, &o, &src, B2 / dist.size))) { source_free(&src); if (rank0) run_close(&run, 0); return 1; }
-    if (dist.size > 1) { m.e.bn_sync = dist_bn_sync; m.e.bn_sync_user = NULL; } /* whole-batch BN statistics */
+    if (dist.size > 1) { m.e.bn_sync = dist_bn_sync; m.e.bn_sync_user = NULL; m.e.bn_sync_rank = dist.rank; } /* whole-batch BN statistics */
     int64_t step0 = 0;
     if (any_failed(rank0 && !strcmp(o.resume, "auto") && file_exists(ckpt) && (step0 = model_resume(&m, ckpt, &o)) < 0)) goto out_model;
     {   /* config.txt: every setting as given, plus what the machine chose */
@@ -712,7 +752,7 @@ static int train(int argc, char **argv) {
         model_share(&m);
     }
     if (any_failed(rank0 && monitor_open(&mo, &o, &src, m.F))) goto out_model;
-    batch_alloc(&b, B, &src, &m, o.loss);
+    batch_alloc(&b, B, &src, &m);
     genrep_aug_config ac;
     genrep_aug_config_simclr(&ac, src.H, src.W);
     if (any_failed(rank0 && run_metrics_open(&run, o.eval_every ? "step,loss,lr,img_per_s,knn_top1\n" : "step,loss,lr,img_per_s\n", step0))) goto out_batch;
@@ -724,7 +764,9 @@ static int train(int argc, char **argv) {
     rc = 0;
     int64_t step = step0;
     for (; step < o.steps && !rc; step++) {
+        double tv = now_seconds();
         genrep_status s = make_views(&b, &src, &o, step);
+        src.gen_s += now_seconds() - tv;
         if (!s) s = augment(&b, &src, &o, &ac, step);
         if (!s) s = forward_backward(&loss, &m, &b, &o);
         if (s) { report_status("train", "training step", s); if (dist.size > 1) abort_ranks(ckpt); rc = 1; break; }
@@ -754,6 +796,9 @@ static int train(int argc, char **argv) {
         if (stop) fprintf(stderr, "\ngenrep train: interrupted; checkpoint saved at step %lld\n", (long long)step + 1);
     }
     if (!o.quiet && rank0) fprintf(stderr, "\n");
+    if (!o.quiet && rank0 && src.has_gen && step > step0) /* where a step's time goes (bench/RESULTS.md) */
+        fprintf(stderr, "genrep train: %lld steps, %.1f%% of the time in the generator (latents and rendering, %.3f s per step)\n",
+                (long long)(step - step0), 100.0 * src.gen_s / (now_seconds() - t0 + 1e-9), src.gen_s / (double)(step - step0));
     if (dist.size > 1 && rank0 && step > step0) { /* the communication of this run (bench/RESULTS.md) */
         double dt = now_seconds() - t0, n = (double)(step - step0);
         fprintf(stderr, "genrep train: %d ranks: per step %.0f bytes all-reduced, %.0f bytes all-gathered; "

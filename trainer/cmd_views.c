@@ -8,15 +8,17 @@
 
 
 typedef struct {
-    const char *gen, *walks, *out;
-    int rows;
+    const char *gen, *walks, *out, *cls;
+    int rows, size;
     float sigma;
     uint64_t seed;
 } views_opts;
 
 #define F(x) offsetof(views_opts, x)
 static const opt_spec views_spec[] = {
-    {"gen", OPT_STR, F(gen), NULL, 0, 0, NULL, "FILE", "generator weights", OPT_REQUIRED},
+    {"gen", OPT_STR, F(gen), NULL, 0, 0, NULL, "FILE", "generator weights: DCGAN family or BigGAN-deep", OPT_REQUIRED},
+    {"class", OPT_STR, F(cls), "all", 0, 0, NULL, "all|C|C1,C2|A-B", "classes of a conditional generator's anchors (drawn uniformly from the list)", 0},
+    {"size", OPT_INT, F(size), NULL, 1, 4096, NULL, "S", "draw each image at SxS (area average or bilinear; default: the generator's size)", 0},
     {"walks", OPT_STR, F(walks), NULL, 0, 0, NULL, "FILE", "steering walks (genrep steer-train): adds the steered columns", 0},
     {"out", OPT_STR, F(out), "views.png", 0, 0, NULL, "FILE.png", "output image", 0},
     {"rows", OPT_INT, F(rows), "8", 1, 64, NULL, "N", "anchors, one per row", 0},
@@ -29,7 +31,9 @@ static const opt_table views_table = {
     "Columns, left to right: anchor G(z); Gaussian view G(z + sigma*eps); steered view\n"
     "G(z + sum alpha_t w_t) (with --walks); SimCLR pixel view of the anchor; Gaussian + SimCLR;\n"
     "steered + SimCLR (with --walks); for a class-conditional generator also the independent\n"
-    "view (another z of the same class: SupCon's positive) and independent + SimCLR.\n",
+    "view (another z of the same class: SupCon's positive) and independent + SimCLR.\n"
+    "A BigGAN-deep file (metadata genrep.model = biggan-deep) draws the same figure: z = 1.0 x\n"
+    "TruncNormal(-2,2), truncation 1, one-hot classes from --class.\n",
     views_spec, OPT_N(views_spec)};
 
 /* The walks file: walks (T, Z) and alpha_max (T) copied out; T, or -1 with a message. */
@@ -54,34 +58,31 @@ static int read_walks(const char *path, int Z, float **walks, float **amax) {
 
 /* lat = the latent columns rendered, (nlat, rows, HW) in [0, 1]: anchor,
    gauss, [steer], [independent]. */
-static genrep_status render_latent_columns(float *lat, genrep_gen *g, const views_opts *o, int T, const float *walks,
+static genrep_status render_latent_columns(float *lat, anygen *g, const views_opts *o, int T, const float *walks,
                                            const float *amax) {
-    const int rows = o->rows, Z = g->cfg.zdim, cond = g->cfg.kind == GENREP_GAN_CGAN;
-    int C, H, W;
-    genrep_gen_shape(g, &C, &H, &W);
-    const size_t HW = (size_t)C * H * W;
+    const int rows = o->rows, Z = g->Z, cond = g->cond;
+    const size_t HW = (size_t)g->C * g->H * g->W;
     float *z = (float *)xmalloc(sizeof(float) * (size_t)rows * Z, "latents");
     float *zv = (float *)xmalloc(sizeof(float) * (size_t)rows * Z, "latents");
     int32_t *y = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)rows, "labels");
     const int32_t *yy = cond ? y : NULL;
     int c = 0;
     genrep_status s = genrep_latent_anchors(z, rows, Z, 1.0f, o->seed, 0);
-    if (!s && cond) s = genrep_latent_classes(y, rows, g->cfg.n_classes, o->seed, 0);
-    if (!s) s = genrep_gen_render(g, lat + (size_t)(c++) * rows * HW, z, yy, rows);
+    if (!s && cond) s = genrep_latent_classes(y, rows, g->ncls, o->seed, 0);
+    if (!s) s = anygen_render(g, lat + (size_t)(c++) * rows * HW, z, yy, rows);
     genrep_view_config vc = {GENREP_VIEW_GAUSS, o->sigma, 1.0f, T, walks, amax};
     if (!s) s = genrep_latent_view(zv, z, rows, Z, &vc, o->seed, 0, 1);
-    if (!s) s = genrep_gen_render(g, lat + (size_t)(c++) * rows * HW, zv, yy, rows);
+    if (!s) s = anygen_render(g, lat + (size_t)(c++) * rows * HW, zv, yy, rows);
     if (!s && T) {
         vc.kind = GENREP_VIEW_STEER;
         s = genrep_latent_view(zv, z, rows, Z, &vc, o->seed, 0, 2);
-        if (!s) s = genrep_gen_render(g, lat + (size_t)(c++) * rows * HW, zv, yy, rows);
+        if (!s) s = anygen_render(g, lat + (size_t)(c++) * rows * HW, zv, yy, rows);
     }
     if (!s && cond) {
         vc.kind = GENREP_VIEW_INDEPENDENT;
         s = genrep_latent_view(zv, z, rows, Z, &vc, o->seed, 0, 3);
-        if (!s) s = genrep_gen_render(g, lat + (size_t)(c++) * rows * HW, zv, yy, rows);
+        if (!s) s = anygen_render(g, lat + (size_t)(c++) * rows * HW, zv, yy, rows);
     }
-    if (!s) gen_to_unit(lat, (size_t)c * rows * HW, g);
     free(z); free(zv); free(y);
     return s;
 }
@@ -111,20 +112,16 @@ int genrep_cmd_views(int argc, char **argv) {
     views_opts o;
     int pr = opt_parse(&views_table, &o, NULL, argc, argv);
     if (pr) return pr > 0 ? 0 : 2;
-    genrep_gen g;
+    anygen g;
     genrep_status s;
-    if ((s = genrep_gen_load(&g, o.gen, o.rows))) { report_status(C, o.gen, s); return 1; }
-    const int cond = g.cfg.kind == GENREP_GAN_CGAN, rows = o.rows;
-    int IC, IH, IW;
-    genrep_gen_shape(&g, &IC, &IH, &IW);
+    if (anygen_load(&g, C, o.gen, o.rows)) return 1;
+    if (anygen_classes(&g, C, o.cls)) { anygen_free(&g); return 2; }
+    anygen_set_shape(&g, 0, o.size);
+    const int cond = g.cond, rows = o.rows, IC = g.C, IH = g.H, IW = g.W;
     const size_t HW = (size_t)IC * IH * IW;
-    if (IC != 1 && IC != 3) {
-        fprintf(stderr, "genrep views: %s makes %d-channel images; the figure takes 1 (gray) or 3 (RGB)\n", o.gen, IC);
-        genrep_gen_free(&g); return 1;
-    }
     float *walks = NULL, *amax = NULL;
     int T = 0;
-    if (o.walks && *o.walks && (T = read_walks(o.walks, g.cfg.zdim, &walks, &amax)) < 0) { genrep_gen_free(&g); return 1; }
+    if (o.walks && *o.walks && (T = read_walks(o.walks, g.Z, &walks, &amax)) < 0) { anygen_free(&g); return 1; }
     /* latent columns: anchor, gauss, [steer], [independent]; each then with SimCLR pixels */
     const int nlat = 2 + (T > 0) + cond, ncol = 2 * nlat;
     float *lat = (float *)xmalloc(sizeof(float) * (size_t)nlat * rows * HW, "rendered views");
@@ -139,6 +136,6 @@ int genrep_cmd_views(int argc, char **argv) {
                o.out, rows, ncol, T ? ", steer" : "", cond ? ", independent" : "");
     }
     free(lat); free(grid); free(walks); free(amax);
-    genrep_gen_free(&g);
+    anygen_free(&g);
     return rc;
 }

@@ -175,3 +175,158 @@ int pool_read(const char *path, pool_t *p, int A, int N, int Z, int ncls) {
         }
     return 0;
 }
+
+/* ---- any generator: DCGAN family or BigGAN-deep ---- */
+
+int gen_file_is_biggan(const char *path) {
+    genrep_st *st;
+    if (genrep_st_open(&st, path, GENREP_ST_HEADER_ONLY)) return 0;
+    const char *m = genrep_st_meta(st, "genrep.model");
+    int big = m && !strcmp(m, "biggan-deep");
+    genrep_st_close(st);
+    return big;
+}
+
+int anygen_load(anygen *a, const char *cmd, const char *path, int max_batch) {
+    genrep_status s;
+    memset(a, 0, sizeof *a);
+    a->max_batch = max_batch;
+    a->biggan = gen_file_is_biggan(path);
+    if (a->biggan) { /* its activations are large (12 MB per 128 px image): render in chunks of 8 */
+        a->max_batch = max_batch = max_batch < 8 ? max_batch : 8;
+        if ((s = genrep_biggan_load(&a->g_big, path, max_batch))) { report_status(cmd, path, s); return -1; }
+        const genrep_biggan_config *c = &a->g_big.cfg;
+        a->Z = c->z_dim; a->cond = 1; a->ncls = a->n_gen_classes = c->num_classes;
+        a->GC = 3; a->GH = a->GW = c->output_dim;
+        a->cvec = (float *)xcalloc((size_t)max_batch * c->num_classes, sizeof(float), "BigGAN class vectors");
+    } else {
+        if ((s = genrep_gen_load(&a->g, path, max_batch))) {
+            int not_a_gen = s == GENREP_ERR_FORMAT && strstr(genrep_last_error(), "genrep.model is") != NULL;
+            report_status(cmd, path, s);
+            if (not_a_gen)
+                fprintf(stderr, "genrep %s: --gen takes a DCGAN-family generator (metadata genrep.model = dcgan or cgan: genrep "
+                        "gan-train, weights/export_pytorch.py) or a BigGAN-deep file (genrep.model = biggan-deep: "
+                        "weights/export_pytorch.py --biggan)\n", cmd);
+            return -1;
+        }
+        a->Z = a->g.cfg.zdim; a->cond = a->g.cfg.kind == GENREP_GAN_CGAN;
+        a->ncls = a->n_gen_classes = a->cond ? a->g.cfg.n_classes : 0;
+        genrep_gen_shape(&a->g, &a->GC, &a->GH, &a->GW);
+    }
+    a->C = a->GC; a->H = a->GH; a->W = a->GW;
+    if (a->GC != 1 && a->GC != 3) {
+        fprintf(stderr, "genrep %s: %s makes %d-channel images; the augmentations, encoder and figures take 1 (gray) or 3 (RGB)\n",
+                cmd, path, a->GC);
+        anygen_free(a);
+        return -1;
+    }
+    return 0;
+}
+
+void anygen_free(anygen *a) {
+    if (a->biggan) genrep_biggan_free(&a->g_big);
+    else if (a->g.params) genrep_gen_free(&a->g);
+    free(a->cls); free(a->cvec); free(a->tmp);
+    memset(a, 0, sizeof *a);
+}
+
+int anygen_classes(anygen *a, const char *cmd, const char *spec) {
+    if (!spec || !strcmp(spec, "all")) return 0;
+    const int N = a->n_gen_classes;
+    if (!a->cond) {
+        fprintf(stderr, "genrep %s: --class %s needs a class-conditional generator (cgan or BigGAN); this one is unconditional\n", cmd, spec);
+        return -1;
+    }
+    int *cls = (int *)xmalloc(sizeof(int) * (size_t)N, "--class list"), n = 0;
+    unsigned char *seen = (unsigned char *)xcalloc((size_t)N, 1, "--class list");
+    const char *p = spec;
+    for (;;) { /* C or A-B, comma separated */
+        char *end;
+        long lo = strtol(p, &end, 10), hi = lo;
+        int ok = end != p && (*p >= '0' && *p <= '9');
+        if (ok && *end == '-') { const char *q = end + 1; hi = strtol(q, &end, 10); ok = end != q && *q >= '0' && *q <= '9'; }
+        if (!ok || (*end && *end != ',') || lo > hi || lo < 0 || hi >= N) {
+            fprintf(stderr, "genrep %s: --class '%s': expected all, a class, a list C1,C2,... or ranges A-B of classes in 0..%d "
+                    "(this generator has %d classes)\n", cmd, spec, N - 1, N);
+            free(cls); free(seen); return -1;
+        }
+        for (long c = lo; c <= hi; c++) {
+            if (seen[c]) { fprintf(stderr, "genrep %s: --class '%s': class %ld given twice\n", cmd, spec, c); free(cls); free(seen); return -1; }
+            seen[c] = 1; cls[n++] = (int)c;
+        }
+        if (!*end) break;
+        p = end + 1;
+    }
+    free(seen);
+    free(a->cls);
+    a->cls = cls; a->ncls = n;
+    return 0;
+}
+
+void anygen_set_shape(anygen *a, int C, int S) {
+    a->C = C ? C : a->GC;
+    a->H = a->W = S ? S : a->GH;
+    free(a->tmp); a->tmp = NULL;
+    if (a->C != a->GC || a->H != a->GH || a->W != a->GW)
+        a->tmp = (float *)xmalloc(sizeof(float) * (size_t)a->max_batch * a->GC * a->GH * a->GW, "generator images");
+}
+
+/* One image (GC,GH,GW) in [0,1] -> (C,H,W): channels first (in place in
+   `in`: gray into channel 0), then each channel area-averaged when the
+   side divides (an f x f box, f = GH/H), else bilinearly resized. */
+static genrep_status anygen_reshape(float *out, float *in, const anygen *a) {
+    const int GC = a->GC, GH = a->GH, GW = a->GW, C = a->C, H = a->H, W = a->W, Cr = C < GC ? C : GC;
+    const size_t gp = (size_t)GH * GW, op = (size_t)H * W;
+    if (C == 1 && GC == 3)
+        for (size_t i = 0; i < gp; i++) in[i] = 0.2989f * in[i] + 0.587f * in[gp + i] + 0.114f * in[2 * gp + i];
+    if (GH % H == 0 && GW % W == 0) {
+        const int fy = GH / H, fx = GW / W;
+        const float inv = 1.0f / (float)(fy * fx);
+        for (int c = 0; c < Cr; c++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    float s = 0;
+                    for (int dy = 0; dy < fy; dy++)
+                        for (int dx = 0; dx < fx; dx++) s += in[c * gp + (size_t)(y * fy + dy) * GW + x * fx + dx];
+                    out[c * op + (size_t)y * W + x] = s * inv;
+                }
+    } else {
+        genrep_status s = genrep_aug_resized_crop(out, in, Cr, GH, GW, 0, 0, GH, GW, H, W);
+        if (s) return s;
+    }
+    for (int c = Cr; c < C; c++) memcpy(out + c * op, out, sizeof(float) * op); /* gray -> RGB */
+    return GENREP_OK;
+}
+
+genrep_status anygen_render(anygen *a, float *out, const float *z, const int32_t *y, int B) {
+    const size_t gpix = (size_t)a->GC * a->GH * a->GW, pix = (size_t)a->C * a->H * a->W;
+    genrep_status s = GENREP_OK;
+    for (int n0 = 0; n0 < B && !s; n0 += a->max_batch) {
+        const int m = B - n0 < a->max_batch ? B - n0 : a->max_batch;
+        float *dst = a->tmp ? a->tmp : out + (size_t)n0 * pix;
+        const float *zz = z + (size_t)n0 * a->Z;
+        if (a->biggan) { /* one-hot class rows; truncation 1 picks the last statistics row */
+            const int NC = a->n_gen_classes;
+            memset(a->cvec, 0, sizeof(float) * (size_t)m * NC);
+            for (int i = 0; i < m; i++) a->cvec[(size_t)i * NC + (a->cls ? a->cls[y[n0 + i]] : y[n0 + i])] = 1.0f;
+            s = genrep_biggan_render(&a->g_big, dst, zz, a->cvec, m, 1.0);
+            for (size_t i = 0; !s && i < (size_t)m * gpix; i++) dst[i] = 0.5f * (dst[i] + 1.0f); /* tanh range */
+        } else {
+            int32_t yb[256];
+            const int32_t *yy = NULL;
+            int done = 0;
+            for (; !s && a->cond && a->cls && done < m; done += 256) { /* labels -> the list's classes */
+                const int k = m - done < 256 ? m - done : 256;
+                for (int i = 0; i < k; i++) yb[i] = a->cls[y[n0 + done + i]];
+                s = genrep_gen_render(&a->g, dst + (size_t)done * gpix, zz + (size_t)done * a->Z, yb, k);
+            }
+            if (!(a->cond && a->cls)) {
+                yy = a->cond ? y + n0 : NULL;
+                s = genrep_gen_render(&a->g, dst, zz, yy, m);
+            }
+            if (!s) gen_to_unit(dst, (size_t)m * gpix, &a->g);
+        }
+        for (int i = 0; !s && a->tmp && i < m; i++) s = anygen_reshape(out + (size_t)(n0 + i) * pix, a->tmp + (size_t)i * gpix, a);
+    }
+    return s;
+}

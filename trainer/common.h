@@ -29,6 +29,46 @@ void gen_to_unit(float *x, size_t n, const genrep_gen *g);
    images; CMD takes 1x28x28 (WHY)" and returns -1. */
 int gen_require_28(const char *cmd, const char *path, const genrep_gen *g, const char *why);
 
+/* Any generator file --gen takes, told apart by its metadata genrep.model:
+   a DCGAN-family file (dcgan|cgan: genrep_gen_load) or a BigGAN-deep file
+   (biggan-deep: genrep_biggan_load, rendered at truncation 1 from
+   z = 1.0 x TruncNormal(-2, 2), class one-hot). Labels y are indices into
+   the --class list (cls[y] is the class rendered; cls NULL: every class,
+   y is the class itself), so a run on 3 classes has labels 0..2. What
+   anygen_render writes is (C,H,W) in [0, 1]: the generator's own image
+   (C,H,W = GC,GH,GW) unless anygen_set_shape asked for another side or
+   channel count (area-averaged when the side divides, else bilinear;
+   RGB -> gray 0.2989 R + 0.587 G + 0.114 B, gray -> RGB copied). */
+typedef struct {
+    int biggan;                 /* 1: g_big, 0: g */
+    genrep_gen g;
+    genrep_biggan g_big;
+    int Z, cond, ncls;          /* latent size; class-conditional; labels 0..ncls-1 (0 when unconditional) */
+    int n_gen_classes;          /* the generator's own class count */
+    int *cls;                   /* ncls class ids of the --class list, NULL for all */
+    int GC, GH, GW;             /* the generator's image */
+    int C, H, W;                /* anygen_render's image */
+    int max_batch;
+    float *cvec, *tmp;          /* BigGAN one-hot rows; the generator's images before resizing */
+} anygen;
+
+/* 1 if path's metadata says BigGAN-deep, 0 if not (or unreadable: the loader then says why). */
+int  gen_file_is_biggan(const char *path);
+/* Load path (either family) for batches up to max_batch. Prints
+   "genrep CMD: PATH: ..." and returns -1 on failure; an image that is
+   neither 1 nor 3 channels is refused here. */
+int  anygen_load(anygen *a, const char *cmd, const char *path, int max_batch);
+/* --class: "all" (default), a class "C", a list "C1,C2,..." or ranges
+   "A-B" (ImageNet indices for BigGAN). Needs a class-conditional
+   generator for anything but "all". Prints and returns -1 when bad. */
+int  anygen_classes(anygen *a, const char *cmd, const char *spec);
+/* Render at C channels and S x S instead (0: the generator's own). */
+void anygen_set_shape(anygen *a, int C, int S);
+/* out (B,C,H,W) in [0,1] = the generator on z (B,Z) and labels y (B, NULL
+   when unconditional). Any B. */
+genrep_status anygen_render(anygen *a, float *out, const float *z, const int32_t *y, int B);
+void anygen_free(anygen *a);
+
 /* An encoder from a `genrep train` checkpoint (or any encoder file) for
    inference: optimiser state and the CE / inverter baselines' head.linear
    may be in the file and stay unread; anything else must match. Prints

@@ -41,21 +41,72 @@ void dist_finalize(void) {
     free(scratch); scratch = NULL; scratch_n = 0;
 }
 
-/* Small vectors (the BN sums): gather all, add in rank order. */
+static int pow2(int K) { return K > 0 && (K & (K - 1)) == 0; }
+
+/* Small vectors (the BN sums). K a power of two: recursive doubling, the
+   whole vector exchanged with rank r ^ d for d = 1, 2, 4, ..: after step d
+   every rank holds the sum over its aligned block of 2d ranks, built as the
+   perfect pairwise tree over ranks in rank order, the tree genrep.h's share
+   mode continues (see dist.h). log2 K rounds of n doubles. Otherwise: gather
+   all, add in rank order. */
 genrep_status dist_bn_sync(void *user, double *v, int n) {
     (void)user;
     const int K = dist.size;
-    double t0 = start(), *all = (double *)grow(sizeof(double) * (size_t)n * K);
-    if (MPI_Allgather(v, n, MPI_DOUBLE, all, n, MPI_DOUBLE, MPI_COMM_WORLD) != MPI_SUCCESS) return GENREP_ERR_IO;
-    for (int i = 0; i < n; i++) {
-        double s = all[i];
-        for (int r = 1; r < K; r++) s += all[(size_t)r * n + i];
-        v[i] = s;
+    double t0 = start();
+    if (pow2(K)) {
+        double *in = (double *)grow(sizeof(double) * (size_t)n);
+        for (int d = 1; d < K; d <<= 1) {
+            if (MPI_Sendrecv(v, n, MPI_DOUBLE, dist.rank ^ d, 7, in, n, MPI_DOUBLE, dist.rank ^ d, 7, MPI_COMM_WORLD,
+                             MPI_STATUS_IGNORE) != MPI_SUCCESS) return GENREP_ERR_IO;
+            for (int i = 0; i < n; i++) v[i] = v[i] + in[i];
+            dist.calls++;
+        }
+    } else {
+        double *all = (double *)grow(sizeof(double) * (size_t)n * K);
+        if (MPI_Allgather(v, n, MPI_DOUBLE, all, n, MPI_DOUBLE, MPI_COMM_WORLD) != MPI_SUCCESS) return GENREP_ERR_IO;
+        for (int i = 0; i < n; i++) {
+            double s = all[i];
+            for (int r = 1; r < K; r++) s += all[(size_t)r * n + i];
+            v[i] = s;
+        }
+        dist.calls++;
     }
     dist.comm_s += MPI_Wtime() - t0;
     dist.bytes_reduced += sizeof(double) * (size_t)n;
-    dist.calls++;
     return GENREP_OK;
+}
+
+/* K a power of two: the same tree for a long vector at ring traffic
+   (Rabenseifner): a reduce-scatter by recursive halving, nearest rank
+   first (d = 1, 2, ..: the lower rank of each pair keeps the lower half of
+   the current segment, receives the partner's copy of it and adds), so the
+   segment a rank ends with holds the perfect tree over all ranks; then the
+   segments are gathered back by recursive doubling in the reverse order.
+   2 (K-1)/K of the vector sent per rank. */
+static void allreduce_tree(float *v, size_t n) {
+    const int K = dist.size, me = dist.rank;
+    size_t lo[32], hi[32];
+    size_t a = 0, b = n;
+    int steps = 0;
+    float *in = (float *)grow(sizeof(float) * (n / 2 + 1));
+    for (int d = 1; d < K; d <<= 1, steps++) {
+        const size_t mid = a + (b - a) / 2;
+        const int upper = (me & d) != 0;
+        const size_t ka = upper ? mid : a, kb = upper ? b : mid, sa = upper ? a : mid, sb = upper ? mid : b;
+        lo[steps] = a; hi[steps] = b;
+        MPI_Sendrecv(v + sa, (int)(sb - sa), MPI_FLOAT, me ^ d, 8, in, (int)(kb - ka), MPI_FLOAT, me ^ d, 8,
+                     MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        for (size_t i = 0; i < kb - ka; i++) v[ka + i] = v[ka + i] + in[i];
+        a = ka; b = kb;
+    }
+    for (int st = steps - 1; st >= 0; st--) { /* back up: send what I own, receive the partner's half */
+        const int d = 1 << st, upper = (me & d) != 0;
+        const size_t oa = upper ? lo[st] : b, ob = upper ? a : hi[st]; /* the partner's half */
+        MPI_Sendrecv(v + a, (int)(b - a), MPI_FLOAT, me ^ d, 9, v + oa, (int)(ob - oa), MPI_FLOAT, me ^ d, 9,
+                     MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        a = lo[st]; b = hi[st];
+    }
+    dist.calls += 2 * (uint64_t)steps;
 }
 
 /* Gradients: a reduce-scatter by hand (MPI_Alltoallv: rank j receives
@@ -66,6 +117,12 @@ void dist_allreduce_sum(float *v, size_t n) {
     const int K = dist.size, me = dist.rank;
     if (K == 1 || n == 0) return;
     double t0 = start();
+    if (pow2(K) && n < ((size_t)1 << 31)) {
+        allreduce_tree(v, n);
+        dist.comm_s += MPI_Wtime() - t0;
+        dist.bytes_reduced += sizeof(float) * n;
+        return;
+    }
     int *cnt = (int *)xmalloc(sizeof(int) * 4 * (size_t)K, "MPI counts"), *off = cnt + K, *rc = cnt + 2 * K, *ro = cnt + 3 * K;
     size_t done = 0;
     const size_t chunk = (size_t)1 << 28; /* int counts: at most 2^28 floats per round */

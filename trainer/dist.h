@@ -8,11 +8,17 @@
    - dist_allgather_rows: the embeddings (and labels) of every rank's share,
      so the loss sees the whole batch;
    - dist_allreduce_sum: the gradients, before the optimiser step.
-   Every sum runs in rank order 0, 1, .., K-1 and gives the same bits on
-   every rank (the ranks must keep identical weights) whatever algorithm the
-   MPI library would choose for MPI_Allreduce; reruns with the same K are
-   bitwise identical. A different K changes where the batch is cut, so the
-   sums group differently: K-independent to rounding, not bitwise. */
+   Every sum runs in a fixed order and gives the same bits on every rank
+   (the ranks must keep identical weights) whatever algorithm the MPI
+   library would choose for MPI_Allreduce; reruns with the same K are
+   bitwise identical. With K a power of two the sums are the pairwise tree
+   over ranks in rank order ((r0 + r1) + (r2 + r3)) + ..: recursive doubling
+   for the BN sums, a recursive-halving reduce-scatter (nearest rank first)
+   and its mirror gather for the gradients. The encoder's share mode
+   (genrep_encoder_set_share) makes each rank's sums the root of its subtree
+   of the one-process tree over shares, so when every rank holds a power of
+   two of shares the result is bitwise that of one process, whatever K. For
+   other K: gathered and added in rank order, equal up to rounding. */
 #ifndef GENREP_TRAINER_DIST_H
 #define GENREP_TRAINER_DIST_H
 #include "trainer.h"
@@ -35,9 +41,9 @@ extern dist_state dist;
    round trip per call). */
 void dist_init(int *argc, char ***argv);
 void dist_finalize(void);
-/* The encoder's bn_sync hook: v (n doubles) = its sum over ranks. */
+/* The encoder's bn_sync hook: v (n doubles) = its sum over ranks (the tree above). */
 genrep_status dist_bn_sync(void *user, double *v, int n);
-/* v (n floats) = its sum over ranks, in rank order, same bits everywhere. */
+/* v (n floats) = its sum over ranks (the tree above), same bits everywhere. */
 void dist_allreduce_sum(float *v, size_t n);
 /* out (size * bytes) = every rank's in (bytes), rank 0's first. */
 void dist_allgather(void *out, const void *in, size_t bytes);

@@ -4,8 +4,8 @@
    a status and no encoder. The input is written to a memfd and loaded from
    /proc/self/fd/N, with and without the optimiser tensors of `train`. */
 #define _GNU_SOURCE
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
+#include <string.h>
 #include <unistd.h>
 #include "tests/fuzz/fuzz_util.h"
 

@@ -3,7 +3,6 @@
    argv; parsing must either succeed with options inside their documented
    ranges or refuse, never read or write out of bounds. */
 #define _GNU_SOURCE
-#define GENREP_IMPLEMENTATION
 #include "trainer/common.c"
 #include "trainer/folder.c"
 #include "trainer/opt.c"

@@ -6,8 +6,8 @@
    IDX parser behind zlib), even = the rest as it is (plain IDX, or gzip
    bytes from the seeds: zlib's header and CRC checks). */
 #define _GNU_SOURCE
-#define GENREP_IMPLEMENTATION
 #include "genrep.h"
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 #include "tests/fuzz/fuzz_util.h"

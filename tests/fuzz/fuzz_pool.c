@@ -6,7 +6,6 @@
    fuzzer gets past it. A pool that loads is written back with pool_write
    and must read back identically. */
 #define _GNU_SOURCE
-#define GENREP_IMPLEMENTATION
 #include "trainer/common.c"
 #include "tests/fuzz/fuzz_util.h"
 
