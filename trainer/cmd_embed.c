@@ -13,6 +13,9 @@
 #include <unistd.h>
 #include <stb/stb_image_resize.h>   /* implementation from -lstb; decoding goes through genrep_image_load */
 
+/* trained by `make repro` (P_gauss, seed 0), see weights/README.md; relative to the repository root */
+#define EMBED_DEFAULT_ENCODER "weights/fmnist_encoder.safetensors"
+
 typedef struct {
     const char *encoder, *images, *out, *query;
     int head, invert, k, batch, threads;
@@ -20,7 +23,8 @@ typedef struct {
 
 #define F(x) offsetof(embed_opts, x)
 static const opt_spec embed_spec[] = {
-    {"encoder", OPT_STR, F(encoder), NULL, 0, 0, NULL, "PATH", "RUN_DIR of `genrep train` (uses RUN_DIR/ckpt.safetensors) or a checkpoint", OPT_REQUIRED},
+    {"encoder", OPT_STR, F(encoder), EMBED_DEFAULT_ENCODER, 0, 0, NULL, "PATH", "RUN_DIR of `genrep train` (uses RUN_DIR/ckpt.safetensors), "
+     "a checkpoint or an encoder file; the default is the shipped Fashion-MNIST encoder (weights/README.md)", 0},
     {"images", OPT_STR, F(images), NULL, 0, 0, NULL, "DIR", "folder of images", OPT_REQUIRED},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "FILE.csv", "output, replaced atomically", OPT_REQUIRED},
     {"head", OPT_BOOL, F(head), NULL, 0, 0, NULL, NULL, "write the L2-normalised projection-head output instead of the pooled "
@@ -34,7 +38,7 @@ static const opt_spec embed_spec[] = {
 };
 #undef F
 static const opt_table embed_table = {
-    "embed", "--encoder RUN_DIR_OR_FILE --images DIR --out FILE.csv [flags]",
+    "embed", "[--encoder RUN_DIR_OR_FILE] --images DIR --out FILE.csv [flags]",
     "Embed every image under DIR (subfolders included, in byte order) with a trained\n"
     "encoder and write FILE.csv: a header, then one row per image: path,f0,f1,...\n"
     "Images are converted to the encoder's channels, resized to its input size\n"
@@ -149,8 +153,12 @@ static int resolve_ckpt(char *ckpt, size_t n, const char *arg) {
     if (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(ckpt, n, "%s/ckpt.safetensors", arg);
     else snprintf(ckpt, n, "%s", arg);
     if (file_exists(ckpt)) return 0;
-    fprintf(stderr, "genrep embed: --encoder: %s does not exist (give a run directory of `genrep train` or its "
-            "ckpt.safetensors)\n", ckpt);
+    if (!strcmp(arg, EMBED_DEFAULT_ENCODER))
+        fprintf(stderr, "genrep embed: the shipped encoder %s is not here: run genrep from the repository root, or "
+                "give --encoder (a run directory of `genrep train` or its ckpt.safetensors)\n", ckpt);
+    else
+        fprintf(stderr, "genrep embed: --encoder: %s does not exist (give a run directory of `genrep train` or its "
+                "ckpt.safetensors)\n", ckpt);
     return -1;
 }
 

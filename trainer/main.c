@@ -30,7 +30,7 @@ static const struct { const char *name; genrep_cmd_fn fn; const char *help; } co
     {"aug-grid", genrep_cmd_aug_grid, "PNG grid of SimCLR-augmented views of real Fashion-MNIST images"},
     {"views", genrep_cmd_views, "the figure of views: anchors and their latent / pixel views as one PNG"},
     {"gan-eval", genrep_cmd_gan_eval, "quality of generators: classifier accuracy and Frechet distance (or --train-classifier)"},
-    {"embed", genrep_cmd_embed, "features of a folder of your images from a trained encoder, to CSV (+ nearest neighbours)"},
+    {"embed", genrep_cmd_embed, "features of a folder of your images from a trained encoder (default: the shipped one), to CSV (+ nearest neighbours)"},
     {"plot", genrep_cmd_plot, "line chart (PNG) of CSV columns: series, error bars, reference lines, log x"},
     {"stats", genrep_cmd_stats, "the reproduction statistics of a runs CSV: summaries, t-tests, fits, Holm (markdown)"},
     {"info", cmd_info, "print version, the kernel path (ISA) in use and the thread count"},
