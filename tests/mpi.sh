@@ -121,3 +121,12 @@ grep -q "rank 1 runs another command than rank 0: 'steps = 3' here, 'steps = 2' 
 if $MPIRUN -np 2 "$G" train --data fmnist --batch 9 --steps 1 --out n > n.log 2>&1; then fail "--batch 9 on 2 ranks accepted"; fi
 grep -q "batch 9 does not split over 2 ranks" n.log || { cat n.log; fail "no message for --batch 9"; }
 echo "mpi: mismatched flags and --batch 9 on 2 ranks refused with a message"
+
+# 7. a rank count the share tree cannot match bitwise trains, with a note saying so
+$MPIRUN -np 3 "$G" train --data fmnist --batch 12 --width 4 --steps 1 --threads 1 --out k3 > k3.log 2>&1 || { cat k3.log; fail "3 ranks"; }
+grep -q "3 ranks with 2 shares of 2 anchors each: the run equals one process's only up to rounding" k3.log \
+    || { cat k3.log; fail "no note for 3 ranks"; }
+$MPIRUN -np 2 "$G" train --data fmnist --batch 12 --width 4 --steps 1 --threads 1 --out k2 > k2.log 2>&1 || { cat k2.log; fail "2 ranks, batch 12"; }
+grep -q "2 ranks with 3 shares" k2.log || { cat k2.log; fail "no note for 3 shares per rank"; }
+if grep -q "only up to rounding" b2.log 2>/dev/null; then fail "a note on 2 ranks at a power-of-two batch"; fi
+echo "mpi: 3 ranks, and 3 shares per rank, train with a note that the run is not bitwise"

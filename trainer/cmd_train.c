@@ -279,6 +279,12 @@ static int model_create(model *m, const train_opts *o, const source *src, int B2
             genrep_encoder_free(&m->e);
             return -1;
         }
+        int per = B2 / 2 / share, K = dist.size; /* shares per rank */
+        if (K > 1 && dist.rank == 0 && ((K & (K - 1)) || (per & (per - 1))))
+            fprintf(stderr, "genrep train: note: %d ranks with %d shares of %d anchors each: the run equals one "
+                    "process's only up to rounding, which training amplifies; bitwise needs a power-of-two rank "
+                    "count and a power-of-two number of shares per rank (e.g. --batch 256 on 2, 4, .., 128 ranks)\n",
+                    K, per, share);
     }
     m->F = m->e.feat_dim;
     m->head_dim = o->loss == LOSS_CE ? src->ncls : o->loss == LOSS_INVERTER ? src->Z : 0;
