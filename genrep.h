@@ -7842,6 +7842,27 @@ static genrep_status genrep__contrastive_check(const char *fn, const void *out, 
     return GENREP_OK;
 }
 
+/* Row i of the contrastive loss on its logits l (N wide, the diagonal
+   ignored): returns the row's loss and leaves in l the softmax over j != i
+   (0 at i). npos >= 1 always: the other view of sample i shares its label. */
+static float genrep__contrastive_row(float *l, int i, const int32_t *labels, int B, int N, float s) {
+    int32_t yi = genrep__row_label(labels, i, B);
+    float m = -INFINITY;
+    for (int j = 0; j < N; j++)
+        if (j != i && l[j] > m) m = l[j];
+    double S = 0.0, pos = 0.0;
+    int npos = 0;
+    for (int j = 0; j < N; j++) {
+        if (j == i) continue;
+        S += exp((double)l[j] - m);
+        if (genrep__row_label(labels, j, B) == yi) { pos += (double)l[j] - m; npos++; }
+    }
+    double logS = log(S);
+    float loss = (float)(-(double)s * (pos / npos - logS));
+    for (int j = 0; j < N; j++) l[j] = j == i ? 0.0f : (float)(exp((double)l[j] - m) / S);
+    return loss;
+}
+
 static genrep_status genrep__contrastive_forward(const char *fn, float *loss, float *ws, const float *z,
                                                  const int32_t *labels, int B, int D, float tau, int flags) {
     genrep_status st = genrep__contrastive_check(fn, loss, ws, z, B, D, tau, flags);
@@ -7857,21 +7878,7 @@ static genrep_status genrep__contrastive_forward(const char *fn, float *loss, fl
 GENREP__OMP(omp parallel for schedule(static) reduction(| : bad) if (N >= 64))
     for (int i = 0; i < N; i++) {
         float *l = P + (size_t)i * N;
-        int32_t yi = genrep__row_label(labels, i, B);
-        float m = -INFINITY;
-        for (int j = 0; j < N; j++)
-            if (j != i && l[j] > m) m = l[j];
-        double S = 0.0, pos = 0.0;
-        int npos = 0;
-        for (int j = 0; j < N; j++) {
-            if (j == i) continue;
-            S += exp((double)l[j] - m);
-            if (genrep__row_label(labels, j, B) == yi) { pos += (double)l[j] - m; npos++; }
-        }
-        /* npos >= 1 always: the other view of sample i shares its label */
-        double logS = log(S);
-        rowloss[i] = (float)(-(double)s * (pos / npos - logS));
-        for (int j = 0; j < N; j++) l[j] = j == i ? 0.0f : (float)(exp((double)l[j] - m) / S);
+        rowloss[i] = genrep__contrastive_row(l, i, labels, B, N, s);
         if (!isfinite(rowloss[i])) bad = 1;
     }
     double acc = 0.0;
@@ -7977,20 +7984,7 @@ GENREP__OMP(omp parallel for schedule(static) reduction(| : bad) if (n >= 64))
     for (int t = 0; t < n; t++) {   /* as genrep__contrastive_forward's row i */
         const int i = genrep__rows_global(t, r0, b, B);
         float *l = P + (size_t)t * N;
-        int32_t yi = genrep__row_label(labels, i, B);
-        float m = -INFINITY;
-        for (int j = 0; j < N; j++)
-            if (j != i && l[j] > m) m = l[j];
-        double S = 0.0, pos = 0.0;
-        int npos = 0;
-        for (int j = 0; j < N; j++) {
-            if (j == i) continue;
-            S += exp((double)l[j] - m);
-            if (genrep__row_label(labels, j, B) == yi) { pos += (double)l[j] - m; npos++; }
-        }
-        double logS = log(S);
-        rowloss[t] = (float)(-(double)s * (pos / npos - logS));
-        for (int j = 0; j < N; j++) l[j] = j == i ? 0.0f : (float)(exp((double)l[j] - m) / S);
+        rowloss[t] = genrep__contrastive_row(l, i, labels, B, N, s);
         if (!isfinite(rowloss[t])) bad = 1;
     }
     /* the sum of the rows' losses: a pairwise tree over shares (both views of `share` anchors) */
